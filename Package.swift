@@ -1,0 +1,50 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// AVX2+FMA: without a target-CPU flag the build is SSE2 only and SIMD FMA becomes a libm call
+// per lane (../shared/PLATFORM.md). x86-64-v3 runs on every x86 CPU since 2015 (Haswell, Zen 1).
+let simd: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3", "-Ounchecked"])]
+
+let package = Package(
+    name: "tlearn",
+    products: [
+        .executable(name: "tlearn", targets: ["tlearn"]),
+        .executable(name: "tlearn-bench", targets: ["tlearn-bench"]),
+        // `.load ./libtlearn_sqlite` in the sqlite3 shell; see README "SQL".
+        .library(name: "tlearn_sqlite", type: .dynamic, targets: ["TLearnSQLiteExtension"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CSQLite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
+
+        .target(name: "Imaging", dependencies: ["CTurboJPEG", "CPNG"], swiftSettings: simd),
+        .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: simd),
+        .target(name: "MobileNet", dependencies: ["Kernels", "CHDF5"], swiftSettings: simd),
+        .target(name: "Store", dependencies: ["CSQLite3"], resources: [.embedInCode("schema.sql")]),
+        .target(name: "VectorSQL", dependencies: ["CSQLite3", "Store", "Kernels"], swiftSettings: simd),
+        .target(name: "Head", dependencies: ["Kernels", "Store"], swiftSettings: simd),
+        .target(name: "TLearnSQLiteExtension", dependencies: ["VectorSQL", "CSQLite3"]),
+        .executableTarget(name: "tlearn", dependencies: [
+            "Imaging", "MobileNet", "Store", "VectorSQL", "Head",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "tlearn-bench", dependencies: [
+            "Imaging", "Kernels", "MobileNet", "Store", "Head",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/tlearn-bench"),
+
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "MobileNetTests", dependencies: ["MobileNet", "Imaging"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "VectorSQLTests", dependencies: ["VectorSQL", "Store"]),
+        .testTarget(name: "HeadTests", dependencies: ["Head", "Store"]),
+        .testTarget(name: "TLearnTests", dependencies: ["Store"]),
+    ]
+)

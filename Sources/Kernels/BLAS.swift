@@ -1,0 +1,34 @@
+import COpenBLAS
+
+/// Row-major single-precision GEMM, the only `cblas_*` caller:
+/// c (m x n) = alpha * a (m x k) · b (k x n) + beta * c, with optional transposes.
+@inline(__always)
+public func gemm(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
+    alpha: Float = 1, beta: Float = 0, lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil
+) {
+    precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=\(m) n=\(n) k=\(k)")
+    if m == 0 || n == 0 { return }
+    cblas_sgemm(
+        CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+        blasint(m), blasint(n), blasint(k), alpha,
+        a, blasint(lda ?? (transA ? m : k)), b, blasint(ldb ?? (transB ? k : n)),
+        beta, c, blasint(ldc ?? n))
+}
+
+/// Row-major matrix-vector product: y (m) = alpha * a (m x n) · x (n) + beta * y.
+@inline(__always)
+public func gemv(
+    _ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, alpha: Float = 1, beta: Float = 0
+) {
+    if m == 0 { return }
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(m), blasint(n), alpha, a, blasint(n), x, 1, beta, y, 1)
+}
+
+/// OpenBLAS's thread count: 1 when the caller parallelises across images itself.
+public enum BLASThreads {
+    public static func set(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+    public static var current: Int { Int(openblas_get_num_threads()) }
+}

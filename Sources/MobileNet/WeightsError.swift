@@ -1,0 +1,18 @@
+/// Why a weights file could not be loaded.
+public enum WeightsError: Error, CustomStringConvertible, Equatable {
+    case unreadable(file: String, reason: String)
+    case notHDF5(file: String)
+    case missing(layer: String, file: String)
+    case shape(layer: String, file: String, expected: [Int], found: [Int])
+    case invalid(file: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .unreadable(file, reason): "cannot read weights \(file): \(reason)"
+        case let .notHDF5(file): "cannot load weights \(file): not an HDF5 file (expected a Keras .h5)"
+        case let .missing(layer, file): "no weights for \(layer) in \(file)"
+        case let .shape(layer, file, e, f): "weights for \(layer) in \(file): expected shape \(e), found \(f)"
+        case let .invalid(file, reason): "cannot load weights \(file): \(reason)"
+        }
+    }
+}

@@ -1,0 +1,219 @@
+import CSQLite3
+
+/// An error from SQLite or from the shape of a tlearn database.
+public enum StoreError: Error, CustomStringConvertible, Equatable {
+    case sqlite(code: Int32, message: String, sql: String?)
+    case open(path: String, message: String)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case let .sqlite(code, message, sql?): "SQLite error \(code): \(message) - while executing `\(sql)`"
+        case let .sqlite(code, message, nil): "SQLite error \(code): \(message)"
+        case let .open(path, message): "cannot open database \(path): \(message)"
+        case let .invalid(message): message
+        }
+    }
+}
+
+/// A value bound to or read from an SQL statement.
+public enum SQLValue: Equatable, Sendable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    case blob([UInt8])
+}
+
+/// One SQLite connection; closes in `deinit`.
+public final class Connection {
+    public let handle: OpaquePointer
+    public let path: String
+
+    /// Opens (creating when `create`) the database at `path`; read-only when `readOnly`.
+    public init(path: String, readOnly: Bool = false, create: Bool = true) throws {
+        var flags = SQLITE_OPEN_NOMUTEX
+        flags |= readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
+        var h: OpaquePointer?
+        let rc = sqlite3_open_v2(path, &h, flags, nil)
+        guard rc == SQLITE_OK, let h else {
+            let message = h.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
+            sqlite3_close_v2(h)
+            throw StoreError.open(path: path, message: message)
+        }
+        handle = h
+        self.path = path
+        sqlite3_extended_result_codes(h, 1)
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    /// The message of the last failed call on this connection.
+    public var lastMessage: String { String(cString: sqlite3_errmsg(handle)) }
+
+    /// Runs one or more statements that return no rows.
+    public func execute(_ sql: String) throws {
+        var error: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &error)
+        if rc != SQLITE_OK {
+            let message = error.map { String(cString: $0) } ?? lastMessage
+            sqlite3_free(error)
+            throw StoreError.sqlite(code: rc, message: message, sql: sql)
+        }
+    }
+
+    /// Prepares `sql`, binds `arguments` to ?1, ?2, ... and returns the statement.
+    public func prepare(_ sql: String, _ arguments: [SQLValue] = []) throws -> Statement {
+        let statement = try Statement(self, sql: sql)
+        try statement.bind(arguments)
+        return statement
+    }
+
+    /// Runs `sql` with `arguments` and returns every row.
+    public func rows(_ sql: String, _ arguments: [SQLValue] = []) throws -> [[SQLValue]] {
+        let statement = try prepare(sql, arguments)
+        var out: [[SQLValue]] = []
+        while try statement.step() { out.append(statement.row()) }
+        return out
+    }
+
+    /// Runs `sql` with `arguments` and returns the first column of the first row, or nil.
+    public func scalar(_ sql: String, _ arguments: [SQLValue] = []) throws -> SQLValue? {
+        let statement = try prepare(sql, arguments)
+        return try statement.step() ? statement.value(0) : nil
+    }
+
+    /// Runs a statement that returns no rows, with arguments.
+    public func run(_ sql: String, _ arguments: [SQLValue] = []) throws {
+        let statement = try prepare(sql, arguments)
+        while try statement.step() {}
+    }
+
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+
+    /// Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back if it throws.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+}
+
+/// A prepared statement; finalizes in `deinit`.
+public final class Statement {
+    public let handle: OpaquePointer
+    let connection: Connection
+    let sql: String
+
+    init(_ connection: Connection, sql: String) throws {
+        var h: OpaquePointer?
+        let rc = sqlite3_prepare_v2(connection.handle, sql, -1, &h, nil)
+        guard rc == SQLITE_OK, let h else {
+            throw StoreError.sqlite(code: rc, message: connection.lastMessage, sql: sql)
+        }
+        handle = h
+        self.connection = connection
+        self.sql = sql
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    /// Binds values to ?1, ?2, ... in order.
+    public func bind(_ values: [SQLValue]) throws {
+        for (i, value) in values.enumerated() { try bind(value, at: Int32(i + 1)) }
+    }
+
+    /// Binds one value at a 1-based parameter index.
+    public func bind(_ value: SQLValue, at index: Int32) throws {
+        let rc: Int32
+        switch value {
+        case .null: rc = sqlite3_bind_null(handle, index)
+        case let .integer(v): rc = sqlite3_bind_int64(handle, index, v)
+        case let .real(v): rc = sqlite3_bind_double(handle, index, v)
+        case let .text(v): rc = sqlite3_bind_text(handle, index, v, -1, tl_sqlite_transient())
+        case let .blob(v): rc = bindBlob(v, at: index)
+        }
+        try check(rc)
+    }
+
+    /// Binds raw bytes (an embedding) without an intermediate array.
+    public func bindBlob(_ bytes: UnsafeRawBufferPointer, at index: Int32) throws {
+        // A zero-length BLOB needs a non-nil pointer, or SQLite stores NULL.
+        let base = bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
+        try check(sqlite3_bind_blob(handle, index, base, Int32(bytes.count), tl_sqlite_transient()))
+    }
+
+    private func bindBlob(_ bytes: [UInt8], at index: Int32) -> Int32 {
+        bytes.withUnsafeBytes { raw in
+            let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
+            return sqlite3_bind_blob(handle, index, base, Int32(raw.count), tl_sqlite_transient())
+        }
+    }
+
+    /// Advances to the next row; false when done.
+    public func step() throws -> Bool {
+        let rc = sqlite3_step(handle)
+        switch rc {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default: throw StoreError.sqlite(code: rc, message: connection.lastMessage, sql: sql)
+        }
+    }
+
+    /// Resets for another execution and clears bindings.
+    public func reset() {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+    }
+
+    public var columnCount: Int { Int(sqlite3_column_count(handle)) }
+    public func columnName(_ i: Int) -> String { String(cString: sqlite3_column_name(handle, Int32(i))) }
+
+    /// The value of column `i` of the current row.
+    public func value(_ i: Int) -> SQLValue {
+        let c = Int32(i)
+        switch sqlite3_column_type(handle, c) {
+        case SQLITE_INTEGER: return .integer(sqlite3_column_int64(handle, c))
+        case SQLITE_FLOAT: return .real(sqlite3_column_double(handle, c))
+        case SQLITE_TEXT: return .text(text(i) ?? "")
+        case SQLITE_BLOB: return .blob(Array(blob(i)))
+        default: return .null
+        }
+    }
+
+    public func row() -> [SQLValue] { (0..<columnCount).map(value) }
+    public func int(_ i: Int) -> Int64 { sqlite3_column_int64(handle, Int32(i)) }
+    public func double(_ i: Int) -> Double { sqlite3_column_double(handle, Int32(i)) }
+    public func isNull(_ i: Int) -> Bool { sqlite3_column_type(handle, Int32(i)) == SQLITE_NULL }
+
+    public func text(_ i: Int) -> String? {
+        guard let p = sqlite3_column_text(handle, Int32(i)) else { return nil }
+        return String(cString: p)
+    }
+
+    /// The BLOB bytes of column `i`, valid until the next step or reset.
+    public func blob(_ i: Int) -> UnsafeRawBufferPointer {
+        let n = Int(sqlite3_column_bytes(handle, Int32(i)))
+        guard n > 0, let p = sqlite3_column_blob(handle, Int32(i)) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: p, count: n)
+    }
+
+    private func check(_ rc: Int32) throws {
+        if rc != SQLITE_OK { throw StoreError.sqlite(code: rc, message: connection.lastMessage, sql: sql) }
+    }
+}
+
+extension SQLValue {
+    public var int: Int64? { if case let .integer(v) = self { v } else { nil } }
+    public var double: Double? {
+        switch self { case let .real(v): v; case let .integer(v): Double(v); default: nil }
+    }
+    public var string: String? { if case let .text(v) = self { v } else { nil } }
+}

@@ -1,0 +1,1 @@
+print("tlearn-bench: no benchmarks yet")

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// The `tlearn` command line.
+@main
+struct TLearn: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "MobileNetV2 embeddings in SQLite, and a softmax head on them.",
+        version: "0.1.0",
+        subcommands: [])
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class PlaceholderHeadTests: XCTestCase {
+    func testModuleBuilds() {}
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class PlaceholderImagingTests: XCTestCase {
+    func testModuleBuilds() {}
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class PlaceholderMobileNetTests: XCTestCase {
+    func testModuleBuilds() {}
+}

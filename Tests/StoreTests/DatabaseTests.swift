@@ -1,0 +1,43 @@
+import XCTest
+@testable import Store
+
+final class DatabaseTests: XCTestCase {
+    func tempPath() -> String { FileManager.default.temporaryDirectory.appendingPathComponent("tlearn-\(UUID().uuidString).sqlite").path }
+
+    func testOpenAppliesSchemaAndVersion() throws {
+        let path = tempPath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let db = try Database.open(path)
+        XCTAssertEqual(try db.scalar("PRAGMA user_version")?.int, Database.version)
+        XCTAssertEqual(try db.scalar("PRAGMA journal_mode")?.string, "wal")
+        let tables = try db.rows("SELECT name FROM sqlite_schema WHERE type IN ('table','view') ORDER BY name").compactMap { $0[0].string }
+        for t in ["backbones", "classes", "embeddings", "failures", "images", "labeled_embeddings", "runs", "run_epochs", "sweeps"] {
+            XCTAssertTrue(tables.contains(t), "missing \(t) in \(tables)")
+        }
+    }
+
+    func testReopenKeepsRowsAndRejectsNewerSchema() throws {
+        let path = tempPath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Database.open(path).run("INSERT INTO classes(name) VALUES (?1)", [.text("daisy")])
+        XCTAssertEqual(try Database.open(path).scalar("SELECT name FROM classes")?.string, "daisy")
+        try Database.open(path).execute("PRAGMA user_version = 99")
+        XCTAssertThrowsError(try Database.open(path)) { XCTAssertTrue("\($0)".contains("schema version 99"), "\($0)") }
+    }
+
+    func testReadOnlyOpenOfForeignFileSaysNotATlearnDatabase() throws {
+        let path = tempPath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Connection(path: path).execute("CREATE TABLE t(x)")
+        XCTAssertThrowsError(try Database.open(path, readOnly: true)) { XCTAssertTrue("\($0)".contains("not a tlearn database"), "\($0)") }
+    }
+
+    func testErrorNamesStatementAndMessage() throws {
+        let db = try Connection(path: ":memory:")
+        try db.execute("CREATE TABLE t(x UNIQUE)")
+        try db.run("INSERT INTO t VALUES (1)")
+        XCTAssertThrowsError(try db.run("INSERT INTO t VALUES (1)")) {
+            XCTAssertEqual("\($0)", "SQLite error 2067: UNIQUE constraint failed: t.x - while executing `INSERT INTO t VALUES (1)`")
+        }
+    }
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class PlaceholderTLearnTests: XCTestCase {
+    func testModuleBuilds() {}
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class PlaceholderVectorSQLTests: XCTestCase {
+    func testModuleBuilds() {}
+}

@@ -1,0 +1,100 @@
+-- tlearn database: the one definition, compiled into the binary and applied on every open.
+-- Migrations: PRAGMA user_version holds the schema version (1 = this file). A later version
+-- adds statements guarded by the version number; it never rewrites this one.
+--
+-- Vector format: every vector column is a BLOB of `dim` little-endian IEEE-754 float32 values,
+-- 4 * dim bytes, no header. numpy: np.frombuffer(blob, dtype="<f4").
+
+CREATE TABLE IF NOT EXISTS classes (
+    id      INTEGER PRIMARY KEY,
+    name    TEXT NOT NULL UNIQUE            -- folder name or manifest label
+);
+
+CREATE TABLE IF NOT EXISTS images (
+    id        INTEGER PRIMARY KEY,
+    path      TEXT NOT NULL UNIQUE,         -- relative to the dataset root, '/'-separated
+    class_id  INTEGER NOT NULL REFERENCES classes(id),
+    sha256    TEXT NOT NULL,                -- hex digest of the file's bytes
+    bytes     INTEGER NOT NULL,
+    width     INTEGER,                      -- as decoded, after EXIF orientation
+    height    INTEGER,
+    split     TEXT NOT NULL CHECK (split IN ('train', 'val', 'test')),
+    added_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX IF NOT EXISTS images_class ON images(class_id, split);
+
+-- The cache key: vectors of two weights files, input sizes or preprocessings never mix.
+CREATE TABLE IF NOT EXISTS backbones (
+    id             INTEGER PRIMARY KEY,
+    weights_sha256 TEXT NOT NULL,
+    alpha          REAL NOT NULL,
+    input_size     INTEGER NOT NULL,
+    preprocessing  TEXT NOT NULL,           -- e.g. 'pillow-bilinear;x/127.5-1'
+    dim            INTEGER NOT NULL,
+    weights_name   TEXT,                    -- file name it was first seen under, for people
+    UNIQUE (weights_sha256, input_size, preprocessing)
+);
+
+CREATE TABLE IF NOT EXISTS embeddings (
+    id          INTEGER PRIMARY KEY,
+    image_id    INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    backbone_id INTEGER NOT NULL REFERENCES backbones(id),
+    view        TEXT NOT NULL DEFAULT 'orig' CHECK (view IN ('orig', 'hflip')),
+    vector      BLOB NOT NULL,              -- dim float32, see the top of this file
+    UNIQUE (image_id, backbone_id, view)
+);
+CREATE INDEX IF NOT EXISTS embeddings_backbone ON embeddings(backbone_id, view);
+
+-- One row per file that could not be used in the latest extraction that saw it; the next
+-- extraction retries it and deletes the row when it succeeds.
+CREATE TABLE IF NOT EXISTS failures (
+    id       INTEGER PRIMARY KEY,
+    path     TEXT NOT NULL UNIQUE,          -- relative to the dataset root
+    reason   TEXT NOT NULL,                 -- code: empty, unreadable, not_image, truncated, corrupt, unsupported, too_small
+    message  TEXT NOT NULL,
+    at       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+
+CREATE VIEW IF NOT EXISTS labeled_embeddings AS
+    SELECT i.id AS image_id, i.path AS path, c.name AS label, i.split AS split,
+           e.view AS view, e.backbone_id AS backbone, e.vector AS vector
+    FROM embeddings e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id;
+
+-- Training runs (train-head, sweep). A head is W (dim x n_classes, row-major) followed by
+-- b (n_classes), all float32 little-endian: logits = x W + b.
+CREATE TABLE IF NOT EXISTS sweeps (
+    id          INTEGER PRIMARY KEY,
+    created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    grid        TEXT NOT NULL,              -- JSON of the axes
+    best_run_id INTEGER REFERENCES runs(id)
+);
+
+CREATE TABLE IF NOT EXISTS runs (
+    id                INTEGER PRIMARY KEY,
+    sweep_id          INTEGER REFERENCES sweeps(id),
+    created_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    backbone_id       INTEGER NOT NULL REFERENCES backbones(id),
+    config            TEXT NOT NULL,        -- JSON: lr, epochs, batch_size, optimizer, l2, ...
+    seed              INTEGER NOT NULL,
+    split_fingerprint TEXT NOT NULL,        -- hex digest of the (image id, split) pairs trained on
+    classes           TEXT NOT NULL,        -- JSON array of class names, in logit order
+    dim               INTEGER NOT NULL,
+    head              BLOB NOT NULL,        -- W then b, see above
+    val_accuracy      REAL,
+    val_loss          REAL,
+    test_accuracy     REAL,
+    metrics           TEXT NOT NULL,        -- JSON: per-split accuracy, per-class P/R/F1, confusion
+    seconds           REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS run_epochs (
+    run_id         INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch          INTEGER NOT NULL,        -- 1-based
+    train_loss     REAL NOT NULL,
+    train_accuracy REAL NOT NULL,
+    val_loss       REAL,
+    val_accuracy   REAL,
+    PRIMARY KEY (run_id, epoch)
+);
+
+PRAGMA user_version = 1;
