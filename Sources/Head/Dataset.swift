@@ -1,0 +1,202 @@
+import Store
+
+/// The split an image belongs to (`images.split`).
+public enum Partition: String, Codable, Sendable, CaseIterable {
+    case train, val, test
+}
+
+/// Which embedding of an image (`embeddings.view`): as is, or of the horizontally flipped image.
+public enum View: String, Codable, Sendable, CaseIterable {
+    case orig, hflip
+}
+
+/// A backbone that has vectors in a database, for choosing one and for messages.
+public struct BackboneSummary: Sendable, Equatable {
+    public let id: Int64
+    public let dim: Int
+    public let weightsName: String?
+    public let inputSize: Int
+    public let preprocessing: String
+    public let vectors: Int
+
+    public var label: String {
+        "backbone \(id) (\(weightsName ?? "unnamed weights"), \(inputSize) px, \(preprocessing), \(vectors) vectors)"
+    }
+}
+
+/// Vectors of one backbone with their labels and splits: one contiguous row-major matrix plus
+/// per-row metadata, read with one query.
+public struct EmbeddingSet: Sendable {
+    public let path: String
+    public let backbone: BackboneSummary
+    public var dim: Int { backbone.dim }
+    /// Class names in logit order: sorted, as Keras `image_dataset_from_directory` orders folders.
+    public let classes: [String]
+    /// `count` x `dim`, row-major.
+    public let vectors: [Float]
+    public let labels: [Int32]
+    public let imageIDs: [Int64]
+    public let partitions: [Partition]
+    public let views: [View]
+    public let paths: [String]
+
+    public var count: Int { labels.count }
+
+    /// Indices of the rows in `partition` with one of `views`.
+    public func rows(in partition: Partition, views wanted: [View]) -> [Int] {
+        (0..<count).filter { partitions[$0] == partition && wanted.contains(views[$0]) }
+    }
+
+    /// The rows `indices` copied into their own contiguous matrix.
+    public func matrix(_ indices: [Int]) -> LabeledMatrix {
+        var x = [Float](repeating: 0, count: indices.count * dim)
+        x.withUnsafeMutableBufferPointer { out in
+            vectors.withUnsafeBufferPointer { src in
+                for (r, i) in indices.enumerated() {
+                    (out.baseAddress! + r * dim).update(from: src.baseAddress! + i * dim, count: dim)
+                }
+            }
+        }
+        return LabeledMatrix(x: x, labels: indices.map { labels[$0] }, dim: dim, sourceRows: indices)
+    }
+
+    /// `splitFingerprint` of every image that has a vector here.
+    public var fingerprint: String {
+        var seen = Set<Int64>()
+        var pairs: [(imageID: Int64, partition: Partition)] = []
+        for i in 0..<count where seen.insert(imageIDs[i]).inserted { pairs.append((imageIDs[i], partitions[i])) }
+        return splitFingerprint(pairs)
+    }
+
+    /// The backbones with vectors in `db`, by id.
+    public static func backbones(in db: Connection) throws -> [BackboneSummary] {
+        let rows = try db.rows("""
+            SELECT b.id, b.dim, b.weights_name, b.input_size, b.preprocessing, count(*)
+            FROM embeddings e JOIN backbones b ON b.id = e.backbone_id
+            GROUP BY b.id ORDER BY b.id
+            """)
+        return rows.map { r in
+            BackboneSummary(id: r[0].int ?? 0, dim: Int(r[1].int ?? 0), weightsName: r[2].string,
+                            inputSize: Int(r[3].int ?? 0), preprocessing: r[4].string ?? "", vectors: Int(r[5].int ?? 0))
+        }
+    }
+
+    /// Picks the backbone: `requested`, or the only one there is.
+    public static func chooseBackbone(in db: Connection, requested: Int64?) throws -> BackboneSummary {
+        let all = try backbones(in: db)
+        if all.isEmpty {
+            throw HeadError.invalid("\(db.path) has no embeddings: run `tlearn extract --db \(db.path) --images DIR` first")
+        }
+        if let requested {
+            guard let b = all.first(where: { $0.id == requested }) else {
+                throw HeadError.invalid("\(db.path) has no vectors of backbone \(requested); it has: \(all.map(\.label).joined(separator: "; "))")
+            }
+            return b
+        }
+        guard all.count == 1 else {
+            throw HeadError.invalid("\(db.path) holds vectors of \(all.count) backbones: \(all.map(\.label).joined(separator: "; ")); choose one with --backbone ID")
+        }
+        return all[0]
+    }
+
+    /// Loads every vector of `backbone` (or of the only backbone) with one query.
+    public static func load(from db: Connection, backbone requested: Int64? = nil) throws -> EmbeddingSet {
+        let backbone = try chooseBackbone(in: db, requested: requested)
+        let dim = backbone.dim
+        guard dim > 0 else { throw HeadError.invalid("\(db.path): backbone \(backbone.id) has dim \(dim)") }
+        let statement = try db.prepare("""
+            SELECT e.image_id, i.split, c.name, e.view, i.path, e.vector
+            FROM embeddings e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id
+            WHERE e.backbone_id = ?1 ORDER BY e.image_id, e.view
+            """, [.integer(backbone.id)])
+        var vectors = [Float]()
+        vectors.reserveCapacity(backbone.vectors * dim)
+        var names: [String] = [], imageIDs: [Int64] = [], partitions: [Partition] = [], views: [View] = [], paths: [String] = []
+        while try statement.step() {
+            let path = statement.text(4) ?? ""
+            guard let partition = Partition(rawValue: statement.text(1) ?? ""),
+                  let view = View(rawValue: statement.text(3) ?? "")
+            else { throw HeadError.invalid("\(db.path): image \(path) has an unknown split or view") }
+            let blob = statement.blob(5)
+            guard blob.count == 4 * dim else {
+                throw HeadError.invalid("\(db.path): the \(view.rawValue) vector of \(path) has \(blob.count) bytes, expected \(4 * dim) (\(dim) float32)")
+            }
+            // Vectors are little-endian float32 (schema.sql), as is every platform Swift runs tlearn on.
+            let start = vectors.count
+            vectors.append(contentsOf: repeatElement(0, count: dim))
+            vectors.withUnsafeMutableBytes { out in
+                out.baseAddress!.advanced(by: start * 4).copyMemory(from: blob.baseAddress!, byteCount: blob.count)
+            }
+            imageIDs.append(statement.int(0))
+            partitions.append(partition)
+            names.append(statement.text(2) ?? "")
+            views.append(view)
+            paths.append(path)
+        }
+        let classes = Array(Set(names)).sorted()
+        let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
+        return EmbeddingSet(path: db.path, backbone: backbone, classes: classes, vectors: vectors,
+                            labels: names.map { index[$0]! }, imageIDs: imageIDs, partitions: partitions,
+                            views: views, paths: paths)
+    }
+}
+
+/// Rows of vectors with labels, contiguous and row-major.
+public struct LabeledMatrix: Sendable {
+    public var x: [Float]
+    public var labels: [Int32]
+    public let dim: Int
+    /// For each row, its index in the `EmbeddingSet` it came from.
+    public var sourceRows: [Int]
+    public var rows: Int { labels.count }
+
+    public init(x: [Float], labels: [Int32], dim: Int, sourceRows: [Int]) {
+        precondition(x.count == labels.count * dim, "LabeledMatrix: \(x.count) floats for \(labels.count) rows of \(dim)")
+        self.x = x
+        self.labels = labels
+        self.dim = dim
+        self.sourceRows = sourceRows
+    }
+}
+
+/// What one training run sees: train rows (all chosen views), val and test rows (original view).
+public struct TrainingData: Sendable {
+    public let classes: [String]
+    public let dim: Int
+    public let train: LabeledMatrix
+    public let val: LabeledMatrix
+    public let test: LabeledMatrix
+
+    public init(classes: [String], dim: Int, train: LabeledMatrix, val: LabeledMatrix, test: LabeledMatrix) {
+        self.classes = classes
+        self.dim = dim
+        self.train = train
+        self.val = val
+        self.test = test
+    }
+}
+
+extension EmbeddingSet {
+    /// Train rows of `trainViews`, val and test rows of the original view; every class must
+    /// have training rows.
+    public func trainingData(trainViews: [View]) throws -> TrainingData {
+        let train = rows(in: .train, views: trainViews)
+        for view in trainViews where !train.contains(where: { views[$0] == view }) {
+            throw HeadError.invalid("\(path): no \(view.rawValue) vectors in the train split of backbone \(backbone.id); extract them first or drop \(view.rawValue) from --train-views")
+        }
+        try checkEveryClassHasTrainingRows(train)
+        return TrainingData(classes: classes, dim: dim, train: matrix(train),
+                            val: matrix(rows(in: .val, views: [.orig])), test: matrix(rows(in: .test, views: [.orig])))
+    }
+
+    func checkEveryClassHasTrainingRows(_ train: [Int]) throws {
+        var counts = [Int](repeating: 0, count: classes.count)
+        for i in train { counts[Int(labels[i])] += 1 }
+        if let empty = counts.firstIndex(of: 0) {
+            var bySplit: [Partition: Int] = [:]
+            for i in 0..<count where labels[i] == Int32(empty) && views[i] == .orig { bySplit[partitions[i], default: 0] += 1 }
+            let detail = Partition.allCases.map { "\(bySplit[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ")
+            throw HeadError.invalid("\(path): class '\(classes[empty])' has no training images (\(detail)); a head cannot learn it")
+        }
+    }
+}

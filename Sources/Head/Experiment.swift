@@ -1,0 +1,62 @@
+/// Mean and spread of validation accuracy over the folds of a cross-validation.
+public struct CrossValidation: Codable, Equatable, Sendable {
+    public let folds: Int
+    /// Fold val accuracies, fold 1 first.
+    public let accuracies: [Double]
+    public let losses: [Double]
+    public var meanAccuracy: Double { accuracies.reduce(0, +) / Double(accuracies.count) }
+    /// Population standard deviation (numpy's default), 0 for one fold.
+    public var stdAccuracy: Double {
+        let m = meanAccuracy
+        return (accuracies.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(accuracies.count)).squareRoot()
+    }
+    public var meanLoss: Double { losses.reduce(0, +) / Double(losses.count) }
+
+    enum CodingKeys: String, CodingKey { case folds, accuracies, losses, meanAccuracy = "mean_accuracy", stdAccuracy = "std_accuracy" }
+
+    public init(folds: Int, accuracies: [Double], losses: [Double]) {
+        self.folds = folds
+        self.accuracies = accuracies
+        self.losses = losses
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(folds: try c.decode(Int.self, forKey: .folds), accuracies: try c.decode([Double].self, forKey: .accuracies),
+                  losses: try c.decode([Double].self, forKey: .losses))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(folds, forKey: .folds)
+        try c.encode(accuracies, forKey: .accuracies)
+        try c.encode(losses, forKey: .losses)
+        try c.encode(meanAccuracy, forKey: .meanAccuracy)
+        try c.encode(stdAccuracy, forKey: .stdAccuracy)
+    }
+}
+
+/// A trained head with its curves and its final metrics: one `runs` row.
+public struct RunResult: Sendable {
+    /// The settings, with `epochs` the count this head was taken at.
+    public let config: TrainingConfig
+    public let checkpoint: Checkpoint
+    /// Final metrics on val (nil when val is empty) and test (nil when test is empty).
+    public let val: SplitMetrics?
+    public let test: SplitMetrics?
+    public var crossValidation: CrossValidation?
+
+    public var head: SoftmaxHead { checkpoint.head }
+}
+
+/// Trains once to the largest of `epochCounts` and evaluates the head at each count on val and
+/// test. Test metrics are computed here, after training, and never feed back into anything.
+public func trainAndEvaluate(_ data: TrainingData, config: TrainingConfig, epochCounts: [Int]? = nil) throws -> [RunResult] {
+    try train(data, config: config, epochCounts: epochCounts).map { cp in
+        var c = config
+        c.epochs = cp.epochs
+        return RunResult(config: c, checkpoint: cp,
+                         val: data.val.rows > 0 ? cp.head.evaluate(data.val) : nil,
+                         test: data.test.rows > 0 ? cp.head.evaluate(data.test) : nil)
+    }
+}

@@ -1,0 +1,54 @@
+/// The optimizer of a training run, with Keras 3 semantics.
+public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
+    case adam, sgd
+}
+
+/// Per-class loss weights: none, or sklearn's "balanced" (n_samples / (n_classes * count)).
+public enum ClassWeighting: String, Codable, Sendable, CaseIterable {
+    case none, balanced
+}
+
+/// Everything that determines a training run besides the data: stored as `runs.config` JSON.
+public struct TrainingConfig: Codable, Equatable, Hashable, Sendable {
+    public var optimizer: OptimizerKind = .adam
+    public var learningRate: Double = 1e-3
+    public var epochs: Int = 5
+    public var batchSize: Int = 32
+    /// Keras `kernel_regularizer=l2(l2)`: loss += l2 * sum(W^2), on W only.
+    public var l2: Double = 0
+    /// Keras `CategoricalCrossentropy(label_smoothing=)`: targets (1 - s) one-hot + s / n_classes.
+    public var labelSmoothing: Double = 0
+    /// SGD only (Keras `SGD(momentum=, nesterov=)`).
+    public var momentum: Double = 0
+    public var nesterov: Bool = false
+    public var classWeight: ClassWeighting = .none
+    /// Views whose vectors are training rows; val and test always use `orig`.
+    public var trainViews: [View] = [.orig]
+    /// Patience in epochs on validation loss; the best epoch's weights are kept.
+    public var earlyStopping: Int? = nil
+    public var seed: Int64 = 0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case optimizer, learningRate = "lr", epochs, batchSize = "batch_size", l2, labelSmoothing = "label_smoothing"
+        case momentum, nesterov, classWeight = "class_weight", trainViews = "train_views"
+        case earlyStopping = "early_stopping", seed
+    }
+
+    /// Throws `HeadError.invalid` naming the first setting that cannot train.
+    public func validate() throws {
+        func fail(_ message: String) throws -> Never { throw HeadError.invalid(message) }
+        if !(learningRate.isFinite && learningRate > 0) { try fail("learning rate must be a positive number, got \(learningRate)") }
+        if epochs < 1 { try fail("epochs must be at least 1, got \(epochs)") }
+        if batchSize < 1 { try fail("batch size must be at least 1, got \(batchSize)") }
+        if !(l2.isFinite && l2 >= 0) { try fail("l2 must be >= 0, got \(l2)") }
+        if !(labelSmoothing >= 0 && labelSmoothing < 1) { try fail("label smoothing must be in [0, 1), got \(labelSmoothing)") }
+        if !(momentum >= 0 && momentum < 1) { try fail("momentum must be in [0, 1), got \(momentum)") }
+        if optimizer == .adam && momentum != 0 { try fail("--momentum applies to sgd only (adam has beta1 0.9)") }
+        if optimizer == .adam && nesterov { try fail("--nesterov applies to sgd only") }
+        if let p = earlyStopping, p < 1 { try fail("early stopping patience must be at least 1 epoch, got \(p)") }
+        if trainViews.isEmpty { try fail("--train-views needs at least one view (orig, hflip)") }
+        if seed < 0 { try fail("seed must be >= 0, got \(seed)") }
+    }
+}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class PlaceholderHeadTests: XCTestCase {
-    func testModuleBuilds() {}
-}

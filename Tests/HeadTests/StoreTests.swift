@@ -1,0 +1,82 @@
+import XCTest
+import Store
+@testable import Head
+
+final class RunStoreTests: XCTestCase {
+    func testLoadingReadsEveryVectorWithLabelsAndSplits() throws {
+        let s = Synthetic(dim: 8, perClass: [12, 9], classNames: ["tulips", "daisy"])
+        let db = try s.write(to: temporaryDatabasePath(), hflip: true)
+        let set = try EmbeddingSet.load(from: db)
+        XCTAssertEqual(set.classes, ["daisy", "tulips"], "logit order is sorted by name")
+        XCTAssertEqual(set.count, 42)
+        let first = set.rows(in: .train, views: [.orig]).first!
+        XCTAssertEqual(Array(set.vectors[(first * 8)..<(first * 8 + 8)]), s.vectors[0])
+        XCTAssertEqual(set.labels[first], 1)
+        let data = try set.trainingData(trainViews: [.orig, .hflip])
+        XCTAssertEqual(data.train.rows, 2 * s.splits.filter { $0 == .train }.count)
+        XCTAssertEqual(data.val.rows, s.splits.filter { $0 == .val }.count)
+        XCTAssertEqual(set.fingerprint.count, 16)
+    }
+
+    func testSavedRunReloadsAndPredictsIdentically() throws {
+        let s = Synthetic(dim: 10, perClass: [30, 30, 30])
+        let db = try s.write(to: temporaryDatabasePath())
+        let set = try EmbeddingSet.load(from: db)
+        let data = try set.trainingData(trainViews: [.orig])
+        var config = TrainingConfig()
+        config.epochs = 3
+        let run = try trainAndEvaluate(data, config: config)[0]
+        let id = try RunStore.save(run, context: RunContext(set), in: db)
+        let stored = try RunStore.load(id, from: db)
+        let head = try stored.head()
+        XCTAssertEqual(head, run.head)
+        XCTAssertEqual(head.probabilities(data.test.x), run.head.probabilities(data.test.x))
+        XCTAssertEqual(try stored.trainingConfig(), config)
+        XCTAssertEqual(stored.testAccuracy, run.test!.accuracy)
+        XCTAssertEqual(stored.splitFingerprint, set.fingerprint)
+        XCTAssertEqual(try RunStore.epochs(of: id, in: db), run.checkpoint.history)
+        // The BLOB is W (dim x classes) row-major then b, float32 little-endian.
+        let blob = try db.scalar("SELECT head FROM runs WHERE id = ?1", [.integer(id)])
+        guard case let .blob(bytes)? = blob else { return XCTFail("no head BLOB") }
+        XCTAssertEqual(bytes.count, 4 * (10 * 3 + 3))
+        let w01 = bytes[4..<8].withUnsafeBytes { $0.loadUnaligned(as: Float.self) }
+        XCTAssertEqual(w01, run.head.parameters[1])
+    }
+
+    func testUnknownRunIsOneClearLine() throws {
+        let db = try Synthetic(dim: 4, perClass: [3, 3]).write(to: temporaryDatabasePath("r.sqlite"))
+        XCTAssertThrowsError(try RunStore.load(7, from: db)) { error in
+            XCTAssertTrue("\(error)".hasPrefix("no run 7 in "), "\(error)")
+            XCTAssertFalse("\(error)".contains("\n"))
+        }
+    }
+
+    func testDatabaseWithoutVectorsIsOneClearLine() throws {
+        let path = temporaryDatabasePath("empty.sqlite")
+        let db = try Database.open(path)
+        XCTAssertThrowsError(try EmbeddingSet.load(from: db)) { error in
+            XCTAssertEqual("\(error)", "\(path) has no embeddings: run `tlearn extract --db \(path) --images DIR` first")
+        }
+    }
+
+    func testClassWithoutTrainingRowsIsOneClearLine() throws {
+        var s = Synthetic(dim: 4, perClass: [10, 10], classNames: ["a", "b"])
+        for i in s.splits.indices where s.labels[i] == 1 && s.splits[i] == .train { s.splits[i] = .test }
+        let path = temporaryDatabasePath()
+        let db = try s.write(to: path)
+        XCTAssertThrowsError(try EmbeddingSet.load(from: db).trainingData(trainViews: [.orig])) { error in
+            XCTAssertEqual("\(error)", "\(path): class 'b' has no training images (0 train, 1 val, 9 test); a head cannot learn it")
+        }
+    }
+
+    func testSeveralBackbonesNeedAChoice() throws {
+        let path = temporaryDatabasePath()
+        _ = try Synthetic(dim: 4, perClass: [5, 5]).write(to: path, backboneID: 1)
+        let db = try Synthetic(dim: 6, perClass: [5, 5]).write(to: path, backboneID: 2)
+        XCTAssertThrowsError(try EmbeddingSet.load(from: db)) { error in
+            XCTAssertTrue("\(error)".contains("holds vectors of 2 backbones: backbone 1 (synthetic.h5, 224 px, test, 10 vectors); backbone 2"), "\(error)")
+            XCTAssertTrue("\(error)".hasSuffix("choose one with --backbone ID"))
+        }
+        XCTAssertEqual(try EmbeddingSet.load(from: db, backbone: 2).dim, 6)
+    }
+}

@@ -1,0 +1,54 @@
+import XCTest
+@testable import Head
+
+final class SweepTests: XCTestCase {
+    let data = Synthetic(dim: 12, perClass: [40, 30, 35], spread: 1.2).trainingData
+
+    func testSweepEpochsAxisEqualsSeparateRuns() throws {
+        let grid = SweepGrid(optimizers: [.adam, .sgd], learningRates: [1e-2, 1e-1], epochs: [1, 3, 6], batchSizes: [8, 32])
+        let outcome = try runSweep(data, grid: grid, base: TrainingConfig(), jobs: 2)
+        XCTAssertEqual(outcome.runs.count, grid.count)
+        XCTAssertEqual(outcome.runs.count, 24)
+        for run in outcome.runs {
+            let alone = try trainAndEvaluate(data, config: run.config)[0]
+            XCTAssertEqual(run.head.parameters, alone.head.parameters, "\(run.config)")
+            XCTAssertEqual(run.checkpoint.history, alone.checkpoint.history, "\(run.config)")
+            XCTAssertEqual(run.val, alone.val)
+        }
+        let best = outcome.best
+        for r in outcome.runs {
+            XCTAssertLessThanOrEqual(r.val!.accuracy, best.val!.accuracy)
+        }
+        XCTAssertEqual(outcome.baselines.map(\.config.model), [.nearestCentroid, .knn])
+    }
+
+    func testCrossValidationFoldsAreStratifiedAndDisjoint() throws {
+        let s = Synthetic(dim: 4, perClass: [20, 13])
+        let db = try s.write(to: temporaryDatabasePath())
+        let set = try EmbeddingSet.load(from: db)
+        let folds = try set.crossValidationFolds(3, trainViews: [.orig], seed: 0)
+        let trainVal = s.splits.filter { $0 != .test }.count
+        var seen = Set<Int>()
+        for f in folds {
+            XCTAssertEqual(f.train.rows + f.val.rows, trainVal)
+            XCTAssertTrue(seen.isDisjoint(with: f.val.sourceRows))
+            seen.formUnion(f.val.sourceRows)
+            let counts = (0..<2).map { k in f.val.labels.filter { $0 == Int32(k) }.count }
+            XCTAssertLessThanOrEqual(abs(counts[0] - 18 / 3), 1)
+        }
+        XCTAssertEqual(seen.count, trainVal)
+        XCTAssertEqual(try set.crossValidationFolds(3, trainViews: [.orig], seed: 0).map(\.val.sourceRows), folds.map(\.val.sourceRows))
+    }
+
+    func testEmptyGridAxisIsRefused() {
+        XCTAssertThrowsError(try runSweep(data, grid: SweepGrid(learningRates: []), base: TrainingConfig(), jobs: 1)) {
+            XCTAssertEqual("\($0)", "the sweep grid is empty: --lr has no values")
+        }
+    }
+
+    func testBaselinesSolveAnEasyProblem() {
+        let easy = Synthetic(dim: 16, perClass: [30, 30, 30], spread: 0.2, seed: 5).trainingData
+        XCTAssertEqual(nearestCentroidBaseline(easy).test?.accuracy, 1)
+        XCTAssertEqual(knnBaseline(easy).test?.accuracy, 1)
+    }
+}
