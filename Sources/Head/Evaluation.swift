@@ -1,0 +1,56 @@
+/// One wrongly classified row, for `evaluate --misclassified`.
+public struct Misclassification: Codable, Sendable, Equatable {
+    public let path: String
+    public let trueClass: String
+    public let predicted: String
+    public let probability: Double
+
+    enum CodingKeys: String, CodingKey { case path, trueClass = "true", predicted, probability }
+}
+
+/// A head's metrics on one split of a database, with the wrong rows.
+public struct Evaluation: Sendable {
+    public let metrics: SplitMetrics
+    public let misclassified: [Misclassification]
+    /// Rows skipped because the head never saw their class: class name -> count.
+    public let unknownClasses: [String: Int]
+}
+
+extension EmbeddingSet {
+    /// Rows of `partition` (original view) labelled in `classes`' order; rows of other classes
+    /// are counted in `unknown` and left out.
+    public func rows(in partition: Partition, labelledAs classes: [String]) -> (matrix: LabeledMatrix, unknown: [String: Int]) {
+        let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
+        var keep: [Int] = [], labels: [Int32] = [], unknown: [String: Int] = [:]
+        for i in rows(in: partition, views: [.orig]) {
+            let name = self.classes[Int(self.labels[i])]
+            if let k = index[name] { keep.append(i); labels.append(k) } else { unknown[name, default: 0] += 1 }
+        }
+        var m = matrix(keep)
+        m.labels = labels
+        return (m, unknown)
+    }
+}
+
+extension SoftmaxHead {
+    /// Metrics and wrong rows of this head on `partition` of `set`.
+    public func evaluate(on set: EmbeddingSet, partition: Partition = .test) throws -> Evaluation {
+        guard set.dim == dim else {
+            throw HeadError.invalid("\(set.path): vectors have dim \(set.dim), the head expects \(dim)")
+        }
+        let (m, unknown) = set.rows(in: partition, labelledAs: classes)
+        guard m.rows > 0 else {
+            throw HeadError.invalid("\(set.path) has no \(partition.rawValue) images of the head's classes (\(classes.joined(separator: ", ")))")
+        }
+        let metrics = evaluate(m)
+        let p = probabilities(m.x)
+        let c = classCount
+        let predicted = predictedClasses(m.x)
+        var wrong: [Misclassification] = []
+        for r in 0..<m.rows where predicted[r] != m.labels[r] {
+            wrong.append(Misclassification(path: set.paths[m.sourceRows[r]], trueClass: classes[Int(m.labels[r])],
+                                           predicted: classes[Int(predicted[r])], probability: Double(p[r * c + Int(predicted[r])])))
+        }
+        return Evaluation(metrics: metrics, misclassified: wrong.sorted { $0.path < $1.path }, unknownClasses: unknown)
+    }
+}

@@ -1,0 +1,87 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// printf-style formatting of one number (FoundationEssentials has no `String(format:)`).
+public func formatNumber(_ format: String, _ value: Double) -> String {
+    var buffer = [CChar](repeating: 0, count: 64)
+    _ = withVaList([value]) { vsnprintf(&buffer, buffer.count, format, $0) }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// `value` with `digits` decimals, or "-" when nil; "nan" and "inf" as such.
+public func fixed(_ value: Double?, _ digits: Int = 4) -> String {
+    guard let value else { return "-" }
+    return formatNumber("%.\(digits)f", value)
+}
+
+/// Shortest exact-looking form of a hyperparameter: 0.001 -> "1e-3", 0.1 -> "0.1", 0 -> "0".
+public func compact(_ value: Double) -> String {
+    if value == 0 { return "0" }
+    let g = formatNumber("%g", value)
+    if g.contains("e") {
+        // %g writes 1e-04; tlearn flags are written 1e-4.
+        let parts = g.split(separator: "e")
+        let exp = Int(parts[1]) ?? 0
+        return "\(parts[0])e\(exp)"
+    }
+    return g
+}
+
+/// A plain-text table: columns right-aligned except the first `leftAligned`.
+public struct TextTable {
+    public var header: [String]
+    public var rows: [[String]] = []
+    public var leftAligned: Int
+
+    public init(_ header: [String], leftAligned: Int = 1) {
+        self.header = header
+        self.leftAligned = leftAligned
+    }
+
+    public mutating func add(_ row: [String]) { rows.append(row) }
+
+    public func render(indent: String = "") -> String {
+        let all = [header] + rows
+        let widths = header.indices.map { c in all.map { $0.count > c ? $0[c].count : 0 }.max() ?? 0 }
+        return all.map { row in
+            indent + header.indices.map { c in
+                let cell = c < row.count ? row[c] : ""
+                let pad = String(repeating: " ", count: widths[c] - cell.count)
+                return c < leftAligned ? cell + pad : pad + cell
+            }.joined(separator: "  ").replacingTrailingSpaces()
+        }.joined(separator: "\n") + "\n"
+    }
+}
+
+extension String {
+    fileprivate func replacingTrailingSpaces() -> String {
+        var s = self
+        while s.last == " " { s.removeLast() }
+        return s
+    }
+}
+
+/// The per-epoch curve as a table.
+public func renderHistory(_ history: [EpochStats]) -> String {
+    var t = TextTable(["epoch", "train loss", "train acc", "val loss", "val acc"], leftAligned: 0)
+    for e in history {
+        t.add(["\(e.epoch)", fixed(e.trainLoss), fixed(e.trainAccuracy), fixed(e.valLoss), fixed(e.valAccuracy)])
+    }
+    return t.render()
+}
+
+/// Accuracy, per-class precision/recall/F1 and the confusion matrix of one split.
+public func renderMetrics(_ m: SplitMetrics, title: String) -> String {
+    var out = "\(title): accuracy \(fixed(m.accuracy)) (\(m.confusion.indices.reduce(0) { $0 + m.confusion[$1][$1] })/\(m.count))"
+    if let loss = m.loss { out += ", loss \(fixed(loss))" }
+    out += ", macro F1 \(fixed(m.macroF1))\n"
+    var t = TextTable(["class", "precision", "recall", "f1", "support"])
+    for c in m.perClass { t.add([c.name, fixed(c.precision), fixed(c.recall), fixed(c.f1), "\(c.support)"]) }
+    out += t.render(indent: "  ")
+    out += "  confusion (rows: true class, columns: predicted)\n"
+    var conf = TextTable([""] + m.perClass.map(\.name))
+    for (i, row) in m.confusion.enumerated() { conf.add([m.perClass[i].name] + row.map(String.init)) }
+    out += conf.render(indent: "  ")
+    return out
+}

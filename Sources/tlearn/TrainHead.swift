@@ -1,0 +1,96 @@
+import ArgumentParser
+import Head
+
+/// `tlearn train-head`: one softmax head on the cached vectors, saved as a run.
+struct TrainHead: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a softmax head (Keras Dense) on the cached vectors and save it as a run.",
+        discussion: """
+            logits = x W + b on the raw vectors, softmax cross-entropy, glorot_uniform W and zero b
+            from --seed; batches reshuffled every epoch. Val and test use the original view only.
+            Test metrics are computed once, after training. The run (config, curves, metrics, W and b)
+            is saved in the database: see `tlearn runs`, `tlearn evaluate`, `tlearn predict`.
+            """)
+
+    @OptionGroup var store: HeadDatabaseOptions
+    @Option(help: "adam (Keras defaults: beta1 0.9, beta2 0.999, epsilon 1e-7) or sgd.") var optimizer: OptimizerKind = .adam
+    @Option(help: "Learning rate.") var lr: Double = TrainingConfig().learningRate
+    @Option(help: "Epochs (passes over the training rows).") var epochs: Int = TrainingConfig().epochs
+    @Option(help: "Rows per gradient step.") var batchSize: Int = TrainingConfig().batchSize
+    @Option(help: "Keras l2 kernel regularizer: loss += l2 * sum(W^2).") var l2: Double = 0
+    @Option(help: "Label smoothing in [0, 1).") var labelSmoothing: Double = 0
+    @OptionGroup var training: HeadTrainingOptions
+    @Flag(help: "Print one JSON object instead of tables.") var json = false
+
+    func config() throws -> TrainingConfig {
+        var c = try training.base()
+        c.optimizer = optimizer
+        c.learningRate = lr
+        c.epochs = epochs
+        c.batchSize = batchSize
+        c.l2 = l2
+        c.labelSmoothing = labelSmoothing
+        return try validated(c)
+    }
+
+    func validate() throws { _ = try config() }
+
+    func run() throws {
+        let config = try config()
+        let db = try store.open()
+        let set = try EmbeddingSet.load(from: db, backbone: store.backbone)
+        let data = try loadTrainingData(set, views: config.trainViews, earlyStopping: config.earlyStopping != nil)
+        let run = try trainAndEvaluate(data, config: config)[0]
+        let id = try db.transaction { try RunStore.save(run, context: RunContext(set), in: db) }
+        if json {
+            print(try headJSON(RunReport(id: id, run: run, set: set)))
+            return
+        }
+        print("\(describe(set, data, views: config.trainViews))")
+        print(describe(config))
+        print(renderHistory(run.checkpoint.history), terminator: "")
+        if let stopped = run.checkpoint.stoppedEpoch {
+            print("early stopping at epoch \(stopped); kept the weights of epoch \(run.checkpoint.weightsEpoch) (lowest val loss)")
+        } else if config.earlyStopping != nil {
+            print("kept the weights of epoch \(run.checkpoint.weightsEpoch) (lowest val loss)")
+        }
+        print("")
+        if let val = run.val { print(renderMetrics(val, title: "val")) }
+        if let test = run.test { print(renderMetrics(test, title: "test")) }
+        print("saved run \(id) in \(store.db) (\(fixed(run.checkpoint.seconds, 3)) s)")
+    }
+}
+
+/// The JSON of a trained run (train-head --json, and the best run of sweep --json).
+struct RunReport: Encodable {
+    let id: Int64
+    let run: RunResult
+    let set: EmbeddingSet
+
+    enum Key: String, CodingKey {
+        case runID = "run_id", valAccuracy = "val_accuracy", valLoss = "val_loss", testAccuracy = "test_accuracy", testLoss = "test_loss"
+        case config, backboneID = "backbone_id", splitFingerprint = "split_fingerprint", seed, classes, epochs
+        case val, test, weightsEpoch = "weights_epoch", stoppedEpoch = "stopped_epoch", seconds, crossValidation = "cross_validation"
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(id, forKey: .runID)
+        try c.encode(run.val?.accuracy, forKey: .valAccuracy)
+        try c.encode(run.val?.loss, forKey: .valLoss)
+        try c.encode(run.test?.accuracy, forKey: .testAccuracy)
+        try c.encode(run.test?.loss, forKey: .testLoss)
+        try c.encode(run.config, forKey: .config)
+        try c.encode(set.backbone.id, forKey: .backboneID)
+        try c.encode(set.fingerprint, forKey: .splitFingerprint)
+        try c.encode(run.config.seed, forKey: .seed)
+        try c.encode(run.head.classes, forKey: .classes)
+        try c.encode(run.checkpoint.history, forKey: .epochs)
+        try c.encode(run.val, forKey: .val)
+        try c.encode(run.test, forKey: .test)
+        try c.encode(run.checkpoint.weightsEpoch, forKey: .weightsEpoch)
+        try c.encode(run.checkpoint.stoppedEpoch, forKey: .stoppedEpoch)
+        try c.encode(run.checkpoint.seconds, forKey: .seconds)
+        if let cv = run.crossValidation { try c.encode(cv, forKey: .crossValidation) }
+    }
+}
