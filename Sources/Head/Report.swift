@@ -28,15 +28,15 @@ public func compact(_ value: Double) -> String {
     return g
 }
 
-/// A plain-text table: columns right-aligned except the first `leftAligned`.
+/// A plain-text table: numbers right-aligned, the `left` columns (names) left-aligned.
 public struct TextTable {
     public var header: [String]
     public var rows: [[String]] = []
-    public var leftAligned: Int
+    public var left: Set<Int>
 
-    public init(_ header: [String], leftAligned: Int = 1) {
+    public init(_ header: [String], left: Set<Int> = [0]) {
         self.header = header
-        self.leftAligned = leftAligned
+        self.left = left
     }
 
     public mutating func add(_ row: [String]) { rows.append(row) }
@@ -48,7 +48,7 @@ public struct TextTable {
             indent + header.indices.map { c in
                 let cell = c < row.count ? row[c] : ""
                 let pad = String(repeating: " ", count: widths[c] - cell.count)
-                return c < leftAligned ? cell + pad : pad + cell
+                return left.contains(c) ? cell + pad : pad + cell
             }.joined(separator: "  ").replacingTrailingSpaces()
         }.joined(separator: "\n") + "\n"
     }
@@ -64,7 +64,7 @@ extension String {
 
 /// The per-epoch curve as a table.
 public func renderHistory(_ history: [EpochStats]) -> String {
-    var t = TextTable(["epoch", "train loss", "train acc", "val loss", "val acc"], leftAligned: 0)
+    var t = TextTable(["epoch", "train loss", "train acc", "val loss", "val acc"], left: [])
     for e in history {
         t.add(["\(e.epoch)", fixed(e.trainLoss), fixed(e.trainAccuracy), fixed(e.valLoss), fixed(e.valAccuracy)])
     }

@@ -44,7 +44,7 @@ struct Evaluate: ParsableCommand {
         print(renderMetrics(evaluation.metrics, title: "test"), terminator: "")
         if misclassified {
             print("\nmisclassified (\(evaluation.misclassified.count) of \(evaluation.metrics.count)):")
-            var t = TextTable(["path", "true", "predicted", "probability"], leftAligned: 3)
+            var t = TextTable(["path", "true", "predicted", "probability"], left: [0, 1, 2])
             for m in evaluation.misclassified { t.add([m.path, m.trueClass, m.predicted, fixed(m.probability)]) }
             print(t.render(indent: "  "), terminator: "")
         }

@@ -20,7 +20,7 @@ struct Runs: ParsableCommand {
             print(sweep.map { "no runs of sweep \($0) in \(store.db)" } ?? "no runs in \(store.db) yet: train one with `tlearn train-head --db \(store.db)`")
             return
         }
-        var t = TextTable(["id", "created", "sweep", "model", "lr", "epochs", "batch", "l2", "smoothing", "val acc", "val loss", "test acc"], leftAligned: 0)
+        var t = TextTable(["id", "created", "sweep", "model", "lr", "epochs", "batch", "l2", "smoothing", "val acc", "val loss", "test acc"], left: [1, 3])
         for r in runs {
             let c = r.config
             let model = r.model == .softmax ? (c.optimizer?.rawValue ?? "?") : r.model == .knn ? "\(c.k ?? 0)-nn" : "centroid"

@@ -84,7 +84,7 @@ struct Sweep: ParsableCommand {
         let cv = folds != nil
         var header = ["rank", "run", "optimizer", "lr", "epochs", "batch", "l2", "smoothing"]
         header += cv ? ["cv acc", "± std", "cv loss", "val acc"] : ["val acc", "val loss"]
-        var t = TextTable(header, leftAligned: 0)
+        var t = TextTable(header, left: [2])
         for (rank, i) in outcome.ranking.prefix(top).enumerated() {
             let r = outcome.runs[i], c = r.config
             var row = ["\(rank + 1)", "\(saved.runIDs[i])", c.optimizer.rawValue, compact(c.learningRate), "\(c.epochs)",
@@ -99,7 +99,7 @@ struct Sweep: ParsableCommand {
         print("top \(min(top, outcome.runs.count)) of \(outcome.runs.count) by \(cv ? "cross-validation" : "val") accuracy, then loss:")
         print(t.render(), terminator: "")
         print("baselines on the same split:")
-        var b = TextTable(["run", "model", "val acc", "test acc"], leftAligned: 2)
+        var b = TextTable(["run", "model", "val acc", "test acc"], left: [1])
         for (id, r) in zip(saved.baselineIDs, outcome.baselines) {
             b.add(["\(id)", r.config.model == .knn ? "\(r.config.k ?? 0)-NN (cosine)" : "nearest centroid (cosine)", fixed(r.val?.accuracy), fixed(r.test?.accuracy)])
         }

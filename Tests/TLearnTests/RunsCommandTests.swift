@@ -1,0 +1,22 @@
+import Foundation
+import XCTest
+
+final class RunsCommandTests: XCTestCase {
+    func testListsRunsAsTableAndJSON() throws {
+        let db = try makeHeadDatabase()
+        let empty = try runHeadTool(["runs", "--db", db])
+        XCTAssertEqual(empty.status, 0)
+        XCTAssertTrue(empty.stdout.hasPrefix("no runs in \(db) yet"), empty.stdout)
+        XCTAssertEqual(try runHeadTool(["train-head", "--db", db, "--l2", "1e-4", "--epochs", "2"]).status, 0)
+        let table = try runHeadTool(["runs", "--db", db])
+        let lines = table.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        XCTAssertEqual(lines.first, ["id", "created", "sweep", "model", "lr", "epochs", "batch", "l2", "smoothing", "val", "acc", "val", "loss", "test", "acc"])
+        XCTAssertEqual(lines.count, 2, table.stdout)
+        XCTAssertEqual(Array(lines[1][3...9]), ["-", "adam", "0.001", "2", "32", "0.0001", "0"], table.stdout)
+        let json = try runHeadTool(["runs", "--db", db, "--json"])
+        let runs = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(runs.count, 1)
+        XCTAssertEqual((runs[0]["config"] as? [String: Any])?["l2"] as? Double, 1e-4)
+        XCTAssertEqual(runs[0]["model"] as? String, "softmax")
+    }
+}
