@@ -39,6 +39,13 @@ public struct Checkpoint: Sendable {
 ///
 /// Deterministic for a given seed: OpenBLAS is pinned to one thread (a no-op when already so).
 public func train(_ data: TrainingData, config: TrainingConfig, epochCounts: [Int]? = nil) throws -> [Checkpoint] {
+    try train(data, config: config, epochCounts: epochCounts, initialParameters: nil, shuffle: true)
+}
+
+/// `train` with given starting weights and, optionally, the rows in their stored order: how the
+/// tests replay a Keras `fit(shuffle=False)` step for step.
+func train(_ data: TrainingData, config: TrainingConfig, epochCounts: [Int]?, initialParameters: [Float]?,
+           shuffle: Bool) throws -> [Checkpoint] {
     try config.validate()
     let counts = Array(Set(epochCounts ?? [config.epochs])).sorted()
     guard let last = counts.last, counts.first! >= 1 else { throw HeadError.invalid("epochs must be at least 1") }
@@ -53,7 +60,8 @@ public func train(_ data: TrainingData, config: TrainingConfig, epochCounts: [In
     let start = ContinuousClock.now
 
     var rng = SplitMix64(seed: UInt64(config.seed))
-    var parameters = glorotUniform(fanIn: d, fanOut: c, using: &rng) + [Float](repeating: 0, count: c)
+    var parameters = initialParameters ?? (glorotUniform(fanIn: d, fanOut: c, using: &rng) + [Float](repeating: 0, count: c))
+    precondition(parameters.count == d * c + c, "train: \(parameters.count) initial parameters for dim \(d) and \(c) classes")
     var gradient = [Float](repeating: 0, count: parameters.count)
     var optimizer = Optimizer(config, parameterCount: parameters.count)
     let classWeights = config.classWeight == .balanced ? balancedClassWeights(data.train.labels, classes: c) : nil
@@ -82,7 +90,7 @@ public func train(_ data: TrainingData, config: TrainingConfig, epochCounts: [In
     }
 
     for epoch in 1...last {
-        rng.shuffle(&order)
+        if shuffle { rng.shuffle(&order) }
         var lossSum: Double = 0
         var correct = 0
         var first = 0

@@ -18,7 +18,7 @@ struct Sweep: ParsableCommand {
     @OptionGroup var store: HeadDatabaseOptions
     @Option(help: "Comma list: adam, sgd.") var optimizer = "adam"
     @Option(help: "Comma list of learning rates.") var lr = "1e-4,3e-4,1e-3,3e-3"
-    @Option(help: "Comma list of epoch counts (free: one training to the largest).") var epochs = "5,10,20"
+    @Option(help: "Comma list of epoch counts (free: one training to the largest).") var epochs = "5,10,20,40"
     @Option(help: "Comma list of batch sizes.") var batchSize = "32"
     @Option(help: "Comma list of l2 factors.") var l2 = "0"
     @Option(help: "Comma list of label smoothing values.") var labelSmoothing = "0"
