@@ -42,15 +42,21 @@ extension SoftmaxHead {
         guard m.rows > 0 else {
             throw HeadError.invalid("\(set.path) has no \(partition.rawValue) images of the head's classes (\(classes.joined(separator: ", ")))")
         }
+        return evaluate(m, paths: m.sourceRows.map { set.paths[$0] }, unknownClasses: unknown)
+    }
+
+    /// Metrics and wrong rows of this head on labelled vectors; `paths[r]` names row r.
+    public func evaluate(_ m: LabeledMatrix, paths: [String], unknownClasses: [String: Int] = [:]) -> Evaluation {
+        precondition(paths.count == m.rows, "SoftmaxHead.evaluate: \(paths.count) paths for \(m.rows) rows")
         let metrics = evaluate(m)
         let p = probabilities(m.x)
         let c = classCount
-        let predicted = predictedClasses(m.x)
+        let predicted = predictedClasses(m.x)  // the same argmax (of logits) as `metrics`
         var wrong: [Misclassification] = []
         for r in 0..<m.rows where predicted[r] != m.labels[r] {
-            wrong.append(Misclassification(path: set.paths[m.sourceRows[r]], trueClass: classes[Int(m.labels[r])],
+            wrong.append(Misclassification(path: paths[r], trueClass: classes[Int(m.labels[r])],
                                            predicted: classes[Int(predicted[r])], probability: Double(p[r * c + Int(predicted[r])])))
         }
-        return Evaluation(metrics: metrics, misclassified: wrong.sorted { $0.path < $1.path }, unknownClasses: unknown)
+        return Evaluation(metrics: metrics, misclassified: wrong.sorted { $0.path < $1.path }, unknownClasses: unknownClasses)
     }
 }

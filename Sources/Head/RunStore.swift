@@ -187,6 +187,29 @@ public enum RunStore {
                          seconds: r[14].double ?? 0)
     }
 
+    /// The run a command-line argument names: a run id, `latest` (the newest trained head) or
+    /// `best` (the best run of the newest sweep).
+    public static func resolve(_ selector: String, in db: Connection) throws -> Int64 {
+        switch selector {
+        case "latest":
+            guard let id = try db.scalar("SELECT id FROM runs WHERE json_extract(config, '$.model') = 'softmax' ORDER BY id DESC LIMIT 1")?.int else {
+                throw HeadError.invalid("\(db.path) has no trained runs yet (train one with `tlearn train-head`)")
+            }
+            return id
+        case "best":
+            guard let row = try db.rows("SELECT id, best_run_id FROM sweeps ORDER BY id DESC LIMIT 1").first else {
+                throw HeadError.invalid("\(db.path) has no sweeps yet (run `tlearn sweep`), so no best run")
+            }
+            guard let id = row[1].int else { throw HeadError.invalid("\(db.path): sweep \(row[0].int ?? 0) has no best run") }
+            return id
+        default:
+            guard let id = Int64(selector), id > 0 else {
+                throw HeadError.invalid("'\(selector)' is not a run: give a run id (see `tlearn runs`), latest or best")
+            }
+            return id
+        }
+    }
+
     /// The run `id`; throws "no run N in FILE" when there is none.
     public static func load(_ id: Int64, from db: Connection) throws -> StoredRun {
         let rows = try db.rows("SELECT \(columns) FROM runs WHERE id = ?1", [.integer(id)])
