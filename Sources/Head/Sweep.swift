@@ -107,7 +107,7 @@ extension EmbeddingSet {
 /// the largest epoch count and records every requested count on the way. With `folds`, each point
 /// also trains once per fold and is ranked by mean fold val accuracy. Baselines run on `data` too.
 public func runSweep(_ data: TrainingData, grid: SweepGrid, base: TrainingConfig, folds: [TrainingData] = [],
-                     jobs: Int) throws -> SweepOutcome {
+                     jobs: Int, progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil) throws -> SweepOutcome {
     let start = ContinuousClock.now
     let trainings = try grid.trainings(base: base)
     if data.val.rows == 0 && folds.isEmpty {
@@ -119,7 +119,7 @@ public func runSweep(_ data: TrainingData, grid: SweepGrid, base: TrainingConfig
     // Small batches take the most steps: start them first so no thread is left with a long tail.
     let order = (0..<taskCount).sorted { (trainings[$0 / perPoint].batchSize, $0) < (trainings[$1 / perPoint].batchSize, $1) }
     BLASThreads.set(1)
-    let state = Mutex<(next: Int, results: [[RunResult]?], error: Error?)>((0, Array(repeating: nil, count: taskCount), nil))
+    let state = Mutex<(next: Int, done: Int, results: [[RunResult]?], error: Error?)>((0, 0, Array(repeating: nil, count: taskCount), nil))
     DispatchQueue.concurrentPerform(iterations: max(1, min(jobs, taskCount))) { _ in
         while true {
             let claimed: Int? = state.withLock { s in
@@ -132,7 +132,11 @@ public func runSweep(_ data: TrainingData, grid: SweepGrid, base: TrainingConfig
             do {
                 let result = try trainAndEvaluate(fold == 0 ? data : folds[fold - 1], config: trainings[task / perPoint],
                                                   epochCounts: grid.epochs)
-                state.withLock { $0.results[task] = result }
+                state.withLock {
+                    $0.results[task] = result
+                    $0.done += 1
+                    progress?($0.done, taskCount)
+                }
             } catch {
                 state.withLock { if $0.error == nil { $0.error = error } }
             }

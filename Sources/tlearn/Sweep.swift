@@ -62,13 +62,16 @@ struct Sweep: ParsableCommand {
         let base = try training.base()
         let db = try store.open()
         let set = try EmbeddingSet.load(from: db, backbone: store.backbone)
-        let data = try loadTrainingData(set, views: base.trainViews, earlyStopping: base.earlyStopping != nil && folds == nil)
+        let data = try loadTrainingData(set, views: base.trainViews, earlyStopping: base.earlyStopping != nil)
         let foldData = try folds.map { try set.crossValidationFolds($0, trainViews: base.trainViews, seed: base.seed) } ?? []
         let trainings = grid.count / grid.epochs.count
         if !json {
             headNote("sweep: \(grid.count) runs (\(trainings) trainings to \(grid.epochs.max()!) epochs\(folds.map { ", each also on \($0) folds" } ?? "")) on \(min(jobs, trainings * (1 + (folds ?? 0)))) threads")
         }
-        let outcome = try runSweep(data, grid: grid, base: base, folds: foldData, jobs: jobs)
+        let showProgress = !json && isatty(2) != 0
+        let outcome = try runSweep(data, grid: grid, base: base, folds: foldData, jobs: jobs) { done, total in
+            if showProgress { FileHandle.standardError.write(Data("\r\(done)/\(total) trainings\(done == total ? "\n" : "")".utf8)) }
+        }
         let saved = try RunStore.save(outcome, grid: grid, context: RunContext(set), in: db)
         let best = outcome.best
         let bestID = saved.runIDs[outcome.ranking[0]]

@@ -51,6 +51,7 @@ func headJSONObject(_ text: String, file: StaticString = #filePath, line: UInt =
 /// A temporary tlearn database of synthetic, well separated vectors: `perClass` images per class
 /// (every 10th in val, the next in test), dim `dim`, backbone 1.
 func makeHeadDatabase(dim: Int = 16, perClass: [Int] = [40, 30, 35], classNames: [String]? = nil, spread: Float = 0.8,
+                      weightsSHA256: String = "abc", inputSize: Int = 224, preprocessing: String = "test",
                       split: ((Int, Int) -> String)? = nil) throws -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tlearn-headcli-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -66,7 +67,8 @@ func makeHeadDatabase(dim: Int = 16, perClass: [Int] = [40, 30, 35], classNames:
     }
     let names = classNames ?? perClass.indices.map { "class\($0)" }
     try db.transaction {
-        try db.run("INSERT INTO backbones (id, weights_sha256, alpha, input_size, preprocessing, dim, weights_name) VALUES (1, 'abc', 1.0, 224, 'test', ?1, 'synthetic.h5')", [.integer(Int64(dim))])
+        try db.run("INSERT INTO backbones (id, weights_sha256, alpha, input_size, preprocessing, dim, weights_name) VALUES (1, ?2, 1.0, ?3, ?4, ?1, 'synthetic.h5')",
+                   [.integer(Int64(dim)), .text(weightsSHA256), .integer(Int64(inputSize)), .text(preprocessing)])
         var id: Int64 = 0
         for (k, n) in perClass.enumerated() {
             try db.run("INSERT INTO classes (id, name) VALUES (?1, ?2)", [.integer(Int64(k + 1)), .text(names[k])])
