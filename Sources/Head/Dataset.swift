@@ -85,7 +85,7 @@ public struct EmbeddingSet: Sendable {
     public static func chooseBackbone(in db: Connection, requested: Int64?) throws -> BackboneSummary {
         let all = try backbones(in: db)
         if all.isEmpty {
-            throw HeadError.invalid("\(db.path) has no embeddings: run `tlearn extract --db \(db.path) --images DIR` first")
+            throw HeadError.invalid("\(db.path) has no embeddings: run `tlearn extract --images DIR --weights FILE --db \(db.path)` first")
         }
         if let requested {
             guard let b = all.first(where: { $0.id == requested }) else {

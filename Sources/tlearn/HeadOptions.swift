@@ -16,7 +16,7 @@ struct HeadDatabaseOptions: ParsableArguments {
 
     func validate() throws {
         if !FileManager.default.fileExists(atPath: db) {
-            throw ValidationError("no database at \(db): create one with `tlearn extract --db \(db) --images DIR`")
+            throw ValidationError("no database at \(db): create one with `tlearn extract --images DIR --weights FILE --db \(db)`")
         }
     }
 

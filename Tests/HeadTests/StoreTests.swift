@@ -55,7 +55,7 @@ final class RunStoreTests: XCTestCase {
         let path = temporaryDatabasePath("empty.sqlite")
         let db = try Database.open(path)
         XCTAssertThrowsError(try EmbeddingSet.load(from: db)) { error in
-            XCTAssertEqual("\(error)", "\(path) has no embeddings: run `tlearn extract --db \(path) --images DIR` first")
+            XCTAssertEqual("\(error)", "\(path) has no embeddings: run `tlearn extract --images DIR --weights FILE --db \(path)` first")
         }
     }
 
