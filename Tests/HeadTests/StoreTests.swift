@@ -80,3 +80,23 @@ final class RunStoreTests: XCTestCase {
         XCTAssertEqual(try EmbeddingSet.load(from: db, backbone: 2).dim, 6)
     }
 }
+
+final class RunSelectorTests: XCTestCase {
+    func testLatestBestAndIDsResolve() throws {
+        let s = Synthetic(dim: 6, perClass: [20, 20])
+        let db = try s.write(to: temporaryDatabasePath())
+        XCTAssertThrowsError(try RunStore.resolve("latest", in: db)) { XCTAssertTrue("\($0)".contains("has no trained runs yet"), "\($0)") }
+        XCTAssertThrowsError(try RunStore.resolve("best", in: db)) { XCTAssertTrue("\($0)".contains("has no sweeps yet"), "\($0)") }
+        XCTAssertThrowsError(try RunStore.resolve("first", in: db)) {
+            XCTAssertEqual("\($0)", "'first' is not a run: give a run id (see `tlearn runs`), latest or best")
+        }
+        let set = try EmbeddingSet.load(from: db)
+        let data = try set.trainingData(trainViews: [.orig])
+        let outcome = try runSweep(data, grid: SweepGrid(learningRates: [0.01, 0.1], epochs: [2]), base: TrainingConfig(), jobs: 1)
+        let saved = try RunStore.save(outcome, grid: SweepGrid(learningRates: [0.01, 0.1], epochs: [2]), context: RunContext(set), in: db)
+        XCTAssertEqual(try RunStore.resolve("best", in: db), saved.runIDs[outcome.ranking[0]])
+        // The baselines come last, but `latest` is the newest trained head.
+        XCTAssertEqual(try RunStore.resolve("latest", in: db), saved.runIDs.max())
+        XCTAssertEqual(try RunStore.resolve("2", in: db), 2)
+    }
+}
