@@ -104,35 +104,45 @@ public struct EmbeddingSet: Sendable {
         let backbone = try chooseBackbone(in: db, requested: requested)
         let dim = backbone.dim
         guard dim > 0 else { throw HeadError.invalid("\(db.path): backbone \(backbone.id) has dim \(dim)") }
+        // Reading through a memory map saves a pread per page of a file that is mostly vectors.
+        try db.execute("PRAGMA mmap_size = 4294967296")
+        // `+e.backbone_id` keeps SQLite from picking the backbone index and then sorting every row
+        // (BLOBs included) in a temporary file; scanning the UNIQUE (image_id, backbone_id, view)
+        // index instead yields the rows already in this order. The ORDER BY fixes the row order
+        // whatever plan SQLite picks, so training data are in the same order on every database.
         let statement = try db.prepare("""
             SELECT e.image_id, i.split, c.name, e.view, i.path, e.vector
             FROM embeddings e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id
-            WHERE e.backbone_id = ?1 ORDER BY e.image_id, e.view
+            WHERE +e.backbone_id = ?1 ORDER BY e.image_id, e.backbone_id, e.view
             """, [.integer(backbone.id)])
-        var vectors = [Float]()
-        vectors.reserveCapacity(backbone.vectors * dim)
+        let capacity = backbone.vectors
         var names: [String] = [], imageIDs: [Int64] = [], partitions: [Partition] = [], views: [View] = [], paths: [String] = []
-        while try statement.step() {
-            let path = statement.text(4) ?? ""
-            guard let partition = Partition(rawValue: statement.text(1) ?? ""),
-                  let view = View(rawValue: statement.text(3) ?? "")
-            else { throw HeadError.invalid("\(db.path): image \(path) has an unknown split or view") }
-            let blob = statement.blob(5)
-            guard blob.count == 4 * dim else {
-                throw HeadError.invalid("\(db.path): the \(view.rawValue) vector of \(path) has \(blob.count) bytes, expected \(4 * dim) (\(dim) float32)")
+        var failure: HeadError? = nil
+        let vectors = try [Float](unsafeUninitializedCapacity: capacity * dim) { buffer, initialized in
+            var rows = 0
+            while try statement.step() {
+                let path = statement.text(4) ?? ""
+                guard let partition = Partition(rawValue: statement.text(1) ?? ""),
+                      let view = View(rawValue: statement.text(3) ?? "")
+                else { failure = .invalid("\(db.path): image \(path) has an unknown split or view"); break }
+                let blob = statement.blob(5)
+                guard blob.count == 4 * dim else {
+                    failure = .invalid("\(db.path): the \(view.rawValue) vector of \(path) has \(blob.count) bytes, expected \(4 * dim) (\(dim) float32)")
+                    break
+                }
+                guard rows < capacity else { failure = .invalid("\(db.path) changed while its vectors were read"); break }
+                // Vectors are little-endian float32 (schema.sql), as is every platform Swift runs tlearn on.
+                UnsafeMutableRawPointer(buffer.baseAddress! + rows * dim).copyMemory(from: blob.baseAddress!, byteCount: blob.count)
+                rows += 1
+                initialized = rows * dim
+                imageIDs.append(statement.int(0))
+                partitions.append(partition)
+                names.append(statement.text(2) ?? "")
+                views.append(view)
+                paths.append(path)
             }
-            // Vectors are little-endian float32 (schema.sql), as is every platform Swift runs tlearn on.
-            let start = vectors.count
-            vectors.append(contentsOf: repeatElement(0, count: dim))
-            vectors.withUnsafeMutableBytes { out in
-                out.baseAddress!.advanced(by: start * 4).copyMemory(from: blob.baseAddress!, byteCount: blob.count)
-            }
-            imageIDs.append(statement.int(0))
-            partitions.append(partition)
-            names.append(statement.text(2) ?? "")
-            views.append(view)
-            paths.append(path)
         }
+        if let failure { throw failure }
         let classes = Array(Set(names)).sorted()
         let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
         return EmbeddingSet(path: db.path, backbone: backbone, classes: classes, vectors: vectors,
