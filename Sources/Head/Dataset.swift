@@ -49,13 +49,13 @@ public struct EmbeddingSet: Sendable {
 
     /// The rows `indices` copied into their own contiguous matrix.
     public func matrix(_ indices: [Int]) -> LabeledMatrix {
-        var x = [Float](repeating: 0, count: indices.count * dim)
-        x.withUnsafeMutableBufferPointer { out in
+        let x = [Float](unsafeUninitializedCapacity: indices.count * dim) { out, initialized in
             vectors.withUnsafeBufferPointer { src in
                 for (r, i) in indices.enumerated() {
-                    (out.baseAddress! + r * dim).update(from: src.baseAddress! + i * dim, count: dim)
+                    (out.baseAddress! + r * dim).initialize(from: src.baseAddress! + i * dim, count: dim)
                 }
             }
+            initialized = indices.count * dim
         }
         return LabeledMatrix(x: x, labels: indices.map { labels[$0] }, dim: dim, sourceRows: indices)
     }
