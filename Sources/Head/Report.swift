@@ -15,17 +15,19 @@ public func fixed(_ value: Double?, _ digits: Int = 4) -> String {
     return formatNumber("%.\(digits)f", value)
 }
 
-/// Shortest exact-looking form of a hyperparameter: 0.001 -> "1e-3", 0.1 -> "0.1", 0 -> "0".
+/// A hyperparameter as it is typed on the command line: 0.001 -> "1e-3", 0.0003 -> "3e-4",
+/// 0.1 -> "0.1", 0 -> "0".
 public func compact(_ value: Double) -> String {
     if value == 0 { return "0" }
-    let g = formatNumber("%g", value)
-    if g.contains("e") {
-        // %g writes 1e-04; tlearn flags are written 1e-4.
-        let parts = g.split(separator: "e")
-        let exp = Int(parts[1]) ?? 0
-        return "\(parts[0])e\(exp)"
+    if abs(value) < 0.01 || abs(value) >= 1e6 {
+        // %e writes 1.000000e-03: drop the mantissa's trailing zeros and the exponent's padding.
+        let parts = formatNumber("%.6e", value).split(separator: "e")
+        var mantissa = String(parts[0])
+        while mantissa.hasSuffix("0") { mantissa.removeLast() }
+        if mantissa.hasSuffix(".") { mantissa.removeLast() }
+        return "\(mantissa)e\(Int(parts[1]) ?? 0)"
     }
-    return g
+    return formatNumber("%g", value)
 }
 
 /// A plain-text table: numbers right-aligned, the `left` columns (names) left-aligned.

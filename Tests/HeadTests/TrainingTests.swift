@@ -115,3 +115,11 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(m.confusion, [[1, 1, 0], [0, 2, 0], [1, 0, 0]])
     }
 }
+
+final class ReportTests: XCTestCase {
+    func testHyperparametersPrintAsTyped() {
+        XCTAssertEqual([0, 1e-3, 3e-4, 2.5e-4, 0.1, 0.9, 1, 32, 1e-7].map(compact), ["0", "1e-3", "3e-4", "2.5e-4", "0.1", "0.9", "1", "32", "1e-7"])
+        XCTAssertEqual(fixed(0.87426, 4), "0.8743")
+        XCTAssertEqual(fixed(nil), "-")
+    }
+}

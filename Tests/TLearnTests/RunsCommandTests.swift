@@ -12,7 +12,7 @@ final class RunsCommandTests: XCTestCase {
         let lines = table.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
         XCTAssertEqual(lines.first, ["id", "created", "sweep", "model", "lr", "epochs", "batch", "l2", "smoothing", "val", "acc", "val", "loss", "test", "acc"])
         XCTAssertEqual(lines.count, 2, table.stdout)
-        XCTAssertEqual(Array(lines[1][3...9]), ["-", "adam", "0.001", "2", "32", "0.0001", "0"], table.stdout)
+        XCTAssertEqual(Array(lines[1][3...9]), ["-", "adam", "1e-3", "2", "32", "1e-4", "0"], table.stdout)
         let json = try runHeadTool(["runs", "--db", db, "--json"])
         let runs = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
         XCTAssertEqual(runs.count, 1)
