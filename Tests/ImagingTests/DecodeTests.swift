@@ -21,7 +21,24 @@ final class DecodeTests: XCTestCase {
                 let expected = try Fixtures.bytes(golden)
                 XCTAssertEqual(decoded.image.pixels.count, expected.count, c.file)
                 let d = diffStats(decoded.image.pixels, expected)
-                XCTAssertEqual(d.max, 0, "\(c.file): max abs diff \(d.max) vs Pillow")
+                XCTAssertLessThanOrEqual(d.max, c.tolerance ?? 0, "\(c.file): max abs diff \(d.max) vs Pillow")
+            }
+        }
+    }
+
+    /// 16-bit RGBA: exact where opaque (columns 0-4), at most 1 off where partly transparent, and
+    /// black where alpha is 0 (row 0), as documented on `PNG`.
+    func testSixteenBitRGBAIsExactWhereOpaqueAndBlackWhereTransparent() throws {
+        let decoded = try decodeImage(at: Fixtures.path("rgba16_16x10.png")).image
+        let golden = try Fixtures.bytes("golden/rgba16_16x10_png.rgb")
+        for y in 0..<10 {
+            for x in 0..<16 {
+                for c in 0..<3 {
+                    let i = (y * 16 + x) * 3 + c
+                    if y == 0 { XCTAssertEqual(decoded.pixels[i], 0, "transparent (\(x), \(y))") }
+                    else if x < 5 { XCTAssertEqual(decoded.pixels[i], golden[i], "opaque (\(x), \(y)) channel \(c)") }
+                    else { XCTAssertLessThanOrEqual(abs(Int(decoded.pixels[i]) - Int(golden[i])), 1, "partly transparent (\(x), \(y))") }
+                }
             }
         }
     }

@@ -17,6 +17,8 @@ enum Fixtures {
     struct DecodeCase: Decodable {
         let file: String, width: Int, height: Int
         let golden: String?, orientation: Int?, format: String?
+        /// Allowed max abs difference from Pillow; absent means bit-exact.
+        let tolerance: Int?
     }
     struct ErrorCase: Decodable { let file: String, code: String }
     struct ScaledCase: Decodable { let file: String, minSide: Int, width: Int, height: Int, golden: String }
