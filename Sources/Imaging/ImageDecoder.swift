@@ -12,7 +12,7 @@ public final class ImageDecoder {
     /// any pixel memory is allocated.
     public static let maxPixels = 50_000_000
 
-    private let jpeg = JPEGDecoder()
+    let jpeg = JPEGDecoder()
 
     public init() {}
 
