@@ -51,3 +51,11 @@ final class PreprocessTests: XCTestCase {
         XCTAssertGreaterThan(seen.count, 200)
     }
 }
+
+final class PreprocessingIdentifierTests: XCTestCase {
+    func testIdentifierIsStableAndDCTScalingGetsItsOwnKey() {
+        XCTAssertEqual(Preprocessing.identifier, "pillow-bilinear;x/127.5-1")
+        XCTAssertEqual(Preprocessing.identifier(minSide: nil), Preprocessing.identifier)
+        XCTAssertEqual(Preprocessing.identifier(minSide: 224), "pillow-bilinear;x/127.5-1;dct-scale-min224")
+    }
+}
