@@ -14,18 +14,12 @@ final class TimingTests: XCTestCase {
         let decoder = ImageDecoder()
         let decoded = try decoder.decode(bytes, path: path)
         var out = [Float](repeating: 0, count: 224 * 224 * 3)
-        // Thread CPU time, not wall time: the machine is shared, and this is what one core costs.
-        func cpuSeconds() -> Double {
-            var ts = timespec()
-            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-            return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-        }
         func ms(_ body: () throws -> Void) rethrows -> Double {
             let runs = 200
             try body()
-            let t = cpuSeconds()
+            let t = threadCPUSeconds()
             for _ in 0..<runs { try body() }
-            return (cpuSeconds() - t) * 1000 / Double(runs)
+            return (threadCPUSeconds() - t) * 1000 / Double(runs)
         }
         let decode = try ms { _ = try decoder.decode(bytes, path: path) }
         let scaled = try ms { _ = try decoder.decode(bytes, path: path, minSide: 224) }
