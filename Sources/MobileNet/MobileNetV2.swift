@@ -24,6 +24,8 @@ public final class MobileNetV2: @unchecked Sendable {
     let headPixels: Int
     let sizes: ArenaSizes
     private var arenas: [Arena] = []
+    /// Target size of one strip of depthwise output (floats); see `InvertedResidual.stripRows`.
+    static let stripFloats = Int(ProcessInfo.processInfo.environment["TLEARN_STRIP_FLOATS"] ?? "") ?? 16384
 
     /// Loads a Keras `.h5` (see `KerasWeights` for the layouts) for `inputSize` x `inputSize` inputs.
     public init(weightsAt path: String, inputSize: Int = 224) throws {
@@ -53,7 +55,8 @@ public final class MobileNetV2: @unchecked Sendable {
                                          inChannels: b.expandedChannels, outChannels: b.outChannels)
             blocks.append(InvertedResidual(
                 expand: expand, depthwise: packDepthwise3x3(kernel: dw.kernel, bias: dw.bias, channels: b.expandedChannels),
-                window: window, channels: b.expandedChannels, project: project, residual: b.hasResidual))
+                window: window, channels: b.expandedChannels, project: project, residual: b.hasResidual,
+                stripRows: max(1, MobileNetV2.stripFloats / (window.outWidth * b.expandedChannels))))
             sizes.expanded = max(sizes.expanded, size * size * b.expandedChannels)
             size = window.outHeight
             sizes.depthwise = max(sizes.depthwise, size * size * b.expandedChannels)
@@ -99,7 +102,7 @@ public final class MobileNetV2: @unchecked Sendable {
         return out
     }
 
-    /// Like `embed` on one thread, also returning the seconds spent in each kind of layer.
+    /// Like `embed` on one thread, also returning the CPU seconds spent in each kind of layer.
     public func embedProfiled(_ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>) -> LayerProfile {
         if arenas.isEmpty { arenas.append(Arena(sizes)) }
         let previousBLASThreads = BLASThreads.current
@@ -107,6 +110,7 @@ public final class MobileNetV2: @unchecked Sendable {
         defer { BLASThreads.set(previousBLASThreads) }
         var profile = LayerProfile()
         for i in 0..<count {
+            profile.images.append([:])
             forward(input + i * inputSize * inputSize * 3, into: output + i * dim, arena: arenas[0], profile: &profile)
         }
         return profile
@@ -141,23 +145,39 @@ struct InvertedResidual {
     let project: PointwiseLayer   // block_N_project(_BN), linear
     let residual: Bool            // block_N_add
 
+    /// Output rows per strip: the block runs expand -> depthwise -> project one strip at a time, so
+    /// each layer reads what the previous one just wrote while it is still in L2, instead of
+    /// streaming whole (112, 112, 96) maps through memory. Every row is still computed exactly once.
+    let stripRows: Int
+
     func apply(_ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>, arena: Arena, clock: inout Stopwatch) {
-        let inPixels = window.inHeight * window.inWidth, outPixels = window.outHeight * window.outWidth
-        var x = UnsafePointer(input)
-        if let expand {
-            expand.apply(x, arena.expanded, pixels: inPixels, clamp: .relu6)            // (h, w, t*cin)
-            x = UnsafePointer(arena.expanded)
-            clock.lap(.expand)
+        let g = window, cin = expand?.k ?? channels, cout = project.n
+        let source = expand == nil ? UnsafePointer(input) : UnsafePointer(arena.expanded)
+        var expandedRows = 0
+        var oy = 0
+        while oy < g.outHeight {
+            let end = min(g.outHeight, oy + stripRows)
+            if let expand {
+                let needed = min(g.inHeight, (end - 1) * g.stride - g.padTop + 3)  // last tap row + 1
+                if needed > expandedRows {                                                          // (rows, w, t*cin)
+                    expand.apply(input + expandedRows * g.inWidth * cin, arena.expanded + expandedRows * g.inWidth * channels,
+                                 pixels: (needed - expandedRows) * g.inWidth, clamp: .relu6)
+                    expandedRows = needed
+                }
+                clock.lap(.expand)
+            }
+            if g.stride == 1 {                                                                      // (strip, w', t*cin)
+                depthwise3x3Stride1(source, packed: depthwise.pointer, arena.depthwise, window: g, channels: channels, clamp: .relu6, rows: oy..<end)
+            } else {
+                depthwise3x3Stride2(source, packed: depthwise.pointer, arena.depthwise, window: g, channels: channels, clamp: .relu6, rows: oy..<end)
+            }
+            clock.lap(.depthwise)
+            let first = oy * g.outWidth                                                             // (strip, w', cout)
+            project.apply(arena.depthwise + first * channels, output + first * cout, pixels: (end - oy) * g.outWidth, clamp: .linear,
+                          residual: residual ? UnsafePointer(input + first * cout) : nil)
+            clock.lap(.project)
+            oy = end
         }
-        if window.stride == 1 {                                                           // (h', w', t*cin)
-            depthwise3x3Stride1(x, packed: depthwise.pointer, arena.depthwise, window: window, channels: channels, clamp: .relu6)
-        } else {
-            depthwise3x3Stride2(x, packed: depthwise.pointer, arena.depthwise, window: window, channels: channels, clamp: .relu6)
-        }
-        clock.lap(.depthwise)
-        project.apply(arena.depthwise, output, pixels: outPixels, clamp: .linear,         // (h', w', cout)
-                      residual: residual ? UnsafePointer(input) : nil)
-        clock.lap(.project)
     }
 }
 
@@ -217,27 +237,36 @@ public enum LayerKind: String, CaseIterable, Sendable {
     case stem, expand, depthwise, project, head, pool
 }
 
-/// Seconds per layer kind, summed over images.
+/// CPU seconds per layer kind for each image profiled.
 public struct LayerProfile: Sendable {
-    public var seconds: [LayerKind: Double] = [:]
+    public var images: [[LayerKind: Double]] = []
     public init() {}
-    public var total: Double { seconds.values.reduce(0, +) }
+    /// The image with the smallest total: on a shared machine the least disturbed, the best estimate
+    /// of what the code costs.
+    public var fastest: [LayerKind: Double] { images.min { $0.values.reduce(0, +) < $1.values.reduce(0, +) } ?? [:] }
 }
 
-/// Attributes elapsed time to layer kinds; free when no profile is being collected.
+/// Attributes this thread's CPU time to layer kinds; free when no profile is being collected.
+/// CPU time, not wall time, so the table stays meaningful on a machine shared with other work.
 struct Stopwatch {
     private let profile: UnsafeMutablePointer<LayerProfile>?
-    private var last: UInt64
+    private var last: Double
 
     init(_ profile: UnsafeMutablePointer<LayerProfile>?) {
         self.profile = profile
-        last = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+        last = profile == nil ? 0 : Stopwatch.threadCPUTime()
     }
 
     @inline(__always) mutating func lap(_ kind: LayerKind) {
         guard let profile else { return }
-        let now = DispatchTime.now().uptimeNanoseconds
-        profile.pointee.seconds[kind, default: 0] += Double(now - last) / 1e9
+        let now = Stopwatch.threadCPUTime()
+        profile.pointee.images[profile.pointee.images.count - 1][kind, default: 0] += now - last
         last = now
+    }
+
+    static func threadCPUTime() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 }
