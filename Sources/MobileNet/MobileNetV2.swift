@@ -19,13 +19,16 @@ public final class MobileNetV2: @unchecked Sendable {
 
     let stem: PointwiseLayer          // Conv1 + bn_Conv1 as a GEMM over 3x3 patches
     let stemWindow: Window
+    let stemStripRows: Int            // output rows unfolded and multiplied at a time
     let blocks: [InvertedResidual]    // expanded_conv, block_1 ... block_16
     let head: PointwiseLayer          // Conv_1 + Conv_1_bn
     let headPixels: Int
     let sizes: ArenaSizes
     private var arenas: [Arena] = []
     /// Target size of one strip of depthwise output (floats); see `InvertedResidual.stripRows`.
-    static let stripFloats = Int(ProcessInfo.processInfo.environment["TLEARN_STRIP_FLOATS"] ?? "") ?? 16384
+    /// Measured on the 2-core Zen 4: 8192 costs 40% (GEMM call overhead), 32768 to unlimited are within
+    /// noise of each other; 131072 (512 KB) splits only the 112x112 and 56x56 blocks, into 2-6 strips.
+    static let stripFloats = 131_072
 
     /// Loads a Keras `.h5` (see `KerasWeights` for the layouts) for `inputSize` x `inputSize` inputs.
     public init(weightsAt path: String, inputSize: Int = 224) throws {
@@ -42,7 +45,8 @@ public final class MobileNetV2: @unchecked Sendable {
         stemWindow = Window.keras(height: inputSize, width: inputSize, stride: 2)
         stem = PointwiseLayer(weights.folded("Conv1", batchNorm: "bn_Conv1"), inChannels: 27, outChannels: arch.stemChannels)
         var size = stemWindow.outHeight
-        var sizes = ArenaSizes(patches: size * size * 27, activations: size * size * arch.stemChannels, expanded: 0, depthwise: 0)
+        stemStripRows = max(1, 1024 / size)
+        var sizes = ArenaSizes(patches: stemStripRows * size * 27, activations: size * size * arch.stemChannels, expanded: 0, depthwise: 0)
         var blocks: [InvertedResidual] = []
         for b in arch.blocks {
             let expand = b.hasExpand
@@ -120,9 +124,12 @@ public final class MobileNetV2: @unchecked Sendable {
     private func forward(_ image: UnsafePointer<Float>, into embedding: UnsafeMutablePointer<Float>, arena: Arena,
                          profile: UnsafeMutablePointer<LayerProfile>?) {
         var clock = Stopwatch(profile)
-        let s = stemWindow.outHeight
-        im2col3x3(image, window: stemWindow, channels: 3, into: arena.patches)             // (s*s, 27)
-        stem.apply(arena.patches, arena.x, pixels: s * s, clamp: .relu6)                 // Conv1, bn_Conv1, Conv1_relu -> (s, s, 32a)
+        let s = stemWindow.outHeight, c0 = stem.n
+        for r in stride(from: 0, to: s, by: stemStripRows) {                                // strips: patches stay in L2
+            let rows = r..<min(s, r + stemStripRows)
+            im2col3x3(image, window: stemWindow, channels: 3, into: arena.patches, rows: rows)  // (rows*s, 27)
+            stem.apply(arena.patches, arena.x + r * s * c0, pixels: rows.count * s, clamp: .relu6)  // Conv1, bn_Conv1, Conv1_relu -> (s, s, 32a)
+        }
         clock.lap(.stem)
         var x = arena.x, y = arena.y
         for block in blocks {                                                              // expanded_conv ... block_16
