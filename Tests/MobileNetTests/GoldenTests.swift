@@ -3,7 +3,7 @@ import XCTest
 
 /// Swift embeddings against Keras's own (fixtures/make_fixtures.py) for every weights layout and both sizes.
 final class GoldenTests: XCTestCase {
-    static let layouts = ["tiny_a035_keras2.h5", "tiny_a035_keras3.h5", "tiny_a035_whole_model.h5"]
+    static let layouts = ["tiny_a035_keras2.h5", "tiny_a035_keras3.h5", "tiny_a035_whole_model.h5", "tiny_a035_native.weights.h5"]
 
     func check(layout: String, size: Int) throws {
         let net = try MobileNetV2(weightsAt: fixtures.appendingPathComponent("weights/\(layout)").path, inputSize: size)
@@ -22,6 +22,8 @@ final class GoldenTests: XCTestCase {
     func testKerasApplicationsLayoutMatchesKerasAt96() throws { try check(layout: Self.layouts[0], size: 96) }
     func testKeras3LayoutMatchesKerasAt96() throws { try check(layout: Self.layouts[1], size: 96) }
     func testNestedWholeModelMatchesKerasAt96() throws { try check(layout: Self.layouts[2], size: 96) }
+    func testKeras3NativeWeightsFileMatchesKerasAt96() throws { try check(layout: Self.layouts[3], size: 96) }
+    func testKeras3NativeWeightsFileMatchesKerasAtOddSize65() throws { try check(layout: Self.layouts[3], size: 65) }
     func testKerasApplicationsLayoutMatchesKerasAtOddSize65() throws { try check(layout: Self.layouts[0], size: 65) }
     func testKeras3LayoutMatchesKerasAtOddSize65() throws { try check(layout: Self.layouts[1], size: 65) }
     func testNestedWholeModelMatchesKerasAtOddSize65() throws { try check(layout: Self.layouts[2], size: 65) }
