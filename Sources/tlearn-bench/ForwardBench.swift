@@ -3,7 +3,7 @@ import MobileNet
 
 /// The forward pass alone: batch 32 at 224x224 on the shared photos' preprocessed inputs (tiled, as
 /// ort_bench.py does), images/s as the median of timed repetitions, GFLOP/s, time per layer kind,
-/// and ONNX Runtime on the same inputs in the same run.
+/// and ONNX Runtime on the same inputs in the same run (../shared/reference/ort_bench.py).
 enum ForwardBench: BenchSection {
     static let name = "forward"
 
@@ -28,6 +28,16 @@ enum ForwardBench: BenchSection {
         func pass() {
             images.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { net.embed(x.baseAddress!, count: c.batch, into: $0.baseAddress!) } }
         }
+        // The peer runs half its repetitions before tlearn and half after, so a change in the load of
+        // a shared machine during the run hits both sides alike.
+        let peerReps = (first: (c.reps + 1) / 2, second: c.reps / 2)
+        func peerRun(_ reps: Int) -> [String: Any]? {
+            guard c.runPeer, reps > 0 else { return nil }
+            return runPeer(["python3", "\(c.shared)/reference/ort_bench.py", "forward", "--batch", "\(c.batch)",
+                            "--threads", "\(c.threads)", "--reps", "\(reps)"])
+        }
+        let peerBefore = peerRun(peerReps.first)
+
         pass()  // warm-up: page in weights and arenas
         var rates: [Double] = []
         for _ in 0..<c.reps {
@@ -47,17 +57,19 @@ enum ForwardBench: BenchSection {
         let fastest = profile.fastest
         let fastestTotal = fastest.values.reduce(0, +)
 
-        var peer: [String: Any]?
-        if c.runPeer {
-            peer = runPeer(["python3", "\(c.shared)/reference/ort_bench.py", "forward", "--batch", "\(c.batch)",
-                            "--threads", "\(c.threads)", "--reps", "\(c.reps)"])
-        }
-        let peerRate = peer?["images_per_s"] as? Double
+        let peerAfter = peerRun(peerReps.second)
+        let peerRates = [peerBefore, peerAfter].compactMap { $0?["images_per_s"] as? Double }
+        let peer = peerBefore ?? peerAfter
+        // Each half reports its median; weight them by their repetitions.
+        let peerRate: Double? = peerRates.isEmpty ? nil
+            : peerRates.count == 1 ? peerRates[0]
+            : (peerRates[0] * Double(peerReps.first) + peerRates[1] * Double(peerReps.second)) / Double(c.reps)
 
         c.say("forward pass: MobileNetV2 alpha \(net.alpha), \(size)x\(size), batch \(c.batch), \(c.threads) threads, \(c.reps) reps of \(c.seconds) s")
         c.say(String(format: "  tlearn        %7.1f images/s (min %.1f, max %.1f)  %.1f GFLOP/s", rate, rates.min()!, rates.max()!, gflops))
         if let peerRate {
-            c.say(String(format: "  onnxruntime   %7.1f images/s  (%@)", peerRate, (peer?["peer"] as? String) ?? "?"))
+            c.say(String(format: "  onnxruntime   %7.1f images/s  (%@; medians %@ before and after tlearn)", peerRate,
+                         (peer?["peer"] as? String) ?? "?", peerRates.map { String(format: "%.1f", $0) }.joined(separator: " / ")))
             c.say(String(format: "  ratio         %7.2fx", rate / peerRate))
         }
         c.say("  per layer kind (1 thread, CPU time of the fastest of \(profiled) images):")
