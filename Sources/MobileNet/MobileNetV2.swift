@@ -25,15 +25,19 @@ public final class MobileNetV2: @unchecked Sendable {
     let headPixels: Int
     let sizes: ArenaSizes
     private var arenas: [Arena] = []
+    /// Keras accepts any size from 32; above this the per-thread arena passes 100 MB.
+    public static let maxInputSize = 1024
     /// Target size of one strip of depthwise output (floats); see `InvertedResidual.stripRows`.
     /// Measured on the 2-core Zen 4: 8192 costs 40% (GEMM call overhead), 32768 to unlimited are within
     /// noise of each other; 131072 (512 KB) splits only the 112x112 and 56x56 blocks, into 2-6 strips.
     static let stripFloats = 131_072
+    /// Largest expand GEMM output (floats, 256 KB) before its bias + ReLU6 pass: stays in L2.
+    static let expandPieceFloats = 65_536
 
     /// Loads a Keras `.h5` (see `KerasWeights` for the layouts) for `inputSize` x `inputSize` inputs.
     public init(weightsAt path: String, inputSize: Int = 224) throws {
-        guard inputSize >= 32 else {
-            throw WeightsError.invalid(file: path, reason: "input size \(inputSize) is below MobileNetV2's minimum of 32")
+        guard (32...MobileNetV2.maxInputSize).contains(inputSize) else {
+            throw WeightsError.invalid(file: path, reason: "input size \(inputSize) is outside 32...\(MobileNetV2.maxInputSize)")
         }
         let weights = try KerasWeights(path: path)
         let arch = weights.architecture
@@ -166,10 +170,14 @@ struct InvertedResidual {
             let end = min(g.outHeight, oy + stripRows)
             if let expand {
                 let needed = min(g.inHeight, (end - 1) * g.stride - g.padTop + 3)  // last tap row + 1
-                if needed > expandedRows {                                                          // (rows, w, t*cin)
+                // (rows, w, t*cin) in pieces of at most expandPieceFloats, so each GEMM's output is still
+                // in L2 when its bias + ReLU6 pass reads it back.
+                let pieceRows = max(1, MobileNetV2.expandPieceFloats / (g.inWidth * channels))
+                while needed > expandedRows {
+                    let rows = min(pieceRows, needed - expandedRows)
                     expand.apply(input + expandedRows * g.inWidth * cin, arena.expanded + expandedRows * g.inWidth * channels,
-                                 pixels: (needed - expandedRows) * g.inWidth, clamp: .relu6)
-                    expandedRows = needed
+                                 pixels: rows * g.inWidth, clamp: .relu6)
+                    expandedRows += rows
                 }
                 clock.lap(.expand)
             }
