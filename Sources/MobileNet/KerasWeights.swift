@@ -28,14 +28,17 @@ struct KerasWeights {
     let architecture: Architecture
     private let arrays: [String: [Float]]   // "layer/weight" -> values, shapes already checked
 
+    /// How arrays are found: by Keras name, by Keras's positional order, or whichever matches more.
+    enum Matching { case names, positions, best }
+
     /// Reads and checks every array of the backbone; throws `WeightsError` naming the file and the layer.
-    init(path: String) throws {
+    init(path: String, matching: Matching = .best) throws {
         hdf5Lock.lock()
         defer { hdf5Lock.unlock() }
         let file = try HDF5File(path: path)
         self.path = path
         let root = file.exists("/model_weights") ? "/model_weights" : "/"
-        let (architecture, resolved) = try KerasWeights.resolve(file, root: root)
+        let (architecture, resolved) = try KerasWeights.resolve(file, root: root, matching: matching)
         self.architecture = architecture
         var arrays: [String: [Float]] = [:]
         for (array, dataset) in zip(architecture.arrays, resolved) {
@@ -54,7 +57,7 @@ struct KerasWeights {
     /// Finds the dataset holding each array of the best-matching width: by Keras name, else by position.
     /// The width (alpha) is the one whose shapes the file matches best; any array still missing or
     /// misshapen for that width is reported, the first in network order.
-    private static func resolve(_ file: HDF5File, root: String) throws -> (Architecture, [String]) {
+    private static func resolve(_ file: HDF5File, root: String, matching: Matching) throws -> (Architecture, [String]) {
         var byKey: [String: [String]] = [:]
         for dataset in try file.datasets(under: root) {
             let parts = dataset.split(separator: "/")
@@ -85,7 +88,12 @@ struct KerasWeights {
             let arrays = architecture.arrays
             let byName = arrays.filter { a in byKey[a.key].map { $0.count == 1 && shape($0[0]) == a.shape } ?? false }.count
             let byPosition = arrays.indices.filter { i in i < ordered.count && shape(ordered[i]) == arrays[i].shape }.count
-            for (score, mode) in [(byName, Mode.names), (byPosition, Mode.positions)] where score > (best?.score ?? 0) {
+            let candidates: [(Int, Mode)] = switch matching {
+            case .names: [(byName, .names)]
+            case .positions: [(byPosition, .positions)]
+            case .best: [(byName, .names), (byPosition, .positions)]
+            }
+            for (score, mode) in candidates where score > (best?.score ?? 0) {
                 best = (score, mode, architecture)
             }
         }

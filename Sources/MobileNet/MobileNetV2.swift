@@ -35,11 +35,15 @@ public final class MobileNetV2: @unchecked Sendable {
     static let expandPieceFloats = 65_536
 
     /// Loads a Keras `.h5` (see `KerasWeights` for the layouts) for `inputSize` x `inputSize` inputs.
-    public init(weightsAt path: String, inputSize: Int = 224) throws {
+    public convenience init(weightsAt path: String, inputSize: Int = 224) throws {
         guard (32...MobileNetV2.maxInputSize).contains(inputSize) else {
             throw WeightsError.invalid(file: path, reason: "input size \(inputSize) is outside 32...\(MobileNetV2.maxInputSize)")
         }
-        let weights = try KerasWeights(path: path)
+        try self.init(weights: KerasWeights(path: path), inputSize: inputSize)
+    }
+
+    /// The network from loaded weights (tests choose how `KerasWeights` matches arrays).
+    init(weights: KerasWeights, inputSize: Int) {
         let arch = weights.architecture
         architecture = arch
         alpha = Float(arch.alpha)
