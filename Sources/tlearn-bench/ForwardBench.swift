@@ -28,23 +28,27 @@ enum ForwardBench: BenchSection {
         func pass() {
             images.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { net.embed(x.baseAddress!, count: c.batch, into: $0.baseAddress!) } }
         }
-        // The peer runs half its repetitions before tlearn and half after, so a change in the load of
-        // a shared machine during the run hits both sides alike.
-        let peerReps = (first: (c.reps + 1) / 2, second: c.reps / 2)
-        func peerRun(_ reps: Int) -> [String: Any]? {
-            guard c.runPeer, reps > 0 else { return nil }
+        // tlearn and the peer take turns, one repetition each, so a change in the load of a shared
+        // machine hits both alike; the ratio is the median of the per-turn ratios.
+        func peerRun() -> [String: Any]? {
+            guard c.runPeer else { return nil }
             return runPeer(["python3", "\(c.shared)/reference/ort_bench.py", "forward", "--batch", "\(c.batch)",
-                            "--threads", "\(c.threads)", "--reps", "\(reps)"])
+                            "--threads", "\(c.threads)", "--reps", "1"])
         }
-        let peerBefore = peerRun(peerReps.first)
 
         pass()  // warm-up: page in weights and arenas
-        var rates: [Double] = []
+        var rates: [Double] = [], peerRates: [Double] = [], ratios: [Double] = []
+        var peer: [String: Any]?
         for _ in 0..<c.reps {
             var done = 0
             let start = now()
             repeat { pass(); done += c.batch } while now() - start < c.seconds
             rates.append(Double(done) / (now() - start))
+            if let p = peerRun(), let r = p["images_per_s"] as? Double {
+                peer = p
+                peerRates.append(r)
+                ratios.append(rates.last! / r)
+            }
         }
         let rate = median(rates)
         let gflops = rate * 2 * Double(net.architecture.multiplyAdds(inputSize: size)) / 1e9
@@ -57,20 +61,16 @@ enum ForwardBench: BenchSection {
         let fastest = profile.fastest
         let fastestTotal = fastest.values.reduce(0, +)
 
-        let peerAfter = peerRun(peerReps.second)
-        let peerRates = [peerBefore, peerAfter].compactMap { $0?["images_per_s"] as? Double }
-        let peer = peerBefore ?? peerAfter
-        // Each half reports its median; weight them by their repetitions.
-        let peerRate: Double? = peerRates.isEmpty ? nil
-            : peerRates.count == 1 ? peerRates[0]
-            : (peerRates[0] * Double(peerReps.first) + peerRates[1] * Double(peerReps.second)) / Double(c.reps)
+        let peerRate = peerRates.isEmpty ? nil : median(peerRates)
+        let ratio = ratios.isEmpty ? nil : median(ratios)
 
         c.say("forward pass: MobileNetV2 alpha \(net.alpha), \(size)x\(size), batch \(c.batch), \(c.threads) threads, \(c.reps) reps of \(c.seconds) s")
         c.say(String(format: "  tlearn        %7.1f images/s (min %.1f, max %.1f)  %.1f GFLOP/s", rate, rates.min()!, rates.max()!, gflops))
-        if let peerRate {
-            c.say(String(format: "  onnxruntime   %7.1f images/s  (%@; medians %@ before and after tlearn)", peerRate,
-                         (peer?["peer"] as? String) ?? "?", peerRates.map { String(format: "%.1f", $0) }.joined(separator: " / ")))
-            c.say(String(format: "  ratio         %7.2fx", rate / peerRate))
+        if let peerRate, let ratio {
+            c.say(String(format: "  onnxruntime   %7.1f images/s (min %.1f, max %.1f)  %@, in turns with tlearn", peerRate,
+                         peerRates.min()!, peerRates.max()!, (peer?["peer"] as? String) ?? "?"))
+            c.say(String(format: "  ratio         %7.2fx  (median of the %d turns; per turn %@)", ratio, ratios.count,
+                         ratios.map { String(format: "%.2f", $0) }.joined(separator: " ")))
         }
         c.say("  per layer kind (1 thread, CPU time of the fastest of \(profiled) images):")
         c.say("    kind         ms/image  share")
@@ -91,6 +91,6 @@ enum ForwardBench: BenchSection {
         report.fields.append(("forward_threads", c.threads))
         report.fields.append(("forward_ms_per_image_by_kind_1thread", kinds))
         report.fields.append(("forward_peer_images_per_s", peerRate as Any))
-        report.fields.append(("forward_ratio_vs_peer", peerRate.map { rate / $0 } as Any))
+        report.fields.append(("forward_ratio_vs_peer", ratio as Any))
     }
 }
