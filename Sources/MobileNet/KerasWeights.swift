@@ -171,15 +171,28 @@ struct KerasWeights {
     /// Datasets in Keras's `load_weights` order: layers as listed in `layer_names`, then each layer's
     /// `weight_names`. Empty when the file has no `layer_names`.
     private static func orderedDatasets(_ file: HDF5File, root: String) throws -> [String] {
-        guard let layers = try file.strings(attribute: "layer_names", of: root) else { return [] }
+        guard let layers = try kerasAttribute("layer_names", of: root, in: file) else { return [] }
         let base = root.hasSuffix("/") ? root : root + "/"
         var result: [String] = []
         for layer in layers {
-            for name in try file.strings(attribute: "weight_names", of: base + layer) ?? [] {
+            for name in try kerasAttribute("weight_names", of: base + layer, in: file) ?? [] {
                 result.append(base + layer + "/" + name)
             }
         }
         return result
+    }
+
+    /// A string-list attribute as Keras's `load_attributes_from_hdf5_group` reads it: Keras splits
+    /// lists over HDF5's 64 KB attribute limit into `name0`, `name1`, ...
+    private static func kerasAttribute(_ name: String, of object: String, in file: HDF5File) throws -> [String]? {
+        if let whole = try file.strings(attribute: name, of: object) { return whole }
+        var parts: [String] = []
+        var i = 0
+        while let part = try file.strings(attribute: "\(name)\(i)", of: object) {
+            parts += part
+            i += 1
+        }
+        return i == 0 ? nil : parts
     }
 
     /// `layer`'s kernel times gamma / sqrt(variance + eps) per output channel, and
