@@ -10,6 +10,23 @@ public func im2col3x3(_ input: UnsafePointer<Float>, window g: Window, channels 
     for oy in rows {
         for ox in 0..<g.outWidth {
             var o = output + ((oy - rows.lowerBound) * g.outWidth + ox) * rowLength
+            let ix0 = ox * g.stride - g.padLeft
+            if c == 3 && ix0 >= 0 && ix0 + 2 < g.inWidth {
+                // The stem's interior columns: a kernel row's 3 taps x 3 channels are 9 adjacent floats.
+                for ky in 0..<3 {
+                    let iy = oy * g.stride - g.padTop + ky
+                    if iy >= 0 && iy < g.inHeight {
+                        let p = input + (iy * g.inWidth + ix0) * 3
+                        store8(load8(p), o)
+                        o[8] = p[8]
+                    } else {
+                        store8(SIMD8(repeating: 0), o)
+                        o[8] = 0
+                    }
+                    o += 9
+                }
+                continue
+            }
             for ky in 0..<3 {
                 let iy = oy * g.stride - g.padTop + ky
                 for kx in 0..<3 {
