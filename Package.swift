@@ -29,13 +29,14 @@ let package = Package(
         .target(name: "Store", dependencies: ["CSQLite3"], resources: [.embedInCode("schema.sql")]),
         .target(name: "VectorSQL", dependencies: ["CSQLite3", "Store", "Kernels"], swiftSettings: simd),
         .target(name: "Head", dependencies: ["Kernels", "Store"], swiftSettings: simd),
+        .target(name: "Extraction", dependencies: ["Imaging", "MobileNet", "Store"], swiftSettings: simd),
         .target(name: "TLearnSQLiteExtension", dependencies: ["VectorSQL", "CSQLite3"]),
         .executableTarget(name: "tlearn", dependencies: [
-            "Imaging", "MobileNet", "Store", "VectorSQL", "Head",
+            "Imaging", "MobileNet", "Store", "VectorSQL", "Head", "Extraction",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tlearn-bench", dependencies: [
-            "Imaging", "Kernels", "MobileNet", "Store", "Head",
+            "Imaging", "Kernels", "MobileNet", "Store", "Head", "Extraction",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tlearn-bench"),
 
@@ -45,6 +46,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "VectorSQLTests", dependencies: ["VectorSQL", "Store"]),
         .testTarget(name: "HeadTests", dependencies: ["Head", "Store"]),
+        .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Store", "Imaging", "MobileNet"]),
         .testTarget(name: "TLearnTests", dependencies: ["Store"]),
     ]
 )
