@@ -87,6 +87,8 @@ public final class Extractor<E: Embedder> {
         let unusable = scan.unusable.filter { inShard($0.path) }
         summary.total = candidates.count + unusable.count
 
+        if !scan.root.isEmpty { try store.setMeta("root", scan.root) }
+        try store.setMeta("shard", options.shard.map { "\($0.index)/\($0.count)" })
         let catalog = try store.catalog(backbone: backbone)
         let failures = try store.failurePaths()
 

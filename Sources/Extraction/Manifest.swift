@@ -20,6 +20,7 @@ public enum Manifest {
             throw ExtractionError.badInput("manifest \(csv) is not UTF-8 text")
         }
         var result = ScanResult()
+        result.root = root
         var labels: [String: String] = [:]
         for (index, record) in try records(text, file: csv).enumerated() {
             let line = record.line

@@ -21,6 +21,8 @@ public struct Candidate: Sendable, Equatable {
 
 /// What a scan found.
 public struct ScanResult: Sendable {
+    /// The dataset root the paths are relative to (stored as meta 'root').
+    public var root: String = ""
     /// Sorted by path.
     public var candidates: [Candidate] = []
     /// Entries that exist but cannot be opened as files (dangling symlinks, sockets, unlistable
@@ -50,6 +52,7 @@ public enum Scanner {
         }
         guard st.st_mode & S_IFMT == S_IFDIR else { throw ExtractionError.badInput("\(root) is not a folder") }
         var result = ScanResult()
+        result.root = root
         var seen = Set<[UInt64]>([[UInt64(st.st_dev), UInt64(st.st_ino)]])
         let top: [String]
         do { top = try list(root) } catch let e as Errno {

@@ -101,21 +101,27 @@ public final class EmbeddingStore {
     private var splits: [String: Split] = [:]
     private var labels: [String: String] = [:]
 
-    /// Opens (creating) the database at `path` for writing.
+    /// Opens (creating) the database at `path` for writing. `policy` nil means the split
+    /// percentages stored in the database (10/10 for a new one); a different one re-splits now.
     public init(path: String, policy: SplitPolicy? = nil) throws {
         self.path = path
         db = try Database.open(path)
         // A killed process loses nothing committed with NORMAL in WAL mode; only a power cut
         // can drop the last commits, and the database stays consistent either way.
         try db.execute("PRAGMA synchronous = NORMAL")
-        if let policy {
-            self.policy = policy
-        } else {
-            let v = try db.scalar("SELECT value FROM meta WHERE key = 'val_percent'")?.string.flatMap(Double.init)
-            let t = try db.scalar("SELECT value FROM meta WHERE key = 'test_percent'")?.string.flatMap(Double.init)
-            self.policy = try SplitPolicy(valPercent: v ?? 10, testPercent: t ?? 10)
-        }
+        let v = try db.scalar("SELECT value FROM meta WHERE key = 'val_percent'")?.string.flatMap(Double.init)
+        let t = try db.scalar("SELECT value FROM meta WHERE key = 'test_percent'")?.string.flatMap(Double.init)
+        let stored = try (v != nil || t != nil) ? SplitPolicy(valPercent: v ?? 10, testPercent: t ?? 10) : nil
+        self.policy = policy ?? stored ?? .standard
         try reload()
+        // A new policy is remembered, so later runs without flags keep it, and applied at once.
+        if self.policy != stored {
+            try db.transaction {
+                try setMeta("val_percent", "\(self.policy.valPercent)")
+                try setMeta("test_percent", "\(self.policy.testPercent)")
+                try resplit(Set(members.keys))
+            }
+        }
     }
 
     /// Reads the in-memory class and split state from the database (again after a rollback).
@@ -273,8 +279,10 @@ public final class EmbeddingStore {
     }
 
     /// Re-applies the split rule to every class (after a policy change or a merge).
+    /// Rereads the image rows first, so it also fixes rows written with plain SQL (merge).
     public func resplitAll(policy newPolicy: SplitPolicy? = nil) throws {
         if let newPolicy { policy = newPolicy }
+        try reload()
         try db.transaction { try resplit(Set(members.keys)) }
     }
 
