@@ -26,7 +26,9 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CTurboJPEG", "CPNG"], swiftSettings: simd),
         .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: simd),
         .target(name: "MobileNet", dependencies: ["Kernels", "CHDF5"], swiftSettings: simd),
-        .target(name: "Store", dependencies: ["CSQLite3"], resources: [.embedInCode("schema.sql")]),
+        // -O even in debug builds: SHA-256 of every image and weights file is 100x slower unoptimized.
+        .target(name: "Store", dependencies: ["CSQLite3"], resources: [.embedInCode("schema.sql")],
+                swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "VectorSQL", dependencies: ["CSQLite3", "Store", "Kernels"], swiftSettings: simd),
         .target(name: "Head", dependencies: ["Kernels", "Store"], swiftSettings: simd),
         .target(name: "Extraction", dependencies: ["Imaging", "MobileNet", "Store"], swiftSettings: simd),

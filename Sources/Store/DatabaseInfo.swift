@@ -12,6 +12,7 @@ public struct DatabaseInfo: Sendable {
         public var val = 0
         public var test = 0
         public var total: Int { train + val + test }
+        public init(name: String) { self.name = name }
     }
 
     public struct Backbone: Sendable {
