@@ -14,8 +14,9 @@ public struct ExtractJob {
     public var manifest: String?
     public var db: String
     public var options = ExtractionOptions()
-    /// nil: the percentages stored in the database (10/10 for a new one).
-    public var policy: SplitPolicy?
+    /// nil: the value stored in the database (10 for a new one).
+    public var valPercent: Double?
+    public var testPercent: Double?
 
     public init(images: String?, manifest: String?, db: String) {
         self.images = images
@@ -61,7 +62,10 @@ public struct ExtractJob {
         defer { withExtendedLifetime(lock) {} }
         let scanned = try scan()
         let (key, embedder) = try backbone()
-        let store = try EmbeddingStore(path: db, policy: policy)
+        let store = try EmbeddingStore(path: db)
+        if valPercent != nil || testPercent != nil {
+            try store.setPolicy(SplitPolicy(valPercent: valPercent ?? store.policy.valPercent, testPercent: testPercent ?? store.policy.testPercent))
+        }
         let id = try store.backboneID(key)
         if !scanned.looseFiles.isEmpty {
             let names = scanned.looseFiles.prefix(3).joined(separator: ", ") + (scanned.looseFiles.count > 3 ? ", ..." : "")

@@ -4,6 +4,8 @@ public enum ExtractionError: Error, CustomStringConvertible, Equatable, FailureR
     case unreadable(path: String, reason: String)
     /// A zero-byte file; becomes a failure row.
     case empty(path: String)
+    /// Larger than any photo (a disk image named .jpg): refused before reading it whole.
+    case tooLarge(path: String, bytes: Int, limit: Int)
     /// The dataset folder or manifest is unusable; stops the run before any work.
     case badInput(String)
     /// A manifest line that cannot be used; stops the run before any work.
@@ -13,6 +15,7 @@ public enum ExtractionError: Error, CustomStringConvertible, Equatable, FailureR
         switch self {
         case .unreadable: "unreadable"
         case .empty: "empty"
+        case .tooLarge: "unsupported"
         case .badInput, .manifest: "invalid"
         }
     }
@@ -21,6 +24,7 @@ public enum ExtractionError: Error, CustomStringConvertible, Equatable, FailureR
         switch self {
         case let .unreadable(path, reason): "cannot read \(path): \(reason)"
         case let .empty(path): "cannot decode \(path): the file is empty"
+        case let .tooLarge(path, bytes, limit): "cannot decode \(path): unsupported: file is \(bytes) bytes, more than the limit of \(limit)"
         case let .badInput(message): message
         case let .manifest(file, line, reason): "\(file):\(line): \(reason)"
         }

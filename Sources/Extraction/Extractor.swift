@@ -242,16 +242,26 @@ enum FileWork {
     }
 
     /// Bytes read to sniff a file before reading it whole.
-    static var sniffLength: Int { 64 }
+    static let sniffLength = 64
+    /// Largest file read whole: far above any photo.
+    static let maxFileBytes = 512 << 20
+
+    /// Reads `file` through the same steps as an extraction: open, size checks, sniff the first
+    /// bytes, read the rest. Errors are failure reasons (`unreadable`, `empty`, the preparer's own).
+    static func read(_ file: String, preparer: inout any ImagePreparer) throws -> [UInt8] {
+        let reader = try FileReader(file)
+        if reader.size == 0 { throw ExtractionError.empty(path: file) }
+        if reader.size > maxFileBytes { throw ExtractionError.tooLarge(path: file, bytes: reader.size, limit: maxFileBytes) }
+        try preparer.sniff(try reader.prefix(sniffLength), size: reader.size, path: file)
+        let bytes = try reader.all()
+        if bytes.isEmpty { throw ExtractionError.empty(path: file) }
+        return bytes
+    }
 
     /// One file, on a worker thread: read, sniff, hash, and decode what the store lacks.
     static func process(_ c: Candidate, known: CatalogEntry?, views: [View], size: Int, preparer: inout any ImagePreparer) -> Outcome {
         do {
-            let file = try FileReader(c.file)
-            if file.size == 0 { throw ExtractionError.empty(path: c.file) }
-            try preparer.sniff(try file.prefix(Self.sniffLength), size: file.size, path: c.file)
-            let bytes = try file.all()
-            if bytes.isEmpty { throw ExtractionError.empty(path: c.file) }
+            let bytes = try read(c.file, preparer: &preparer)
             let sha = SHA256.hexString(SHA256.hash(bytes))
             var todo = views
             var addOnly = false
@@ -274,6 +284,17 @@ enum FileWork {
             return .failed(path: c.path, reason: "corrupt", message: "\(error)")
         }
     }
+}
+
+/// Network inputs for one file, read and decoded exactly as an extraction does; `tlearn embed`
+/// uses it so its vectors equal the stored ones bit for bit.
+public func prepareFile(_ file: String, size: Int, views: [View], preparer: inout any ImagePreparer) throws -> (inputs: [Float], width: Int, height: Int) {
+    let bytes = try FileWork.read(file, preparer: &preparer)
+    var inputs = [Float](repeating: 0, count: views.count * size * size * 3)
+    let (w, h) = try inputs.withUnsafeMutableBufferPointer {
+        try preparer.prepare(bytes, path: file, size: size, views: views, into: $0.baseAddress!)
+    }
+    return (inputs, w, h)
 }
 
 extension Duration {

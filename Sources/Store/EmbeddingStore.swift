@@ -112,15 +112,20 @@ public final class EmbeddingStore {
         let v = try db.scalar("SELECT value FROM meta WHERE key = 'val_percent'")?.string.flatMap(Double.init)
         let t = try db.scalar("SELECT value FROM meta WHERE key = 'test_percent'")?.string.flatMap(Double.init)
         let stored = try (v != nil || t != nil) ? SplitPolicy(valPercent: v ?? 10, testPercent: t ?? 10) : nil
-        self.policy = policy ?? stored ?? .standard
+        self.policy = stored ?? .standard
         try reload()
-        // A new policy is remembered, so later runs without flags keep it, and applied at once.
-        if self.policy != stored {
-            try db.transaction {
-                try setMeta("val_percent", "\(self.policy.valPercent)")
-                try setMeta("test_percent", "\(self.policy.testPercent)")
-                try resplit(Set(members.keys))
-            }
+        if stored == nil || (policy != nil && policy != stored) { try setPolicy(policy ?? .standard, force: true) }
+    }
+
+    /// Uses `newPolicy` from now on: stores it in `meta` (later runs without flags keep it) and
+    /// re-splits every class if it changed.
+    public func setPolicy(_ newPolicy: SplitPolicy, force: Bool = false) throws {
+        guard force || newPolicy != policy else { return }
+        policy = newPolicy
+        try db.transaction {
+            try setMeta("val_percent", "\(newPolicy.valPercent)")
+            try setMeta("test_percent", "\(newPolicy.testPercent)")
+            try resplit(Set(members.keys))
         }
     }
 

@@ -128,3 +128,6 @@ func tempDB() -> String {
 func removeDB(_ path: String) {
     for s in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: path + s) }
 }
+
+/// The repository root, from this file's path.
+let extractionRepoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
