@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Store
 
 /// The repository root, from this file's path (tests must not depend on the working directory).
 let extractRepoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
@@ -62,4 +63,35 @@ func copyFixture(_ name: String, to folder: String, as relative: String) throws 
     let target = URL(fileURLWithPath: folder + "/" + relative)
     try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
     try FileManager.default.copyItem(atPath: extractRepoRoot + "/fixtures/images/" + name, toPath: target.path)
+}
+
+/// The tiny seeded weights made by fixtures/make_fixtures.py.
+let tinyWeights = extractRepoRoot + "/fixtures/weights/tiny_a035_keras3.h5"
+
+/// Fixture images that decode.
+let goodFixtures = ["rgb_64x48.jpg", "rgb_37x23.jpg", "rgb_192x128.jpg", "progressive_96x72.jpg", "gray_50x30.jpg",
+                    "cmyk_44x28.jpg", "exif6_40x24.jpg", "rgb_33x21.png", "rgba_30x20.png", "palette_26x18.png", "png_named.jpg"]
+
+/// A dataset of three classes (cats, dogs, owls) made of the 11 good fixtures.
+func goodFixtureTree(_ test: XCTestCase) throws -> String {
+    let root = try scratchFolder(test) + "/images"
+    for (i, name) in goodFixtures.enumerated() {
+        try copyFixture(name, to: root, as: "\(["cats", "dogs", "owls"][i % 3])/\(name)")
+    }
+    return root
+}
+
+/// `tlearn extract` with the tiny weights at input size 96, quiet.
+func extractTool(_ root: String, _ db: String, _ extra: [String] = []) throws -> ToolRun {
+    try runTlearn(["extract", "--images", root, "--db", db, "--weights", tinyWeights, "--input-size", "96", "--quiet"] + extra)
+}
+
+/// Rows that must be equal between two databases holding the same extraction (no ids, no times).
+func extractRows(_ db: String) throws -> [String] {
+    let c = try Database.open(db, readOnly: true)
+    return try c.rows("""
+        SELECT i.path || ' ' || c.name || ' ' || i.sha256 || ' ' || i.split || ' ' || coalesce(e.view, '-') || ' ' || coalesce(hex(e.vector), '-')
+        FROM images i JOIN classes c ON c.id = i.class_id LEFT JOIN embeddings e ON e.image_id = i.id ORDER BY i.path, e.view
+        """).compactMap { $0[0].string }
+        + c.rows("SELECT path || ' ' || reason FROM failures ORDER BY path").compactMap { $0[0].string }
 }
