@@ -19,8 +19,8 @@ struct Merge: ParsableCommand {
 
     func validate() throws {
         guard !shards.isEmpty else { throw ValidationError("give at least one shard database after OUT") }
-        for s in shards where !pathExists(s) { throw ValidationError("no database at \(s)") }
         if shards.contains(out) { throw ValidationError("OUT \(out) is also an input; merge into a new file") }
+        for s in shards where !pathExists(s) { throw ValidationError("no database at \(s)") }
         if pathExists(out) { throw ValidationError("\(out) exists; merge into a new file") }
     }
 

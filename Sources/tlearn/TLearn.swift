@@ -7,6 +7,8 @@ struct TLearn: ParsableCommand {
         abstract: "MobileNetV2 embeddings in SQLite, and a softmax head on them.",
         version: "0.1.0",
         subcommands: [
+            Extract.self,
+            Embed.self,
             Info.self,
             Merge.self,
         ])

@@ -1,0 +1,97 @@
+import ArgumentParser
+import Extraction
+import Store
+
+/// `tlearn extract`: the one-time, resumable embedding cache.
+struct Extract: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compute and store the embedding of every image in a dataset; reruns only do what changed.",
+        discussion: """
+            Labels come from the first folder level under --images (IMAGES/<label>/.../<file>) or from a \
+            --manifest CSV of path,label. Files are recognized by content, not by name. A second run hashes \
+            every file and embeds only new or changed ones; killing a run at any moment loses at most the \
+            current batch. Files that cannot be used become rows of the failures table and are retried next time.
+
+            Exit status: 0 every file has its embeddings; 3 the run completed but some files failed \
+            (see `tlearn info --db FILE --failures`); 1 an error stopped the run; 64 bad options; \
+            75 another tlearn process is writing the database.
+            """)
+
+    @Option(help: ArgumentHelp("Dataset folder with one subfolder per class.", valueName: "dir")) var images: String?
+    @Option(help: ArgumentHelp("CSV of path,label; paths relative to --images, else to the CSV's folder.", valueName: "csv")) var manifest: String?
+    @Option(help: ArgumentHelp("Database to create or update.", valueName: "file")) var db: String
+    @Option(help: ArgumentHelp("Keras MobileNetV2 weights (.h5).", valueName: "file")) var weights: String
+    @Option(help: "Network input side in pixels.") var inputSize = 224
+    @Option(help: ArgumentHelp("Views to embed: orig, or orig,hflip for the mirror image too.", valueName: "list")) var views = "orig"
+    @Option(help: "Images per forward pass.") var batchSize = 32
+    @Option(help: ArgumentHelp("Threads that read and decode images (default: \(Extract.defaultThreads)).", valueName: "n")) var threads: Int?
+    @Option(help: ArgumentHelp("Only shard K of N (1-based), chosen by path hash; combine with `tlearn merge`.", valueName: "K/N")) var shard: String?
+    @Flag(help: "Delete rows of files that no longer exist.") var prune = false
+    @Option(help: ArgumentHelp("Percent of each class for validation (default: as stored, else 10).", valueName: "p")) var valPercent: Double?
+    @Option(help: ArgumentHelp("Percent of each class for test (default: as stored, else 10).", valueName: "p")) var testPercent: Double?
+    @Flag(help: "No progress output; the summary line is still printed.") var quiet = false
+
+    static let defaultThreads = 2
+
+    func validate() throws {
+        if images == nil && manifest == nil { throw ValidationError("give --images DIR (one folder per class) or --manifest CSV") }
+        guard (32...2048).contains(inputSize) else { throw ValidationError("--input-size must be between 32 and 2048, got \(inputSize)") }
+        guard (1...4096).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 4096, got \(batchSize)") }
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
+        _ = try parsedViews()
+        _ = try parsedShard()
+        for (name, p) in [("--val-percent", valPercent), ("--test-percent", testPercent)] {
+            if let p, !(p >= 0 && p < 100) { throw ValidationError("\(name) must be at least 0 and below 100, got \(p)") }
+        }
+        if let v = valPercent, let t = testPercent, v + t >= 100 {
+            throw ValidationError("--val-percent plus --test-percent must be below 100, got \(v + t)")
+        }
+        if !pathExists(weights) { throw ValidationError("no weights file at \(weights)") }
+        if let images, !pathExists(images) { throw ValidationError("no images folder at \(images)") }
+        if let manifest, !pathExists(manifest) { throw ValidationError("no manifest at \(manifest)") }
+    }
+
+    func parsedViews() throws -> [View] {
+        var out: [View] = []
+        for name in views.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            guard let v = View(rawValue: name) else { throw ValidationError("unknown view '\(name)' in --views: use orig or hflip") }
+            if !out.contains(v) { out.append(v) }
+        }
+        if out.isEmpty { throw ValidationError("--views is empty: use orig or orig,hflip") }
+        return out
+    }
+
+    func parsedShard() throws -> (index: Int, count: Int)? {
+        guard let shard else { return nil }
+        let parts = shard.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]), n >= 1, (1...n).contains(k) else {
+            throw ValidationError("--shard must be K/N with 1 <= K <= N, like 2/8; got '\(shard)'")
+        }
+        return (k, n)
+    }
+
+    func run() throws {
+        var job = ExtractJob(images: images, manifest: manifest, db: db)
+        job.options.batchSize = batchSize
+        job.options.workers = threads ?? Self.defaultThreads
+        job.options.views = try parsedViews()
+        job.options.shard = try parsedShard()
+        job.options.prune = prune
+        job.valPercent = valPercent
+        job.testPercent = testPercent
+        let reporter = ProgressReporter(quiet: quiet)
+        let summary: ExtractionSummary
+        do {
+            summary = try job.run(
+                backbone: { try Backbone.load(weights: weights, inputSize: inputSize) },
+                makePreparer: { ImagingPreparer() },
+                reporter: reporter,
+                warn: { printWarning($0) })
+        } catch {
+            reporter.finish()
+            throw exitError(error)
+        }
+        print(summary.line)
+        if summary.failedCount > 0 { throw ExitCode(ExtractExit.someFailed) }
+    }
+}
