@@ -35,7 +35,8 @@ final class Monitor: @unchecked Sendable {
 /// while the backbone is slower than the decoders.
 final class WorkQueue<Result>: @unchecked Sendable {
     private let monitor = Monitor()
-    private var items: [Result] = []
+    /// Popped slots are set to nil at once: a result holds megabytes of decoded input.
+    private var items: [Result?] = []
     private var head = 0
     private let capacity: Int
     private var nextIndex = 0
@@ -107,9 +108,9 @@ final class WorkQueue<Result>: @unchecked Sendable {
         monitor.locked {
             while head == items.count && running > 0 { monitor.wait() }
             guard head < items.count else { return nil }
-            let r = items[head]
+            let r = items[head].take()
             head += 1
-            if head > 1024 && head * 2 > items.count {
+            if head >= 256 {
                 items.removeFirst(head)
                 head = 0
             }
