@@ -56,7 +56,8 @@ public struct ExtractJob {
         backbone: () throws -> (BackboneKey, E),
         makePreparer: @escaping @Sendable () -> any ImagePreparer,
         reporter: ProgressReporter,
-        warn: @escaping (String) -> Void
+        warn: @escaping (String) -> Void,
+        shouldStop: (() -> Bool)? = nil
     ) throws -> ExtractionSummary {
         let lock = try WriterLock(databasePath: db)
         defer { withExtendedLifetime(lock) {} }
@@ -78,6 +79,7 @@ public struct ExtractJob {
         var shown = 0
         let limit = 20
         extractor.onProgress = { reporter.update($0) }
+        extractor.shouldStop = shouldStop
         extractor.onFailure = { _, _, message in
             shown += 1
             if shown <= limit { reporter.message("warning: \(message)") }
@@ -87,7 +89,7 @@ public struct ExtractJob {
         if shown > limit {
             warn("\(shown - limit) more failures not shown: tlearn info --db \(db) --failures lists them all")
         }
-        if summary.missing > 0 && !options.prune {
+        if summary.missing > 0 && !options.prune && !summary.interrupted {
             warn("\(summary.missing) file\(summary.missing == 1 ? "" : "s") in the database no longer exist\(summary.missing == 1 ? "s" : "") under \(manifest ?? root); their rows stay until a run with --prune")
         }
         return summary

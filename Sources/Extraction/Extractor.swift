@@ -36,6 +36,8 @@ public struct ExtractionSummary: Sendable {
     public var forwardSeconds = 0.0
     /// Network inputs run through the backbone.
     public var forwardRows = 0
+    /// The run was stopped (signal) before every file was seen.
+    public var interrupted = false
 
     public var failedCount: Int { failed.values.reduce(0, +) }
 }
@@ -60,6 +62,8 @@ public final class Extractor<E: Embedder> {
     let makePreparer: @Sendable () -> any ImagePreparer
     /// Called on the calling thread after each result.
     public var onProgress: ((ExtractionProgress) -> Void)?
+    /// Polled after each file; true stops the run after committing what is computed.
+    public var shouldStop: (() -> Bool)?
     /// Called once per failed file, on the calling thread.
     public var onFailure: ((_ path: String, _ reason: String, _ message: String) -> Void)?
 
@@ -192,6 +196,11 @@ public final class Extractor<E: Embedder> {
                 }
                 // Failures and relabels alone still commit now and then, so a kill loses little.
                 if pending.count >= 256 { try flush() }
+                if let shouldStop, shouldStop() {
+                    summary.interrupted = true
+                    queue.cancel()
+                    break
+                }
                 if let onProgress, (clock.now - lastReport) > .milliseconds(100) {
                     lastReport = clock.now
                     onProgress(ExtractionProgress(done: done, total: summary.total, extracted: summary.extracted,

@@ -81,17 +81,23 @@ struct Extract: ParsableCommand {
         job.testPercent = testPercent
         let reporter = ProgressReporter(quiet: quiet)
         let summary: ExtractionSummary
+        Interrupt.install()
         do {
             summary = try job.run(
                 backbone: { try Backbone.load(weights: weights, inputSize: inputSize) },
                 makePreparer: { ImagingPreparer() },
                 reporter: reporter,
-                warn: { printWarning($0) })
+                warn: { printWarning($0) },
+                shouldStop: { Interrupt.signal != 0 })
         } catch {
             reporter.finish()
             throw exitError(error)
         }
         print(summary.line)
+        if summary.interrupted {
+            writeStandardError("interrupted: everything above is stored; run the same command again to finish\n")
+            throw ExitCode(128 + Interrupt.signal)
+        }
         if summary.failedCount > 0 { throw ExitCode(ExtractExit.someFailed) }
     }
 }

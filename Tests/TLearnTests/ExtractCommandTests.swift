@@ -147,6 +147,36 @@ final class ExtractCommandTests: XCTestCase {
         XCTAssertEqual(try extractRows(db), expected)
     }
 
+    func testCtrlCStopsAfterCommittingAndTheNextRunFinishes() throws {
+        let root = try scratchFolder(self) + "/images"
+        for i in 0..<300 {
+            let name = goodFixtures[i % goodFixtures.count]
+            try copyFixture(name, to: root, as: "c\(i % 3)/\(i)-\(name)")
+        }
+        let db = try scratchFolder(self) + "/int.sqlite"
+        let (process, out, err) = try startTlearn(["extract", "--images", root, "--db", db, "--weights", tinyWeights,
+                                                   "--input-size", "96", "--quiet", "--batch-size", "4", "--threads", "1"])
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < deadline {
+            let n = (try? Database.open(db, readOnly: true).scalar("SELECT count(*) FROM embeddings")?.int) ?? 0
+            if n >= 20 { break }
+            usleep(2000)
+        }
+        process.interrupt()
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130, stderr)
+        XCTAssertTrue(stdout.hasPrefix("extracted "), stdout)
+        XCTAssertTrue(stderr.contains("interrupted: everything above is stored"), stderr)
+        let stored = try Database.open(db, readOnly: true).scalar("SELECT count(*) FROM images")?.int ?? 0
+        XCTAssertTrue(stdout.hasPrefix("extracted \(stored), "), "summary \(stdout) but \(stored) rows")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: db + ".lock"), "a clean stop removes its lock file")
+        let rest = try extractTool(root, db)
+        XCTAssertEqual(rest.status, 0, rest.stderr)
+        XCTAssertTrue(rest.stdout.hasPrefix("extracted \(300 - stored), cached \(stored), "), rest.stdout)
+    }
+
     func testBadOptionsFailBeforeAnyWork() throws {
         let root = try goodFixtureTree(self)
         let db = try scratchFolder(self) + "/e.sqlite"
