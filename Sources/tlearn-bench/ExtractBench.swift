@@ -93,6 +93,7 @@ private func runChild(_ path: String, _ arguments: [String]) throws -> (Int32, I
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = arguments
+    p.standardOutput = FileHandle.nullDevice
     try p.run()
     p.waitUntilExit()
     var usage = rusage()
