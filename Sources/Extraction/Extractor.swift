@@ -36,6 +36,10 @@ public struct ExtractionSummary: Sendable {
     public var forwardSeconds = 0.0
     /// Network inputs run through the backbone.
     public var forwardRows = 0
+    /// Time the calling thread waited for decoded images (the backbone idle).
+    public var waitSeconds = 0.0
+    /// Time spent committing to the database.
+    public var commitSeconds = 0.0
     /// The run was stopped (signal) before every file was seen.
     public var interrupted = false
 
@@ -170,12 +174,17 @@ public final class Extractor<E: Embedder> {
                 batch = []
                 rows = 0
             }
+            let t1 = clock.now
             try store.commit(changes, backbone: backbone)
+            summary.commitSeconds += (clock.now - t1).seconds
         }
 
         var lastReport = clock.now
         do {
-            while let outcome = queue.pop() {
+            while true {
+                let t0 = clock.now
+                guard let outcome = queue.pop() else { break }
+                summary.waitSeconds += (clock.now - t0).seconds
                 done += 1
                 switch outcome {
                 case let .cached(p, relabel):
