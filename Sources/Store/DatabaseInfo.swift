@@ -38,7 +38,7 @@ public struct DatabaseInfo: Sendable {
             var s = stat()
             if stat(path + suffix, &s) == 0 { info.fileBytes += Int64(s.st_size) }
         }
-        let db = try Database.open(path, readOnly: true)
+        let db = try EmbeddingStore.open(path, readOnly: true)
         info.schemaVersion = try db.scalar("PRAGMA user_version")?.int ?? 0
         for r in try db.rows("SELECT key, value FROM meta") {
             if let k = r[0].string, let v = r[1].string { info.meta[k] = v }

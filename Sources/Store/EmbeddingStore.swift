@@ -105,7 +105,7 @@ public final class EmbeddingStore {
     /// percentages stored in the database (10/10 for a new one); a different one re-splits now.
     public init(path: String, policy: SplitPolicy? = nil) throws {
         self.path = path
-        db = try Database.open(path)
+        db = try Self.open(path)
         // A killed process loses nothing committed with NORMAL in WAL mode; only a power cut
         // can drop the last commits, and the database stays consistent either way.
         try db.execute("PRAGMA synchronous = NORMAL")
@@ -143,6 +143,15 @@ public final class EmbeddingStore {
             members[label, default: [:]][p] = PathHash(path: p)
             labels[p] = label
             splits[p] = row[2].string.flatMap(Split.init(rawValue:)) ?? .train
+        }
+    }
+
+    /// `Database.open` with a plain message for a file that is not SQLite at all.
+    public static func open(_ path: String, readOnly: Bool = false) throws -> Connection {
+        do {
+            return try Database.open(path, readOnly: readOnly)
+        } catch let StoreError.sqlite(code, _, _) where code & 0xFF == SQLITE_NOTADB {
+            throw StoreError.invalid("\(path) is not a tlearn database (not an SQLite file)")
         }
     }
 

@@ -126,7 +126,7 @@ public enum ShardMerge {
     }
 
     static func openInput(_ path: String) throws -> Input {
-        let db = try Database.open(path, readOnly: true)
+        let db = try EmbeddingStore.open(path, readOnly: true)
         let backbones = try EmbeddingStore.backbones(db)
         let views = Set(try db.rows("""
             SELECT DISTINCT b.weights_sha256 || ' ' || b.input_size || ' ' || b.preprocessing || ' ' || e.view

@@ -21,7 +21,12 @@ public final class WriterLock {
         while true {
             let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
             guard fd >= 0 else {
-                throw StoreError.invalid("cannot create lock file \(lockPath): \(String(cString: strerror(errno)))")
+                let code = errno
+                if code == ENOENT {
+                    let folder = databasePath.contains("/") ? String(databasePath[..<databasePath.lastIndex(of: "/")!]) : "."
+                    throw StoreError.invalid("cannot create database \(databasePath): no folder \(folder)")
+                }
+                throw StoreError.invalid("cannot create lock file \(lockPath) for database \(databasePath): \(String(cString: strerror(code)))")
             }
             if flock(fd, LOCK_EX | LOCK_NB) != 0 {
                 let code = errno

@@ -11,7 +11,8 @@ struct Info: ParsableCommand {
 
     func run() throws {
         guard pathExists(db) else { throw ValidationError("no database at \(db)") }
-        let info = try DatabaseInfo.read(db)
+        let info: DatabaseInfo
+        do { info = try DatabaseInfo.read(db) } catch { throw exitError(error) }
         print("database  \(db)  \(humanBytes(info.fileBytes))  schema \(info.schemaVersion)")
         if let root = info.meta["root"] { print("images    \(root)") }
         if let shard = info.meta["shard"] { print("shard     \(shard)") }
