@@ -244,7 +244,7 @@ public final class Extractor<E: Embedder> {
 /// Work done on the worker threads, one file at a time.
 enum FileWork {
     /// A decoded file waiting for the backbone.
-    struct Ready: @unchecked Sendable {
+    struct Ready: Sendable {
         var record: ImageRecord
         /// True when the content is stored already and only `views` are new.
         var addOnly: Bool
@@ -253,7 +253,7 @@ enum FileWork {
         var inputs: [Float]
     }
 
-    enum Outcome: @unchecked Sendable {
+    enum Outcome: Sendable {
         case cached(path: String, relabel: String?)
         case ready(Ready)
         case failed(path: String, reason: String, message: String)
