@@ -4,8 +4,14 @@ import Imaging
 /// Holds an `ImageDecoder`, so one per worker thread.
 public struct ImagingPreparer: ImagePreparer {
     let decoder = ImageDecoder()
+    /// nil: full-size decode, bit-identical to Pillow's pipeline. Else JPEGs decode at the smallest
+    /// DCT scale keeping both sides >= minSide: much faster on large photos, slightly different vectors.
+    public let minSide: Int?
 
-    public init() {}
+    public init(minSide: Int? = nil) { self.minSide = minSide }
+
+    /// The `backbones.preprocessing` value for vectors made by this preparer.
+    public var identifier: String { Preprocessing.identifier(minSide: minSide) }
 
     public mutating func sniff(_ prefix: [UInt8], size: Int, path: String) throws {
         let jpeg = prefix.count >= 3 && prefix[0] == 0xFF && prefix[1] == 0xD8 && prefix[2] == 0xFF
@@ -17,8 +23,7 @@ public struct ImagingPreparer: ImagePreparer {
     }
 
     public mutating func prepare(_ bytes: [UInt8], path: String, size: Int, views: [View], into output: UnsafeMutablePointer<Float>) throws -> (width: Int, height: Int) {
-        // Full-size decode, no DCT scaling: the vectors then match Pillow's pipeline (and `tlearn embed`).
-        let decoded = try decoder.decode(bytes, path: path)
+        let decoded = try decoder.decode(bytes, path: path, minSide: minSide)
         for (k, view) in views.enumerated() {
             preprocess(decoded.image, size: size, flip: view == .hflip, into: output + k * size * size * 3)
         }
