@@ -16,7 +16,7 @@ struct Embed: ParsableCommand {
 
     @Argument(help: "Image files (JPEG or PNG).") var images: [String]
     @Option(help: ArgumentHelp("Keras MobileNetV2 weights (.h5).", valueName: "file")) var weights: String
-    @Option(help: "Network input side in pixels.") var inputSize = 224
+    @Option(help: ArgumentHelp("Network input side in pixels.", valueName: "n")) var inputSize = 224
     @Flag(help: "Print every number, one JSON object per line.") var json = false
     @Flag(help: "Embed the mirror image (the hflip view) instead.") var hflip = false
     @Flag(help: "Decode large JPEGs at a reduced DCT scale, as `tlearn extract --fast-decode` does.") var fastDecode = false

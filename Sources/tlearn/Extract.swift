@@ -14,16 +14,17 @@ struct Extract: ParsableCommand {
 
             Exit status: 0 every file has its embeddings; 3 the run completed but some files failed \
             (see `tlearn info --db FILE --failures`); 1 an error stopped the run; 64 bad options; \
-            75 another tlearn process is writing the database.
+            75 another tlearn process is writing the database; 130 stopped by Ctrl-C after committing \
+            (run again to finish).
             """)
 
     @Option(help: ArgumentHelp("Dataset folder with one subfolder per class.", valueName: "dir")) var images: String?
     @Option(help: ArgumentHelp("CSV of path,label; paths relative to --images, else to the CSV's folder.", valueName: "csv")) var manifest: String?
     @Option(help: ArgumentHelp("Database to create or update.", valueName: "file")) var db: String
     @Option(help: ArgumentHelp("Keras MobileNetV2 weights (.h5).", valueName: "file")) var weights: String
-    @Option(help: "Network input side in pixels.") var inputSize = 224
+    @Option(help: ArgumentHelp("Network input side in pixels.", valueName: "n")) var inputSize = 224
     @Option(help: ArgumentHelp("Views to embed: orig, or orig,hflip for the mirror image too.", valueName: "list")) var views = "orig"
-    @Option(help: "Images per forward pass.") var batchSize = 32
+    @Option(help: ArgumentHelp("Network inputs per forward pass.", valueName: "n")) var batchSize = 32
     @Option(help: ArgumentHelp("Threads that read and decode images (default: \(Extract.defaultThreads)).", valueName: "n")) var threads: Int?
     @Option(help: ArgumentHelp("Only shard K of N (1-based), chosen by path hash; combine with `tlearn merge`.", valueName: "K/N")) var shard: String?
     @Flag(help: "Delete rows of files that no longer exist.") var prune = false
