@@ -27,7 +27,8 @@ public struct ImagingPreparer: ImagePreparer {
         for (k, view) in views.enumerated() {
             preprocess(decoded.image, size: size, flip: view == .hflip, into: output + k * size * size * 3)
         }
-        return (decoded.image.width, decoded.image.height)
+        // Full-size dimensions (after EXIF orientation), whatever scale the pixels were decoded at.
+        return (decoded.originalWidth, decoded.originalHeight)
     }
 }
 
