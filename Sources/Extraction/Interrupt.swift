@@ -16,6 +16,8 @@ public enum Interrupt {
 
     /// Installs the handlers for SIGINT and SIGTERM.
     public static func install() {
+        // Initialize the lazy static here, not in the handler (swift_once is not signal-safe).
+        received.store(0, ordering: .relaxed)
         for sig in [SIGINT, SIGTERM] {
             _ = Glibc.signal(sig) { s in
                 // Async-signal-safe only: an atomic store and signal().
