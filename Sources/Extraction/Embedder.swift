@@ -1,5 +1,5 @@
 /// A network that turns preprocessed images into vectors. `MobileNetV2` conforms (see
-/// MobileNetEmbedder.swift); tests may use any deterministic function of the input.
+/// Backbone.swift); tests may use any deterministic function of the input.
 public protocol Embedder {
     /// Floats per output vector.
     var dim: Int { get }
