@@ -195,6 +195,16 @@ final class ExtractCommandTests: XCTestCase {
         XCTAssertTrue(rest.stdout.hasPrefix("extracted \(300 - stored), cached \(stored), "), rest.stdout)
     }
 
+    func testFilesOutsideClassFoldersAreSkippedWithOneWarning() throws {
+        let root = try goodFixtureTree(self)
+        try copyFixture("rgb_1x1.jpg", to: root, as: "stray.jpg")
+        try copyFixture("rgb_1x40.jpg", to: root, as: ".hidden.jpg")
+        let run = try extractTool(root, try scratchFolder(self) + "/e.sqlite")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(run.stderr, "warning: 1 file directly in \(root) skipped (stray.jpg): images go in class folders, \(root)/<label>/\n")
+        XCTAssertTrue(run.stdout.hasPrefix("extracted 11, "), run.stdout)
+    }
+
     func testBadOptionsFailBeforeAnyWork() throws {
         let root = try goodFixtureTree(self)
         let db = try scratchFolder(self) + "/e.sqlite"
