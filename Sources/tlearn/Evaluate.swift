@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import Head
+import Store
 
 /// `tlearn evaluate RUN`: a saved head on the database's test split.
 struct Evaluate: ParsableCommand {
@@ -7,7 +9,7 @@ struct Evaluate: ParsableCommand {
         abstract: "Evaluate a saved run on the test split of the database.",
         discussion: "Accuracy, per-class precision/recall/F1 and the confusion matrix, as train-head prints them.")
 
-    @Argument(help: ArgumentHelp("The run id (see `tlearn runs`).", valueName: "run")) var runID: Int64
+    @Argument(help: ArgumentHelp("A run id (see `tlearn runs`), latest (the newest trained head) or best (of the newest sweep).", valueName: "run")) var selector: String
     @OptionGroup var store: HeadDatabaseOptions
     @Flag(help: "List the test images the head got wrong, with predicted and true class.") var misclassified = false
     @Option(help: ArgumentHelp("Evaluate on a labelled folder (one subfolder per class) instead of the database's test split.", valueName: "dir"))
@@ -18,15 +20,23 @@ struct Evaluate: ParsableCommand {
     func validate() throws {
         if store.backbone != nil { throw ValidationError("--backbone does not apply: a run evaluates on its own backbone's vectors") }
         if weights != nil && images == nil { throw ValidationError("--weights is only used with --images") }
+        if let images {
+            if weights == nil { throw ValidationError("--images needs --weights: the backbone (.h5) run \(selector) was trained on") }
+            var isDirectory: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: images, isDirectory: &isDirectory) || !isDirectory.boolValue {
+                throw ValidationError("--images: no directory at \(images)")
+            }
+        }
     }
 
     func run() throws {
-        if images != nil {
-            throw HeadError.invalid("evaluate --images needs the image decoder and the backbone, which this build of tlearn does not have yet; extract the folder into a database with `tlearn extract` and evaluate on its test split")
-        }
         let db = try store.open()
-        let stored = try RunStore.load(runID, from: db)
+        let stored = try RunStore.load(RunStore.resolve(selector, in: db), from: db)
+        let runID = stored.id
         let head = try stored.head()
+        if let images, let weights {
+            return try evaluateFolder(images, weights: weights, stored: stored, head: head, db: db)
+        }
         let set = try EmbeddingSet.load(from: db, backbone: stored.backboneID)
         if set.fingerprint != stored.splitFingerprint {
             headWarning("the images or splits of \(store.db) changed since run \(runID) was trained (split fingerprint \(set.fingerprint), run has \(stored.splitFingerprint)); test images may have been training images")
@@ -35,12 +45,45 @@ struct Evaluate: ParsableCommand {
         for (name, n) in evaluation.unknownClasses.sorted(by: { $0.key < $1.key }) {
             headWarning("\(n) test images of class '\(name)' skipped: run \(runID) was not trained on it")
         }
+        report(evaluation, stored: stored, on: "the test split of \(store.db)")
+    }
+
+    /// `--images DIR`: every image below DIR, labelled by its top-level folder, embedded on the fly.
+    func evaluateFolder(_ dir: String, weights: String, stored: StoredRun, head: SoftmaxHead, db: Connection) throws {
+        let relative = imagesUnder(dir)
+        let labelled = relative.filter { $0.contains("/") }
+        if labelled.count < relative.count {
+            headWarning("\(relative.count - labelled.count) images directly in \(dir) skipped: the class is the name of the folder an image is in")
+        }
+        let index = Dictionary(uniqueKeysWithValues: head.classes.enumerated().map { ($1, Int32($0)) })
+        var known: [String] = [], labels: [Int32] = [], unknown: [String: Int] = [:]
+        for path in labelled {
+            let name = String(path.prefix { $0 != "/" })
+            if let k = index[name] { known.append(path); labels.append(k) } else { unknown[name, default: 0] += 1 }
+        }
+        for (name, n) in unknown.sorted(by: { $0.key < $1.key }) {
+            headWarning("\(n) images of class '\(name)' skipped: run \(stored.id) was not trained on it")
+        }
+        if known.isEmpty {
+            throw HeadError.invalid("no images of the run's classes (\(head.classes.joined(separator: ", "))) in class folders under \(dir)")
+        }
+        let net = try loadRunBackbone(stored, weights: weights, db: db)
+        let root = dir.hasSuffix("/") ? dir : dir + "/"
+        let (vectors, embedded, failures) = embedImageFiles(known.map { root + $0 }, net: net)
+        for f in failures { headWarning("skipped: \(f.error)") }
+        if embedded.isEmpty { throw HeadError.invalid("none of the \(known.count) images under \(dir) could be decoded") }
+        let m = LabeledMatrix(x: vectors, labels: embedded.map { labels[$0] }, dim: head.dim, sourceRows: embedded)
+        report(head.evaluate(m, paths: embedded.map { known[$0] }, unknownClasses: unknown), stored: stored, on: dir)
+        if !failures.isEmpty { throw ExitCode(3) }
+    }
+
+    func report(_ evaluation: Evaluation, stored: StoredRun, on source: String) {
         if json {
-            print(try headJSON(EvaluationReport(runID: runID, evaluation: evaluation, listMisclassified: misclassified)))
+            print((try? headJSON(EvaluationReport(runID: stored.id, evaluation: evaluation, listMisclassified: misclassified))) ?? "{}")
             return
         }
         let description = (try? stored.trainingConfig()).map(describe) ?? stored.configJSON
-        print("run \(runID) (\(description); trained \(stored.createdAt)) on the test split of \(store.db)")
+        print("run \(stored.id) (\(description); trained \(stored.createdAt)) on \(source)")
         print(renderMetrics(evaluation.metrics, title: "test"), terminator: "")
         if misclassified {
             print("\nmisclassified (\(evaluation.misclassified.count) of \(evaluation.metrics.count)):")

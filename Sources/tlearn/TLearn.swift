@@ -4,12 +4,18 @@ import ArgumentParser
 @main
 struct TLearn: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "tlearn",
         abstract: "MobileNetV2 embeddings in SQLite, and a softmax head on them.",
         version: "0.1.0",
         subcommands: [
+            Extract.self,
+            Embed.self,
+            Info.self,
+            Merge.self,
             TrainHead.self,
             Sweep.self,
             Runs.self,
             Evaluate.self,
+            Predict.self,
         ])
 }
