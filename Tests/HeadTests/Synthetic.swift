@@ -1,4 +1,5 @@
 import Foundation
+import XCTest
 import Store
 @testable import Head
 
@@ -63,9 +64,12 @@ struct Synthetic {
     }
 }
 
-/// A fresh path in a fresh temporary directory, removed at exit of the test process.
-func temporaryDatabasePath(_ name: String = "test.sqlite") -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tlearn-head-\(UUID().uuidString)")
-    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir.appendingPathComponent(name).path
+extension XCTestCase {
+    /// A path in a fresh temporary directory that is removed when the test ends.
+    func temporaryDatabasePath(_ name: String = "test.sqlite") -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tlearn-head-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return dir.appendingPathComponent(name).path
+    }
 }

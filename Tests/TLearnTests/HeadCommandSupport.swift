@@ -50,12 +50,19 @@ func headJSONObject(_ text: String, file: StaticString = #filePath, line: UInt =
 
 /// A temporary tlearn database of synthetic, well separated vectors: `perClass` images per class
 /// (every 10th in val, the next in test), dim `dim`, backbone 1.
+extension XCTestCase {
+    /// A fresh temporary directory, removed when the test ends.
+    func headTemporaryDirectory(_ prefix: String) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return dir
+    }
+
 func makeHeadDatabase(dim: Int = 16, perClass: [Int] = [40, 30, 35], classNames: [String]? = nil, spread: Float = 0.8,
                       weightsSHA256: String = "abc", inputSize: Int = 224, preprocessing: String = "test",
                       split: ((Int, Int) -> String)? = nil) throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tlearn-headcli-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    let path = dir.appendingPathComponent("db.sqlite").path
+    let path = try headTemporaryDirectory("tlearn-headcli").appendingPathComponent("db.sqlite").path
     let db = try Database.open(path)
     var state: UInt64 = 12345
     func uniform() -> Float {  // SplitMix64 step, 24 bits
@@ -85,6 +92,7 @@ func makeHeadDatabase(dim: Int = 16, perClass: [Int] = [40, 30, 35], classNames:
         }
     }
     return path
+}
 }
 
 /// Asserts a failed command printed exactly one line on stderr containing `message`

@@ -74,7 +74,7 @@ final class PredictCommandTests: XCTestCase {
 
     func testDirectoriesAreSearchedAndTheTableHasTopK() throws {
         let db = try makeDatabase()
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tlearn-predict-\(UUID().uuidString)")
+        let dir = try headTemporaryDirectory("tlearn-predict")
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("sub"), withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: image("rgb_64x48.jpg"), toPath: dir.appendingPathComponent("a.JPG").path)
         try FileManager.default.copyItem(atPath: image("rgb_33x21.png"), toPath: dir.appendingPathComponent("sub/b.png").path)
@@ -90,7 +90,7 @@ final class PredictCommandTests: XCTestCase {
 
     func testEvaluateImagesUsesFolderNamesAsClasses() throws {
         let db = try makeDatabase()
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tlearn-evalimages-\(UUID().uuidString)")
+        let dir = try headTemporaryDirectory("tlearn-evalimages")
         for (folder, file) in [("daisy", "rgb_64x48.jpg"), ("roses", "rgb_37x23.jpg"), ("tulips", "gray_50x30.jpg"), ("cacti", "rgb_33x21.png")] {
             try FileManager.default.createDirectory(at: dir.appendingPathComponent(folder), withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: image(file), toPath: dir.appendingPathComponent("\(folder)/\(file)").path)

@@ -51,7 +51,7 @@ final class TrainHeadCommandTests: XCTestCase {
     }
 
     func testDatabaseWithoutVectorsIsOneLine() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tlearn-empty-\(UUID().uuidString).sqlite").path
+        let path = try headTemporaryDirectory("tlearn-empty").appendingPathComponent("empty.sqlite").path
         _ = try Database.open(path)
         assertOneLineError(try runHeadTool(["train-head", "--db", path]), contains: "\(path) has no embeddings: run `tlearn extract")
     }
