@@ -51,13 +51,16 @@ func imageFiles(_ arguments: [String]) throws -> [String] {
 /// Paths relative to `root` of the image files below it, sorted.
 func imagesUnder(_ root: String) -> [String] {
     let extensions: Set<String> = ["jpg", "jpeg", "png"]
-    guard let walker = FileManager.default.enumerator(at: URL(fileURLWithPath: root), includingPropertiesForKeys: [.isRegularFileKey],
+    guard let walker = FileManager.default.enumerator(at: URL(fileURLWithPath: root), includingPropertiesForKeys: nil,
                                                       options: [.skipsHiddenFiles]) else { return [] }
     let base = URL(fileURLWithPath: root).standardizedFileURL.path
     var out: [String] = []
     for case let url as URL in walker where extensions.contains(url.pathExtension.lowercased()) {
         let path = url.standardizedFileURL.path
-        guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true, path.hasPrefix(base + "/") else { continue }
+        // fileExists follows symbolic links, so a folder of links to photos works too.
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+              path.hasPrefix(base + "/") else { continue }
         out.append(String(path.dropFirst(base.count + 1)))
     }
     return out.sorted()

@@ -31,6 +31,10 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
+        do { try execute() } catch { throw exitError(error) }
+    }
+
+    func execute() throws {
         let db = try store.open()
         let stored = try RunStore.load(RunStore.resolve(selector, in: db), from: db)
         let runID = stored.id

@@ -10,6 +10,10 @@ struct Runs: ParsableCommand {
     @Flag(help: "Print a JSON array instead of a table.") var json = false
 
     func run() throws {
+        do { try execute() } catch { throw exitError(error) }
+    }
+
+    func execute() throws {
         let db = try store.open()
         let runs = try RunStore.list(in: db, sweep: sweep)
         if json {

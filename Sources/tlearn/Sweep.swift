@@ -58,6 +58,10 @@ struct Sweep: ParsableCommand {
     }
 
     func run() throws {
+        do { try execute() } catch { throw exitError(error) }
+    }
+
+    func execute() throws {
         let grid = try grid()
         let base = try training.base()
         let db = try store.open()

@@ -36,6 +36,10 @@ struct TrainHead: ParsableCommand {
     func validate() throws { _ = try config() }
 
     func run() throws {
+        do { try execute() } catch { throw exitError(error) }
+    }
+
+    func execute() throws {
         let config = try config()
         let db = try store.open()
         let set = try EmbeddingSet.load(from: db, backbone: store.backbone)
