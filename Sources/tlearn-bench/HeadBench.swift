@@ -3,19 +3,35 @@ import Foundation
 import Head
 import Store
 
-/// The head section of `tlearn-bench`: loading, train-head and sweep on the 1837 dev vectors of
+/// The `head` section of `tlearn-bench` (see `runHeadBench`).
+struct HeadBench: BenchSection {
+    static let name = "head"
+    static func run(_ context: BenchContext, _ report: inout BenchReport) throws {
+        let tlearn = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tlearn").path
+        let r = try runHeadBench(shared: context.shared, tlearn: tlearn, peer: context.runPeer, say: context.say)
+        report.fields += r.fields
+    }
+}
+
+/// What the head benchmark measured; `fields` are its `--json` entries.
+struct HeadBenchResult {
+    var fields: [(String, Any)] = []
+}
+
+/// The head benchmark: loading, train-head and sweep on the 1837 dev vectors of
 /// `shared/reference/dev_embeddings_pil.f32` (Keras's own embeddings, so this section does not
-/// depend on extraction speed), split 10/10 by tlearn's path-hash rule, plus the whole
-/// `tlearn train-head` process and, when python3 has scikit-learn, the LogisticRegression peer.
-/// `tlearn` is the release binary to time as a process (skipped when nil or missing).
-public func runHeadBench(shared: String, tlearn: String?) throws {
-    print("== head: softmax head on cached vectors (1837 dev photos, Keras reference embeddings) ==")
+/// depend on extraction speed), split 10/10 by tlearn's path-hash rule; the whole `tlearn
+/// train-head --epochs 5` process when the `tlearn` binary is there; and, with `peer`, the
+/// scikit-learn LogisticRegression fit (lbfgs, C=1) on the same vectors and split.
+func runHeadBench(shared: String, tlearn: String?, peer: Bool = true, say: (String) -> Void = { print($0) }) throws -> HeadBenchResult {
+    var result = HeadBenchResult()
+    say("== head: softmax head on cached vectors (1837 dev photos, Keras reference embeddings) ==")
     let ref = shared + "/reference"
     guard FileManager.default.fileExists(atPath: ref + "/dev_embeddings_pil.f32") else {
-        print("skipped: \(ref)/dev_embeddings_pil.f32 not found")
-        return
+        say("skipped: \(ref)/dev_embeddings_pil.f32 not found")
+        return result
     }
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tlearn-headbench-\(getpid())")
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tlearn-headbench-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
     let path = dir.appendingPathComponent("dev.sqlite").path
@@ -33,64 +49,75 @@ public func runHeadBench(shared: String, tlearn: String?) throws {
     var set: EmbeddingSet!
     let load = median(try (0..<5).map { _ in try seconds { set = try EmbeddingSet.load(from: db) } })
     let data = try set.trainingData(trainViews: [.orig])
-    print("vectors: \(set.count) x \(set.dim); train \(data.train.rows), val \(data.val.rows), test \(data.test.rows)")
-    print("load (one query into one matrix):        \(ms(load))")
+    say("vectors: \(set.count) x \(set.dim); train \(data.train.rows), val \(data.val.rows), test \(data.test.rows)")
+    say("load (one query into one matrix):      \(ms(load))")
+    result.fields.append(("head_load_ms", load * 1000))
 
     for epochs in [5, 20] {
         var config = TrainingConfig()
         config.epochs = epochs
         var run: RunResult!
         let t = median(try (0..<5).map { _ in try seconds { run = try trainAndEvaluate(data, config: config)[0] } })
-        print("train + evaluate, adam, \(epochs) epochs:\(epochs < 10 ? " " : "")       \(ms(t))  (\(fixed(Double(data.train.rows * epochs) / t / 1e6, 2)) M rows/s; val \(fixed(run.val?.accuracy)), test \(fixed(run.test?.accuracy)))")
+        say("train + evaluate, adam, \(epochs) epochs:\(epochs < 10 ? " " : "")     \(ms(t))  (\(fixed(Double(data.train.rows * epochs) / t / 1e6, 2)) M rows/s; val \(fixed(run.val?.accuracy)), test \(fixed(run.test?.accuracy)))")
+        result.fields += [("head_train\(epochs)_ms", t * 1000), ("head_train\(epochs)_test_accuracy", run.test?.accuracy ?? 0)]
     }
 
     let grid = SweepGrid(learningRates: [1e-4, 3e-4, 1e-3, 3e-3], epochs: [5, 10, 20, 50], batchSizes: [16, 32, 64], l2s: [0, 1e-4])
     let jobs = ProcessInfo.processInfo.activeProcessorCount
     var outcome: SweepOutcome!
     let sweep = try seconds { outcome = try runSweep(data, grid: grid, base: TrainingConfig(), jobs: jobs) }
-    print("sweep \(grid.count) configs (4 lr x 4 epochs x 3 batch x 2 l2), \(jobs) jobs: \(fixed(sweep, 2)) s  (target < 10 s on 2 cores)")
-    print("  best on val: \(describeBench(outcome.best.config)): val \(fixed(outcome.best.val?.accuracy)), test \(fixed(outcome.best.test?.accuracy))")
+    say("sweep of \(grid.count) configs (4 lr x 4 epochs x 3 batch x 2 l2) on \(jobs) threads: \(fixed(sweep, 2)) s  (target < 10 s on 2 cores)")
+    say("  best on val: \(describeBench(outcome.best.config)): val \(fixed(outcome.best.val?.accuracy)), test \(fixed(outcome.best.test?.accuracy))")
     for b in outcome.baselines {
-        print("  baseline \(b.config.model == .knn ? "\(b.config.k ?? 0)-NN" : "nearest centroid") (cosine): val \(fixed(b.val?.accuracy)), test \(fixed(b.test?.accuracy))")
+        say("  baseline \(b.config.model == .knn ? "\(b.config.k ?? 0)-NN" : "nearest centroid") (cosine): val \(fixed(b.val?.accuracy)), test \(fixed(b.test?.accuracy))")
+    }
+    result.fields += [("head_sweep96_s", sweep), ("head_sweep_best_test_accuracy", outcome.best.test?.accuracy ?? 0)]
+
+    if let tlearn, FileManager.default.isExecutableFile(atPath: tlearn) {
+        var walls: [Double] = []
+        for _ in 0..<7 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: tlearn)
+            p.arguments = ["train-head", "--db", path, "--epochs", "5", "--json"]
+            p.standardOutput = FileHandle.nullDevice
+            walls.append(try seconds { try p.run(); p.waitUntilExit() })
+            guard p.terminationStatus == 0 else { throw HeadError.invalid("tlearn train-head exited with status \(p.terminationStatus)") }
+        }
+        say("whole process `tlearn train-head --epochs 5`, median of 7: \(ms(median(walls)))  (target < 200 ms)")
+        result.fields.append(("head_process_ms", median(walls) * 1000))
+    } else {
+        say("whole process: skipped (no tlearn binary next to tlearn-bench)")
     }
 
-    guard let tlearn, FileManager.default.isExecutableFile(atPath: tlearn) else {
-        print("whole process: skipped (no tlearn binary\(tlearn.map { " at \($0)" } ?? ""))")
-        return
-    }
-    var walls: [Double] = []
-    for _ in 0..<7 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tlearn)
-        p.arguments = ["train-head", "--db", path, "--epochs", "5", "--json"]
-        p.standardOutput = FileHandle.nullDevice
-        walls.append(try seconds { try p.run(); p.waitUntilExit() })
-        if p.terminationStatus != 0 { print("whole process: tlearn train-head failed (status \(p.terminationStatus))"); return }
-    }
-    print("whole process `tlearn train-head --epochs 5 --json`, median of 7: \(ms(median(walls)))  (target < 200 ms)")
-
-    // Peer: scikit-learn LogisticRegression (lbfgs, C=1) on the same vectors and split.
-    let script = URL(fileURLWithPath: "\(#filePath)").deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("scripts/compare_sklearn.py").path
+    guard peer else { return result }
+    // Peer: scikit-learn LogisticRegression (lbfgs, C=1.0, max_iter 1000) on the same vectors and split.
+    let script = """
+        import json, sqlite3, sys, time
+        import numpy as np
+        from sklearn.linear_model import LogisticRegression
+        rows = sqlite3.connect(sys.argv[1]).execute("SELECT c.name, i.split, e.vector FROM embeddings e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id ORDER BY e.image_id").fetchall()
+        y = np.array([r[0] for r in rows]); s = np.array([r[1] for r in rows]); x = np.stack([np.frombuffer(r[2], dtype="<f4") for r in rows])
+        t = time.perf_counter(); clf = LogisticRegression(C=1.0, max_iter=1000).fit(x[s == "train"], y[s == "train"]); t = time.perf_counter() - t
+        print(json.dumps({"seconds": t, "accuracy": float((clf.predict(x[s == "test"]) == y[s == "test"]).mean())}))
+        """
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", script, "--db", path, "--tlearn", tlearn]
+    p.arguments = ["python3", "-c", script, path]
     let pipe = Pipe()
     p.standardOutput = pipe
     p.standardError = FileHandle.nullDevice
-    do {
-        try p.run()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        if p.terminationStatus == 0 {
-            print("peer (scripts/compare_sklearn.py, same vectors and split):")
-            print(out.split(separator: "\n").dropFirst().map { "  " + $0 }.joined(separator: "\n"))
-        } else {
-            print("peer: skipped (python3 with numpy and scikit-learn not available)")
-        }
-    } catch {
-        print("peer: skipped (\(error))")
+    try p.run()
+    let out = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0, let j = try? JSONSerialization.jsonObject(with: out) as? [String: Double],
+          let fit = j["seconds"], let accuracy = j["accuracy"] else {
+        say("peer: skipped (python3 with numpy and scikit-learn not available)")
+        return result
     }
+    let ours = result.fields.first { $0.0 == "head_train20_ms" }.map { $0.1 as! Double / 1000 } ?? .nan
+    say("peer sklearn LogisticRegression (lbfgs): fit \(fixed(fit, 3)) s, test \(fixed(accuracy)); tlearn default train \(fixed(fit / ours, 1))x faster")
+    result.fields += [("head_sklearn_fit_s", fit), ("head_sklearn_test_accuracy", accuracy)]
+    return result
 }
 
 private func describeBench(_ c: TrainingConfig) -> String {
