@@ -67,15 +67,22 @@ public func knnBaseline(_ data: TrainingData, k: Int = 5) -> BaselineResult {
             }
         }
         return (0..<m.rows).map { r in
-            let row = sim[(r * n)..<((r + 1) * n)]
-            // Top k by similarity, ties to the lower training row.
-            let top = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(kk)
+            // Top k by similarity (ties to the lower training row), by insertion into a sorted list of k.
+            var top: [(sim: Float, index: Int)] = []
+            top.reserveCapacity(kk + 1)
+            for i in 0..<n {
+                let s = sim[r * n + i]
+                if top.count == kk, let last = top.last, !(s > last.sim) { continue }
+                let at = top.firstIndex { s > $0.sim } ?? top.count
+                top.insert((s, i), at: at)
+                if top.count > kk { top.removeLast() }
+            }
             var votes = [Int](repeating: 0, count: c)
             var total = [Float](repeating: 0, count: c)
-            for i in top {
-                let y = Int(data.train.labels[i - r * n])
+            for t in top {
+                let y = Int(data.train.labels[t.index])
                 votes[y] += 1
-                total[y] += row[i]
+                total[y] += t.sim
             }
             var best = 0
             for j in 1..<c where votes[j] > votes[best] || (votes[j] == votes[best] && total[j] > total[best]) { best = j }

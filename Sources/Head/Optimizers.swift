@@ -40,12 +40,30 @@ struct Optimizer {
             let t = Float(iterations + 1)
             let alpha = lr * (1 - powf(Self.beta2, t)).squareRoot() / (1 - powf(Self.beta1, t))
             let c1 = 1 - Self.beta1, c2 = 1 - Self.beta2, eps = Self.epsilon
-            m.withUnsafeMutableBufferPointer { m in
-                v.withUnsafeMutableBufferPointer { v in
-                    for i in 0..<n {
+            m.withUnsafeMutableBufferPointer { mb in
+                v.withUnsafeMutableBufferPointer { vb in
+                    let m = mb.baseAddress!, v = vb.baseAddress!
+                    // Eight lanes at a time: each lane does exactly the scalar tail's operations
+                    // (IEEE add, mul, div and sqrt, no fused multiply-add), so both give the same bits.
+                    var i = 0
+                    while i + 8 <= n {
+                        let gi = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
+                        var mi = UnsafeRawPointer(m + i).loadUnaligned(as: SIMD8<Float>.self)
+                        var vi = UnsafeRawPointer(v + i).loadUnaligned(as: SIMD8<Float>.self)
+                        let pi = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+                        mi += (gi - mi) * c1
+                        vi += (gi * gi - vi) * c2
+                        let step = (mi * alpha) / (vi.squareRoot() + eps)
+                        UnsafeMutableRawPointer(m + i).storeBytes(of: mi, as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(p + i).storeBytes(of: pi - step, as: SIMD8<Float>.self)
+                        i += 8
+                    }
+                    while i < n {
                         m[i] += (g[i] - m[i]) * c1
                         v[i] += (g[i] * g[i] - v[i]) * c2
                         p[i] -= (m[i] * alpha) / (v[i].squareRoot() + eps)
+                        i += 1
                     }
                 }
             }
