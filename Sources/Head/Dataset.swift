@@ -1,9 +1,7 @@
 import Store
 
-/// The split an image belongs to (`images.split`).
-public enum Partition: String, Codable, Sendable, CaseIterable {
-    case train, val, test
-}
+/// The split an image belongs to (`images.split`): Store's `Split`.
+public typealias Partition = Split
 
 /// Which embedding of an image (`embeddings.view`): as is, or of the horizontally flipped image.
 public enum View: String, Codable, Sendable, CaseIterable {

@@ -1,3 +1,5 @@
+import Store
+
 /// One wrongly classified row, for `evaluate --misclassified`.
 public struct Misclassification: Codable, Sendable, Equatable {
     public let path: String
