@@ -10,7 +10,7 @@ struct Evaluate: ParsableCommand {
         discussion: "Accuracy, per-class precision/recall/F1 and the confusion matrix, as train-head prints them.")
 
     @Argument(help: ArgumentHelp("A run id (see `tlearn runs`), latest (the newest trained head) or best (of the newest sweep).", valueName: "run")) var selector: String
-    @OptionGroup var store: HeadDatabaseOptions
+    @OptionGroup var store: RunDatabaseOptions
     @Flag(help: "List the test images the head got wrong, with predicted and true class.") var misclassified = false
     @Option(help: ArgumentHelp("Evaluate on a labelled folder (one subfolder per class) instead of the database's test split.", valueName: "dir"))
     var images: String?
@@ -18,7 +18,6 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Print one JSON object instead of tables.") var json = false
 
     func validate() throws {
-        if store.backbone != nil { throw ValidationError("--backbone does not apply: a run evaluates on its own backbone's vectors") }
         if weights != nil && images == nil { throw ValidationError("--weights is only used with --images") }
         if let images {
             if weights == nil { throw ValidationError("--images needs --weights: the backbone (.h5) run \(selector) was trained on") }

@@ -24,6 +24,18 @@ struct HeadDatabaseOptions: ParsableArguments {
     func open() throws -> Connection { try Database.open(db) }
 }
 
+/// `--db` of the commands that work on saved runs (runs, evaluate, predict): a run knows its backbone.
+struct RunDatabaseOptions: ParsableArguments {
+    @Option(help: "The tlearn database (SQLite file) holding the runs.")
+    var db: String
+
+    func validate() throws {
+        if !FileManager.default.fileExists(atPath: db) { throw ValidationError("no database at \(db)") }
+    }
+
+    func open() throws -> Connection { try Database.open(db) }
+}
+
 /// Training settings that are single values in train-head and in sweep alike.
 struct HeadTrainingOptions: ParsableArguments {
     @Option(help: "SGD momentum (Keras SGD; sgd only).") var momentum: Double = 0

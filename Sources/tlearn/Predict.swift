@@ -7,16 +7,16 @@ struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Classify images with a saved run: the top classes with their probabilities.",
         discussion: """
-            Each image is embedded as `tlearn extract` does (orig view) by the backbone the run was trained
-            on; --weights must be that very file (checked by SHA-256). Directories are searched recursively
-            for .jpg, .jpeg and .png. A file that cannot be decoded gets a one-line error and the others are
-            still classified; the exit status is then 3.
+            Each image is embedded as `tlearn extract` does (orig view) by the backbone the run was trained \
+            on; --weights must be that very file (checked by SHA-256). Directories are searched recursively \
+            for .jpg, .jpeg and .png. A file that cannot be decoded gets a one-line error and the others are \
+            still classified; the exit status is then 3. \
             CSV columns: path,rank,class,probability. JSON: an array of {"path", "predictions": [{"class", "probability"}]}.
             """)
 
     @Argument(help: ArgumentHelp("A run id (see `tlearn runs`), latest (the newest trained head) or best (of the newest sweep).", valueName: "run")) var selector: String
     @Argument(help: ArgumentHelp("Image files or directories.", valueName: "image-or-dir")) var images: [String]
-    @OptionGroup var store: HeadDatabaseOptions
+    @OptionGroup var store: RunDatabaseOptions
     @Option(help: ArgumentHelp("The Keras MobileNetV2 weights (.h5) the run's vectors came from.", valueName: "file")) var weights: String
     @Option(help: "How many classes to show per image.") var top = 3
     @Flag(help: "Write CSV instead of a table.") var csv = false
@@ -26,7 +26,6 @@ struct Predict: ParsableCommand {
         if images.isEmpty { throw ValidationError("give at least one image file or directory") }
         if top < 1 { throw ValidationError("--top must be at least 1, got \(top)") }
         if csv && json { throw ValidationError("--csv and --json cannot be used together") }
-        if store.backbone != nil { throw ValidationError("--backbone does not apply: a run predicts with its own backbone") }
         if !FileManager.default.fileExists(atPath: weights) { throw ValidationError("no weights file at \(weights)") }
     }
 

@@ -5,7 +5,7 @@ import Head
 struct Runs: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the runs saved in a database (train-head, sweep, baselines).")
 
-    @OptionGroup var store: HeadDatabaseOptions
+    @OptionGroup var store: RunDatabaseOptions
     @Option(help: ArgumentHelp("Only the runs of this sweep.", valueName: "id")) var sweep: Int64?
     @Flag(help: "Print a JSON array instead of a table.") var json = false
 

@@ -7,11 +7,11 @@ struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a grid of heads in parallel, rank them on validation and save every run.",
         discussion: """
-            Each grid axis is a comma list. The epochs axis is free: one training per point runs to
-            the largest count and records the head at every listed count, identical to separate runs
-            (with --early-stopping, each count keeps the best weights so far). The best run is chosen
-            on validation only (or on mean cross-validation accuracy with --folds K over train+val);
-            only its test accuracy is reported. Nearest-centroid and 5-NN baselines (cosine) run on
+            Each grid axis is a comma list. The epochs axis is free: one training per point runs to \
+            the largest count and records the head at every listed count, identical to separate runs \
+            (with --early-stopping, each count keeps the best weights so far). The best run is chosen \
+            on validation only (or on mean cross-validation accuracy with --folds K over train+val); \
+            only its test accuracy is reported. Nearest-centroid and 5-NN baselines (cosine) run on \
             the same split and are saved in the same table.
             """)
 

@@ -6,9 +6,9 @@ struct TrainHead: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a softmax head (Keras Dense) on the cached vectors and save it as a run.",
         discussion: """
-            logits = x W + b on the raw vectors, softmax cross-entropy, glorot_uniform W and zero b
-            from --seed; batches reshuffled every epoch. Val and test use the original view only.
-            Test metrics are computed once, after training. The run (config, curves, metrics, W and b)
+            logits = x W + b on the raw vectors, softmax cross-entropy, glorot_uniform W and zero b \
+            from --seed; batches reshuffled every epoch. Val and test use the original view only. \
+            Test metrics are computed once, after training. The run (config, curves, metrics, W and b) \
             is saved in the database: see `tlearn runs`, `tlearn evaluate`, `tlearn predict`.
             """)
 
