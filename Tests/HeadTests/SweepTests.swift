@@ -52,3 +52,24 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(knnBaseline(easy).test?.accuracy, 1)
     }
 }
+
+final class FlippedViewTests: XCTestCase {
+    func testFlippedVectorsTrainAndStayInTheirImagesFold() throws {
+        let s = Synthetic(dim: 6, perClass: [15, 15])
+        let db = try s.write(to: temporaryDatabasePath(), hflip: true)
+        let set = try EmbeddingSet.load(from: db)
+        let folds = try set.crossValidationFolds(3, trainViews: [.orig, .hflip], seed: 4)
+        for f in folds {
+            let valImages = Set(f.val.sourceRows.map { set.imageIDs[$0] })
+            let trainImages = Set(f.train.sourceRows.map { set.imageIDs[$0] })
+            XCTAssertTrue(valImages.isDisjoint(with: trainImages), "an image's flipped vector must not train while it validates")
+            XCTAssertEqual(f.train.rows, 2 * trainImages.count, "orig and hflip rows of every training image")
+        }
+        var config = TrainingConfig()
+        config.trainViews = [.orig, .hflip]
+        config.epochs = 3
+        let data = try set.trainingData(trainViews: config.trainViews)
+        let run = try trainAndEvaluate(data, config: config)[0]
+        XCTAssertEqual(run.val?.count, s.splits.filter { $0 == .val }.count, "val uses the original view only")
+    }
+}
