@@ -6,5 +6,7 @@ struct TLearn: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "MobileNetV2 embeddings in SQLite, and a softmax head on them.",
         version: "0.1.0",
-        subcommands: [])
+        subcommands: [
+            Query.self,
+        ])
 }

@@ -1,5 +1,0 @@
-import XCTest
-
-final class PlaceholderTLearnTests: XCTestCase {
-    func testModuleBuilds() {}
-}
