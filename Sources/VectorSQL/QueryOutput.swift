@@ -52,6 +52,20 @@ public struct QueryWriter {
         }
     }
 
+    /// Writes rows that are already in memory (the output of `similar`, `duplicates`).
+    public func write(columns: [String], rows: [[SQLValue]]) {
+        switch format {
+        case .table: write(Self.table(columns: columns, rows: rows))
+        case .csv:
+            write(columns.map(Self.csvField).joined(separator: ",") + "\r\n")
+            for row in rows { write(row.map { Self.csvField(Self.plain($0)) }.joined(separator: ",") + "\r\n") }
+        case .json:
+            let keys = columns.map(JSON.string)
+            let objects = rows.map { row in "  {" + zip(keys, row).map { "\($0): \(Self.json($1))" }.joined(separator: ", ") + "}" }
+            write(objects.isEmpty ? "[]\n" : "[\n" + objects.joined(separator: ",\n") + "\n]\n")
+        }
+    }
+
     /// Aligned columns: numbers right-aligned, everything else left-aligned.
     public static func table(columns: [String], rows: [[SQLValue]]) -> String {
         let cells = rows.map { $0.map(tableCell) }

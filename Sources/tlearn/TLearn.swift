@@ -8,5 +8,8 @@ struct TLearn: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Query.self,
+            Similar.self,
+            Duplicates.self,
+            Export.self,
         ])
 }
