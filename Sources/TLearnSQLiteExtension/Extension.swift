@@ -8,12 +8,7 @@ public func sqlite3_tlearnsqlite_init(
     _ db: OpaquePointer?, _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ api: UnsafeRawPointer?
 ) -> Int32 {
     guard let db else { return SQLITE_ERROR }
-    // The extension calls the libsqlite3.so.0 it is linked to instead of going through the
-    // host's `api` table (whose macros Swift cannot import). That is only sound when the host
-    // uses the same library: its table's first entry must then be our sqlite3_aggregate_context.
-    let ours = unsafeBitCast(
-        sqlite3_aggregate_context as @convention(c) (OpaquePointer?, Int32) -> UnsafeMutableRawPointer?, to: UnsafeRawPointer.self)
-    if let api, api.load(as: UnsafeRawPointer?.self) != ours {
+    if let api, !VectorSQL.isLinkedSQLite(routines: api) {
         return fail(message, "tlearn_sqlite: this program uses its own copy of SQLite, not the shared libsqlite3.so.0 the extension is linked to; load it from a program that uses the system SQLite (the sqlite3 shell, Debian's python3)")
     }
     do { try VectorSQL.register(on: db) } catch { return fail(message, "tlearn_sqlite: \(error)") }

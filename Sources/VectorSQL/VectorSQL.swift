@@ -19,6 +19,16 @@ public enum VectorSQL {
         return db
     }
 
+    /// Whether an extension loader's `sqlite3_api_routines` table belongs to the libsqlite3 this
+    /// code is linked to. The extension calls that library directly instead of going through
+    /// the table (whose macros Swift cannot import), which is only sound when they are the same;
+    /// the table's first entry is then our `sqlite3_aggregate_context`.
+    public static func isLinkedSQLite(routines: UnsafeRawPointer) -> Bool {
+        let ours = unsafeBitCast(
+            sqlite3_aggregate_context as @convention(c) (OpaquePointer?, Int32) -> UnsafeMutableRawPointer?, to: UnsafeRawPointer.self)
+        return routines.load(as: UnsafeRawPointer?.self) == ours
+    }
+
     /// Adds every function to `db`; tlearn calls this on each connection it opens.
     public static func register(on db: OpaquePointer) throws {
         do {

@@ -1,5 +1,4 @@
 import Foundation
-import Store
 import XCTest
 
 /// The loadable extension in the stock sqlite3 shell (a C program linked to the system libsqlite3).
@@ -65,27 +64,3 @@ final class ExtensionTests: XCTestCase {
     }
 }
 
-/// The entry point itself, called through dlopen as SQLite's loader does.
-final class ExtensionEntryPointTests: XCTestCase {
-    typealias Init = @convention(c) (OpaquePointer?, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, UnsafeRawPointer?) -> Int32
-
-    func testRefusesAHostWithItsOwnCopyOfSQLite() throws {
-        let path = productsDirectory().appendingPathComponent("libtlearn_sqlite.so").path
-        guard let lib = dlopen(path, RTLD_NOW) else { return XCTFail("cannot dlopen \(path): \(String(cString: dlerror()))") }
-        defer { dlclose(lib) }
-        let symbol = try XCTUnwrap(dlsym(lib, "sqlite3_tlearnsqlite_init"), "the entry point derived from the file name is missing")
-        let entry = unsafeBitCast(symbol, to: Init.self)
-        let db = try Connection(path: ":memory:")
-        // A routines table whose functions are not the ones the extension links to.
-        let fake = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 8)
-        defer { fake.deallocate() }
-        fake.initializeMemory(as: UInt8.self, repeating: 0x5A, count: 4096)
-        var message: UnsafeMutablePointer<CChar>?
-        XCTAssertEqual(entry(db.handle, &message, UnsafeRawPointer(fake)), 1 /* SQLITE_ERROR */)
-        let text = message.map { String(cString: $0) } ?? ""
-        XCTAssertTrue(text.contains("this program uses its own copy of SQLite"), text)
-        XCTAssertThrowsError(try db.scalar("SELECT vec_dim(X'')"), "nothing may be registered after the refusal")
-        XCTAssertEqual(entry(db.handle, &message, nil), 0, "without a routines table (a direct call) it registers")
-        XCTAssertEqual(try db.scalar("SELECT vec_dim(X'00000000')")?.int, 1)
-    }
-}

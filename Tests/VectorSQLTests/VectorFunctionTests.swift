@@ -1,4 +1,5 @@
 import XCTest
+import CSQLite3
 import Store
 @testable import VectorSQL
 
@@ -148,5 +149,18 @@ final class VectorFunctionTests: XCTestCase {
         try db.execute("CREATE INDEX t_norm ON t(vec_norm(v))")
         try db.run("INSERT INTO t VALUES (?1)", [blob([3, 4])])
         XCTAssertEqual(try value("SELECT count(*) FROM t WHERE vec_norm(v) = 5")?.int, 1)
+    }
+}
+
+final class ExtensionHostCheckTests: XCTestCase {
+    func testRoutinesTableOfAnotherSQLiteIsRefused() {
+        // The real loader's table is accepted in ExtensionTests (sqlite3 shell); here, a table
+        // whose first entry is some other function, and one whose first entry is ours.
+        var foreign: [UnsafeRawPointer?] = [UnsafeRawPointer(bitPattern: 0x1234), nil]
+        XCTAssertFalse(foreign.withUnsafeBytes { VectorSQL.isLinkedSQLite(routines: $0.baseAddress!) })
+        let ours = unsafeBitCast(
+            sqlite3_aggregate_context as @convention(c) (OpaquePointer?, Int32) -> UnsafeMutableRawPointer?, to: UnsafeRawPointer.self)
+        foreign[0] = ours
+        XCTAssertTrue(foreign.withUnsafeBytes { VectorSQL.isLinkedSQLite(routines: $0.baseAddress!) })
     }
 }
