@@ -47,7 +47,9 @@ public enum VectorMath {
     public static func cosine(_ a: Vector, _ b: Vector) -> Double {
         let ab = dot(a, b), aa = dot(a, a), bb = dot(b, b)
         if aa == 0 || bb == 0 { return 0 }
-        return min(1, max(-1, ab / (aa.squareRoot() * bb.squareRoot())))
+        // One square root of the product: for a == b it is exactly ab (sqrt(x*x) == x in IEEE
+        // arithmetic), so a vector's cosine with itself is exactly 1.
+        return min(1, max(-1, ab / (aa * bb).squareRoot()))
     }
 
     /// Euclidean distance |a - b|, from the differences (not from norms, which cancels badly).

@@ -1,0 +1,94 @@
+import Foundation
+import Store
+import XCTest
+
+final class SimilarCommandTests: XCTestCase {
+    var dir: URL!
+    var path: String { dir.appendingPathComponent("t.sqlite").path }
+    var vectors: [[Float]] = []
+    var backbone: Int64 = 0
+    var synthetic: SyntheticDatabase!
+
+    override func setUpWithError() throws {
+        dir = try makeTempDirectory()
+        synthetic = try SyntheticDatabase(at: path)
+        try synthetic.addClasses(["a", "b", "c"])
+        backbone = try synthetic.addBackbone(dim: 24)
+        var rng = SplitMix(seed: 21)
+        try synthetic.db.transaction {
+            for i in 0..<200 {
+                var v = rng.vector(24)
+                if i == 50 { v = vectors[10] }  // a tie for the query 10's neighbours
+                vectors.append(v)
+                try synthetic.addImage(path: "c\(i % 3)/\(i).jpg", className: ["a", "b", "c"][i % 3], split: ["train", "val", "test"][i % 3], vector: v, backbone: backbone)
+            }
+        }
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func csvRows(_ text: String) -> [[String]] {
+        text.split(separator: "\r\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+    }
+
+    func testSimilarEqualsBruteForceSQL() throws {
+        for (id, k) in [(1, 10), (11, 5), (51, 3), (200, 7)] {
+            let r = try runTool(["similar", "--db", path, "--id", "\(id)", "-k", "\(k)", "--csv"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let sql = """
+                SELECT e.image_id, vec_cosine(e.vector, (SELECT vector FROM embeddings WHERE image_id = ?1)) AS c, i.path
+                FROM embeddings e JOIN images i ON i.id = e.image_id
+                WHERE e.image_id != ?1 ORDER BY c DESC, e.image_id LIMIT ?2
+                """
+            let q = try runTool(["query", "--db", path, "--csv", "--param", "\(id)", "--param", "\(k)", sql])
+            XCTAssertEqual(q.status, 0, q.stderr)
+            let got = csvRows(r.stdout), want = csvRows(q.stdout)
+            XCTAssertEqual(got.count, k)
+            XCTAssertEqual(got.map { $0[0] }, (1...k).map(String.init), "ranks")
+            XCTAssertEqual(got.map { $0[2] }, want.map { $0[0] }, "ids for query \(id)")
+            XCTAssertEqual(got.map { $0[1] }, want.map { $0[1] }, "cosines to the last digit for query \(id)")
+            XCTAssertEqual(got.map { $0[3] }, want.map { $0[2] }, "paths")
+            // And against a cosine computed here in Double.
+            for row in got {
+                let j = Int(row[2])! - 1, q = vectors[id - 1]
+                let ab = zip(q, vectors[j]).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+                let aa = q.reduce(0.0) { $0 + Double($1) * Double($1) }, bb = vectors[j].reduce(0.0) { $0 + Double($1) * Double($1) }
+                XCTAssertEqual(Double(row[1])!, ab / (aa * bb).squareRoot(), accuracy: 1e-12)
+            }
+        }
+        let tie = csvRows(try runTool(["similar", "--db", path, "--id", "11", "-k", "1", "--csv"]).stdout)
+        XCTAssertEqual(tie.first?[2], "51", "the copy of image 11 is its nearest neighbour")
+        XCTAssertEqual(tie.first?[1], "1.0")
+        XCTAssertEqual(tie.first?[4], "c")
+        XCTAssertEqual(tie.first?[5], "test")
+    }
+
+    func testTableOutputAndErrors() throws {
+        let r = try runTool(["similar", "--db", path, "--id", "11", "-k", "2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.first?.split(separator: " ").map(String.init), ["rank", "cosine", "id", "path", "label", "split"])
+        XCTAssertEqual(lines.count, 4)
+        XCTAssertTrue(try runTool(["similar", "--db", path, "--id", "999"]).stderr.contains("has no image with id 999"))
+        XCTAssertTrue(try runTool(["similar", "--db", path]).stderr.contains("give either an IMAGE or --id N"))
+        XCTAssertTrue(try runTool(["similar", "--db", path, "--id", "1", "-k", "0"]).stderr.contains("-k must be at least 1"))
+        let imagePath = dir.appendingPathComponent("x.jpg").path
+        _ = FileManager.default.createFile(atPath: imagePath, contents: Data([0xFF, 0xD8]))
+        XCTAssertTrue(try runTool(["similar", "--db", path, imagePath]).stderr.contains("IMAGE needs --weights FILE"))
+    }
+
+    func testSeveralBackbonesNeedAChoice() throws {
+        let second = try synthetic.addBackbone(dim: 4, sha: "other")
+        try synthetic.db.run("INSERT INTO embeddings(image_id, backbone_id, vector) VALUES (1, ?1, ?2), (2, ?1, ?3)",
+                             [.integer(second), blob([1, 0, 0, 0]), blob([1, 1, 0, 0])])
+        let r = try runTool(["similar", "--db", path, "--id", "1"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("holds vectors of 2 backbones"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("choose one with --backbone ID"), r.stderr)
+        let chosen = try runTool(["similar", "--db", path, "--id", "1", "--backbone", "\(second)", "--csv"])
+        XCTAssertEqual(chosen.status, 0, chosen.stderr)
+        XCTAssertEqual(csvRows(chosen.stdout).map { $0[2] }, ["2"])
+        XCTAssertEqual(Double(csvRows(chosen.stdout)[0][1])!, 1 / 2.0.squareRoot(), accuracy: 1e-15)
+        XCTAssertTrue(try runTool(["similar", "--db", path, "--id", "1", "--backbone", "9"]).stderr.contains("has no backbone 9"))
+    }
+}

@@ -1,0 +1,75 @@
+import XCTest
+import Store
+@testable import VectorSQL
+
+final class CosineSearchTests: XCTestCase {
+    /// A matrix of `n` random vectors with planted exact duplicates, scaled copies and a zero row.
+    func makeDatabase(n: Int, dim: Int, seed: UInt64) throws -> (SyntheticDB, [[Float]], Int64) {
+        let s = try SyntheticDB()
+        try s.addClasses(["a", "b"])
+        let backbone = try s.addBackbone(dim: dim)
+        var rng = SplitMix(seed: seed)
+        var vectors: [[Float]] = []
+        try s.db.transaction {
+            for i in 0..<n {
+                var v = rng.vector(dim)
+                if i == 5 { v = vectors[2] }                    // exact duplicate: a tie
+                if i == 9 { v = vectors[3].map { $0 * 3 } }     // same direction
+                if i == 11 { v = [Float](repeating: 0, count: dim) }
+                vectors.append(v)
+                try s.addImage(path: "img\(i).jpg", className: i % 2 == 0 ? "a" : "b", split: ["train", "val", "test"][i % 3], vector: v, backbone: backbone)
+            }
+        }
+        return (s, vectors, backbone)
+    }
+
+    /// Brute force in Double, ties by image id (= row + 1 here).
+    func bruteForce(_ vectors: [[Float]], query: [Float], k: Int, excluding: Int?) -> [(Int, Double)] {
+        func cos(_ a: [Float], _ b: [Float]) -> Double {
+            let ab = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let aa = a.reduce(0.0) { $0 + Double($1) * Double($1) }, bb = b.reduce(0.0) { $0 + Double($1) * Double($1) }
+            return aa == 0 || bb == 0 ? 0 : min(1, max(-1, ab / (aa.squareRoot() * bb.squareRoot())))
+        }
+        let all = vectors.indices.filter { $0 != excluding }.map { ($0, cos(query, vectors[$0])) }
+        return Array(all.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }.prefix(k))
+    }
+
+    func testNearestAgreesWithBruteForceIncludingTiesAndZeroRows() throws {
+        let (s, vectors, backbone) = try makeDatabase(n: 700, dim: 48, seed: 9)
+        defer { removeDatabase(s.path) }
+        let search = CosineSearch(try VectorMatrix.load(s.db, backbone: backbone))
+        for (q, k) in [(2, 5), (3, 10), (0, 1), (11, 4), (400, 699), (699, 3)] {
+            let got = search.nearest(to: vectors[q], k: k, excluding: q)
+            let want = bruteForce(vectors, query: vectors[q], k: k, excluding: q)
+            XCTAssertEqual(got.map(\.row), want.map(\.0), "query row \(q), k \(k)")
+            for (g, w) in zip(got, want) { assertClose(g.cosine, w.1, rtol: 1e-13, atol: 1e-15, "row \(g.row)") }
+        }
+        XCTAssertEqual(search.nearest(to: vectors[0], k: 2000).count, 700, "k larger than n lists everything")
+        // SQL agrees to the last digit (same VectorMath, same order).
+        let sql = try s.db.rows("""
+            SELECT e.image_id, vec_cosine(e.vector, (SELECT vector FROM embeddings WHERE image_id = 4)) AS c
+            FROM embeddings e WHERE e.image_id != 4 ORDER BY c DESC, e.image_id LIMIT 10
+            """)
+        let got = search.nearest(to: vectors[3], k: 10, excluding: 3)
+        XCTAssertEqual(sql.map { $0[0].int! }, got.map { Int64($0.row + 1) })
+        XCTAssertEqual(sql.map { $0[1].double! }, got.map(\.cosine))
+    }
+
+    func testPairsAgreeWithBruteForceAcrossBlockBoundaries() throws {
+        let (s, vectors, backbone) = try makeDatabase(n: 60, dim: 16, seed: 4)
+        defer { removeDatabase(s.path) }
+        let search = CosineSearch(try VectorMatrix.load(s.db, backbone: backbone))
+        for threshold in [0.999, 0.6, 0.3] {
+            var want: [(Int, Int)] = []
+            for i in vectors.indices { for j in (i + 1)..<vectors.count where bruteForce([vectors[j]], query: vectors[i], k: 1, excluding: nil)[0].1 >= threshold { want.append((i, j)) } }
+            for block in [7, 16, 64, 512] {
+                let got = search.pairs(atLeast: threshold, blockRows: block).map { ($0.0, $0.1) }
+                XCTAssertEqual(got.sorted { $0 < $1 }.map { "\($0)-\($1)" }, want.map { "\($0)-\($1)" }, "threshold \(threshold) block \(block)")
+            }
+        }
+        let dupes = search.pairs(atLeast: 0.999999)
+        XCTAssertEqual(dupes.map { "\($0.0)-\($0.1)" }, ["2-5", "3-9"])
+        XCTAssertEqual(dupes[0].2, 1, "a vector's cosine with its copy is exactly 1")
+        assertClose(dupes[1].2, 1, rtol: 0, atol: 1e-15)
+    }
+}
