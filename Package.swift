@@ -35,7 +35,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tlearn-bench", dependencies: [
-            "Imaging", "Kernels", "MobileNet", "Store", "Head",
+            "Imaging", "Kernels", "MobileNet", "Store", "Head", "VectorSQL",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tlearn-bench"),
 
