@@ -9,3 +9,4 @@ static inline unsigned tl_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
 static inline size_t tl_H5T_VARIABLE(void) { return H5T_VARIABLE; }
 static inline hid_t tl_H5P_DEFAULT(void) { return H5P_DEFAULT; }
 static inline hid_t tl_H5S_ALL(void) { return H5S_ALL; }
+static inline hid_t tl_H5E_DEFAULT(void) { return H5E_DEFAULT; }

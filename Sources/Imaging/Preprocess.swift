@@ -1,0 +1,32 @@
+/// Identifies the whole image -> tensor recipe; stored in the database as the embedding cache key,
+/// so change it whenever decoding, resizing or scaling changes the numbers.
+public enum Preprocessing {
+    public static let identifier = "pillow-bilinear;x/127.5-1"
+}
+
+/// `x / 127.5 - 1` in Float32 for every byte value, computed exactly as Keras's
+/// `preprocess_input(mode="tf")` does on a float32 array (divide, then subtract), so the table
+/// holds the same floats Keras would produce.
+let unitScale: [Float] = (0..<256).map { Float($0) / Float(127.5) - Float(1) }
+
+/// Resizes `image` to `size` x `size` (Pillow BILINEAR, see `resizeBilinear`), maps each byte to
+/// [-1, 1] with `x / 127.5 - 1` (Keras MobileNetV2 "tf" mode) and writes `size * size * 3` floats
+/// (NHWC, RGB) to `output`; `flip` mirrors left-right after resizing (the `hflip` view).
+public func preprocess(_ image: RGBImage, size: Int, flip: Bool = false, into output: UnsafeMutablePointer<Float>) {
+    precondition(size > 0, "preprocess size must be positive, got \(size)")
+    let resized = resizeBilinear(image, width: size, height: size)
+    resized.pixels.withUnsafeBufferPointer { src in
+        unitScale.withUnsafeBufferPointer { table in
+            for y in 0..<size {
+                let row = src.baseAddress! + y * size * 3
+                let out = output + y * size * 3
+                for x in 0..<size {
+                    let s = row + (flip ? size - 1 - x : x) * 3
+                    out[3 * x] = table[Int(s[0])]
+                    out[3 * x + 1] = table[Int(s[1])]
+                    out[3 * x + 2] = table[Int(s[2])]
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,33 @@
+/// An activation applied as a clamp in the kernels' output pass, like XNNPACK's `minmax` kernels:
+/// relu6 = (0, 6), linear = (-inf, inf).
+public struct Clamp: Sendable, Equatable {
+    public let lo: Float
+    public let hi: Float
+
+    public init(lo: Float, hi: Float) {
+        precondition(lo <= hi, "Clamp: lo \(lo) > hi \(hi)")
+        self.lo = lo
+        self.hi = hi
+    }
+
+    /// Keras `ReLU(6.0)`.
+    public static let relu6 = Clamp(lo: 0, hi: 6)
+    /// No activation.
+    public static let linear = Clamp(lo: -.infinity, hi: .infinity)
+}
+
+@inline(__always) func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always) func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
+@inline(__always) func clamp8(_ v: SIMD8<Float>, _ lo: SIMD8<Float>, _ hi: SIMD8<Float>) -> SIMD8<Float> {
+    v.replacing(with: lo, where: v .< lo).replacing(with: hi, where: v .> hi)
+}
+
+@inline(__always) func clamp1(_ v: Float, _ lo: Float, _ hi: Float) -> Float {
+    v < lo ? lo : (v > hi ? hi : v)
+}

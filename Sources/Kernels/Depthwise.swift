@@ -1,0 +1,179 @@
+/// Packs a Keras depthwise kernel, (3, 3, C, 1) = HWC, and a per-channel bias per group of 8 channels
+/// as `[bias x8, tap0 x8, ..., tap8 x8]` (XNNPACK `xnn_pack_f32_dwconv_hwg_w`), zero-padding the last group.
+public func packDepthwise3x3(kernel: [Float], bias: [Float], channels c: Int) -> AlignedBuffer {
+    precondition(kernel.count == 9 * c && bias.count == c,
+                 "packDepthwise3x3: kernel \(kernel.count) floats, bias \(bias.count), expected \(9 * c) and \(c)")
+    let groups = (c + 7) / 8
+    let packed = AlignedBuffer(count: groups * depthwiseGroupStride)
+    let p = packed.pointer
+    for ch in 0..<c {
+        let base = (ch / 8) * depthwiseGroupStride + ch % 8
+        p[base] = bias[ch]
+        for t in 0..<9 { p[base + 8 * (1 + t)] = kernel[t * c + ch] }
+    }
+    return packed
+}
+
+/// Floats per packed group of 8 channels: bias + 9 taps.
+public let depthwiseGroupStride = 80
+
+/// 3x3 depthwise convolution with stride 1 over NHWC (one image), bias and clamp fused.
+public func depthwise3x3Stride1(
+    _ input: UnsafePointer<Float>, packed: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
+    window: Window, channels: Int, clamp: Clamp
+) {
+    precondition(window.stride == 1, "depthwise3x3Stride1: \(window)")
+    depthwise3x3(input, packed, output, window, channels, clamp, stride: 1)
+}
+
+/// 3x3 depthwise convolution with stride 2 over NHWC (one image), bias and clamp fused.
+public func depthwise3x3Stride2(
+    _ input: UnsafePointer<Float>, packed: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
+    window: Window, channels: Int, clamp: Clamp
+) {
+    precondition(window.stride == 2, "depthwise3x3Stride2: \(window)")
+    depthwise3x3(input, packed, output, window, channels, clamp, stride: 2)
+}
+
+/// The shared body, specialised per stride by inlining. Interior pixels (all 9 taps inside the input)
+/// run 4 output pixels per step with the group's 9 weight vectors held in registers; border pixels
+/// and the `channels % 8` tail take `depthwisePixel`, which sums taps in the same order (ky, then kx),
+/// so every output is bit-identical whichever path computed it.
+@inline(__always)
+private func depthwise3x3(
+    _ input: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
+    _ g: Window, _ c: Int, _ clamp: Clamp, stride s: Int
+) {
+    let groups = c / 8
+    let rowStride = g.inWidth * c
+    let lo = SIMD8<Float>(repeating: clamp.lo), hi = SIMD8<Float>(repeating: clamp.hi)
+    // Output columns whose 3 taps all fall inside the input.
+    let oxFirst = (g.padLeft + s - 1) / s
+    let oxLast = min(g.outWidth - 1, g.inWidth - 3 + g.padLeft >= 0 ? (g.inWidth - 3 + g.padLeft) / s : -1)
+    for oy in 0..<g.outHeight {
+        let iy0 = oy * s - g.padTop
+        let out = output + oy * g.outWidth * c
+        guard iy0 >= 0 && iy0 + 2 < g.inHeight && oxFirst <= oxLast && groups > 0 else {
+            for ox in 0..<g.outWidth { depthwisePixel(input, w, out + ox * c, g, c, clamp, oy: oy, ox: ox) }
+            continue
+        }
+        for ox in 0..<oxFirst { depthwisePixel(input, w, out + ox * c, g, c, clamp, oy: oy, ox: ox) }
+        for gi in 0..<groups {
+            let wp = w + gi * depthwiseGroupStride
+            let b = load8(wp)
+            let w0 = load8(wp + 8), w1 = load8(wp + 16), w2 = load8(wp + 24)
+            let w3 = load8(wp + 32), w4 = load8(wp + 40), w5 = load8(wp + 48)
+            let w6 = load8(wp + 56), w7 = load8(wp + 64), w8 = load8(wp + 72)
+            let r0 = input + iy0 * rowStride + gi * 8
+            let r1 = r0 + rowStride, r2 = r1 + rowStride
+            let step = s * c
+            var ox = oxFirst
+            while ox + 3 <= oxLast {
+                let off = (ox * s - g.padLeft) * c
+                var a0 = b, a1 = b, a2 = b, a3 = b
+                var p = r0 + off
+                a0.addProduct(load8(p), w0); a0.addProduct(load8(p + c), w1); a0.addProduct(load8(p + 2 * c), w2)
+                a1.addProduct(load8(p + step), w0); a1.addProduct(load8(p + step + c), w1); a1.addProduct(load8(p + step + 2 * c), w2)
+                a2.addProduct(load8(p + 2 * step), w0); a2.addProduct(load8(p + 2 * step + c), w1); a2.addProduct(load8(p + 2 * step + 2 * c), w2)
+                a3.addProduct(load8(p + 3 * step), w0); a3.addProduct(load8(p + 3 * step + c), w1); a3.addProduct(load8(p + 3 * step + 2 * c), w2)
+                p = r1 + off
+                a0.addProduct(load8(p), w3); a0.addProduct(load8(p + c), w4); a0.addProduct(load8(p + 2 * c), w5)
+                a1.addProduct(load8(p + step), w3); a1.addProduct(load8(p + step + c), w4); a1.addProduct(load8(p + step + 2 * c), w5)
+                a2.addProduct(load8(p + 2 * step), w3); a2.addProduct(load8(p + 2 * step + c), w4); a2.addProduct(load8(p + 2 * step + 2 * c), w5)
+                a3.addProduct(load8(p + 3 * step), w3); a3.addProduct(load8(p + 3 * step + c), w4); a3.addProduct(load8(p + 3 * step + 2 * c), w5)
+                p = r2 + off
+                a0.addProduct(load8(p), w6); a0.addProduct(load8(p + c), w7); a0.addProduct(load8(p + 2 * c), w8)
+                a1.addProduct(load8(p + step), w6); a1.addProduct(load8(p + step + c), w7); a1.addProduct(load8(p + step + 2 * c), w8)
+                a2.addProduct(load8(p + 2 * step), w6); a2.addProduct(load8(p + 2 * step + c), w7); a2.addProduct(load8(p + 2 * step + 2 * c), w8)
+                a3.addProduct(load8(p + 3 * step), w6); a3.addProduct(load8(p + 3 * step + c), w7); a3.addProduct(load8(p + 3 * step + 2 * c), w8)
+                let o = out + ox * c + gi * 8
+                store8(clamp8(a0, lo, hi), o)
+                store8(clamp8(a1, lo, hi), o + c)
+                store8(clamp8(a2, lo, hi), o + 2 * c)
+                store8(clamp8(a3, lo, hi), o + 3 * c)
+                ox += 4
+            }
+            while ox <= oxLast {
+                let off = (ox * s - g.padLeft) * c
+                var a = b
+                var p = r0 + off
+                a.addProduct(load8(p), w0); a.addProduct(load8(p + c), w1); a.addProduct(load8(p + 2 * c), w2)
+                p = r1 + off
+                a.addProduct(load8(p), w3); a.addProduct(load8(p + c), w4); a.addProduct(load8(p + 2 * c), w5)
+                p = r2 + off
+                a.addProduct(load8(p), w6); a.addProduct(load8(p + c), w7); a.addProduct(load8(p + 2 * c), w8)
+                store8(clamp8(a, lo, hi), out + ox * c + gi * 8)
+                ox += 1
+            }
+        }
+        if c % 8 != 0 {
+            for ox in oxFirst...oxLast { depthwiseTail(input, w, out + ox * c, g, c, clamp, oy: oy, ox: ox) }
+        }
+        for ox in (oxLast + 1)..<g.outWidth { depthwisePixel(input, w, out + ox * c, g, c, clamp, oy: oy, ox: ox) }
+    }
+}
+
+/// One output pixel, all channels, taps outside the input skipped (they are zero padding).
+@inline(__always)
+private func depthwisePixel(
+    _ input: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+    _ g: Window, _ c: Int, _ clamp: Clamp, oy: Int, ox: Int
+) {
+    let lo = SIMD8<Float>(repeating: clamp.lo), hi = SIMD8<Float>(repeating: clamp.hi)
+    let iy0 = oy * g.stride - g.padTop, ix0 = ox * g.stride - g.padLeft
+    for gi in 0..<(c / 8) {
+        let wp = w + gi * depthwiseGroupStride
+        var a = load8(wp)
+        for ky in 0..<3 where iy0 + ky >= 0 && iy0 + ky < g.inHeight {
+            for kx in 0..<3 where ix0 + kx >= 0 && ix0 + kx < g.inWidth {
+                a.addProduct(load8(input + ((iy0 + ky) * g.inWidth + ix0 + kx) * c + gi * 8), load8(wp + 8 * (1 + ky * 3 + kx)))
+            }
+        }
+        store8(clamp8(a, lo, hi), out + gi * 8)
+    }
+    depthwiseTail(input, w, out, g, c, clamp, oy: oy, ox: ox)
+}
+
+/// The last `c % 8` channels of one output pixel, scalar.
+@inline(__always)
+private func depthwiseTail(
+    _ input: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+    _ g: Window, _ c: Int, _ clamp: Clamp, oy: Int, ox: Int
+) {
+    let iy0 = oy * g.stride - g.padTop, ix0 = ox * g.stride - g.padLeft
+    for ch in (c / 8 * 8)..<c {
+        let wp = w + (ch / 8) * depthwiseGroupStride + ch % 8
+        var a = wp[0]
+        for ky in 0..<3 where iy0 + ky >= 0 && iy0 + ky < g.inHeight {
+            for kx in 0..<3 where ix0 + kx >= 0 && ix0 + kx < g.inWidth {
+                a = a.addingProduct(input[((iy0 + ky) * g.inWidth + ix0 + kx) * c + ch], wp[8 * (1 + ky * 3 + kx)])
+            }
+        }
+        out[ch] = clamp1(a, clamp.lo, clamp.hi)
+    }
+}
+
+/// The oracle: plain loops over an unpacked (3, 3, C) kernel, no SIMD, no packing, no fast paths.
+public func depthwiseReference(
+    _ input: [Float], kernel: [Float], bias: [Float], window g: Window, channels c: Int, clamp: Clamp
+) -> [Float] {
+    precondition(input.count == g.inHeight * g.inWidth * c && kernel.count == 9 * c && bias.count == c,
+                 "depthwiseReference: input \(input.count) kernel \(kernel.count) bias \(bias.count) for \(g), \(c) channels")
+    var out = [Float](repeating: 0, count: g.outHeight * g.outWidth * c)
+    for oy in 0..<g.outHeight {
+        for ox in 0..<g.outWidth {
+            for ch in 0..<c {
+                var a = Double(bias[ch])
+                for ky in 0..<3 {
+                    for kx in 0..<3 {
+                        let iy = oy * g.stride - g.padTop + ky, ix = ox * g.stride - g.padLeft + kx
+                        if iy < 0 || iy >= g.inHeight || ix < 0 || ix >= g.inWidth { continue }
+                        a += Double(input[(iy * g.inWidth + ix) * c + ch]) * Double(kernel[(ky * 3 + kx) * c + ch])
+                    }
+                }
+                out[(oy * g.outWidth + ox) * c + ch] = min(max(Float(a), clamp.lo), clamp.hi)
+            }
+        }
+    }
+    return out
+}

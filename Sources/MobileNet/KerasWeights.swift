@@ -1,0 +1,323 @@
+import CHDF5
+import Foundation
+
+/// A MobileNetV2 backbone read from a Keras `.h5`, with every BatchNorm folded into the convolution
+/// before it. This file is the project's only H5* caller.
+///
+/// Layouts handled (all found in the wild):
+/// - keras-applications downloads: root `layer_names`, per-layer `weight_names`, `Conv1/Conv1/kernel:0`,
+///   `depthwise_kernel:0`, fixed-length string attributes;
+/// - Keras 3 legacy `save_weights`: the same without `:0`, variable-length strings;
+/// - whole models (Keras 2 or 3) under `model_weights/`, the backbone possibly nested as a sub-model
+///   (`model_weights/mobilenetv2_1.00_160/Conv1/kernel`), whose `weight_names` are not in network order.
+/// Arrays are matched by Keras layer name when the file has them, else by position (Keras's own
+/// `load_weights` order: `layer_names`, then `weight_names`), checking every shape either way.
+struct KerasWeights {
+    /// A convolution with its BatchNorm folded in: `kernel` keeps Keras's (kh, kw, cin, cout) order,
+    /// or (3, 3, C) for depthwise; `bias` has one value per output channel.
+    struct Folded {
+        let kernel: [Float]
+        let bias: [Float]
+    }
+
+    /// BatchNormalization's epsilon in keras/src/applications/mobilenet_v2.py (`epsilon=1e-3`).
+    static let batchNormEpsilon = 1e-3
+
+    let path: String
+    let architecture: Architecture
+    private let arrays: [String: [Float]]   // "layer/weight" -> values, shapes already checked
+
+    /// Reads and checks every array of the backbone; throws `WeightsError` naming the file and the layer.
+    init(path: String) throws {
+        hdf5Lock.lock()
+        defer { hdf5Lock.unlock() }
+        let file = try HDF5File(path: path)
+        self.path = path
+        let root = file.exists("/model_weights") ? "/model_weights" : "/"
+        let (architecture, resolved) = try KerasWeights.resolve(file, root: root)
+        self.architecture = architecture
+        var arrays: [String: [Float]] = [:]
+        for (array, dataset) in zip(architecture.arrays, resolved) {
+            let values = try file.floats(dataset, count: array.shape.reduce(1, *))
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                throw WeightsError.invalid(file: path, reason: "\(array.key) (\(dataset)) has \(values[bad]) at index \(bad)")
+            }
+            if array.weight == "moving_variance", let bad = values.firstIndex(where: { $0 < 0 }) {
+                throw WeightsError.invalid(file: path, reason: "\(array.key) (\(dataset)) is negative (\(values[bad])) at index \(bad)")
+            }
+            arrays[array.key] = values
+        }
+        self.arrays = arrays
+    }
+
+    /// Finds the dataset holding each array of the best-matching width: by Keras name, else by position.
+    /// The width (alpha) is the one whose shapes the file matches best; any array still missing or
+    /// misshapen for that width is reported, the first in network order.
+    private static func resolve(_ file: HDF5File, root: String) throws -> (Architecture, [String]) {
+        var byKey: [String: [String]] = [:]
+        for dataset in try file.datasets(under: root) {
+            let parts = dataset.split(separator: "/")
+            guard parts.count >= 2 else { continue }
+            var weight = String(parts[parts.count - 1])
+            if let colon = weight.lastIndex(of: ":"), weight[weight.index(after: colon)...].allSatisfy(\.isNumber) {
+                weight = String(weight[..<colon])  // TF variable names end in ":0"
+            }
+            if weight == "depthwise_kernel" { weight = "kernel" }  // Keras 2 DepthwiseConv2D
+            byKey["\(parts[parts.count - 2])/\(weight)", default: []].append(dataset)
+        }
+        let ordered = try orderedDatasets(file, root: root)
+        var shapes: [String: [Int]?] = [:]
+        func shape(_ dataset: String) -> [Int]? {
+            if let known = shapes[dataset] { return known }
+            let s = file.shape(of: dataset)
+            shapes[dataset] = s
+            return s
+        }
+
+        enum Mode { case names, positions }
+        var best: (score: Int, mode: Mode, architecture: Architecture)?
+        for alpha in Architecture.alphas {
+            let architecture = Architecture(alpha: alpha)
+            let arrays = architecture.arrays
+            let byName = arrays.filter { a in byKey[a.key].map { $0.count == 1 && shape($0[0]) == a.shape } ?? false }.count
+            let byPosition = arrays.indices.filter { i in i < ordered.count && shape(ordered[i]) == arrays[i].shape }.count
+            for (score, mode) in [(byName, Mode.names), (byPosition, Mode.positions)] where score > (best?.score ?? 0) {
+                best = (score, mode, architecture)
+            }
+        }
+        guard let best else {
+            throw WeightsError.invalid(file: file.path, reason: "no MobileNetV2 weights found (no Conv1/kernel of shape (3, 3, 3, C) "
+                + "under \(root); expected a keras.applications.MobileNetV2 or a model containing one)")
+        }
+        var resolved: [String] = []
+        for (i, array) in best.architecture.arrays.enumerated() {
+            switch best.mode {
+            case .names:
+                guard let candidates = byKey[array.key] else { throw WeightsError.missing(layer: array.layer, file: file.path) }
+                guard candidates.count == 1 else {
+                    throw WeightsError.invalid(file: file.path, reason: "\(candidates.count) arrays for \(array.key): \(candidates.joined(separator: ", "))")
+                }
+                let found = shape(candidates[0]) ?? []
+                guard found == array.shape else {
+                    throw WeightsError.shape(layer: array.layer, file: file.path, expected: array.shape, found: found)
+                }
+                resolved.append(candidates[0])
+            case .positions:
+                guard i < ordered.count else { throw WeightsError.missing(layer: array.layer, file: file.path) }
+                let found = shape(ordered[i]) ?? []
+                guard found == array.shape else {
+                    throw WeightsError.shape(layer: "\(array.layer) (array \(i) of the file, \(ordered[i]))", file: file.path,
+                                             expected: array.shape, found: found)
+                }
+                resolved.append(ordered[i])
+            }
+        }
+        return (best.architecture, resolved)
+    }
+
+    /// Datasets in Keras's `load_weights` order: layers as listed in `layer_names`, then each layer's
+    /// `weight_names`. Empty when the file has no `layer_names`.
+    private static func orderedDatasets(_ file: HDF5File, root: String) throws -> [String] {
+        guard let layers = try file.strings(attribute: "layer_names", of: root) else { return [] }
+        let base = root.hasSuffix("/") ? root : root + "/"
+        var result: [String] = []
+        for layer in layers {
+            for name in try file.strings(attribute: "weight_names", of: base + layer) ?? [] {
+                result.append(base + layer + "/" + name)
+            }
+        }
+        return result
+    }
+
+    /// `layer`'s kernel times gamma / sqrt(variance + eps) per output channel, and
+    /// beta - mean * gamma / sqrt(variance + eps) as its bias. Computed in Double, rounded once.
+    func folded(_ layer: String, batchNorm bn: String) -> Folded {
+        guard let kernel = arrays["\(layer)/kernel"], let gamma = arrays["\(bn)/gamma"], let beta = arrays["\(bn)/beta"],
+              let mean = arrays["\(bn)/moving_mean"], let variance = arrays["\(bn)/moving_variance"]
+        else { preconditionFailure("KerasWeights.folded: \(layer)/\(bn) not loaded (names out of step with Architecture)") }
+        let channels = gamma.count
+        let scale = (0..<channels).map { Double(gamma[$0]) / (Double(variance[$0]) + KerasWeights.batchNormEpsilon).squareRoot() }
+        // Output channel is the fastest-varying index in both (kh, kw, cin, cout) and (3, 3, C, 1).
+        let folded = kernel.indices.map { Float(Double(kernel[$0]) * scale[$0 % channels]) }
+        let bias = (0..<channels).map { Float(Double(beta[$0]) - Double(mean[$0]) * scale[$0]) }
+        return Folded(kernel: folded, bias: bias)
+    }
+}
+
+// MARK: - HDF5
+
+/// libhdf5 (serial build) is not thread-safe: every call in this module runs under this lock.
+let hdf5Lock = NSLock()
+
+/// A read-only HDF5 file. All H5* calls of the project are in this file; errors come back as
+/// `WeightsError` naming the file and the object.
+final class HDF5File {
+    let id: hid_t
+    let path: String
+
+    /// The 8-byte HDF5 signature; it sits at 0 or, after a user block, at 512, 1024, 2048, ...
+    static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    /// Opens `path`, checking it exists, is not empty and carries the HDF5 signature before HDF5 sees it.
+    /// Call with `hdf5Lock` held.
+    init(path: String) throws {
+        self.path = path
+        try HDF5File.checkSignature(path)
+        H5Eset_auto2(tl_H5E_DEFAULT(), nil, nil)  // errors come back as WeightsError, not on stderr
+        let id = H5Fopen(path, tl_H5F_ACC_RDONLY(), tl_H5P_DEFAULT())
+        guard id >= 0 else {
+            throw WeightsError.unreadable(file: path, reason: "HDF5 cannot open it (\(HDF5File.lastError())); truncated or damaged?")
+        }
+        self.id = id
+    }
+
+    deinit { H5Fclose(id) }
+
+    private static func checkSignature(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw WeightsError.unreadable(file: path, reason: "no such file")
+        }
+        guard !isDirectory.boolValue else { throw WeightsError.unreadable(file: path, reason: "is a directory") }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw WeightsError.unreadable(file: path, reason: "permission denied")
+        }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        guard size > 0 else { throw WeightsError.unreadable(file: path, reason: "the file is empty") }
+        var offset: UInt64 = 0
+        while offset + 8 <= size {
+            try? handle.seek(toOffset: offset)
+            if let bytes = try? handle.read(upToCount: 8), Array(bytes) == signature { return }
+            offset = offset == 0 ? 512 : offset * 2
+        }
+        throw WeightsError.notHDF5(file: path)
+    }
+
+    /// The innermost message on HDF5's error stack (the most specific one), then clears the stack.
+    static func lastError() -> String {
+        var messages: [String] = []
+        withUnsafeMutablePointer(to: &messages) { pointer in
+            _ = H5Ewalk2(tl_H5E_DEFAULT(), H5E_WALK_UPWARD, { _, error, data in
+                if let text = error?.pointee.desc, let data {
+                    data.assumingMemoryBound(to: [String].self).pointee.append(String(cString: text))
+                }
+                return 0
+            }, pointer)
+        }
+        H5Eclear2(tl_H5E_DEFAULT())
+        return messages.first ?? "unknown HDF5 error"
+    }
+
+    /// Whether a link `name` (absolute path) exists, every intermediate group included.
+    func exists(_ name: String) -> Bool {
+        var prefix = ""
+        for part in name.split(separator: "/") {
+            prefix += "/" + part
+            guard H5Lexists(id, prefix, tl_H5P_DEFAULT()) > 0 else { return false }
+        }
+        return true
+    }
+
+    /// Every dataset below `group` (absolute), as absolute paths, in name order.
+    func datasets(under group: String) throws -> [String] {
+        let g = H5Gopen2(id, group, tl_H5P_DEFAULT())
+        guard g >= 0 else { throw WeightsError.invalid(file: path, reason: "cannot open group \(group): \(HDF5File.lastError())") }
+        defer { H5Gclose(g) }
+        var found: [String] = []
+        let rc = withUnsafeMutablePointer(to: &found) { pointer in
+            H5Lvisit(g, H5_INDEX_NAME, H5_ITER_INC, { group, name, info, data in
+                guard let name, let data, info?.pointee.type == H5L_TYPE_HARD else { return 0 }
+                let object = H5Oopen(group, name, tl_H5P_DEFAULT())
+                guard object >= 0 else { return 0 }
+                if H5Iget_type(object) == H5I_DATASET {
+                    data.assumingMemoryBound(to: [String].self).pointee.append(String(cString: name))
+                }
+                H5Oclose(object)
+                return 0
+            }, pointer)
+        }
+        guard rc >= 0 else { throw WeightsError.invalid(file: path, reason: "cannot list \(group): \(HDF5File.lastError())") }
+        let base = group.hasSuffix("/") ? group : group + "/"
+        return found.map { base + $0 }
+    }
+
+    /// A string (or string array) attribute, fixed-length or variable-length, as Swift strings.
+    /// nil if the attribute is absent; [] if it is not a string type (Keras writes an empty float64
+    /// array as the `weight_names` of a layer without weights).
+    func strings(attribute name: String, of object: String) throws -> [String]? {
+        guard exists(object), H5Aexists_by_name(id, object, name, tl_H5P_DEFAULT()) > 0 else { return nil }
+        let attr = H5Aopen_by_name(id, object, name, tl_H5P_DEFAULT(), tl_H5P_DEFAULT())
+        guard attr >= 0 else { throw bad("cannot open attribute \(name) of \(object)") }
+        defer { H5Aclose(attr) }
+        let type = H5Aget_type(attr)
+        defer { H5Tclose(type) }
+        guard H5Tget_class(type) == H5T_STRING else { return [] }
+        let space = H5Aget_space(attr)
+        defer { H5Sclose(space) }
+        let count = Int(H5Sget_simple_extent_npoints(space))
+        guard count > 0 else { return [] }
+        if H5Tis_variable_str(type) > 0 {
+            // Variable-length: HDF5 allocates each string; 1.10 has no H5Treclaim, so H5Dvlen_reclaim frees them.
+            let memory = H5Tcopy(tl_H5T_C_S1())
+            defer { H5Tclose(memory) }
+            H5Tset_size(memory, tl_H5T_VARIABLE())
+            H5Tset_cset(memory, H5Tget_cset(type))
+            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
+            guard H5Aread(attr, memory, &pointers) >= 0 else { throw bad("cannot read attribute \(name) of \(object)") }
+            let result = pointers.map { $0.map { String(cString: $0) } ?? "" }
+            H5Dvlen_reclaim(memory, space, tl_H5P_DEFAULT(), &pointers)
+            return result
+        }
+        // Fixed-length (h5py 2 / Keras 2): NUL-padded or space-padded records of `size` bytes.
+        let size = H5Tget_size(type)
+        guard size > 0 else { return [] }
+        var bytes = [UInt8](repeating: 0, count: count * size)
+        guard H5Aread(attr, type, &bytes) >= 0 else { throw bad("cannot read attribute \(name) of \(object)") }
+        let spacePadded = H5Tget_strpad(type) == H5T_STR_SPACEPAD
+        return (0..<count).map { i in
+            var record = bytes[(i * size)..<((i + 1) * size)]
+            if let nul = record.firstIndex(of: 0) { record = record[..<nul] }
+            var text = String(decoding: record, as: UTF8.self)
+            if spacePadded { while text.hasSuffix(" ") { text.removeLast() } }
+            return text
+        }
+    }
+
+    /// A dataset's shape; nil when `name` is not a readable dataset.
+    func shape(of name: String) -> [Int]? {
+        let ds = H5Dopen2(id, name, tl_H5P_DEFAULT())
+        guard ds >= 0 else { H5Eclear2(tl_H5E_DEFAULT()); return nil }
+        defer { H5Dclose(ds) }
+        let space = H5Dget_space(ds)
+        guard space >= 0 else { return nil }
+        defer { H5Sclose(space) }
+        let rank = Int(H5Sget_simple_extent_ndims(space))
+        guard rank >= 0 else { return nil }
+        var dims = [hsize_t](repeating: 0, count: max(rank, 1))
+        guard H5Sget_simple_extent_dims(space, &dims, nil) >= 0 else { return nil }
+        return dims.prefix(rank).map { Int($0) }
+    }
+
+    /// A float dataset's values converted to native Float32 (HDF5 converts float16/float64 too).
+    func floats(_ name: String, count: Int) throws -> [Float] {
+        let ds = H5Dopen2(id, name, tl_H5P_DEFAULT())
+        guard ds >= 0 else { throw bad("cannot open dataset \(name)") }
+        defer { H5Dclose(ds) }
+        let type = H5Dget_type(ds)
+        defer { H5Tclose(type) }
+        guard H5Tget_class(type) == H5T_FLOAT else {
+            throw WeightsError.invalid(file: path, reason: "dataset \(name) does not hold floating-point numbers")
+        }
+        var values = [Float](repeating: 0, count: count)
+        let rc = values.withUnsafeMutableBytes {
+            H5Dread(ds, tl_H5T_NATIVE_FLOAT(), tl_H5S_ALL(), tl_H5S_ALL(), tl_H5P_DEFAULT(), $0.baseAddress)
+        }
+        guard rc >= 0 else { throw bad("cannot read dataset \(name)") }
+        return values
+    }
+
+    private func bad(_ what: String) -> WeightsError {
+        .invalid(file: path, reason: "\(what): \(HDF5File.lastError())")
+    }
+}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class PlaceholderImagingTests: XCTestCase {
-    func testModuleBuilds() {}
-}

@@ -1,0 +1,53 @@
+import Foundation
+import XCTest
+@testable import Imaging
+
+final class PreprocessTests: XCTestCase {
+    func testPreprocessIsResizeThenXOver127Point5MinusOne() throws {
+        let s = Fixtures.index.resize_source
+        let source = RGBImage(width: s.width, height: s.height, pixels: try Fixtures.bytes(s.file))
+        let golden = try Fixtures.bytes(Fixtures.index.resize.first { $0.width == 224 && $0.height == 224 }!.golden)
+        var out = [Float](repeating: .nan, count: 224 * 224 * 3)
+        out.withUnsafeMutableBufferPointer { preprocess(source, size: 224, into: $0.baseAddress!) }
+        for i in 0..<out.count {
+            let expected = Float(golden[i]) / Float(127.5) - Float(1)
+            guard out[i] == expected else { return XCTFail("element \(i): \(out[i]) != \(expected)") }
+        }
+        XCTAssertEqual(out.min(), out.min().map { max($0, -1) })
+        XCTAssertEqual(unitScale[0], -1)
+        XCTAssertEqual(unitScale[255], 1)
+    }
+
+    func testFlipMirrorsEachRowOfTheResizedImage() throws {
+        let source = RGBImage(width: 5, height: 3, pixels: (0..<45).map { UInt8($0 * 5) })
+        var plain = [Float](repeating: 0, count: 4 * 4 * 3), flipped = plain
+        plain.withUnsafeMutableBufferPointer { preprocess(source, size: 4, into: $0.baseAddress!) }
+        flipped.withUnsafeMutableBufferPointer { preprocess(source, size: 4, flip: true, into: $0.baseAddress!) }
+        for y in 0..<4 {
+            for x in 0..<4 {
+                for c in 0..<3 {
+                    XCTAssertEqual(flipped[(y * 4 + x) * 3 + c], plain[(y * 4 + 3 - x) * 3 + c], "y \(y) x \(x) c \(c)")
+                }
+            }
+        }
+        XCTAssertNotEqual(plain, flipped)
+    }
+
+    /// Keras's own float32 values: reference/inputs_16.f32 holds `x / 127.5 - 1` of uint8 pixels (from
+    /// OpenCV's resize, so only the scaling is comparable); every value must be one of our table's.
+    func testScalingTableHoldsKerasFloat32Values() throws {
+        let url = Fixtures.shared.appendingPathComponent("reference/inputs_16.f32")
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw XCTSkip("../shared not found: \(url.path) is missing")
+        }
+        let data = try Data(contentsOf: url)
+        let values = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self).prefix(224 * 224 * 3 * 2)) }
+        var seen = Set<Int>()
+        for v in values {
+            let byte = Int(((v + 1) * 127.5).rounded())
+            XCTAssertEqual(unitScale[byte], v, "Keras value \(v) for byte \(byte)")
+            seen.insert(byte)
+        }
+        XCTAssertGreaterThan(seen.count, 200)
+    }
+}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class PlaceholderKernelsTests: XCTestCase {
-    func testModuleBuilds() {}
-}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class PlaceholderMobileNetTests: XCTestCase {
-    func testModuleBuilds() {}
-}
