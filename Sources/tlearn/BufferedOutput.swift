@@ -22,6 +22,6 @@ final class BufferedOutput {
 }
 
 /// Prints `warning: message` to stderr.
-func printWarning(_ message: String) {
+func sqlWarning(_ message: String) {
     FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
 }

@@ -54,7 +54,7 @@ struct Query: ParsableCommand {
                     while try step.statement.step() {}
                 }
             }
-            for p in unused { printWarning("--param for \(p) is not used by any statement") }
+            for p in unused { sqlWarning("--param for \(p) is not used by any statement") }
         } catch let StoreError.sqlite(code, message, sql) where code & 0xFF == 8 && !write {
             throw StoreError.invalid("\(message) - while executing `\(sql ?? "")`: the database is opened read-only; pass --write to allow changes")
         }

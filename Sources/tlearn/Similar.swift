@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Imaging
+import MobileNet
 import Store
 import VectorSQL
 
@@ -66,10 +68,24 @@ struct Similar: ParsableCommand {
 }
 
 /// The embedding of the image at `path` under `backbone`, computed with the weights at `weights`.
-/// The vector is only comparable when the weights, input size and preprocessing are those of
-/// `backbone`: the implementation must check `weights`' SHA-256 against `backbone.weightsSHA256`.
+/// The vector is only comparable with the stored ones when the network, input size and
+/// preprocessing are those that made them, so each is checked against the `backbones` row.
 func embedImage(_ path: String, weights: String, backbone: BackboneInfo) throws -> [Float] {
-    // Wired by the coordinator once Imaging and MobileNet are merged: decode + preprocess
-    // (backbone.inputSize, backbone.preprocessing) + MobileNetV2 forward.
-    throw StoreError.invalid("similar IMAGE is not available in this build (the backbone is not linked yet): use --id N")
+    guard backbone.preprocessing == Preprocessing.identifier else {
+        throw StoreError.invalid("backbone \(backbone.id) was made with preprocessing '\(backbone.preprocessing)'; this tlearn embeds with '\(Preprocessing.identifier)', so IMAGE cannot be compared: use --id N")
+    }
+    let net = try MobileNetV2(weightsAt: weights, inputSize: backbone.inputSize)
+    guard net.dim == backbone.dim, abs(Double(net.alpha) - backbone.alpha) < 1e-6 else {
+        throw StoreError.invalid("\(weights) is MobileNetV2 alpha \(net.alpha) with \(net.dim)-float embeddings; backbone \(backbone.id) is alpha \(backbone.alpha) with \(backbone.dim): not the weights its vectors came from")
+    }
+    // TODO(coordinator): once Store.SHA256 is merged (extract branch), refuse weights whose
+    // SHA256.hexOfFile(weights) != backbone.weightsSHA256 instead of only warning.
+    let name = URL(fileURLWithPath: weights).lastPathComponent
+    if let stored = backbone.weightsName, stored != name {
+        sqlWarning("\(name) is not \(stored), the weights file backbone \(backbone.id) was made with; the cosines are only meaningful for the same weights")
+    }
+    let image = try decodeImage(at: path).image
+    var input = [Float](repeating: 0, count: backbone.inputSize * backbone.inputSize * 3)
+    input.withUnsafeMutableBufferPointer { preprocess(image, size: backbone.inputSize, into: $0.baseAddress!) }
+    return net.embedding(input)
 }

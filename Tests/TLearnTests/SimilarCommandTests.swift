@@ -92,3 +92,51 @@ final class SimilarCommandTests: XCTestCase {
         XCTAssertTrue(try runTool(["similar", "--db", path, "--id", "1", "--backbone", "9"]).stderr.contains("has no backbone 9"))
     }
 }
+
+/// `tlearn similar IMAGE --weights W`: the image is embedded with the backbone's network.
+final class SimilarImageTests: XCTestCase {
+    var dir: URL!
+    var path: String { dir.appendingPathComponent("t.sqlite").path }
+    let weights = repositoryRoot().appendingPathComponent("fixtures/weights/tiny_a035_keras3.h5").path
+    let image = repositoryRoot().appendingPathComponent("fixtures/images/rgb_192x128.jpg").path
+
+    override func setUpWithError() throws { dir = try makeTempDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func testImageEmbeddingIsRecoveredThroughTheStandardBasis() throws {
+        // With the basis vectors e_0 ... e_1279 stored, the cosines of the query with them are
+        // its normalized components: all of them, listed with -k 1280.
+        let s = try SyntheticDatabase(at: path)
+        try s.addClasses(["basis"])
+        let backbone = try s.addBackbone(dim: 1280, sha: "tiny", input: 96)
+        try s.db.run("UPDATE backbones SET alpha = 0.35, weights_name = 'tiny_a035_keras3.h5'")
+        try s.db.transaction {
+            for i in 0..<1280 {
+                var e = [Float](repeating: 0, count: 1280)
+                e[i] = 1
+                try s.addImage(path: "e\(i)", className: "basis", split: "train", vector: e, backbone: backbone)
+            }
+        }
+        let r = try runTool(["similar", "--db", path, image, "--weights", weights, "-k", "1280", "--csv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stderr, "", "the weights file name matches the backbone's: no warning")
+        let cosines = r.stdout.split(separator: "\r\n").dropFirst().map { Double($0.split(separator: ",")[1])! }
+        XCTAssertEqual(cosines.count, 1280)
+        XCTAssertTrue(cosines.allSatisfy { $0 >= 0 }, "average-pooled ReLU6 outputs are non-negative")
+        XCTAssertEqual(cosines.reduce(0) { $0 + $1 * $1 }, 1, accuracy: 1e-9, "the components of a unit vector")
+        XCTAssertGreaterThan(cosines[0], cosines[1279])
+        XCTAssertEqual(try runTool(["similar", "--db", path, image, "--weights", weights, "-k", "1280", "--csv"]).stdout, r.stdout, "deterministic")
+    }
+
+    func testWeightsThatDidNotMakeTheVectorsAreRefused() throws {
+        let s = try SyntheticDatabase(at: path)
+        try s.addClasses(["a"])
+        let backbone = try s.addBackbone(dim: 16, input: 96)
+        try s.addImage(path: "a.jpg", className: "a", split: "train", vector: [Float](repeating: 1, count: 16), backbone: backbone)
+        let r = try runTool(["similar", "--db", path, image, "--weights", weights])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("not the weights its vectors came from"), r.stderr)
+        try s.db.run("UPDATE backbones SET preprocessing = 'opencv-area;x/255'")
+        XCTAssertTrue(try runTool(["similar", "--db", path, image, "--weights", weights]).stderr.contains("was made with preprocessing 'opencv-area;x/255'"))
+    }
+}
