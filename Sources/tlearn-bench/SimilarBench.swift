@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Store
 import VectorSQL
 
@@ -67,6 +68,15 @@ func similarBench(count: Int = 100_000, dim: Int = 1280, k: Int = 10, queries: I
         }
         print("similar: query \(q + 1): \(ms(times.last!)) (SQL brute force \(ms(sqlTime))), top-\(k) identical to SQL")
     }
+    // The floor: the BLAS pass alone, which reads the whole matrix once (memory-bound).
+    var y = [Float](repeating: 0, count: count)
+    let x = matrix!.vector(0)
+    let gemvTime = clock.measure {
+        matrix!.values.withUnsafeBufferPointer { m in
+            x.withUnsafeBufferPointer { xb in y.withUnsafeMutableBufferPointer { gemv(m.baseAddress!, xb.baseAddress!, $0.baseAddress!, m: count, n: dim) } }
+        }
+    }
+    print("similar: of which the sgemv over \((count * dim * 4) >> 20) MB alone takes \(ms(gemvTime)) (\(BLASThreads.current) BLAS threads)")
     let best = times.min()!, median = times.sorted()[times.count / 2]
     print("similar: one query over \(count) x \(dim): median \(ms(median)), best \(ms(best)) (target < 100 ms) \(median < .milliseconds(100) ? "OK" : "SLOW")")
 }

@@ -73,3 +73,37 @@ final class CosineSearchTests: XCTestCase {
         assertClose(dupes[1].2, 1, rtol: 0, atol: 1e-15)
     }
 }
+
+final class VectorMatrixTests: XCTestCase {
+    func testRowsAreInImageIDOrderWhateverTheInsertOrder() throws {
+        let s = try SyntheticDB()
+        defer { removeDatabase(s.path) }
+        try s.addClasses(["a"])
+        let backbone = try s.addBackbone(dim: 2)
+        for i in 0..<5 { try s.addImage(path: "\(i).jpg", className: "a", split: "train", vector: nil, backbone: backbone) }
+        for id in [4, 2, 5, 1, 3] {  // embeddings rowids in a different order than image ids
+            try s.db.run("INSERT INTO embeddings(image_id, backbone_id, vector) VALUES (?1, ?2, ?3)", [.integer(Int64(id)), .integer(backbone), blob([Float(id), -Float(id)])])
+        }
+        try s.db.run("INSERT INTO embeddings(image_id, backbone_id, view, vector) VALUES (1, ?1, 'hflip', ?2)", [.integer(backbone), blob([9, 9])])
+        let m = try VectorMatrix.load(s.db, backbone: backbone)
+        XCTAssertEqual(m.imageIDs, [1, 2, 3, 4, 5])
+        XCTAssertEqual(m.values, [1, -1, 2, -2, 3, -3, 4, -4, 5, -5])
+        XCTAssertEqual(m.paths, ["0.jpg", "1.jpg", "2.jpg", "3.jpg", "4.jpg"])
+        XCTAssertEqual(m.row(ofImage: 4), 3)
+        XCTAssertNil(m.row(ofImage: 6))
+        XCTAssertEqual(try VectorMatrix.load(s.db, backbone: backbone, view: "hflip").values, [9, 9])
+    }
+
+    func testAVectorOfTheWrongSizeNamesTheImage() throws {
+        let s = try SyntheticDB()
+        defer { removeDatabase(s.path) }
+        try s.addClasses(["a"])
+        let backbone = try s.addBackbone(dim: 3)
+        try s.addImage(path: "ok.jpg", className: "a", split: "train", vector: [1, 2, 3], backbone: backbone)
+        try s.addImage(path: "short.jpg", className: "a", split: "val", vector: [1, 2], backbone: backbone)
+        XCTAssertThrowsError(try VectorMatrix.load(s.db, backbone: backbone)) {
+            XCTAssertTrue("\($0)".contains("the orig vector of image 2 (short.jpg) is 8 bytes; backbone 1 has dim 3, so 12 bytes"), "\($0)")
+        }
+        XCTAssertThrowsError(try BackboneInfo.choose(s.db, requested: 7)) { XCTAssertTrue("\($0)".contains("has no backbone 7 (backbones: 1)"), "\($0)") }
+    }
+}
