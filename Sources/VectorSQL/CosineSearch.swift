@@ -94,16 +94,18 @@ public struct CosineSearch {
     }
 
     /// Pairs of rows with cosine >= `threshold`, each pair once (i < j), most similar first.
-    /// Computed block by block with GEMM, then confirmed in Double like `nearest`.
-    public func pairs(atLeast threshold: Double, blockRows: Int = 512) -> [(Int, Int, Double)] {
+    /// Computed block by block with GEMM, then confirmed in Double like `nearest`. More than
+    /// `limit` candidate pairs means the threshold is too low to be about duplicates: throws.
+    public func pairs(atLeast threshold: Double, blockRows: Int = 512, limit: Int = 5_000_000) throws -> [(Int, Int, Double)] {
         let n = matrix.count, d = matrix.dim
         guard n > 1 else { return [] }
         let cut = Float(threshold) - Self.slack
         var out: [(Int, Int, Double)] = []
         var block = [Float](repeating: 0, count: blockRows * blockRows)
+        var overflow = false
         matrix.values.withUnsafeBufferPointer { m in
             let base = m.baseAddress!
-            for a in stride(from: 0, to: n, by: blockRows) {
+            for a in stride(from: 0, to: n, by: blockRows) where !overflow {
                 let rowsA = min(blockRows, n - a)
                 for b in stride(from: a, to: n, by: blockRows) {
                     let rowsB = min(blockRows, n - b)
@@ -118,8 +120,12 @@ public struct CosineSearch {
                             out.append((a + i, b + j, 0))
                         }
                     }
+                    if out.count > limit { overflow = true; break }
                 }
             }
+        }
+        if overflow {
+            throw StoreError.invalid("more than \(limit) pairs have cosine >= \(threshold) among \(n) vectors: that is not a list of duplicates; raise --threshold")
         }
         // Exact confirmation in Double: the same value `vec_cosine` gives in SQL.
         var confirmed: [(Int, Int, Double)] = []

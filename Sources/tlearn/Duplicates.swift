@@ -32,7 +32,7 @@ struct Duplicates: ParsableCommand {
         let connection = try VectorSQL.open(db, readOnly: true)
         let chosen = try BackboneInfo.choose(connection, requested: backbone)
         let matrix = try VectorMatrix.load(connection, backbone: chosen.id, view: view)
-        let pairs = CosineSearch(matrix).pairs(atLeast: threshold)
+        let pairs = try CosineSearch(matrix).pairs(atLeast: threshold)
         var rows: [[SQLValue]] = []
         var leaks = 0
         for (i, j, cosine) in pairs {

@@ -63,13 +63,16 @@ final class CosineSearchTests: XCTestCase {
             var want: [(Int, Int)] = []
             for i in vectors.indices { for j in (i + 1)..<vectors.count where bruteForce([vectors[j]], query: vectors[i], k: 1, excluding: nil)[0].1 >= threshold { want.append((i, j)) } }
             for block in [7, 16, 64, 512] {
-                let got = search.pairs(atLeast: threshold, blockRows: block).map { ($0.0, $0.1) }
+                let got = try search.pairs(atLeast: threshold, blockRows: block).map { ($0.0, $0.1) }
                 XCTAssertEqual(got.sorted { $0 < $1 }.map { "\($0)-\($1)" }, want.map { "\($0)-\($1)" }, "threshold \(threshold) block \(block)")
             }
         }
-        let dupes = search.pairs(atLeast: 0.999999)
+        let dupes = try search.pairs(atLeast: 0.999999)
         XCTAssertEqual(dupes.map { "\($0.0)-\($0.1)" }, ["2-5", "3-9"])
         XCTAssertEqual(dupes[0].2, 1, "a vector's cosine with its copy is exactly 1")
+        XCTAssertThrowsError(try search.pairs(atLeast: -0.9, blockRows: 16, limit: 100)) {
+            XCTAssertTrue("\($0)".contains("more than 100 pairs have cosine >= -0.9 among 60 vectors"), "\($0)")
+        }
         assertClose(dupes[1].2, 1, rtol: 0, atol: 1e-15)
     }
 }
