@@ -61,6 +61,24 @@ final class HeadFunctionTests: XCTestCase {
         assertSQLError(db, "SELECT head_predict(?1, ?2)", [.integer(run), blob(x)], contains: "no run with id \(run)")
     }
 
+    func testRunIDFromAColumnUsesEachRunsHead() throws {
+        // The run id is not constant here, so the per-statement cache must not mix the heads.
+        let first = try synthetic.addRun(backbone: backbone, classes: classes, dim: dim, w: w, b: b)
+        let second = try synthetic.addRun(backbone: backbone, classes: classes, dim: dim, w: w.map { -$0 }, b: b.map { -$0 })
+        var rng = SplitMix(seed: 8)
+        try db.execute("CREATE TEMP TABLE xs(v BLOB)")
+        var xs: [[Float]] = []
+        for _ in 0..<10 { let x = rng.vector(dim); xs.append(x); try db.run("INSERT INTO xs VALUES (?1)", [blob(x)]) }
+        let rows = try db.rows("SELECT r.id, x.v, head_proba(r.id, x.v, 'roses') FROM xs x CROSS JOIN runs r ORDER BY x.rowid, r.id")
+        XCTAssertEqual(rows.count, 20)
+        for (n, row) in rows.enumerated() {
+            let x = xs[n / 2], run = row[0].int!
+            XCTAssertEqual(run, n % 2 == 0 ? first : second)
+            let p = run == first ? reference(x, w: w, b: b) : reference(x, w: w.map { -$0 }, b: b.map { -$0 })
+            assertClose(row[2].double, p[1], rtol: 1e-12, atol: 1e-15, "run \(run) row \(n)")
+        }
+    }
+
     func testBadHeadArgumentsRaiseClearErrors() throws {
         let run = try synthetic.addRun(backbone: backbone, classes: classes, dim: dim, w: w, b: b)
         let x = blob([Float](repeating: 1, count: dim))
