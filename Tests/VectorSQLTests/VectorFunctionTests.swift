@@ -143,6 +143,17 @@ final class VectorFunctionTests: XCTestCase {
         XCTAssertEqual(try value("SELECT hex(vec_mean(X''))")?.string, "")
     }
 
+    func testEveryFunctionIsRegisteredAndDocumented() throws {
+        let registered = try db.rows("""
+            SELECT name, narg FROM pragma_function_list WHERE name LIKE 'vec\\_%' ESCAPE '\\' OR name LIKE 'head\\_%' ESCAPE '\\'
+            ORDER BY name
+            """).map { "\($0[0].string!)/\($0[1].int!)" }
+        XCTAssertEqual(registered, VectorSQL.functions.map { "\($0.name)/\($0.arguments)" }.sorted())
+        let docs = try String(contentsOf: URL(fileURLWithPath: "\(#filePath)").deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("docs/sql.md"), encoding: .utf8)
+        for f in VectorSQL.functions { XCTAssertTrue(docs.contains("| `\(f.name)("), "docs/sql.md does not list \(f.name)") }
+    }
+
     func testPureFunctionsAreDeterministicAndUsableInIndexes() throws {
         // SQLite only allows DETERMINISTIC functions in expression indexes.
         try db.execute("CREATE TABLE t(v BLOB)")
