@@ -8,12 +8,15 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Export embeddings (npy or csv) or the head of a training run (JSON).",
         discussion: """
-            Vectors:  tlearn export --db FILE --format npy|csv --out DIR [--backbone ID] [--view orig]
-              DIR/vectors.npy  float32 (n, dim), C order (or DIR/vectors.csv: header x0..x{dim-1})
-              DIR/meta.csv     image_id,path,label,split; row i describes vector row i
-            Head:     tlearn export RUN --db FILE --out head.json
-              keys: classes, dim, W (dim rows of len(classes)), b, backbone {weights_sha256, alpha,
-              input_size, preprocessing, dim, ...}, config, metrics; logits = x @ W + b.
+            Vectors: tlearn export --db FILE --format npy|csv --out DIR
+              DIR/vectors.npy  float32, shape (n, dim), C order
+              DIR/vectors.csv  instead, with --format csv (header x0,x1,...)
+              DIR/meta.csv     image_id,path,label,split: row i of the vectors
+            Head:    tlearn export RUN --db FILE --out head.json
+              classes, dim, W (dim rows of len(classes)), b, backbone
+              (weights_sha256, alpha, input_size, preprocessing, dim), config,
+              metrics: logits = x @ W + b for an embedding x of that backbone.
+            See docs/sql.md for every key.
             """)
 
     @Argument(help: ArgumentHelp("A run id (runs.id): export its head as JSON instead of vectors.", valueName: "run")) var runID: Int64?

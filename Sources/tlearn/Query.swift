@@ -23,7 +23,7 @@ struct Query: ParsableCommand {
     @Flag(help: "Write CSV (RFC 4180) instead of a table.") var csv = false
     @Flag(help: "Write a JSON array of objects instead of a table.") var json = false
     @Option(name: .customLong("param"), help: ArgumentHelp(
-        "A value for ?1, ?2, ... in order, or :name=VALUE for :name. Repeatable. Whole numbers bind as INTEGER, other numbers as REAL, NULL as NULL, the rest as TEXT.",
+        "A value for ?1, ?2, ... in order, or :name=VALUE for :name. Repeatable. 42 binds as INTEGER, 0.5 or 1e-3 as REAL, NULL as NULL, anything else (also 007) as TEXT.",
         valueName: "value"))
     var params: [String] = []
     @Flag(help: "Open the database read-write so statements may change it.") var write = false
