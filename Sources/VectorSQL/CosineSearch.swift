@@ -19,6 +19,7 @@ public struct CosineSearch {
     /// less than 1e-4, so nothing that belongs to the top k is missed.
     static let slack: Float = 1e-4
 
+    /// Computes the row norms once; the matrix is used as is (no normalized copy).
     public init(_ matrix: VectorMatrix) {
         self.matrix = matrix
         inverseNorms = matrix.values.withUnsafeBufferPointer { v in

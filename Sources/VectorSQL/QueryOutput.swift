@@ -15,6 +15,7 @@ public struct QueryWriter {
     public let format: QueryFormat
     let write: (String) -> Void
 
+    /// Writes through `write`, which receives text in order (whole rows at a time).
     public init(format: QueryFormat, write: @escaping (String) -> Void) {
         self.format = format
         self.write = write

@@ -6,6 +6,7 @@ public struct QueryParameters: Sendable {
     public var positional: [SQLValue] = []
     public var named: [String: SQLValue] = [:]
 
+    /// Values already typed, for callers that do not parse `--param` strings.
     public init(positional: [SQLValue] = [], named: [String: SQLValue] = [:]) {
         self.positional = positional
         self.named = named
