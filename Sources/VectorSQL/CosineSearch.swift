@@ -15,9 +15,10 @@ public struct CosineSearch {
     /// 1 / |row| (0 for an all-zero row, whose cosine with anything is 0).
     let inverseNorms: [Float]
 
-    /// Float32 error allowance for candidates: a dot of unit vectors of 1280 floats rounds by far
-    /// less than 1e-4, so nothing that belongs to the top k is missed.
-    static let slack: Float = 1e-4
+    /// Float32 error allowance for candidates. A float32 dot product of n terms of unit vectors is
+    /// off by at most about n·u (u = 2^-24) plus a few u for the norms; twice that, n·2^-23
+    /// (1.5e-4 for 1280 floats), leaves a margin, so nothing that belongs to the result is missed.
+    var slack: Float { Float(matrix.dim + 16) * Float.ulpOfOne }
 
     /// Computes the row norms once; the matrix is used as is (no normalized copy).
     public init(_ matrix: VectorMatrix) {
@@ -52,7 +53,7 @@ public struct CosineSearch {
         let available = n - (excluding == nil ? 0 : 1)
         let kk = min(k, available)
         guard kk > 0 else { return [] }
-        let threshold = kthLargest(scores, kk) - Self.slack
+        let threshold = kthLargest(scores, kk) - slack
         var candidates: [Neighbour] = []
         query.withUnsafeBytes { qb in
             let qv = Vector(qb)
@@ -100,7 +101,7 @@ public struct CosineSearch {
     public func pairs(atLeast threshold: Double, blockRows: Int = 512, limit: Int = 5_000_000) throws -> [(Int, Int, Double)] {
         let n = matrix.count, d = matrix.dim
         guard n > 1 else { return [] }
-        let cut = Float(threshold) - Self.slack
+        let cut = Float(threshold) - slack
         var out: [(Int, Int, Double)] = []
         var block = [Float](repeating: 0, count: blockRows * blockRows)
         var overflow = false
