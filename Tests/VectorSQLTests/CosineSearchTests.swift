@@ -55,6 +55,38 @@ final class CosineSearchTests: XCTestCase {
         XCTAssertEqual(sql.map { $0[1].double! }, got.map(\.cosine))
     }
 
+    func testNearTiesBelowFloat32ResolutionAreOrderedExactly() throws {
+        // 300 vectors within 1e-5 of one direction: their cosines with it differ by less than
+        // float32 can resolve, so the order comes from the Double re-scoring alone.
+        let s = try SyntheticDB()
+        defer { removeDatabase(s.path) }
+        try s.addClasses(["a"])
+        let backbone = try s.addBackbone(dim: 1280)
+        var rng = SplitMix(seed: 99)
+        let base = rng.vector(1280).map { abs($0) + 0.1 }
+        var vectors: [[Float]] = []
+        try s.db.transaction {
+            for i in 0..<300 {
+                let v = base.map { $0 * (1 + 1e-5 * rng.float()) }
+                vectors.append(v)
+                try s.addImage(path: "\(i)", className: "a", split: "train", vector: v, backbone: backbone)
+            }
+        }
+        let search = CosineSearch(try VectorMatrix.load(s.db, backbone: backbone))
+        for k in [1, 10, 299] {
+            let got = search.nearest(to: base, k: k)
+            let want = bruteForce(vectors, query: base, k: k, excluding: nil)
+            // Summation order differs from the reference in the last bits, so rows whose cosines
+            // are within ~1e-15 may swap (float32 would misorder by 1e-7); the cosine at each rank must hold.
+            let reference = Dictionary(uniqueKeysWithValues: bruteForce(vectors, query: base, k: 300, excluding: nil).map { ($0.0, $0.1) })
+            XCTAssertEqual(got.count, k)
+            for (rank, (g, w)) in zip(got, want).enumerated() {
+                XCTAssertEqual(reference[g.row]!, w.1, accuracy: 1e-14, "k \(k) rank \(rank)")
+            }
+            XCTAssertGreaterThan(Set(got.map(\.row)).intersection(want.map(\.0)).count, k * 9 / 10, "k \(k)")
+        }
+    }
+
     func testPairsAgreeWithBruteForceAcrossBlockBoundaries() throws {
         let (s, vectors, backbone) = try makeDatabase(n: 60, dim: 16, seed: 4)
         defer { removeDatabase(s.path) }
