@@ -45,6 +45,6 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "VectorSQLTests", dependencies: ["VectorSQL", "Store"]),
         .testTarget(name: "HeadTests", dependencies: ["Head", "Store"]),
-        .testTarget(name: "TLearnTests", dependencies: ["Store"]),
+        .testTarget(name: "TLearnTests", dependencies: ["Store"], exclude: ["Snapshots"]),
     ]
 )

@@ -8,9 +8,9 @@ struct Duplicates: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List pairs of images whose embeddings are nearly identical (cosine >= threshold).",
         discussion: """
-            A pair whose two images are in different splits (train/val/test) is a leak: the model
-            is evaluated on an image it has as good as seen. Such pairs have leak = 1; a summary
-            goes to stderr. Cosines are exact (Double), equal to vec_cosine in `tlearn query`.
+            A pair whose two images are in different splits (train/val/test) is a leak: the model is evaluated on an image it has as good as seen. Such pairs have leak = 1, and a summary goes to stderr.
+
+            Cosines are exact (Double), equal to vec_cosine in `tlearn query`.
             """)
 
     @Option(help: "The tlearn database.") var db: String

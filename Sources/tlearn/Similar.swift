@@ -10,8 +10,8 @@ struct Similar: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the images whose embeddings are most similar (cosine) to one image.",
         discussion: """
-            With --id N the stored vector of image N is the query, and image N itself is left out.
-            With IMAGE the file is embedded first (needs --weights, the weights of the backbone).
+            With --id N the stored vector of image N is the query, and image N itself is left out. With IMAGE the file is embedded first, with --weights: the weights file the database's vectors came from.
+
             Cosines are exact (Double) and equal to vec_cosine in `tlearn query`; ties go to the lower image id.
             """)
 

@@ -4,6 +4,7 @@ import ArgumentParser
 @main
 struct TLearn: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "tlearn",  // not "t-learn", the type name's kebab case
         abstract: "MobileNetV2 embeddings in SQLite, and a softmax head on them.",
         version: "0.1.0",
         subcommands: [
