@@ -31,10 +31,19 @@ struct Export: ParsableCommand {
         if runID != nil {
             if format != nil { throw ValidationError("--format is for vectors; a run's head is always JSON") }
             if backbone != nil { throw ValidationError("--backbone is for vectors; a run names its own backbone") }
+            let parent = URL(fileURLWithPath: out).deletingLastPathComponent().path
+            var isDirectory: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory) || !isDirectory.boolValue {
+                throw ValidationError("cannot write \(out): no directory \(parent)")
+            }
         } else {
             guard let format else { throw ValidationError("give --format npy|csv to export vectors, or a RUN id to export a head") }
             if !["npy", "csv"].contains(format) { throw ValidationError("--format must be npy or csv, not \(format)") }
             if !["orig", "hflip"].contains(view) { throw ValidationError("--view must be orig or hflip, not \(view)") }
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), !isDirectory.boolValue {
+                throw ValidationError("--out \(out) is a file; vectors go to a directory (vectors.npy or vectors.csv, meta.csv)")
+            }
         }
     }
 

@@ -101,5 +101,7 @@ final class ExportCommandTests: XCTestCase {
         XCTAssertTrue(try runTool(["export", "--db", path, "--format", "parquet", "--out", out]).stderr.contains("--format must be npy or csv, not parquet"))
         XCTAssertTrue(try runTool(["export", "42", "--db", path, "--out", out]).stderr.contains("has no run 42 (runs: \(run))"))
         XCTAssertTrue(try runTool(["export", "1", "--db", path, "--format", "npy", "--out", out]).stderr.contains("--format is for vectors"))
+        XCTAssertTrue(try runTool(["export", "1", "--db", path, "--out", dir.appendingPathComponent("no/such/head.json").path]).stderr.contains("no directory"))
+        XCTAssertTrue(try runTool(["export", "--db", path, "--format", "npy", "--out", path]).stderr.contains("is a file; vectors go to a directory"))
     }
 }
