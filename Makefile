@@ -37,9 +37,10 @@ build: deps
 extension: deps
 	swift build -c release --product tlearn_sqlite
 
+# Serial XCTest ends on its own "Executed N tests, with K skipped and F failures" line; skips say why.
 test: deps
 	swift build --build-tests
-	swift test --skip-build --parallel --num-workers 2
+	swift test --skip-build --disable-swift-testing
 
 # Regenerates fixtures/ (needs: pip install tensorflow-cpu h5py pillow). Not part of `make test`.
 fixtures:

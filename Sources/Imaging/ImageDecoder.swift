@@ -12,13 +12,14 @@ public final class ImageDecoder {
     /// any pixel memory is allocated.
     public static let maxPixels = 50_000_000
 
-    private let jpeg = JPEGDecoder()
+    let jpeg = JPEGDecoder()
 
     public init() {}
 
     /// Decodes `bytes`, detecting JPEG or PNG from the signature; `path` only names the file in
-    /// errors. With `minSide`, a JPEG is decoded at the smallest DCT scale (1/8 ... 1) that keeps
-    /// both sides >= `minSide`, which is faster but not bit-identical to a full-size decode.
+    /// errors. With `minSide`, a JPEG is decoded at the smallest DCT scale of 1/8, 1/4, 1/2 that keeps
+    /// both sides >= `minSide` (else full size): faster for large photos, but then no longer
+    /// bit-identical to Pillow, which decodes at full size. Pass nil for exact Pillow parity.
     public func decode(_ bytes: [UInt8], path: String, minSide: Int? = nil) throws -> DecodedImage {
         try bytes.withUnsafeBufferPointer { buffer in
             guard !buffer.isEmpty else { throw ImagingError.empty(path: path) }

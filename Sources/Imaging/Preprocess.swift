@@ -1,7 +1,15 @@
 /// Identifies the whole image -> tensor recipe; stored in the database as the embedding cache key,
 /// so change it whenever decoding, resizing or scaling changes the numbers.
 public enum Preprocessing {
+    /// Full-size decode (EXIF orientation applied), Pillow BILINEAR resize, `x / 127.5 - 1`.
     public static let identifier = "pillow-bilinear;x/127.5-1"
+
+    /// The key for embeddings made from images decoded with `minSide` (DCT scaling): large JPEGs then
+    /// differ from Pillow's pixels, so they must not share a cache key with `identifier`.
+    public static func identifier(minSide: Int?) -> String {
+        guard let minSide else { return identifier }
+        return identifier + ";dct-scale-min\(minSide)"
+    }
 }
 
 /// `x / 127.5 - 1` in Float32 for every byte value, computed exactly as Keras's

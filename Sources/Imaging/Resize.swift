@@ -93,29 +93,45 @@ private func clip8(_ v: Int32) -> UInt8 {
 private func resampleRows(_ image: RGBImage, rows: Range<Int>, width: Int, weights w: ResampleWeights) -> RGBImage {
     var out = [UInt8](repeating: 0, count: rows.count * width * 3)
     let half = Int32(1 << (ResampleWeights.precisionBits - 1))
+    let inStride = image.width * 3
+    let lastByte = image.height * inStride
     image.pixels.withUnsafeBufferPointer { src in
         out.withUnsafeMutableBufferPointer { dst in
             w.weights.withUnsafeBufferPointer { kk in
                 w.first.withUnsafeBufferPointer { first in
                     w.count.withUnsafeBufferPointer { count in
-                        let inStride = image.width * 3
                         for (yy, y) in rows.enumerated() {
                             let row = src.baseAddress! + y * inStride
                             let outRow = dst.baseAddress! + yy * width * 3
                             for xx in 0..<width {
                                 let k = kk.baseAddress! + xx * w.taps
-                                var p = row + first[xx] * 3
-                                var r = half, g = half, b = half
-                                for x in 0..<count[xx] {
-                                    let c = k[x]
-                                    r &+= Int32(p[0]) &* c
-                                    g &+= Int32(p[1]) &* c
-                                    b &+= Int32(p[2]) &* c
-                                    p += 3
+                                let start = first[xx] * 3, n = count[xx]
+                                // R, G, B and one spare lane per 4-byte load; the load would read one
+                                // byte past the image only for its very last pixel, so that one is scalar.
+                                if y * inStride + start + 3 * n < lastByte {
+                                    var acc = SIMD4<Int32>(repeating: half)
+                                    let raw = UnsafeRawPointer(row + start)
+                                    for x in 0..<n {
+                                        let px = SIMD4<Int32>(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: 3 * x, as: SIMD4<UInt8>.self))
+                                        acc &+= px &* k[x]
+                                    }
+                                    outRow[xx * 3] = clip8(acc[0])
+                                    outRow[xx * 3 + 1] = clip8(acc[1])
+                                    outRow[xx * 3 + 2] = clip8(acc[2])
+                                } else {
+                                    var r = half, g = half, b = half
+                                    var p = row + start
+                                    for x in 0..<n {
+                                        let c = k[x]
+                                        r &+= Int32(p[0]) &* c
+                                        g &+= Int32(p[1]) &* c
+                                        b &+= Int32(p[2]) &* c
+                                        p += 3
+                                    }
+                                    outRow[xx * 3] = clip8(r)
+                                    outRow[xx * 3 + 1] = clip8(g)
+                                    outRow[xx * 3 + 2] = clip8(b)
                                 }
-                                outRow[xx * 3] = clip8(r)
-                                outRow[xx * 3 + 1] = clip8(g)
-                                outRow[xx * 3 + 2] = clip8(b)
                             }
                         }
                     }

@@ -17,13 +17,16 @@ enum Fixtures {
     struct DecodeCase: Decodable {
         let file: String, width: Int, height: Int
         let golden: String?, orientation: Int?, format: String?
+        /// Allowed max abs difference from Pillow; absent means bit-exact.
+        let tolerance: Int?
     }
     struct ErrorCase: Decodable { let file: String, code: String }
+    struct ScaledCase: Decodable { let file: String, minSide: Int, width: Int, height: Int, golden: String }
     struct ResizeCase: Decodable { let width: Int, height: Int, golden: String }
     struct Source: Decodable { let file: String, width: Int, height: Int }
     struct Tiny: Decodable { let pixel: [UInt8]; let to_3x2: [UInt8] }
     struct Index: Decodable {
-        let decode: [DecodeCase], errors: [ErrorCase], resize: [ResizeCase]
+        let decode: [DecodeCase], errors: [ErrorCase], resize: [ResizeCase], scaled: [ScaledCase]
         let resize_source: Source, resize_tiny: Tiny
     }
 
