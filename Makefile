@@ -73,7 +73,8 @@ demo: deps demo-deps $(IMAGES) $(WEIGHTS)
 	.build/release/tlearn query --db $(DEMO_DB) "SELECT label, split, count(*) AS n FROM labeled_embeddings WHERE view = 'orig' GROUP BY label, split ORDER BY label, split"
 
 bench: deps
-	swift build -c release --product tlearn-bench --product tlearn
+	swift build -c release --product tlearn
+	swift build -c release --product tlearn-bench
 	.build/release/tlearn-bench --shared $(SHARED)
 
 format:

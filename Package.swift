@@ -26,16 +26,19 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CTurboJPEG", "CPNG"], swiftSettings: simd),
         .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: simd),
         .target(name: "MobileNet", dependencies: ["Kernels", "CHDF5"], swiftSettings: simd),
-        .target(name: "Store", dependencies: ["CSQLite3"], resources: [.embedInCode("schema.sql")]),
+        // -O even in debug builds: SHA-256 of every image and weights file is 100x slower unoptimized.
+        .target(name: "Store", dependencies: ["CSQLite3"], resources: [.embedInCode("schema.sql")],
+                swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "VectorSQL", dependencies: ["CSQLite3", "Store", "Kernels"], swiftSettings: simd),
         .target(name: "Head", dependencies: ["Kernels", "Store"], swiftSettings: simd),
+        .target(name: "Extraction", dependencies: ["Imaging", "MobileNet", "Store"], swiftSettings: simd),
         .target(name: "TLearnSQLiteExtension", dependencies: ["VectorSQL", "CSQLite3"]),
         .executableTarget(name: "tlearn", dependencies: [
-            "Imaging", "MobileNet", "Store", "VectorSQL", "Head",
+            "Imaging", "MobileNet", "Store", "VectorSQL", "Head", "Extraction",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tlearn-bench", dependencies: [
-            "Imaging", "Kernels", "MobileNet", "Store", "Head", "VectorSQL",
+            "Imaging", "Kernels", "MobileNet", "Store", "Head", "Extraction", "VectorSQL",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tlearn-bench"),
 
@@ -45,6 +48,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "VectorSQLTests", dependencies: ["VectorSQL", "Store"]),
         .testTarget(name: "HeadTests", dependencies: ["Head", "Store"]),
+        .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Store", "Imaging", "MobileNet"]),
         .testTarget(name: "TLearnTests", dependencies: ["Store"], exclude: ["Snapshots"]),
     ]
 )

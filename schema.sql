@@ -97,4 +97,11 @@ CREATE TABLE IF NOT EXISTS run_epochs (
     PRIMARY KEY (run_id, epoch)
 );
 
+-- Settings of the extractions that wrote this database (key/value, text): 'root' (dataset folder),
+-- 'val_percent', 'test_percent' (split rule, docs/extract.md), 'shard' ('K/N' when built with --shard).
+CREATE TABLE IF NOT EXISTS meta (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+
 PRAGMA user_version = 1;

@@ -17,22 +17,23 @@ public func packDepthwise3x3(kernel: [Float], bias: [Float], channels c: Int) ->
 /// Floats per packed group of 8 channels: bias + 9 taps.
 public let depthwiseGroupStride = 80
 
-/// 3x3 depthwise convolution with stride 1 over NHWC (one image), bias and clamp fused.
+/// 3x3 depthwise convolution with stride 1 over NHWC (one image), bias and clamp fused. `rows` limits
+/// the output rows computed (the input still starts at row 0), so a caller can stream a map in strips.
 public func depthwise3x3Stride1(
     _ input: UnsafePointer<Float>, packed: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
-    window: Window, channels: Int, clamp: Clamp
+    window: Window, channels: Int, clamp: Clamp, rows: Range<Int>? = nil
 ) {
     precondition(window.stride == 1, "depthwise3x3Stride1: \(window)")
-    depthwise3x3(input, packed, output, window, channels, clamp, stride: 1)
+    depthwise3x3(input, packed, output, window, channels, clamp, rows ?? 0..<window.outHeight, stride: 1)
 }
 
-/// 3x3 depthwise convolution with stride 2 over NHWC (one image), bias and clamp fused.
+/// 3x3 depthwise convolution with stride 2 over NHWC (one image), bias and clamp fused; `rows` as above.
 public func depthwise3x3Stride2(
     _ input: UnsafePointer<Float>, packed: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
-    window: Window, channels: Int, clamp: Clamp
+    window: Window, channels: Int, clamp: Clamp, rows: Range<Int>? = nil
 ) {
     precondition(window.stride == 2, "depthwise3x3Stride2: \(window)")
-    depthwise3x3(input, packed, output, window, channels, clamp, stride: 2)
+    depthwise3x3(input, packed, output, window, channels, clamp, rows ?? 0..<window.outHeight, stride: 2)
 }
 
 /// The shared body, specialised per stride by inlining. Interior pixels (all 9 taps inside the input)
@@ -42,15 +43,16 @@ public func depthwise3x3Stride2(
 @inline(__always)
 private func depthwise3x3(
     _ input: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
-    _ g: Window, _ c: Int, _ clamp: Clamp, stride s: Int
+    _ g: Window, _ c: Int, _ clamp: Clamp, _ rows: Range<Int>, stride s: Int
 ) {
+    precondition(rows.lowerBound >= 0 && rows.upperBound <= g.outHeight, "depthwise3x3: rows \(rows) outside \(g)")
     let groups = c / 8
     let rowStride = g.inWidth * c
     let lo = SIMD8<Float>(repeating: clamp.lo), hi = SIMD8<Float>(repeating: clamp.hi)
     // Output columns whose 3 taps all fall inside the input.
     let oxFirst = (g.padLeft + s - 1) / s
     let oxLast = min(g.outWidth - 1, g.inWidth - 3 + g.padLeft >= 0 ? (g.inWidth - 3 + g.padLeft) / s : -1)
-    for oy in 0..<g.outHeight {
+    for oy in rows {
         let iy0 = oy * s - g.padTop
         let out = output + oy * g.outWidth * c
         guard iy0 >= 0 && iy0 + 2 < g.inHeight && oxFirst <= oxLast && groups > 0 else {

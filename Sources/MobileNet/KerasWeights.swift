@@ -9,7 +9,8 @@ import Foundation
 ///   `depthwise_kernel:0`, fixed-length string attributes;
 /// - Keras 3 legacy `save_weights`: the same without `:0`, variable-length strings;
 /// - whole models (Keras 2 or 3) under `model_weights/`, the backbone possibly nested as a sub-model
-///   (`model_weights/mobilenetv2_1.00_160/Conv1/kernel`), whose `weight_names` are not in network order.
+///   (`model_weights/mobilenetv2_1.00_160/Conv1/kernel`), whose `weight_names` are not in network order;
+/// - Keras 3's native `.weights.h5` (`layers/conv2d_7/vars/0`), see `nativeLayout`.
 /// Arrays are matched by Keras layer name when the file has them, else by position (Keras's own
 /// `load_weights` order: `layer_names`, then `weight_names`), checking every shape either way.
 struct KerasWeights {
@@ -27,14 +28,17 @@ struct KerasWeights {
     let architecture: Architecture
     private let arrays: [String: [Float]]   // "layer/weight" -> values, shapes already checked
 
+    /// How arrays are found: by Keras name, by Keras's positional order, or whichever matches more.
+    enum Matching { case names, positions, best }
+
     /// Reads and checks every array of the backbone; throws `WeightsError` naming the file and the layer.
-    init(path: String) throws {
+    init(path: String, matching: Matching = .best) throws {
         hdf5Lock.lock()
         defer { hdf5Lock.unlock() }
         let file = try HDF5File(path: path)
         self.path = path
         let root = file.exists("/model_weights") ? "/model_weights" : "/"
-        let (architecture, resolved) = try KerasWeights.resolve(file, root: root)
+        let (architecture, resolved) = try KerasWeights.resolve(file, root: root, matching: matching)
         self.architecture = architecture
         var arrays: [String: [Float]] = [:]
         for (array, dataset) in zip(architecture.arrays, resolved) {
@@ -53,7 +57,7 @@ struct KerasWeights {
     /// Finds the dataset holding each array of the best-matching width: by Keras name, else by position.
     /// The width (alpha) is the one whose shapes the file matches best; any array still missing or
     /// misshapen for that width is reported, the first in network order.
-    private static func resolve(_ file: HDF5File, root: String) throws -> (Architecture, [String]) {
+    private static func resolve(_ file: HDF5File, root: String, matching: Matching) throws -> (Architecture, [String]) {
         var byKey: [String: [String]] = [:]
         for dataset in try file.datasets(under: root) {
             let parts = dataset.split(separator: "/")
@@ -64,6 +68,9 @@ struct KerasWeights {
             }
             if weight == "depthwise_kernel" { weight = "kernel" }  // Keras 2 DepthwiseConv2D
             byKey["\(parts[parts.count - 2])/\(weight)", default: []].append(dataset)
+        }
+        for (key, dataset) in nativeLayout(try file.datasets(under: "/")) where byKey[key] == nil {
+            byKey[key] = [dataset]
         }
         let ordered = try orderedDatasets(file, root: root)
         var shapes: [String: [Int]?] = [:]
@@ -81,7 +88,12 @@ struct KerasWeights {
             let arrays = architecture.arrays
             let byName = arrays.filter { a in byKey[a.key].map { $0.count == 1 && shape($0[0]) == a.shape } ?? false }.count
             let byPosition = arrays.indices.filter { i in i < ordered.count && shape(ordered[i]) == arrays[i].shape }.count
-            for (score, mode) in [(byName, Mode.names), (byPosition, Mode.positions)] where score > (best?.score ?? 0) {
+            let candidates: [(Int, Mode)] = switch matching {
+            case .names: [(byName, .names)]
+            case .positions: [(byPosition, .positions)]
+            case .best: [(byName, .names), (byPosition, .positions)]
+            }
+            for (score, mode) in candidates where score > (best?.score ?? 0) {
                 best = (score, mode, architecture)
             }
         }
@@ -115,18 +127,72 @@ struct KerasWeights {
         return (best.architecture, resolved)
     }
 
+    /// Keras 3's own `.weights.h5` (`model.save_weights("x.weights.h5")`) names groups by layer class,
+    /// not layer name: `layers/conv2d_7/vars/0`, `layers/depthwise_conv2d_3/vars/0`,
+    /// `layers/batch_normalization_12/vars/0..3` (gamma, beta, moving_mean, moving_variance), numbered
+    /// per class in network order, under `layers/<functional>/` when nested. Maps them to Keras keys.
+    private static func nativeLayout(_ datasets: [String]) -> [String: String] {
+        // prefix ("/" or "/layers/functional/") -> class -> [(number, group path)]
+        var groups: [String: [String: [Int: String]]] = [:]
+        for dataset in datasets {
+            let parts = dataset.split(separator: "/").map(String.init)
+            guard parts.count >= 4, parts[parts.count - 2] == "vars", parts[parts.count - 4] == "layers" else { continue }
+            let name = parts[parts.count - 3]
+            var kind = name, number = 0
+            if let underscore = name.lastIndex(of: "_"), let n = Int(name[name.index(after: underscore)...]) {
+                kind = String(name[..<underscore])
+                number = n
+            }
+            guard ["conv2d", "depthwise_conv2d", "batch_normalization"].contains(kind) else { continue }
+            let prefix = "/" + parts[..<(parts.count - 4)].map { $0 + "/" }.joined()
+            groups[prefix, default: [:]][kind, default: [:]][number] = prefix + "layers/" + name
+        }
+        // The prefix holding the most convolutions is the backbone.
+        guard let (_, classes) = groups.max(by: { ($0.value["conv2d"]?.count ?? 0) < ($1.value["conv2d"]?.count ?? 0) }) else { return [:] }
+        let ordered = classes.mapValues { numbered in numbered.keys.sorted().map { numbered[$0]! } }
+        var next: [String: Int] = [:]
+        var result: [String: String] = [:]
+        var lastLayer = ""
+        var lastGroup: String?
+        for array in Architecture(alpha: 1).arrays {  // names and order are the same for every width
+            if array.layer != lastLayer {
+                let kind = array.weight != "kernel" ? "batch_normalization" : array.layer.hasSuffix("depthwise") ? "depthwise_conv2d" : "conv2d"
+                let i = next[kind, default: 0]
+                next[kind] = i + 1
+                lastGroup = i < (ordered[kind]?.count ?? 0) ? ordered[kind]![i] : nil
+                lastLayer = array.layer
+            }
+            let index = ["kernel": 0, "gamma": 0, "beta": 1, "moving_mean": 2, "moving_variance": 3][array.weight]!
+            if let lastGroup { result[array.key] = "\(lastGroup)/vars/\(index)" }
+        }
+        return result
+    }
+
     /// Datasets in Keras's `load_weights` order: layers as listed in `layer_names`, then each layer's
     /// `weight_names`. Empty when the file has no `layer_names`.
     private static func orderedDatasets(_ file: HDF5File, root: String) throws -> [String] {
-        guard let layers = try file.strings(attribute: "layer_names", of: root) else { return [] }
+        guard let layers = try kerasAttribute("layer_names", of: root, in: file) else { return [] }
         let base = root.hasSuffix("/") ? root : root + "/"
         var result: [String] = []
         for layer in layers {
-            for name in try file.strings(attribute: "weight_names", of: base + layer) ?? [] {
+            for name in try kerasAttribute("weight_names", of: base + layer, in: file) ?? [] {
                 result.append(base + layer + "/" + name)
             }
         }
         return result
+    }
+
+    /// A string-list attribute as Keras's `load_attributes_from_hdf5_group` reads it: Keras splits
+    /// lists over HDF5's 64 KB attribute limit into `name0`, `name1`, ...
+    private static func kerasAttribute(_ name: String, of object: String, in file: HDF5File) throws -> [String]? {
+        if let whole = try file.strings(attribute: name, of: object) { return whole }
+        var parts: [String] = []
+        var i = 0
+        while let part = try file.strings(attribute: "\(name)\(i)", of: object) {
+            parts += part
+            i += 1
+        }
+        return i == 0 ? nil : parts
     }
 
     /// `layer`'s kernel times gamma / sqrt(variance + eps) per output channel, and

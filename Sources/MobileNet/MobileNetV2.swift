@@ -19,18 +19,31 @@ public final class MobileNetV2: @unchecked Sendable {
 
     let stem: PointwiseLayer          // Conv1 + bn_Conv1 as a GEMM over 3x3 patches
     let stemWindow: Window
+    let stemStripRows: Int            // output rows unfolded and multiplied at a time
     let blocks: [InvertedResidual]    // expanded_conv, block_1 ... block_16
     let head: PointwiseLayer          // Conv_1 + Conv_1_bn
     let headPixels: Int
     let sizes: ArenaSizes
     private var arenas: [Arena] = []
+    /// Keras accepts any size from 32; above this the per-thread arena passes 100 MB.
+    public static let maxInputSize = 1024
+    /// Target size of one strip of depthwise output (floats); see `InvertedResidual.stripRows`.
+    /// Measured on the 2-core Zen 4: 8192 costs 40% (GEMM call overhead), 32768 to unlimited are within
+    /// noise of each other; 131072 (512 KB) splits only the 112x112 and 56x56 blocks, into 2-6 strips.
+    static let stripFloats = 131_072
+    /// Largest expand GEMM output (floats, 256 KB) before its bias + ReLU6 pass: stays in L2.
+    static let expandPieceFloats = 65_536
 
     /// Loads a Keras `.h5` (see `KerasWeights` for the layouts) for `inputSize` x `inputSize` inputs.
-    public init(weightsAt path: String, inputSize: Int = 224) throws {
-        guard inputSize >= 32 else {
-            throw WeightsError.invalid(file: path, reason: "input size \(inputSize) is below MobileNetV2's minimum of 32")
+    public convenience init(weightsAt path: String, inputSize: Int = 224) throws {
+        guard (32...MobileNetV2.maxInputSize).contains(inputSize) else {
+            throw WeightsError.invalid(file: path, reason: "input size \(inputSize) is outside 32...\(MobileNetV2.maxInputSize)")
         }
-        let weights = try KerasWeights(path: path)
+        try self.init(weights: KerasWeights(path: path), inputSize: inputSize)
+    }
+
+    /// The network from loaded weights (tests choose how `KerasWeights` matches arrays).
+    init(weights: KerasWeights, inputSize: Int) {
         let arch = weights.architecture
         architecture = arch
         alpha = Float(arch.alpha)
@@ -40,7 +53,8 @@ public final class MobileNetV2: @unchecked Sendable {
         stemWindow = Window.keras(height: inputSize, width: inputSize, stride: 2)
         stem = PointwiseLayer(weights.folded("Conv1", batchNorm: "bn_Conv1"), inChannels: 27, outChannels: arch.stemChannels)
         var size = stemWindow.outHeight
-        var sizes = ArenaSizes(patches: size * size * 27, activations: size * size * arch.stemChannels, expanded: 0, depthwise: 0)
+        stemStripRows = max(1, 1024 / size)
+        var sizes = ArenaSizes(patches: stemStripRows * size * 27, activations: size * size * arch.stemChannels, expanded: 0, depthwise: 0)
         var blocks: [InvertedResidual] = []
         for b in arch.blocks {
             let expand = b.hasExpand
@@ -53,7 +67,8 @@ public final class MobileNetV2: @unchecked Sendable {
                                          inChannels: b.expandedChannels, outChannels: b.outChannels)
             blocks.append(InvertedResidual(
                 expand: expand, depthwise: packDepthwise3x3(kernel: dw.kernel, bias: dw.bias, channels: b.expandedChannels),
-                window: window, channels: b.expandedChannels, project: project, residual: b.hasResidual))
+                window: window, channels: b.expandedChannels, project: project, residual: b.hasResidual,
+                stripRows: max(1, MobileNetV2.stripFloats / (window.outWidth * b.expandedChannels))))
             sizes.expanded = max(sizes.expanded, size * size * b.expandedChannels)
             size = window.outHeight
             sizes.depthwise = max(sizes.depthwise, size * size * b.expandedChannels)
@@ -99,7 +114,7 @@ public final class MobileNetV2: @unchecked Sendable {
         return out
     }
 
-    /// Like `embed` on one thread, also returning the seconds spent in each kind of layer.
+    /// Like `embed` on one thread, also returning the CPU seconds spent in each kind of layer.
     public func embedProfiled(_ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>) -> LayerProfile {
         if arenas.isEmpty { arenas.append(Arena(sizes)) }
         let previousBLASThreads = BLASThreads.current
@@ -107,6 +122,7 @@ public final class MobileNetV2: @unchecked Sendable {
         defer { BLASThreads.set(previousBLASThreads) }
         var profile = LayerProfile()
         for i in 0..<count {
+            profile.images.append([:])
             forward(input + i * inputSize * inputSize * 3, into: output + i * dim, arena: arenas[0], profile: &profile)
         }
         return profile
@@ -116,9 +132,12 @@ public final class MobileNetV2: @unchecked Sendable {
     private func forward(_ image: UnsafePointer<Float>, into embedding: UnsafeMutablePointer<Float>, arena: Arena,
                          profile: UnsafeMutablePointer<LayerProfile>?) {
         var clock = Stopwatch(profile)
-        let s = stemWindow.outHeight
-        im2col3x3(image, window: stemWindow, channels: 3, into: arena.patches)             // (s*s, 27)
-        stem.apply(arena.patches, arena.x, pixels: s * s, clamp: .relu6)                 // Conv1, bn_Conv1, Conv1_relu -> (s, s, 32a)
+        let s = stemWindow.outHeight, c0 = stem.n
+        for r in stride(from: 0, to: s, by: stemStripRows) {                                // strips: patches stay in L2
+            let rows = r..<min(s, r + stemStripRows)
+            im2col3x3(image, window: stemWindow, channels: 3, into: arena.patches, rows: rows)  // (rows*s, 27)
+            stem.apply(arena.patches, arena.x + r * s * c0, pixels: rows.count * s, clamp: .relu6)  // Conv1, bn_Conv1, Conv1_relu -> (s, s, 32a)
+        }
         clock.lap(.stem)
         var x = arena.x, y = arena.y
         for block in blocks {                                                              // expanded_conv ... block_16
@@ -141,23 +160,43 @@ struct InvertedResidual {
     let project: PointwiseLayer   // block_N_project(_BN), linear
     let residual: Bool            // block_N_add
 
+    /// Output rows per strip: the block runs expand -> depthwise -> project one strip at a time, so
+    /// each layer reads what the previous one just wrote while it is still in L2, instead of
+    /// streaming whole (112, 112, 96) maps through memory. Every row is still computed exactly once.
+    let stripRows: Int
+
     func apply(_ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>, arena: Arena, clock: inout Stopwatch) {
-        let inPixels = window.inHeight * window.inWidth, outPixels = window.outHeight * window.outWidth
-        var x = UnsafePointer(input)
-        if let expand {
-            expand.apply(x, arena.expanded, pixels: inPixels, clamp: .relu6)            // (h, w, t*cin)
-            x = UnsafePointer(arena.expanded)
-            clock.lap(.expand)
+        let g = window, cin = expand?.k ?? channels, cout = project.n
+        let source = expand == nil ? UnsafePointer(input) : UnsafePointer(arena.expanded)
+        var expandedRows = 0
+        var oy = 0
+        while oy < g.outHeight {
+            let end = min(g.outHeight, oy + stripRows)
+            if let expand {
+                let needed = min(g.inHeight, (end - 1) * g.stride - g.padTop + 3)  // last tap row + 1
+                // (rows, w, t*cin) in pieces of at most expandPieceFloats, so each GEMM's output is still
+                // in L2 when its bias + ReLU6 pass reads it back.
+                let pieceRows = max(1, MobileNetV2.expandPieceFloats / (g.inWidth * channels))
+                while needed > expandedRows {
+                    let rows = min(pieceRows, needed - expandedRows)
+                    expand.apply(input + expandedRows * g.inWidth * cin, arena.expanded + expandedRows * g.inWidth * channels,
+                                 pixels: rows * g.inWidth, clamp: .relu6)
+                    expandedRows += rows
+                }
+                clock.lap(.expand)
+            }
+            if g.stride == 1 {                                                                      // (strip, w', t*cin)
+                depthwise3x3Stride1(source, packed: depthwise.pointer, arena.depthwise, window: g, channels: channels, clamp: .relu6, rows: oy..<end)
+            } else {
+                depthwise3x3Stride2(source, packed: depthwise.pointer, arena.depthwise, window: g, channels: channels, clamp: .relu6, rows: oy..<end)
+            }
+            clock.lap(.depthwise)
+            let first = oy * g.outWidth                                                             // (strip, w', cout)
+            project.apply(arena.depthwise + first * channels, output + first * cout, pixels: (end - oy) * g.outWidth, clamp: .linear,
+                          residual: residual ? UnsafePointer(input + first * cout) : nil)
+            clock.lap(.project)
+            oy = end
         }
-        if window.stride == 1 {                                                           // (h', w', t*cin)
-            depthwise3x3Stride1(x, packed: depthwise.pointer, arena.depthwise, window: window, channels: channels, clamp: .relu6)
-        } else {
-            depthwise3x3Stride2(x, packed: depthwise.pointer, arena.depthwise, window: window, channels: channels, clamp: .relu6)
-        }
-        clock.lap(.depthwise)
-        project.apply(arena.depthwise, output, pixels: outPixels, clamp: .linear,         // (h', w', cout)
-                      residual: residual ? UnsafePointer(input) : nil)
-        clock.lap(.project)
     }
 }
 
@@ -217,27 +256,36 @@ public enum LayerKind: String, CaseIterable, Sendable {
     case stem, expand, depthwise, project, head, pool
 }
 
-/// Seconds per layer kind, summed over images.
+/// CPU seconds per layer kind for each image profiled.
 public struct LayerProfile: Sendable {
-    public var seconds: [LayerKind: Double] = [:]
+    public var images: [[LayerKind: Double]] = []
     public init() {}
-    public var total: Double { seconds.values.reduce(0, +) }
+    /// The image with the smallest total: on a shared machine the least disturbed, the best estimate
+    /// of what the code costs.
+    public var fastest: [LayerKind: Double] { images.min { $0.values.reduce(0, +) < $1.values.reduce(0, +) } ?? [:] }
 }
 
-/// Attributes elapsed time to layer kinds; free when no profile is being collected.
+/// Attributes this thread's CPU time to layer kinds; free when no profile is being collected.
+/// CPU time, not wall time, so the table stays meaningful on a machine shared with other work.
 struct Stopwatch {
     private let profile: UnsafeMutablePointer<LayerProfile>?
-    private var last: UInt64
+    private var last: Double
 
     init(_ profile: UnsafeMutablePointer<LayerProfile>?) {
         self.profile = profile
-        last = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+        last = profile == nil ? 0 : Stopwatch.threadCPUTime()
     }
 
     @inline(__always) mutating func lap(_ kind: LayerKind) {
         guard let profile else { return }
-        let now = DispatchTime.now().uptimeNanoseconds
-        profile.pointee.seconds[kind, default: 0] += Double(now - last) / 1e9
+        let now = Stopwatch.threadCPUTime()
+        profile.pointee.images[profile.pointee.images.count - 1][kind, default: 0] += now - last
         last = now
+    }
+
+    static func threadCPUTime() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 }

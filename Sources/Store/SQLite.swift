@@ -5,6 +5,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case sqlite(code: Int32, message: String, sql: String?)
     case open(path: String, message: String)
     case invalid(String)
+    /// Another process holds the writer lock of `path` (see `WriterLock`).
+    case locked(path: String, pid: Int?)
 
     public var description: String {
         switch self {
@@ -12,6 +14,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
         case let .sqlite(code, message, nil): "SQLite error \(code): \(message)"
         case let .open(path, message): "cannot open database \(path): \(message)"
         case let .invalid(message): message
+        case let .locked(path, pid?): "another tlearn process is writing \(path) (pid \(pid)); wait for it to finish or stop it"
+        case let .locked(path, nil): "another tlearn process is writing \(path); wait for it to finish or stop it"
         }
     }
 }

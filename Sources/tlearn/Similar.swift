@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import Extraction
 import Imaging
-import MobileNet
 import Store
 import VectorSQL
 
@@ -10,7 +10,7 @@ struct Similar: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the images whose embeddings are most similar (cosine) to one image.",
         discussion: """
-            With --id N the stored vector of image N is the query, and image N itself is left out. With IMAGE the file is embedded first, with --weights: the weights file the database's vectors came from.
+            With --id N the stored vector of image N is the query, and image N itself is left out. With IMAGE the file is embedded first, as `tlearn extract` does, with --weights: the weights file the database's vectors came from (checked by SHA-256).
 
             Cosines are exact (Double) and equal to vec_cosine in `tlearn query`; ties go to the lower image id.
             """)
@@ -53,7 +53,7 @@ struct Similar: ParsableCommand {
             query = matrix.vector(row)
             excluded = row
         } else {
-            query = try embedImage(image!, weights: weights!, backbone: chosen)
+            query = try embedImage(image!, weights: weights!, backbone: chosen, view: view)
         }
         let found = search.nearest(to: query, k: k, excluding: excluded)
         let rows: [[SQLValue]] = found.enumerated().map { rank, n in
@@ -67,25 +67,30 @@ struct Similar: ParsableCommand {
     }
 }
 
-/// The embedding of the image at `path` under `backbone`, computed with the weights at `weights`.
-/// The vector is only comparable with the stored ones when the network, input size and
-/// preprocessing are those that made them, so each is checked against the `backbones` row.
-func embedImage(_ path: String, weights: String, backbone: BackboneInfo) throws -> [Float] {
-    guard backbone.preprocessing == Preprocessing.identifier else {
-        throw StoreError.invalid("backbone \(backbone.id) was made with preprocessing '\(backbone.preprocessing)'; this tlearn embeds with '\(Preprocessing.identifier)', so IMAGE cannot be compared: use --id N")
+/// The embedding of the image at `path` under `backbone`, computed with the weights at `weights`
+/// exactly as `tlearn extract` computes it (same preparer, same network), so an image that is in
+/// the database finds itself at cosine 1. The vector is only comparable with the stored ones when
+/// the weights file (by SHA-256), input size and preprocessing are those of `backbone`.
+func embedImage(_ path: String, weights: String, backbone: BackboneInfo, view: String) throws -> [Float] {
+    let minSide: Int?
+    switch backbone.preprocessing {
+    case Preprocessing.identifier: minSide = nil
+    case Preprocessing.identifier(minSide: backbone.inputSize): minSide = backbone.inputSize
+    default:
+        throw StoreError.invalid("backbone \(backbone.id) was made with preprocessing '\(backbone.preprocessing)', which this tlearn does not produce: use --id N")
     }
-    let net = try MobileNetV2(weightsAt: weights, inputSize: backbone.inputSize)
-    guard net.dim == backbone.dim, abs(Double(net.alpha) - backbone.alpha) < 1e-6 else {
-        throw StoreError.invalid("\(weights) is MobileNetV2 alpha \(net.alpha) with \(net.dim)-float embeddings; backbone \(backbone.id) is alpha \(backbone.alpha) with \(backbone.dim): not the weights its vectors came from")
+    let (key, net) = try Backbone.load(weights: weights, inputSize: backbone.inputSize)
+    guard key.weightsSHA256 == backbone.weightsSHA256 else {
+        throw StoreError.invalid("\(weights) (SHA-256 \(key.weightsSHA256.prefix(12))…) is not the weights file backbone \(backbone.id) was made with (\(backbone.weightsName ?? "?"), SHA-256 \(backbone.weightsSHA256.prefix(12))…): its vectors would not be comparable")
     }
-    // TODO(coordinator): once Store.SHA256 is merged (extract branch), refuse weights whose
-    // SHA256.hexOfFile(weights) != backbone.weightsSHA256 instead of only warning.
-    let name = URL(fileURLWithPath: weights).lastPathComponent
-    if let stored = backbone.weightsName, stored != name {
-        sqlWarning("\(name) is not \(stored), the weights file backbone \(backbone.id) was made with; the cosines are only meaningful for the same weights")
+    guard key.dim == backbone.dim else {
+        throw StoreError.invalid("\(weights) gives \(key.dim)-float embeddings; backbone \(backbone.id) has \(backbone.dim)")
     }
-    let image = try decodeImage(at: path).image
-    var input = [Float](repeating: 0, count: backbone.inputSize * backbone.inputSize * 3)
-    input.withUnsafeMutableBufferPointer { preprocess(image, size: backbone.inputSize, into: $0.baseAddress!) }
-    return net.embedding(input)
+    var preparer: any ImagePreparer = ImagingPreparer(minSide: minSide)
+    let prepared = try prepareFile(path, size: backbone.inputSize, views: [view == "hflip" ? .hflip : .orig], preparer: &preparer)
+    var output = [Float](repeating: 0, count: net.dim)
+    prepared.inputs.withUnsafeBufferPointer { x in
+        output.withUnsafeMutableBufferPointer { net.embed(x.baseAddress!, count: 1, into: $0.baseAddress!) }
+    }
+    return output
 }

@@ -4,10 +4,14 @@ import ArgumentParser
 @main
 struct TLearn: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "tlearn",  // not "t-learn", the type name's kebab case
+        commandName: "tlearn",
         abstract: "MobileNetV2 embeddings in SQLite, and a softmax head on them.",
         version: "0.1.0",
         subcommands: [
+            Extract.self,
+            Embed.self,
+            Info.self,
+            Merge.self,
             Query.self,
             Similar.self,
             Duplicates.self,

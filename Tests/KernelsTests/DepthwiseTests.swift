@@ -53,6 +53,25 @@ final class DepthwiseTests: XCTestCase {
         check(channels: 24, height: 9, width: 10, stride: 2, clamp: .linear)
     }
 
+    func testDepthwiseInRowStripsIsBitIdenticalToTheWholeMap() {
+        for (s, size, c) in [(1, 13, 24), (2, 14, 16), (2, 15, 9)] {
+            let g = Window.keras(height: size, width: size, stride: s)
+            let x = AlignedBuffer(Self.values(size * size * c, seed: 5))
+            let packed = packDepthwise3x3(kernel: Self.values(9 * c, seed: 6), bias: Self.values(c, seed: 8), channels: c)
+            let whole = AlignedBuffer(count: g.outHeight * g.outWidth * c), strips = AlignedBuffer(count: g.outHeight * g.outWidth * c)
+            func run(_ out: AlignedBuffer, _ rows: Range<Int>?) {
+                if s == 1 {
+                    depthwise3x3Stride1(x.pointer, packed: packed.pointer, out.pointer, window: g, channels: c, clamp: .relu6, rows: rows)
+                } else {
+                    depthwise3x3Stride2(x.pointer, packed: packed.pointer, out.pointer, window: g, channels: c, clamp: .relu6, rows: rows)
+                }
+            }
+            run(whole, nil)
+            for start in stride(from: 0, to: g.outHeight, by: 3) { run(strips, start..<min(g.outHeight, start + 3)) }
+            XCTAssertEqual(strips.array, whole.array, "stride \(s), \(size)x\(size), \(c) channels, strips of 3 rows")
+        }
+    }
+
     func testKerasStride2GeometryPadsOnlyBottomRightOnEvenSizesAndBothSidesOnOdd() {
         XCTAssertEqual(Window.keras(height: 224, width: 224, stride: 2),
                        Window(inHeight: 224, inWidth: 224, stride: 2, padTop: 0, padLeft: 0, outHeight: 112, outWidth: 112))

@@ -1,9 +1,9 @@
-import MobileNet
+@testable import MobileNet
 import XCTest
 
 /// Swift embeddings against Keras's own (fixtures/make_fixtures.py) for every weights layout and both sizes.
 final class GoldenTests: XCTestCase {
-    static let layouts = ["tiny_a035_keras2.h5", "tiny_a035_keras3.h5", "tiny_a035_whole_model.h5"]
+    static let layouts = ["tiny_a035_keras2.h5", "tiny_a035_keras3.h5", "tiny_a035_whole_model.h5", "tiny_a035_native.weights.h5"]
 
     func check(layout: String, size: Int) throws {
         let net = try MobileNetV2(weightsAt: fixtures.appendingPathComponent("weights/\(layout)").path, inputSize: size)
@@ -22,6 +22,8 @@ final class GoldenTests: XCTestCase {
     func testKerasApplicationsLayoutMatchesKerasAt96() throws { try check(layout: Self.layouts[0], size: 96) }
     func testKeras3LayoutMatchesKerasAt96() throws { try check(layout: Self.layouts[1], size: 96) }
     func testNestedWholeModelMatchesKerasAt96() throws { try check(layout: Self.layouts[2], size: 96) }
+    func testKeras3NativeWeightsFileMatchesKerasAt96() throws { try check(layout: Self.layouts[3], size: 96) }
+    func testKeras3NativeWeightsFileMatchesKerasAtOddSize65() throws { try check(layout: Self.layouts[3], size: 65) }
     func testKerasApplicationsLayoutMatchesKerasAtOddSize65() throws { try check(layout: Self.layouts[0], size: 65) }
     func testKeras3LayoutMatchesKerasAtOddSize65() throws { try check(layout: Self.layouts[1], size: 65) }
     func testNestedWholeModelMatchesKerasAtOddSize65() throws { try check(layout: Self.layouts[2], size: 65) }
@@ -31,5 +33,29 @@ final class GoldenTests: XCTestCase {
         let image = try readF32(fixtures.appendingPathComponent("golden/tiny_a035_96_inputs.f32"))
         let expected = try readF32(fixtures.appendingPathComponent("golden/tiny_a035_96_embeddings.f32"))
         assertClose(net.embedding(image), expected, "embedding(_:) at 96")
+    }
+}
+
+/// Keras's positional order (layer_names, then weight_names) alone, names ignored: how files whose
+/// layer names predate today's Keras are read. Forced here on files that do have the names.
+final class PositionalMatchingTests: XCTestCase {
+    func check(_ layout: String) throws {
+        let path = fixtures.appendingPathComponent("weights/\(layout)").path
+        let net = MobileNetV2(weights: try KerasWeights(path: path, matching: .positions), inputSize: 96)
+        let image = try readF32(fixtures.appendingPathComponent("golden/tiny_a035_96_inputs.f32"))
+        let expected = try readF32(fixtures.appendingPathComponent("golden/tiny_a035_96_embeddings.f32"))
+        assertClose(net.embedding(image), expected, "\(layout) matched by position")
+    }
+
+    func testKerasApplicationsLayoutByPositionMatchesKeras() throws { try check("tiny_a035_keras2.h5") }
+    func testKeras3LayoutByPositionMatchesKeras() throws { try check("tiny_a035_keras3.h5") }
+
+    /// A nested sub-model lists its weights trainable-first: by position the moving statistics land
+    /// on the wrong arrays, which the shape check must catch rather than load garbage.
+    func testNestedModelByPositionIsRejectedByTheShapeCheck() throws {
+        let path = fixtures.appendingPathComponent("weights/tiny_a035_whole_model.h5").path
+        XCTAssertThrowsError(try KerasWeights(path: path, matching: .positions)) { error in
+            guard case WeightsError.shape = error else { return XCTFail("\(error) is not a shape error") }
+        }
     }
 }

@@ -69,10 +69,12 @@ final class WeightsErrorTests: XCTestCase {
         XCTAssertEqual(loadError(path), .shape(layer: "block_2_project", file: path, expected: [1, 1, 48, 8], found: [1, 1, 48, 9]))
     }
 
-    func testInputSizeBelow32IsRejected() {
+    func testInputSizeOutside32To1024IsRejected() {
         let path = fixtures.appendingPathComponent("weights/tiny_a035_keras3.h5").path
-        XCTAssertThrowsError(try MobileNetV2(weightsAt: path, inputSize: 31)) { error in
-            XCTAssertTrue("\(error)".contains("31"), "\(error)")
+        for size in [31, 0, -5, 1025] {
+            XCTAssertThrowsError(try MobileNetV2(weightsAt: path, inputSize: size)) { error in
+                XCTAssertTrue("\(error)".contains("input size \(size) is outside 32...1024"), "\(error)")
+            }
         }
     }
 }

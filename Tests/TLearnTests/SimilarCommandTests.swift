@@ -103,12 +103,29 @@ final class SimilarImageTests: XCTestCase {
     override func setUpWithError() throws { dir = try makeTempDirectory() }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
+    func testAnExtractedImageFindsItselfAtCosineExactlyOne() throws {
+        // Embedded exactly as `tlearn extract` stored it: bit-identical vectors, cosine 1.0.
+        let root = try goodFixtureTree(self)
+        let extracted = try extractTool(root, path, ["--views", "orig,hflip"])
+        XCTAssertEqual(extracted.status, 0, extracted.stderr)
+        for name in ["dogs/rgb_37x23.jpg", "cats/rgb_64x48.jpg", "owls/rgba_30x20.png"] {
+            for view in ["orig", "hflip"] {
+                let r = try runTool(["similar", "--db", path, root + "/" + name, "--weights", weights, "--view", view, "-k", "2", "--csv"])
+                XCTAssertEqual(r.status, 0, r.stderr)
+                let rows = r.stdout.split(separator: "\r\n").dropFirst().map { $0.split(separator: ",").map(String.init) }
+                XCTAssertEqual(rows.first?[3], name, "\(name) \(view)")
+                XCTAssertEqual(rows.first?[1], "1.0", "\(name) \(view)")
+                XCTAssertNotEqual(rows.last?[1], "1.0")
+            }
+        }
+    }
+
     func testImageEmbeddingIsRecoveredThroughTheStandardBasis() throws {
         // With the basis vectors e_0 ... e_1279 stored, the cosines of the query with them are
         // its normalized components: all of them, listed with -k 1280.
         let s = try SyntheticDatabase(at: path)
         try s.addClasses(["basis"])
-        let backbone = try s.addBackbone(dim: 1280, sha: "tiny", input: 96)
+        let backbone = try s.addBackbone(dim: 1280, sha: try SHA256.hexOfFile(weights), input: 96)
         try s.db.run("UPDATE backbones SET alpha = 0.35, weights_name = 'tiny_a035_keras3.h5'")
         try s.db.transaction {
             for i in 0..<1280 {
@@ -119,7 +136,6 @@ final class SimilarImageTests: XCTestCase {
         }
         let r = try runTool(["similar", "--db", path, image, "--weights", weights, "-k", "1280", "--csv"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(r.stderr, "", "the weights file name matches the backbone's: no warning")
         let cosines = r.stdout.split(separator: "\r\n").dropFirst().map { Double($0.split(separator: ",")[1])! }
         XCTAssertEqual(cosines.count, 1280)
         XCTAssertTrue(cosines.allSatisfy { $0 >= 0 }, "average-pooled ReLU6 outputs are non-negative")
@@ -131,11 +147,14 @@ final class SimilarImageTests: XCTestCase {
     func testWeightsThatDidNotMakeTheVectorsAreRefused() throws {
         let s = try SyntheticDatabase(at: path)
         try s.addClasses(["a"])
-        let backbone = try s.addBackbone(dim: 16, input: 96)
-        try s.addImage(path: "a.jpg", className: "a", split: "train", vector: [Float](repeating: 1, count: 16), backbone: backbone)
+        let backbone = try s.addBackbone(dim: 1280, sha: "0123456789abcdef", input: 96)
+        try s.addImage(path: "a.jpg", className: "a", split: "train", vector: [Float](repeating: 1, count: 1280), backbone: backbone)
         let r = try runTool(["similar", "--db", path, image, "--weights", weights])
         XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.stderr.contains("not the weights its vectors came from"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("is not the weights file backbone 1 was made with (mobilenet.h5, SHA-256 0123456789ab…)"), r.stderr)
+        try s.db.run("UPDATE backbones SET weights_sha256 = ?1, dim = 16", [.text(try SHA256.hexOfFile(weights))])
+        try s.db.run("UPDATE embeddings SET vector = ?1", [blob([Float](repeating: 1, count: 16))])
+        XCTAssertTrue(try runTool(["similar", "--db", path, image, "--weights", weights]).stderr.contains("gives 1280-float embeddings; backbone 1 has 16"))
         try s.db.run("UPDATE backbones SET preprocessing = 'opencv-area;x/255'")
         XCTAssertTrue(try runTool(["similar", "--db", path, image, "--weights", weights]).stderr.contains("was made with preprocessing 'opencv-area;x/255'"))
     }

@@ -1,0 +1,31 @@
+/// A network that turns preprocessed images into vectors. `MobileNetV2` conforms (see
+/// Backbone.swift); tests may use any deterministic function of the input.
+public protocol Embedder {
+    /// Floats per output vector.
+    var dim: Int { get }
+    /// Side of the square input, in pixels.
+    var inputSize: Int { get }
+    /// Embeds `count` NHWC inputs of inputSize x inputSize x 3 floats into `count` x `dim` floats.
+    /// Must give the same vector for the same input whatever else is in the batch.
+    mutating func embed(_ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>) throws
+}
+
+/// Turns the bytes of one file into network inputs. One instance per worker thread.
+public protocol ImagePreparer {
+    /// Throws the error `prepare` would throw when `prefix` (the first bytes of a file of
+    /// `size` bytes) shows the file cannot be an image we decode, so big non-images are never read whole.
+    mutating func sniff(_ prefix: [UInt8], size: Int, path: String) throws
+    /// Decodes `bytes` and writes one size x size x 3 input per view, consecutively, into `output`;
+    /// returns the decoded size (after EXIF orientation).
+    mutating func prepare(_ bytes: [UInt8], path: String, size: Int, views: [View], into output: UnsafeMutablePointer<Float>) throws -> (width: Int, height: Int)
+}
+
+/// A variant of an image that gets its own embedding (`embeddings.view`).
+public enum View: String, CaseIterable, Sendable {
+    case orig, hflip
+}
+
+/// An error that knows its `failures.reason` code (empty, unreadable, not_image, truncated, ...).
+public protocol FailureReason: Error {
+    var code: String { get }
+}

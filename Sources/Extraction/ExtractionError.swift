@@ -1,0 +1,32 @@
+/// Why an extraction (or one of its files) could not go on.
+public enum ExtractionError: Error, CustomStringConvertible, Equatable, FailureReason {
+    /// A file that could not be read; becomes a failure row.
+    case unreadable(path: String, reason: String)
+    /// A zero-byte file; becomes a failure row.
+    case empty(path: String)
+    /// Larger than any photo (a disk image named .jpg): refused before reading it whole.
+    case tooLarge(path: String, bytes: Int, limit: Int)
+    /// The dataset folder or manifest is unusable; stops the run before any work.
+    case badInput(String)
+    /// A manifest line that cannot be used; stops the run before any work.
+    case manifest(file: String, line: Int, reason: String)
+
+    public var code: String {
+        switch self {
+        case .unreadable: "unreadable"
+        case .empty: "empty"
+        case .tooLarge: "unsupported"
+        case .badInput, .manifest: "invalid"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .unreadable(path, reason): "cannot read \(path): \(reason)"
+        case let .empty(path): "cannot decode \(path): the file is empty"
+        case let .tooLarge(path, bytes, limit): "cannot decode \(path): unsupported: file is \(bytes) bytes, more than the limit of \(limit)"
+        case let .badInput(message): message
+        case let .manifest(file, line, reason): "\(file):\(line): \(reason)"
+        }
+    }
+}

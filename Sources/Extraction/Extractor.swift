@@ -1,0 +1,320 @@
+import Store
+
+/// Settings of one extraction run.
+public struct ExtractionOptions: Sendable {
+    /// Network inputs per forward pass (an image with two views counts twice).
+    public var batchSize = 32
+    /// Threads that read, hash, decode and resize while the backbone runs.
+    public var workers = 1
+    public var views: [View] = [.orig]
+    /// Only paths whose shard (1-based) is `shard.index` of `shard.count`.
+    public var shard: (index: Int, count: Int)?
+    /// Delete rows of files that are gone.
+    public var prune = false
+
+    public init() {}
+}
+
+/// Counts and timings of one run (the summary line).
+public struct ExtractionSummary: Sendable {
+    /// Files considered in this run (this shard), failures included.
+    public var total = 0
+    /// Images whose vectors were computed (new, changed content, or views added).
+    public var extracted = 0
+    /// Images whose vectors were already stored for this content and backbone.
+    public var cached = 0
+    public var relabeled = 0
+    /// Failed files by reason code.
+    public var failed: [String: Int] = [:]
+    /// Files that had a failure row and now succeeded.
+    public var recovered = 0
+    /// Paths in the database (this shard) with no file any more.
+    public var missing = 0
+    public var pruned = 0
+    public var seconds = 0.0
+    /// Time spent inside the backbone.
+    public var forwardSeconds = 0.0
+    /// Network inputs run through the backbone.
+    public var forwardRows = 0
+    /// Time the calling thread waited for decoded images (the backbone idle).
+    public var waitSeconds = 0.0
+    /// Time spent committing to the database.
+    public var commitSeconds = 0.0
+    /// The run was stopped (signal) before every file was seen.
+    public var interrupted = false
+
+    public var failedCount: Int { failed.values.reduce(0, +) }
+}
+
+/// Live counts for a progress display.
+public struct ExtractionProgress: Sendable {
+    public var done: Int
+    public var total: Int
+    public var extracted: Int
+    public var cached: Int
+    public var failed: Int
+    public var seconds: Double
+}
+
+/// Runs an extraction: worker threads read, hash, sniff, decode and resize files; the calling
+/// thread runs the backbone in batches and commits each batch in one transaction.
+public final class Extractor<E: Embedder> {
+    let store: EmbeddingStore
+    let backbone: Int64
+    var embedder: E
+    let options: ExtractionOptions
+    let makePreparer: @Sendable () -> any ImagePreparer
+    /// Called on the calling thread after each result.
+    public var onProgress: ((ExtractionProgress) -> Void)?
+    /// Polled after each file; true stops the run after committing what is computed.
+    public var shouldStop: (() -> Bool)?
+    /// Called once per failed file, on the calling thread.
+    public var onFailure: ((_ path: String, _ reason: String, _ message: String) -> Void)?
+
+    public init(store: EmbeddingStore, backbone: Int64, embedder: E, options: ExtractionOptions,
+                makePreparer: @escaping @Sendable () -> any ImagePreparer) {
+        precondition(options.batchSize >= 1 && options.workers >= 1 && !options.views.isEmpty,
+                     "batch size \(options.batchSize), workers \(options.workers), views \(options.views)")
+        self.store = store
+        self.backbone = backbone
+        self.embedder = embedder
+        self.options = options
+        self.makePreparer = makePreparer
+    }
+
+    /// Extracts everything in `scan` (restricted to the shard) that the store lacks.
+    public func run(_ scan: ScanResult) throws -> ExtractionSummary {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var summary = ExtractionSummary()
+        let inShard: (String) -> Bool = { [options] p in
+            guard let s = options.shard else { return true }
+            return PathHash(path: p).shard(of: s.count) == s.index
+        }
+        let candidates = scan.candidates.filter { inShard($0.path) }
+        let unusable = scan.unusable.filter { inShard($0.path) }
+        summary.total = candidates.count + unusable.count
+
+        if !scan.root.isEmpty { try store.setMeta("root", scan.root) }
+        try store.setMeta("shard", options.shard.map { "\($0.index)/\($0.count)" })
+        let catalog = try store.catalog(backbone: backbone)
+        let failures = try store.failurePaths()
+
+        var pending: [StoreChange] = []
+        for u in unusable {
+            pending.append(.failure(path: u.path, reason: "unreadable", message: u.message))
+            summary.failed["unreadable", default: 0] += 1
+            onFailure?(u.path, "unreadable", u.message)
+        }
+        let present = Set(candidates.map(\.path)).union(unusable.map(\.path))
+        let unlisted = scan.unlistedFolders.map { $0 + "/" }
+        let gone = Set(catalog.keys).union(failures).filter { p in
+            inShard(p) && !present.contains(p) && !unlisted.contains { p.hasPrefix($0) }
+        }.sorted()
+        summary.missing = gone.count
+        if options.prune {
+            pending += gone.map { StoreChange.remove(path: $0) }
+            summary.pruned = gone.count
+        }
+
+        let size = embedder.inputSize
+        let dim = embedder.dim
+        let perView = size * size * 3
+        let views = options.views
+        let snapshot = Snapshot(catalog: catalog, candidates: candidates)
+        let makePreparer = self.makePreparer
+        let queue = WorkQueue<FileWork.Outcome>(count: candidates.count, capacity: 2 * options.batchSize)
+        queue.start(workers: options.workers) {
+            var preparer = makePreparer()
+            return { i in FileWork.process(snapshot.candidates[i], known: snapshot.catalog[snapshot.candidates[i].path], views: views, size: size, preparer: &preparer) }
+        }
+
+        let maxRows = options.batchSize + views.count - 1
+        let input = UnsafeMutablePointer<Float>.allocate(capacity: maxRows * perView)
+        let output = UnsafeMutablePointer<Float>.allocate(capacity: maxRows * dim)
+        defer {
+            input.deallocate()
+            output.deallocate()
+        }
+        var batch: [FileWork.Ready] = []
+        var rows = 0
+        var done = unusable.count
+        var failedCount = unusable.count
+
+        func flush() throws {
+            var changes = pending
+            pending = []
+            if !batch.isEmpty {
+                var offset = 0
+                for item in batch {
+                    item.inputs.withUnsafeBufferPointer { (input + offset).update(from: $0.baseAddress!, count: $0.count) }
+                    offset += item.inputs.count
+                }
+                let t0 = clock.now
+                try embedder.embed(input, count: rows, into: output)
+                summary.forwardSeconds += (clock.now - t0).seconds
+                summary.forwardRows += rows
+                var row = 0
+                for item in batch {
+                    var vectors: [ViewVector] = []
+                    for v in item.views {
+                        vectors.append(ViewVector(view: v.rawValue, vector: Array(UnsafeBufferPointer(start: output + row * dim, count: dim))))
+                        row += 1
+                    }
+                    if item.addOnly {
+                        if item.relabel { changes.append(.relabel(path: item.record.path, label: item.record.label)) }
+                        changes.append(.addViews(path: item.record.path, vectors))
+                    } else {
+                        changes.append(.image(item.record, vectors))
+                    }
+                    summary.extracted += 1
+                    if item.relabel { summary.relabeled += 1 }
+                    if failures.contains(item.record.path) { summary.recovered += 1 }
+                }
+                batch = []
+                rows = 0
+            }
+            let t1 = clock.now
+            try store.commit(changes, backbone: backbone)
+            summary.commitSeconds += (clock.now - t1).seconds
+        }
+
+        var lastReport = clock.now
+        do {
+            while true {
+                let t0 = clock.now
+                guard let outcome = queue.pop() else { break }
+                summary.waitSeconds += (clock.now - t0).seconds
+                done += 1
+                switch outcome {
+                case let .cached(p, relabel):
+                    summary.cached += 1
+                    if let relabel {
+                        pending.append(.relabel(path: p, label: relabel))
+                        summary.relabeled += 1
+                    }
+                case let .ready(r):
+                    batch.append(r)
+                    rows += r.views.count
+                    if rows >= options.batchSize { try flush() }
+                case let .failed(p, reason, message):
+                    pending.append(.failure(path: p, reason: reason, message: message))
+                    summary.failed[reason, default: 0] += 1
+                    failedCount += 1
+                    onFailure?(p, reason, message)
+                }
+                // Failures and relabels alone still commit now and then, so a kill loses little.
+                if pending.count >= 256 { try flush() }
+                if let shouldStop, shouldStop() {
+                    summary.interrupted = true
+                    queue.cancel()
+                    break
+                }
+                if let onProgress, (clock.now - lastReport) > .milliseconds(100) {
+                    lastReport = clock.now
+                    onProgress(ExtractionProgress(done: done, total: summary.total, extracted: summary.extracted,
+                                                  cached: summary.cached, failed: failedCount, seconds: (clock.now - start).seconds))
+                }
+            }
+            try flush()
+        } catch {
+            queue.cancel()
+            queue.join()
+            throw error
+        }
+        queue.join()
+        if options.prune { try store.dropEmptyClasses() }
+        summary.seconds = (clock.now - start).seconds
+        onProgress?(ExtractionProgress(done: done, total: summary.total, extracted: summary.extracted,
+                                       cached: summary.cached, failed: failedCount, seconds: summary.seconds))
+        return summary
+    }
+
+    /// Read-only state shared by the workers.
+    private final class Snapshot: @unchecked Sendable {
+        let catalog: [String: CatalogEntry]
+        let candidates: [Candidate]
+        init(catalog: [String: CatalogEntry], candidates: [Candidate]) {
+            self.catalog = catalog
+            self.candidates = candidates
+        }
+    }
+}
+
+/// Work done on the worker threads, one file at a time.
+enum FileWork {
+    /// A decoded file waiting for the backbone.
+    struct Ready: Sendable {
+        var record: ImageRecord
+        /// True when the content is stored already and only `views` are new.
+        var addOnly: Bool
+        var relabel: Bool
+        var views: [View]
+        var inputs: [Float]
+    }
+
+    enum Outcome: Sendable {
+        case cached(path: String, relabel: String?)
+        case ready(Ready)
+        case failed(path: String, reason: String, message: String)
+    }
+
+    /// Bytes read to sniff a file before reading it whole.
+    static let sniffLength = 64
+    /// Largest file read whole: far above any photo.
+    static let maxFileBytes = 512 << 20
+
+    /// Reads `file` through the same steps as an extraction: open, size checks, sniff the first
+    /// bytes, read the rest. Errors are failure reasons (`unreadable`, `empty`, the preparer's own).
+    static func read(_ file: String, preparer: inout any ImagePreparer) throws -> [UInt8] {
+        let reader = try FileReader(file)
+        if reader.size == 0 { throw ExtractionError.empty(path: file) }
+        if reader.size > maxFileBytes { throw ExtractionError.tooLarge(path: file, bytes: reader.size, limit: maxFileBytes) }
+        try preparer.sniff(try reader.prefix(sniffLength), size: reader.size, path: file)
+        let bytes = try reader.all()
+        if bytes.isEmpty { throw ExtractionError.empty(path: file) }
+        return bytes
+    }
+
+    /// One file, on a worker thread: read, sniff, hash, and decode what the store lacks.
+    static func process(_ c: Candidate, known: CatalogEntry?, views: [View], size: Int, preparer: inout any ImagePreparer) -> Outcome {
+        do {
+            let bytes = try read(c.file, preparer: &preparer)
+            let sha = SHA256.hexString(SHA256.hash(bytes))
+            var todo = views
+            var addOnly = false
+            var relabel = false
+            if let known, known.sha256 == sha {
+                todo = views.filter { !known.views.contains($0.rawValue) }
+                relabel = known.label != c.label
+                if todo.isEmpty { return .cached(path: c.path, relabel: relabel ? c.label : nil) }
+                addOnly = true
+            }
+            var inputs = [Float](repeating: 0, count: todo.count * size * size * 3)
+            let (w, h) = try inputs.withUnsafeMutableBufferPointer {
+                try preparer.prepare(bytes, path: c.file, size: size, views: todo, into: $0.baseAddress!)
+            }
+            let record = ImageRecord(path: c.path, label: c.label, sha256: sha, bytes: bytes.count, width: w, height: h)
+            return .ready(Ready(record: record, addOnly: addOnly, relabel: relabel, views: todo, inputs: inputs))
+        } catch let e as any FailureReason {
+            return .failed(path: c.path, reason: e.code, message: "\(e)")
+        } catch {
+            return .failed(path: c.path, reason: "corrupt", message: "\(error)")
+        }
+    }
+}
+
+/// Network inputs for one file, read and decoded exactly as an extraction does; `tlearn embed`
+/// uses it so its vectors equal the stored ones bit for bit.
+public func prepareFile(_ file: String, size: Int, views: [View], preparer: inout any ImagePreparer) throws -> (inputs: [Float], width: Int, height: Int) {
+    let bytes = try FileWork.read(file, preparer: &preparer)
+    var inputs = [Float](repeating: 0, count: views.count * size * size * 3)
+    let (w, h) = try inputs.withUnsafeMutableBufferPointer {
+        try preparer.prepare(bytes, path: file, size: size, views: views, into: $0.baseAddress!)
+    }
+    return (inputs, w, h)
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

@@ -1,0 +1,86 @@
+import Foundation
+
+/// What every section is given.
+struct BenchContext {
+    let weights: String
+    let shared: String
+    let batch: Int
+    let threads: Int
+    let reps: Int
+    let seconds: Double
+    let runPeer: Bool
+    /// Print the human-readable table as the section runs (off with --json).
+    let verbose: Bool
+
+    func say(_ line: String) { if verbose { print(line) } }
+}
+
+/// One benchmark: measures, prints when verbose, adds its JSON fields (prefixed by its name).
+protocol BenchSection: Sendable {
+    static var name: String { get }
+    static func run(_ context: BenchContext, _ report: inout BenchReport) throws
+}
+
+/// The fields of the --json object, in the order sections add them.
+struct BenchReport {
+    var fields: [(String, Any)] = []
+
+    func json() -> String {
+        let body = fields.map { key, value in "\"\(key)\": \(BenchReport.encode(value))" }
+        return "{" + body.joined(separator: ", ") + "}"
+    }
+
+    private static func encode(_ value: Any) -> String {
+        switch value {
+        case let v as Double: return v.isFinite ? String(format: "%.4g", v) : "null"
+        case let v as Int: return String(v)
+        case let v as String:
+            let data = try? JSONSerialization.data(withJSONObject: [v], options: [])
+            return data.flatMap { String(data: $0, encoding: .utf8) }.map { String($0.dropFirst().dropLast()) } ?? "\"\""
+        case let v as [String: Any]:
+            return "{" + v.keys.sorted().map { "\"\($0)\": \(encode(v[$0]!))" }.joined(separator: ", ") + "}"
+        case Optional<Any>.none: return "null"
+        default: return "\"\(value)\""
+        }
+    }
+}
+
+/// Median of the values (the mean of the middle two for an even count).
+func median(_ values: [Double]) -> Double {
+    let s = values.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+/// Seconds on a monotonic clock.
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+/// This process's peak resident set size (getrusage: kilobytes on Linux).
+func peakRSSKilobytes() -> Int {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return usage.ru_maxrss
+}
+
+/// Runs a peer script and returns its last stdout line parsed as a JSON object, or nil with a warning.
+func runPeer(_ arguments: [String]) -> [String: Any]? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = FileHandle.nullDevice
+    do { try process.run() } catch {
+        FileHandle.standardError.write(Data("warning: cannot run \(arguments.joined(separator: " ")): \(error)\n".utf8))
+        return nil
+    }
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0,
+          let line = String(data: data, encoding: .utf8)?.split(separator: "\n").last,
+          let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+    else {
+        FileHandle.standardError.write(Data("warning: \(arguments.joined(separator: " ")) failed (status \(process.terminationStatus))\n".utf8))
+        return nil
+    }
+    return object
+}

@@ -1,0 +1,102 @@
+import Extraction
+import Foundation
+import Imaging
+import MobileNet
+import Store
+
+/// What the extraction benchmark measured.
+struct ExtractBenchResult {
+    var images = 0
+    var seconds = 0.0
+    /// Network alone on already-preprocessed inputs, same batch size and threads.
+    var forwardImagesPerSecond = 0.0
+    var endToEndImagesPerSecond: Double { seconds > 0 ? Double(images) / seconds : 0 }
+    /// A second run over the unchanged folder (hash everything, embed nothing).
+    var cachedSeconds = 0.0
+    /// Peak resident set of the extract process, in MB.
+    var peakRSSMB = 0.0
+}
+
+/// Times `tlearn extract` end to end on `images` into a temp database, the forward pass alone on
+/// the same photos, and a second (cached) run. Runs the `tlearn` binary next to this one when it is
+/// there, so peak RSS is that of the extract process alone; otherwise runs in-process.
+func extractBench(images: String, weights: String, batchSize: Int = 32, threads: Int? = nil) throws -> ExtractBenchResult {
+    var result = ExtractBenchResult()
+    let db = FileManager.default.temporaryDirectory.appendingPathComponent("tlearn-bench-\(UUID().uuidString).sqlite").path
+    defer { for s in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: db + s) } }
+
+    result.forwardImagesPerSecond = try forwardOnly(images: images, weights: weights, batchSize: batchSize)
+
+    let tlearn = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tlearn").path
+    var args = ["extract", "--images", images, "--db", db, "--weights", weights, "--batch-size", "\(batchSize)", "--quiet"]
+    if let threads { args += ["--threads", "\(threads)"] }
+    if FileManager.default.isExecutableFile(atPath: tlearn) {
+        let t0 = Date()
+        let (status, maxRSSKB) = try runChild(tlearn, args)
+        result.seconds = Date().timeIntervalSince(t0)
+        guard status == 0 || status == 3 else { throw StoreError.invalid("tlearn extract exited with status \(status)") }
+        result.peakRSSMB = Double(maxRSSKB) / 1024
+        result.images = Int(try Database.open(db, readOnly: true).scalar("SELECT count(*) FROM images")?.int ?? 0)
+        let t1 = Date()
+        _ = try runChild(tlearn, args)
+        result.cachedSeconds = Date().timeIntervalSince(t1)
+    } else {
+        var job = ExtractJob(images: images, manifest: nil, db: db)
+        job.options.batchSize = batchSize
+        if let threads { job.options.workers = threads }
+        let run = { try job.run(backbone: { try Backbone.load(weights: weights, inputSize: 224) }, makePreparer: { ImagingPreparer() },
+                                reporter: ProgressReporter(style: .quiet), warn: { _ in }) }
+        let first = try run()
+        result.images = first.extracted
+        result.seconds = first.seconds
+        result.cachedSeconds = try run().seconds
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        result.peakRSSMB = Double(usage.ru_maxrss) / 1024
+    }
+    print(String(format: "extract  %d photos end to end %.1f images/s (%.1f s); forward only %.1f images/s; ratio %.2f; second run %.2f s; peak RSS %.0f MB",
+                 result.images, result.endToEndImagesPerSecond, result.seconds, result.forwardImagesPerSecond,
+                 result.endToEndImagesPerSecond / max(result.forwardImagesPerSecond, 1e-9), result.cachedSeconds, result.peakRSSMB))
+    return result
+}
+
+/// The network alone: one batch of real photos, preprocessed once, embedded repeatedly for about 3 s.
+private func forwardOnly(images: String, weights: String, batchSize: Int) throws -> Double {
+    let scan = try Scanner.scan(root: images)
+    let (_, net) = try Backbone.load(weights: weights, inputSize: 224)
+    let size = net.inputSize, perImage = size * size * 3
+    var inputs = [Float](repeating: 0, count: batchSize * perImage)
+    var preparer: any ImagePreparer = ImagingPreparer()
+    var filled = 0
+    for c in scan.candidates where filled < batchSize {
+        guard let p = try? prepareFile(c.file, size: size, views: [.orig], preparer: &preparer) else { continue }
+        inputs.replaceSubrange((filled * perImage)..<((filled + 1) * perImage), with: p.inputs)
+        filled += 1
+    }
+    guard filled > 0 else { throw StoreError.invalid("no decodable photos in \(images)") }
+    var output = [Float](repeating: 0, count: batchSize * net.dim)
+    let embed = {
+        inputs.withUnsafeBufferPointer { x in output.withUnsafeMutableBufferPointer { net.embed(x.baseAddress!, count: filled, into: $0.baseAddress!) } }
+    }
+    embed()  // warm-up: arenas, page faults
+    var n = 0
+    let t0 = Date()
+    while Date().timeIntervalSince(t0) < 3 {
+        embed()
+        n += filled
+    }
+    return Double(n) / Date().timeIntervalSince(t0)
+}
+
+/// Runs a child process; returns its exit status and the peak RSS (KB) of children so far.
+private func runChild(_ path: String, _ arguments: [String]) throws -> (Int32, Int) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = arguments
+    p.standardOutput = FileHandle.nullDevice
+    try p.run()
+    p.waitUntilExit()
+    var usage = rusage()
+    getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+    return (p.terminationStatus, usage.ru_maxrss)
+}

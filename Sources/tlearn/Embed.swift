@@ -1,0 +1,76 @@
+import ArgumentParser
+import Extraction
+import Foundation
+import MobileNet
+import Store
+
+/// `tlearn embed`: embeddings of single images, computed exactly as `tlearn extract` stores them.
+struct Embed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the embedding of each image (a summary, or every number with --json).",
+        discussion: """
+            The vectors are bit for bit those `tlearn extract` stores for the same file and weights. A file that \
+            cannot be used gets a one-line error and the others are still printed; the exit status is then 3.
+            With --json, each image is one line: {"path": ..., "view": ..., "width": ..., "height": ..., "embedding": [...]}.
+            """)
+
+    @Argument(help: "Image files (JPEG or PNG).") var images: [String]
+    @Option(help: ArgumentHelp("Keras MobileNetV2 weights (.h5).", valueName: "file")) var weights: String
+    @Option(help: ArgumentHelp("Network input side in pixels.", valueName: "n")) var inputSize = 224
+    @Flag(help: "Print every number, one JSON object per line.") var json = false
+    @Flag(help: "Embed the mirror image (the hflip view) instead.") var hflip = false
+    @Flag(help: "Decode large JPEGs at a reduced DCT scale, as `tlearn extract --fast-decode` does.") var fastDecode = false
+
+    func validate() throws {
+        guard !images.isEmpty else { throw ValidationError("give at least one image file") }
+        guard (32...2048).contains(inputSize) else { throw ValidationError("--input-size must be between 32 and 2048, got \(inputSize)") }
+        if !pathExists(weights) { throw ValidationError("no weights file at \(weights)") }
+    }
+
+    func run() throws {
+        let net: MobileNetV2
+        do { net = try Backbone.load(weights: weights, inputSize: inputSize).1 } catch { throw exitError(error) }
+        var preparer: any ImagePreparer = ImagingPreparer(minSide: fastDecode ? inputSize : nil)
+        let view: View = hflip ? .hflip : .orig
+        var failed = 0
+        var output = [Float](repeating: 0, count: net.dim)
+        for path in images {
+            let prepared: (inputs: [Float], width: Int, height: Int)
+            do {
+                prepared = try prepareFile(path, size: inputSize, views: [view], preparer: &preparer)
+            } catch {
+                writeStandardError("error: \(error)\n")
+                failed += 1
+                continue
+            }
+            prepared.inputs.withUnsafeBufferPointer { x in
+                output.withUnsafeMutableBufferPointer { net.embed(x.baseAddress!, count: 1, into: $0.baseAddress!) }
+            }
+            if json {
+                let numbers = output.map { "\($0)" }.joined(separator: ",")
+                print("{\"path\":\(jsonString(path)),\"view\":\"\(view.rawValue)\",\"width\":\(prepared.width),\"height\":\(prepared.height),\"embedding\":[\(numbers)]}")
+            } else {
+                let s = VectorStats(output)
+                print("\(path)  \(prepared.width)x\(prepared.height)  dim \(output.count)  mean \(String(format: "%.4f", s.mean))  max \(String(format: "%.4f", s.max))  norm \(String(format: "%.3f", s.norm))  nonzero \(s.nonzero)")
+            }
+        }
+        if failed > 0 { throw ExitCode(ExtractExit.someFailed) }
+    }
+}
+
+/// A JSON string literal (RFC 8259 escaping).
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+        default: out.unicodeScalars.append(u)
+        }
+    }
+    return out + "\""
+}
