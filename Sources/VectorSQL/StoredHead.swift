@@ -21,6 +21,8 @@ public struct StoredHead: Sendable {
         guard dim > 0 && dim < 1 << 24 else { throw JSONError("run \(runID): dim is \(dim)") }
         let d = Int(dim), n = classes.count
         let expected = 4 * (d * n + n)
+        // Baselines without weights (k-NN) are stored with an empty head.
+        guard headBlob.count > 0 else { throw JSONError("run \(runID) stores no head weights (a baseline such as k-NN): it cannot predict from a vector") }
         guard headBlob.count == expected else {
             throw JSONError("run \(runID): head is \(headBlob.count) bytes; expected 4 * (\(d) * \(n) + \(n)) = \(expected) for dim \(d) and \(n) classes")
         }

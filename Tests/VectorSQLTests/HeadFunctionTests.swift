@@ -90,6 +90,8 @@ final class HeadFunctionTests: XCTestCase {
         assertSQLError(db, "SELECT head_proba(?1, ?2, 3)", [.integer(run), x], contains: "head_proba: argument 3 (class name) is INTEGER; expected TEXT")
         let bad = try synthetic.addRun(backbone: backbone, classes: classes, dim: dim, w: w, b: [1])
         assertSQLError(db, "SELECT head_predict(?1, ?2)", [.integer(bad), x], contains: "run \(bad): head is 136 bytes; expected 4 * (11 * 3 + 3) = 144")
+        try db.run("UPDATE runs SET head = X'' WHERE id = ?1", [.integer(bad)])
+        assertSQLError(db, "SELECT head_proba(?1, ?2, 'roses')", [.integer(bad), x], contains: "run \(bad) stores no head weights (a baseline such as k-NN)")
         try db.run("UPDATE runs SET classes = 'daisy' WHERE id = ?1", [.integer(bad)])
         assertSQLError(db, "SELECT head_predict(?1, ?2)", [.integer(bad), x], contains: "run \(bad): classes is not a JSON array of names")
         let plain = try Connection(path: ":memory:")
