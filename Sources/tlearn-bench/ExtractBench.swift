@@ -44,7 +44,7 @@ func extractBench(images: String, weights: String, batchSize: Int = 32, threads:
         var job = ExtractJob(images: images, manifest: nil, db: db)
         job.options.batchSize = batchSize
         if let threads { job.options.workers = threads }
-        let run = { try job.run(backbone: { try Backbone.load(weights: weights, inputSize: 224) }, makePreparer: { ImagingPreparer() },
+        let run = { try job.run(backbone: { try Backbone.load(weights: weights, inputSize: 224, preprocessing: ImagingPreparer(minSide: 224).identifier) }, makePreparer: { ImagingPreparer(minSide: 224) },
                                 reporter: ProgressReporter(style: .quiet), warn: { _ in }) }
         let first = try run()
         result.images = first.extracted
@@ -66,7 +66,7 @@ private func forwardOnly(images: String, weights: String, batchSize: Int) throws
     let (_, net) = try Backbone.load(weights: weights, inputSize: 224)
     let size = net.inputSize, perImage = size * size * 3
     var inputs = [Float](repeating: 0, count: batchSize * perImage)
-    var preparer: any ImagePreparer = ImagingPreparer()
+    var preparer: any ImagePreparer = ImagingPreparer(minSide: 224)
     var filled = 0
     for c in scan.candidates where filled < batchSize {
         guard let p = try? prepareFile(c.file, size: size, views: [.orig], preparer: &preparer) else { continue }
