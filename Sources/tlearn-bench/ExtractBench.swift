@@ -100,3 +100,29 @@ private func runChild(_ path: String, _ arguments: [String]) throws -> (Int32, I
     getrusage(RUSAGE_CHILDREN.rawValue, &usage)
     return (p.terminationStatus, usage.ru_maxrss)
 }
+
+/// End-to-end `tlearn extract` of the dev photos beside the usual Python pipeline (OpenCV decode and
+/// resize + ONNX Runtime + numpy save, `ort_bench.py pipeline`) measured in the same run.
+enum ExtractSection: BenchSection {
+    static let name = "extract"
+    static func run(_ c: BenchContext, _ report: inout BenchReport) throws {
+        let images = "\(c.shared)/data/flower_photos_dev"
+        let r = try extractBench(images: images, weights: c.weights, batchSize: c.batch)
+        var peer: Double?
+        if c.runPeer {
+            peer = runPeer(["python3", "\(c.shared)/reference/ort_bench.py", "pipeline", "--images", images,
+                            "--batch", "\(c.batch)", "--threads", "\(c.threads)"])?["images_per_s"] as? Double
+        }
+        let e2e = r.endToEndImagesPerSecond
+        c.say(String(format: "extract: %d photos end to end %.1f images/s; forward alone %.1f images/s (%.2fx); cached rerun %.2f s; peak RSS %.0f MB",
+                     r.images, e2e, r.forwardImagesPerSecond, e2e / r.forwardImagesPerSecond, r.cachedSeconds, r.peakRSSMB))
+        if let peer { c.say(String(format: "extract: Python pipeline (OpenCV + ONNX Runtime + numpy) %.1f images/s; tlearn/peer %.2fx", peer, e2e / peer)) }
+        report.fields.append(("extract_images_per_s", e2e))
+        report.fields.append(("extract_forward_only_images_per_s", r.forwardImagesPerSecond))
+        report.fields.append(("extract_vs_forward", e2e / r.forwardImagesPerSecond))
+        report.fields.append(("extract_cached_rerun_s", r.cachedSeconds))
+        report.fields.append(("extract_peak_rss_mb", r.peakRSSMB))
+        report.fields.append(("pipeline_peer_images_per_s", peer as Any))
+        report.fields.append(("extract_ratio_vs_pipeline_peer", peer.map { e2e / $0 } as Any))
+    }
+}
