@@ -38,7 +38,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tlearn-bench", dependencies: [
-            "Imaging", "Kernels", "MobileNet", "Store", "Head", "Extraction",
+            "Imaging", "Kernels", "MobileNet", "Store", "Head", "Extraction", "VectorSQL",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tlearn-bench"),
 
@@ -49,6 +49,6 @@ let package = Package(
         .testTarget(name: "VectorSQLTests", dependencies: ["VectorSQL", "Store"]),
         .testTarget(name: "HeadTests", dependencies: ["Head", "Store"]),
         .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Store", "Imaging", "MobileNet"]),
-        .testTarget(name: "TLearnTests", dependencies: ["Store"]),
+        .testTarget(name: "TLearnTests", dependencies: ["Store"], exclude: ["Snapshots"]),
     ]
 )

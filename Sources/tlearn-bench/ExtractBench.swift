@@ -44,7 +44,7 @@ func extractBench(images: String, weights: String, batchSize: Int = 32, threads:
         var job = ExtractJob(images: images, manifest: nil, db: db)
         job.options.batchSize = batchSize
         if let threads { job.options.workers = threads }
-        let run = { try job.run(backbone: { try Backbone.load(weights: weights, inputSize: 224) }, makePreparer: { ImagingPreparer() },
+        let run = { try job.run(backbone: { try Backbone.load(weights: weights, inputSize: 224, preprocessing: ImagingPreparer(minSide: 224).identifier) }, makePreparer: { ImagingPreparer(minSide: 224) },
                                 reporter: ProgressReporter(style: .quiet), warn: { _ in }) }
         let first = try run()
         result.images = first.extracted
@@ -66,7 +66,7 @@ private func forwardOnly(images: String, weights: String, batchSize: Int) throws
     let (_, net) = try Backbone.load(weights: weights, inputSize: 224)
     let size = net.inputSize, perImage = size * size * 3
     var inputs = [Float](repeating: 0, count: batchSize * perImage)
-    var preparer: any ImagePreparer = ImagingPreparer()
+    var preparer: any ImagePreparer = ImagingPreparer(minSide: 224)
     var filled = 0
     for c in scan.candidates where filled < batchSize {
         guard let p = try? prepareFile(c.file, size: size, views: [.orig], preparer: &preparer) else { continue }
@@ -99,4 +99,30 @@ private func runChild(_ path: String, _ arguments: [String]) throws -> (Int32, I
     var usage = rusage()
     getrusage(RUSAGE_CHILDREN.rawValue, &usage)
     return (p.terminationStatus, usage.ru_maxrss)
+}
+
+/// End-to-end `tlearn extract` of the dev photos beside the usual Python pipeline (OpenCV decode and
+/// resize + ONNX Runtime + numpy save, `ort_bench.py pipeline`) measured in the same run.
+enum ExtractSection: BenchSection {
+    static let name = "extract"
+    static func run(_ c: BenchContext, _ report: inout BenchReport) throws {
+        let images = "\(c.shared)/data/flower_photos_dev"
+        let r = try extractBench(images: images, weights: c.weights, batchSize: c.batch)
+        var peer: Double?
+        if c.runPeer {
+            peer = runPeer(["python3", "\(c.shared)/reference/ort_bench.py", "pipeline", "--images", images,
+                            "--batch", "\(c.batch)", "--threads", "\(c.threads)"])?["images_per_s"] as? Double
+        }
+        let e2e = r.endToEndImagesPerSecond
+        c.say(String(format: "extract: %d photos end to end %.1f images/s; forward alone %.1f images/s (%.2fx); cached rerun %.2f s; peak RSS %.0f MB",
+                     r.images, e2e, r.forwardImagesPerSecond, e2e / r.forwardImagesPerSecond, r.cachedSeconds, r.peakRSSMB))
+        if let peer { c.say(String(format: "extract: Python pipeline (OpenCV + ONNX Runtime + numpy) %.1f images/s; tlearn/peer %.2fx", peer, e2e / peer)) }
+        report.fields.append(("extract_images_per_s", e2e))
+        report.fields.append(("extract_forward_only_images_per_s", r.forwardImagesPerSecond))
+        report.fields.append(("extract_vs_forward", e2e / r.forwardImagesPerSecond))
+        report.fields.append(("extract_cached_rerun_s", r.cachedSeconds))
+        report.fields.append(("extract_peak_rss_mb", r.peakRSSMB))
+        report.fields.append(("pipeline_peer_images_per_s", peer as Any))
+        report.fields.append(("extract_ratio_vs_pipeline_peer", peer.map { e2e / $0 } as Any))
+    }
 }

@@ -11,6 +11,8 @@ struct TLearnBench: ParsableCommand {
     static let sections: [any BenchSection.Type] = [
         ForwardBench.self,
         LayersBench.self,
+        ExtractSection.self,
+        SimilarSection.self,
     ]
 
     @Option(help: "Keras .h5 weights (default: <shared>/weights/mnv2_no_top_keras3.h5).") var weights: String?

@@ -19,7 +19,7 @@ struct Embed: ParsableCommand {
     @Option(help: ArgumentHelp("Network input side in pixels.", valueName: "n")) var inputSize = 224
     @Flag(help: "Print every number, one JSON object per line.") var json = false
     @Flag(help: "Embed the mirror image (the hflip view) instead.") var hflip = false
-    @Flag(help: "Decode large JPEGs at a reduced DCT scale, as `tlearn extract --fast-decode` does.") var fastDecode = false
+    @Flag(help: "Decode JPEGs at full size, as `tlearn extract --exact-decode` does.") var exactDecode = false
 
     func validate() throws {
         guard !images.isEmpty else { throw ValidationError("give at least one image file") }
@@ -30,7 +30,7 @@ struct Embed: ParsableCommand {
     func run() throws {
         let net: MobileNetV2
         do { net = try Backbone.load(weights: weights, inputSize: inputSize).1 } catch { throw exitError(error) }
-        var preparer: any ImagePreparer = ImagingPreparer(minSide: fastDecode ? inputSize : nil)
+        var preparer: any ImagePreparer = ImagingPreparer(minSide: exactDecode ? nil : inputSize)
         let view: View = hflip ? .hflip : .orig
         var failed = 0
         var output = [Float](repeating: 0, count: net.dim)

@@ -31,8 +31,8 @@ struct Extract: ParsableCommand {
     @Option(help: ArgumentHelp("Threads that read and decode images (default: 2, or a quarter of the cores if more).", valueName: "n")) var threads: Int?
     @Option(help: ArgumentHelp("Only shard K of N (1-based), chosen by path hash; combine with `tlearn merge`.", valueName: "K/N")) var shard: String?
     @Flag(help: "Delete rows of files that no longer exist.") var prune = false
-    @Flag(help: "Decode large JPEGs at a reduced DCT scale: faster, vectors differ slightly from Pillow's (stored under their own backbone key).")
-    var fastDecode = false
+    @Flag(help: "Decode every JPEG at full size, bit for bit Pillow's pixels (default: large JPEGs decode at the smallest DCT scale that keeps both sides >= the input size; the two are separate cache keys).")
+    var exactDecode = false
     @Option(help: ArgumentHelp("Percent of each class for validation (default: as stored, else 10).", valueName: "p")) var valPercent: Double?
     @Option(help: ArgumentHelp("Percent of each class for test (default: as stored, else 10).", valueName: "p")) var testPercent: Double?
     @Flag(help: "No progress output; the summary line is still printed.") var quiet = false
@@ -88,7 +88,7 @@ struct Extract: ParsableCommand {
         job.valPercent = valPercent
         job.testPercent = testPercent
         let reporter = ProgressReporter(quiet: quiet)
-        let minSide = fastDecode ? inputSize : nil
+        let minSide = exactDecode ? nil : inputSize
         let preprocessing = ImagingPreparer(minSide: minSide).identifier
         let summary: ExtractionSummary
         Interrupt.install()

@@ -1,4 +1,9 @@
 import ArgumentParser
+import Extraction
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The `tlearn` command line.
 @main
@@ -12,10 +17,32 @@ struct TLearn: ParsableCommand {
             Embed.self,
             Info.self,
             Merge.self,
+            Query.self,
+            Similar.self,
+            Duplicates.self,
+            Export.self,
             TrainHead.self,
             Sweep.self,
             Runs.self,
             Evaluate.self,
             Predict.self,
         ])
+
+    /// ArgumentParser's own `main`, but errors print as `error: ...` (the usual Unix form, and the
+    /// one every command already uses for the errors it reports itself).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            guard code != .success else { exit(withError: error) }  // --help, --version
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                let line = message.hasPrefix("Error: ") ? "error: " + message.dropFirst("Error: ".count) : message
+                writeStandardError(line + "\n")
+            }
+            Glibc.exit(code.rawValue)
+        }
+    }
 }

@@ -57,17 +57,17 @@ final class ExtractCommandTests: XCTestCase {
         }
     }
 
-    func testFastDecodeIsCachedUnderItsOwnKeyAndMatchesEmbed() throws {
+    func testDCTScaledDecodeIsCachedApartFromExactDecodeAndMatchesEmbed() throws {
         let root = try goodFixtureTree(self)
         let db = try scratchFolder(self) + "/e.sqlite"
-        XCTAssertEqual(try extractTool(root, db).status, 0)
-        let fast = try extractTool(root, db, ["--fast-decode", "--input-size", "32"])
+        XCTAssertEqual(try extractTool(root, db, ["--exact-decode"]).status, 0)
+        let fast = try extractTool(root, db, ["--input-size", "32"])
         XCTAssertTrue(fast.stdout.hasPrefix("extracted 11, cached 0, "), fast.stdout)
         let conn = try Database.open(db, readOnly: true)
         let keys = try conn.rows("SELECT preprocessing, input_size FROM backbones ORDER BY id").map { "\($0[0].string!) \($0[1].int!)" }
         XCTAssertEqual(keys, ["pillow-bilinear;x/127.5-1 96", "pillow-bilinear;x/127.5-1;dct-scale-min32 32"])
         // rgb_192x128 decodes at 1/2 scale for a 32-pixel input: the vector must still equal embed's.
-        let run = try runTlearn(["embed", root + "/owls/rgb_192x128.jpg", "--weights", tinyWeights, "--input-size", "32", "--json", "--fast-decode"])
+        let run = try runTlearn(["embed", root + "/owls/rgb_192x128.jpg", "--weights", tinyWeights, "--input-size", "32", "--json"])
         let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as! [String: Any]
         let numbers = (object["embedding"] as! [Any]).map { Float("\($0)")! }
         let stored = try conn.prepare("SELECT vector FROM labeled_embeddings WHERE path = 'owls/rgb_192x128.jpg' AND backbone = 2")

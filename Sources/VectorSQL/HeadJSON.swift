@@ -1,0 +1,66 @@
+import Store
+
+/// The head of a training run as one JSON document, enough to predict without tlearn:
+/// logits = x · W + b, with x the backbone's embedding of the image.
+public enum HeadJSON {
+    /// Keys: format, run_id, created_at, classes, dim, logits, W (dim rows of n_classes), b,
+    /// backbone {id, weights_sha256, weights_name, alpha, input_size, preprocessing, dim},
+    /// config, seed, split_fingerprint, val_accuracy, val_loss, test_accuracy, metrics.
+    public static func document(_ db: Connection, run: Int64) throws -> String {
+        let rows = try db.rows("""
+            SELECT r.classes, r.dim, r.head, r.created_at, r.config, r.seed, r.split_fingerprint,
+                   r.val_accuracy, r.val_loss, r.test_accuracy, r.metrics,
+                   b.id, b.weights_sha256, b.weights_name, b.alpha, b.input_size, b.preprocessing, b.dim
+            FROM runs r JOIN backbones b ON b.id = r.backbone_id WHERE r.id = ?1
+            """, [.integer(run)])
+        guard let r = rows.first else {
+            let ids = try db.rows("SELECT id FROM runs ORDER BY id").compactMap { $0[0].int }.map(String.init)
+            throw StoreError.invalid("\(db.path) has no run \(run) (runs: \(ids.isEmpty ? "none; train one with tlearn train-head" : ids.joined(separator: ", ")))")
+        }
+        guard case let .blob(bytes) = r[2], case let .text(classes) = r[0] else {
+            throw StoreError.invalid("run \(run): classes must be TEXT and head a BLOB")
+        }
+        let head: StoredHead
+        do { head = try bytes.withUnsafeBytes { raw throws(JSONError) in try StoredHead(runID: run, classesJSON: classes, dim: r[1].int ?? 0, headBlob: raw) } }
+        catch { throw StoreError.invalid("\(db.path): \(error)") }
+        if let backboneDim = r[17].int, backboneDim != Int64(head.dim) {
+            throw StoreError.invalid("\(db.path): run \(run) has dim \(head.dim) but its backbone \(r[11].int ?? 0) has dim \(backboneDim)")
+        }
+        let n = head.classes.count
+        func number(_ v: SQLValue) -> String {
+            switch v {
+            case let .integer(i): String(i)
+            case let .real(d): JSON.number(d)
+            default: "null"
+            }
+        }
+        func text(_ v: SQLValue) -> String { v.string.map(JSON.string) ?? "null" }
+        // config and metrics are stored as JSON text; embedded as values, not re-quoted strings.
+        func embedded(_ v: SQLValue, _ column: String) throws -> String {
+            guard let s = v.string else { return "null" }
+            let t = s.drop { $0.isWhitespace }
+            guard t.first == "{" || t.first == "[" else { throw StoreError.invalid("run \(run): \(column) is not a JSON object: \(s.prefix(40))") }
+            return String(t)
+        }
+        let wRows = try (0..<head.dim).map { i throws in try JSON.array(Array(head.weights[(i * n)..<((i + 1) * n)])) }
+        var out = "{\n"
+        out += "  \"format\": \"tlearn-head/1\",\n"
+        out += "  \"run_id\": \(run),\n"
+        out += "  \"created_at\": \(text(r[3])),\n"
+        out += "  \"classes\": [\(head.classes.map(JSON.string).joined(separator: ", "))],\n"
+        out += "  \"dim\": \(head.dim),\n"
+        out += "  \"logits\": \"x @ W + b (x: the backbone's float32 embedding, W: dim x classes, b: classes); softmax gives probabilities in class order\",\n"
+        out += "  \"backbone\": {\"id\": \(number(r[11])), \"weights_sha256\": \(text(r[12])), \"weights_name\": \(text(r[13])), "
+        out += "\"alpha\": \(number(r[14])), \"input_size\": \(number(r[15])), \"preprocessing\": \(text(r[16])), \"dim\": \(number(r[17]))},\n"
+        out += "  \"config\": \(try embedded(r[4], "config")),\n"
+        out += "  \"seed\": \(number(r[5])),\n"
+        out += "  \"split_fingerprint\": \(text(r[6])),\n"
+        out += "  \"val_accuracy\": \(number(r[7])),\n"
+        out += "  \"val_loss\": \(number(r[8])),\n"
+        out += "  \"test_accuracy\": \(number(r[9])),\n"
+        out += "  \"metrics\": \(try embedded(r[10], "metrics")),\n"
+        out += "  \"W\": [\n    " + wRows.joined(separator: ",\n    ") + "\n  ],\n"
+        out += "  \"b\": \(try JSON.array(head.bias))\n"
+        return out + "}\n"
+    }
+}

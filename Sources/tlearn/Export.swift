@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import Store
+import VectorSQL
+
+/// `tlearn export`: vectors for numpy/pandas, or a trained head as JSON.
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Export embeddings (npy or csv) or the head of a training run (JSON).",
+        discussion: """
+            Vectors: tlearn export --db FILE --format npy|csv --out DIR
+              DIR/vectors.npy  float32, shape (n, dim), C order
+              DIR/vectors.csv  instead, with --format csv (header x0,x1,...)
+              DIR/meta.csv     image_id,path,label,split: row i of the vectors
+            Head:    tlearn export RUN --db FILE --out head.json
+              classes, dim, W (dim rows of len(classes)), b, backbone
+              (weights_sha256, alpha, input_size, preprocessing, dim), config,
+              metrics: logits = x @ W + b for an embedding x of that backbone.
+            See docs/sql.md for every key.
+            """)
+
+    @Argument(help: ArgumentHelp("A run id (runs.id): export its head as JSON instead of vectors.", valueName: "run")) var runID: Int64?
+    @Option(help: "The tlearn database.") var db: String
+    @Option(help: "npy or csv (vectors only).") var format: String?
+    @Option(help: "Output directory (vectors) or JSON file (head).") var out: String
+    @Option(help: "The backbone whose vectors to export (backbones.id); needed when the database has several.") var backbone: Int64?
+    @Option(help: "Which stored view: orig or hflip.") var view = "orig"
+
+    func validate() throws {
+        if !FileManager.default.fileExists(atPath: db) { throw ValidationError("no database at \(db)") }
+        if runID != nil {
+            if format != nil { throw ValidationError("--format is for vectors; a run's head is always JSON") }
+            if backbone != nil { throw ValidationError("--backbone is for vectors; a run names its own backbone") }
+            let parent = URL(fileURLWithPath: out).deletingLastPathComponent().path
+            var isDirectory: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory) || !isDirectory.boolValue {
+                throw ValidationError("cannot write \(out): no directory \(parent)")
+            }
+        } else {
+            guard let format else { throw ValidationError("give --format npy|csv to export vectors, or a RUN id to export a head") }
+            if !["npy", "csv"].contains(format) { throw ValidationError("--format must be npy or csv, not \(format)") }
+            if !["orig", "hflip"].contains(view) { throw ValidationError("--view must be orig or hflip, not \(view)") }
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), !isDirectory.boolValue {
+                throw ValidationError("--out \(out) is a file; vectors go to a directory (vectors.npy or vectors.csv, meta.csv)")
+            }
+        }
+    }
+
+    func run() throws {
+        let connection = try VectorSQL.open(db, readOnly: true)
+        if let run = runID {
+            let document = try HeadJSON.document(connection, run: run)
+            try Data(document.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+            FileHandle.standardError.write(Data("wrote the head of run \(run) to \(out)\n".utf8))
+            return
+        }
+        let chosen = try BackboneInfo.choose(connection, requested: backbone)
+        let matrix = try VectorMatrix.load(connection, backbone: chosen.id, view: view)
+        let dir = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let vectorsFile = dir.appendingPathComponent(format == "npy" ? "vectors.npy" : "vectors.csv")
+        if format == "npy" {
+            try writeFile(vectorsFile) { file in
+                file.write(Data(Npy.float32Header(shape: [matrix.count, matrix.dim])))
+                // Little-endian float32 in memory on every platform Swift runs Linux on (x86-64, arm64).
+                matrix.values.withUnsafeBytes { file.write(Data($0)) }
+            }
+        } else {
+            try writeFile(vectorsFile) { file in
+                file.write(Data(((0..<matrix.dim).map { "x\($0)" }.joined(separator: ",") + "\r\n").utf8))
+                var chunk = ""
+                for i in 0..<matrix.count {
+                    chunk += matrix.values[(i * matrix.dim)..<((i + 1) * matrix.dim)].map { JSON.number($0) }.joined(separator: ",") + "\r\n"
+                    if chunk.utf8.count > 1 << 20 { file.write(Data(chunk.utf8)); chunk = "" }
+                }
+                file.write(Data(chunk.utf8))
+            }
+        }
+        let meta = QueryWriterText.csv(columns: ["image_id", "path", "label", "split"], rows: (0..<matrix.count).map { i in
+            [.integer(matrix.imageIDs[i]), .text(matrix.paths[i]), .text(matrix.labels[i]), .text(matrix.splits[i])]
+        })
+        try Data(meta.utf8).write(to: dir.appendingPathComponent("meta.csv"), options: .atomic)
+        FileHandle.standardError.write(Data("wrote \(matrix.count) vectors of dim \(matrix.dim) (backbone \(chosen.id), \(view)) to \(vectorsFile.path) and meta.csv\n".utf8))
+    }
+
+    /// Writes through a temporary file renamed into place, so a failed export leaves no half file.
+    private func writeFile(_ url: URL, _ body: (FileHandle) throws -> Void) throws {
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")
+        guard FileManager.default.createFile(atPath: tmp.path, contents: nil) else {
+            throw StoreError.invalid("cannot write \(tmp.path)")
+        }
+        let file = try FileHandle(forWritingTo: tmp)
+        do {
+            try body(file)
+            try file.close()
+            _ = try? FileManager.default.removeItem(at: url)
+            try FileManager.default.moveItem(at: tmp, to: url)
+        } catch {
+            try? file.close()
+            try? FileManager.default.removeItem(at: tmp)
+            throw error
+        }
+    }
+}
+
+/// CSV text of in-memory rows, in the same format as `tlearn query --csv`.
+enum QueryWriterText {
+    static func csv(columns: [String], rows: [[SQLValue]]) -> String {
+        var text = ""
+        QueryWriter(format: .csv) { text += $0 }.write(columns: columns, rows: rows)
+        return text
+    }
+}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class PlaceholderVectorSQLTests: XCTestCase {
-    func testModuleBuilds() {}
-}
