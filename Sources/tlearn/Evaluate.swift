@@ -70,9 +70,9 @@ struct Evaluate: ParsableCommand {
         if known.isEmpty {
             throw HeadError.invalid("no images of the run's classes (\(head.classes.joined(separator: ", "))) in class folders under \(dir)")
         }
-        let net = try loadRunBackbone(stored, weights: weights, db: db)
+        let backbone = try loadRunBackbone(stored, weights: weights, db: db)
         let root = dir.hasSuffix("/") ? dir : dir + "/"
-        let (vectors, embedded, failures) = embedImageFiles(known.map { root + $0 }, net: net)
+        let (vectors, embedded, failures) = embedImageFiles(known.map { root + $0 }, backbone: backbone)
         for f in failures { headWarning("skipped: \(f.error)") }
         if embedded.isEmpty { throw HeadError.invalid("none of the \(known.count) images under \(dir) could be decoded") }
         let m = LabeledMatrix(x: vectors, labels: embedded.map { labels[$0] }, dim: head.dim, sourceRows: embedded)

@@ -1,31 +1,42 @@
 import Dispatch
+import Extraction
 import Foundation
 import Head
 import Imaging
 import MobileNet
 import Store
 
-/// The backbone a run's vectors came from, loaded from the weights file the user gave after
-/// checking that it is that backbone (same SHA-256, same preprocessing).
-func loadRunBackbone(_ run: StoredRun, weights: String, db: Connection) throws -> MobileNetV2 {
+/// The backbone a run's vectors came from, ready to embed more images the same way.
+struct RunBackbone {
+    let net: MobileNetV2
+    /// The decode setting of the run's vectors (nil: full size; else JPEG DCT scaling to this side).
+    let minSide: Int?
+}
+
+/// Loads the backbone of `run` from the weights file the user gave, after checking that it is
+/// that backbone (same SHA-256) and that this tlearn makes its preprocessing.
+func loadRunBackbone(_ run: StoredRun, weights: String, db: Connection) throws -> RunBackbone {
     guard let row = try db.rows("SELECT weights_sha256, input_size, preprocessing, weights_name FROM backbones WHERE id = ?1",
                                 [.integer(run.backboneID)]).first else {
         throw HeadError.invalid("\(db.path): run \(run.id) names backbone \(run.backboneID), which is not in the backbones table")
     }
     let expected = row[0].string ?? "", inputSize = Int(row[1].int ?? 224), preprocessing = row[2].string ?? ""
     let name = row[3].string ?? "unnamed weights"
-    guard preprocessing == Preprocessing.identifier else {
-        throw HeadError.invalid("run \(run.id) was trained on vectors made with preprocessing '\(preprocessing)'; this tlearn makes '\(Preprocessing.identifier)', so its vectors would not match")
+    let minSide: Int?
+    switch preprocessing {
+    case Preprocessing.identifier: minSide = nil
+    case Preprocessing.identifier(minSide: inputSize): minSide = inputSize
+    default:
+        throw HeadError.invalid("run \(run.id) was trained on vectors made with preprocessing '\(preprocessing)', which this tlearn does not make, so new images would not match")
     }
-    let found = try SHA256.hexOfFile(weights)
-    guard found == expected else {
-        throw HeadError.invalid("\(weights) is not the backbone run \(run.id) was trained on: its SHA-256 is \(found.prefix(16))…, run \(run.id) used backbone \(run.backboneID) (\(name), SHA-256 \(expected.prefix(16))…)")
+    let (key, net) = try Backbone.load(weights: weights, inputSize: inputSize, preprocessing: preprocessing)
+    guard key.weightsSHA256 == expected else {
+        throw HeadError.invalid("\(weights) is not the backbone run \(run.id) was trained on: its SHA-256 is \(key.weightsSHA256.prefix(16))…, run \(run.id) used backbone \(run.backboneID) (\(name), SHA-256 \(expected.prefix(16))…)")
     }
-    let net = try MobileNetV2(weightsAt: weights, inputSize: inputSize)
     guard net.dim == run.dim else {
         throw HeadError.invalid("\(weights) gives \(net.dim)-float vectors; run \(run.id) expects \(run.dim)")
     }
-    return net
+    return RunBackbone(net: net, minSide: minSide)
 }
 
 /// Image files named on the command line: files as given, directories searched recursively for
@@ -66,13 +77,15 @@ func imagesUnder(_ root: String) -> [String] {
     return out.sorted()
 }
 
-/// Embeds image files the way `tlearn extract` does for the orig view (full-size decode,
-/// Pillow-exact bilinear resize, x/127.5 - 1), 32 at a time, decoding on every core.
-/// Returns the vectors of the files that worked (in order) and the errors of the others.
-func embedImageFiles(_ paths: [String], net: MobileNetV2) -> (vectors: [Float], embedded: [Int], failures: [(path: String, error: Error)]) {
+/// Embeds image files exactly as `tlearn extract` does for the orig view (Extraction's
+/// `prepareFile` with the run's decode setting, then the network), 32 at a time, reading and
+/// decoding on every core. Returns the vectors of the files that worked (in order) and the errors
+/// of the others.
+func embedImageFiles(_ paths: [String], backbone: RunBackbone) -> (vectors: [Float], embedded: [Int], failures: [(path: String, error: Error)]) {
+    let net = backbone.net
     let size = net.inputSize, floats = size * size * 3, dim = net.dim
     let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
-    let decoders = Decoders((0..<workers).map { _ in ImageDecoder() })
+    let minSide = backbone.minSide
     var vectors: [Float] = [], embedded: [Int] = [], failures: [(path: String, error: Error)] = []
     let chunk = 32
     var inputs = [Float](repeating: 0, count: chunk * floats)
@@ -84,10 +97,11 @@ func embedImageFiles(_ paths: [String], net: MobileNetV2) -> (vectors: [Float], 
             errors.withUnsafeMutableBufferPointer { errs in
                 let e = UncheckedErrors(errs.baseAddress!)
                 DispatchQueue.concurrentPerform(iterations: min(workers, count)) { w in
+                    var preparer: any ImagePreparer = ImagingPreparer(minSide: minSide)
                     for i in stride(from: w, to: count, by: workers) {
                         do {
-                            let decoded = try decoders.each[w].decode(readImageFile(at: paths[start + i]), path: paths[start + i])
-                            preprocess(decoded.image, size: size, into: base.pointer + i * floats)
+                            let prepared = try prepareFile(paths[start + i], size: size, views: [.orig], preparer: &preparer)
+                            prepared.inputs.withUnsafeBufferPointer { (base.pointer + i * floats).update(from: $0.baseAddress!, count: floats) }
                         } catch {
                             e.pointer[i] = error
                         }
@@ -120,10 +134,4 @@ private struct UncheckedPointer: @unchecked Sendable {
 private struct UncheckedErrors: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Error?>
     init(_ p: UnsafeMutablePointer<Error?>) { pointer = p }
-}
-
-/// One decoder per worker: worker w only touches `each[w]`, so sharing the array is safe.
-private final class Decoders: @unchecked Sendable {
-    let each: [ImageDecoder]
-    init(_ each: [ImageDecoder]) { self.each = each }
 }

@@ -40,8 +40,8 @@ struct Predict: ParsableCommand {
         let head = try stored.head()
         let files = try imageFiles(images)
         if files.isEmpty { throw HeadError.invalid("no images to classify in \(images.joined(separator: " "))") }
-        let net = try loadRunBackbone(stored, weights: weights, db: db)
-        let (vectors, embedded, failures) = embedImageFiles(files, net: net)
+        let backbone = try loadRunBackbone(stored, weights: weights, db: db)
+        let (vectors, embedded, failures) = embedImageFiles(files, backbone: backbone)
         for f in failures { FileHandle.standardError.write(Data("error: \(f.error)\n".utf8)) }
         let p = head.probabilities(vectors)
         let c = head.classCount, k = min(top, c)

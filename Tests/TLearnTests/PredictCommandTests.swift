@@ -9,17 +9,28 @@ final class PredictCommandTests: XCTestCase {
     var weights: String { root.appendingPathComponent("fixtures/weights/tiny_a035_keras3.h5").path }
     func image(_ name: String) -> String { root.appendingPathComponent("fixtures/images/\(name)").path }
 
-    func makeDatabase() throws -> String {
+    func makeDatabase(preprocessing: String = "pillow-bilinear;x/127.5-1", inputSize: Int = 96) throws -> String {
         let db = try makeHeadDatabase(dim: 1280, perClass: [12, 12, 12], classNames: ["daisy", "roses", "tulips"], spread: 0.2,
-                                      weightsSHA256: try SHA256.hexOfFile(weights), inputSize: 96, preprocessing: "pillow-bilinear;x/127.5-1")
+                                      weightsSHA256: try SHA256.hexOfFile(weights), inputSize: inputSize, preprocessing: preprocessing)
         let r = try runHeadTool(["train-head", "--db", db, "--epochs", "2"])
         XCTAssertEqual(r.status, 0, r.stderr)
         return db
     }
 
     func testPredictIsTheHeadOnTheExtractedVector() throws {
-        let db = try makeDatabase()
-        let files = [image("rgb_64x48.jpg"), image("gray_25x17.png")]
+        try checkPredictIsTheHeadOnTheExtractedVector(preprocessing: "pillow-bilinear;x/127.5-1", inputSize: 96, embedFlags: ["--exact-decode"])
+    }
+
+    /// A database extracted with DCT-scaled JPEG decoding (extract's default): predict decodes the
+    /// same way. At input 32, the 192x128 JPEG decodes at 1/4 scale, and its embedding then differs
+    /// from the full-size decode's by up to 0.04, far above the 1e-5 checked.
+    func testPredictDecodesAsTheRunsVectorsWereDecoded() throws {
+        try checkPredictIsTheHeadOnTheExtractedVector(preprocessing: "pillow-bilinear;x/127.5-1;dct-scale-min32", inputSize: 32, embedFlags: [])
+    }
+
+    func checkPredictIsTheHeadOnTheExtractedVector(preprocessing: String, inputSize: Int, embedFlags: [String]) throws {
+        let db = try makeDatabase(preprocessing: preprocessing, inputSize: inputSize)
+        let files = [image("rgb_64x48.jpg"), image("gray_25x17.png"), image("rgb_192x128.jpg")]
         let r = try runHeadTool(["predict", "latest", "--db", db, "--weights", weights, "--json", "--top", "3"] + files)
         XCTAssertEqual(r.status, 0, r.stderr)
         let results = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
@@ -31,7 +42,7 @@ final class PredictCommandTests: XCTestCase {
         let p = blob.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
         let classes = ["daisy", "roses", "tulips"]
         for (file, result) in zip(files, results) {
-            let e = try runHeadTool(["embed", "--weights", weights, "--input-size", "96", "--json", file])
+            let e = try runHeadTool(["embed", "--weights", weights, "--input-size", "\(inputSize)", "--json", file] + embedFlags)
             XCTAssertEqual(e.status, 0, e.stderr)
             let x = try XCTUnwrap((try headJSONObject(e.stdout)["embedding"] as? [Double]))
             var z = [Double](repeating: 0, count: 3)
