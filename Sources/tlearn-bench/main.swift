@@ -13,6 +13,7 @@ struct TLearnBench: ParsableCommand {
         LayersBench.self,
         ExtractSection.self,
         SimilarSection.self,
+        HeadBench.self,
     ]
 
     @Option(help: "Keras .h5 weights (default: <shared>/weights/mnv2_no_top_keras3.h5).") var weights: String?

@@ -10,7 +10,7 @@ struct Duplicates: ParsableCommand {
         discussion: """
             A pair whose two images are in different splits (train/val/test) is a leak: the model is evaluated on an image it has as good as seen. Such pairs have leak = 1, and a summary goes to stderr.
 
-            With MobileNetV2 embeddings, crops and re-colourings of one photo score about 0.87-0.96; lower --threshold to 0.85 to review more candidates.
+            The default 0.98 finds copies and re-encodings; with MobileNetV2 embeddings, crops and re-colourings of one photo score about 0.87-0.96, so use --threshold 0.9 (or 0.85 to review more candidates by eye).
 
             Cosines are exact (Double), equal to vec_cosine in `tlearn query`.
             """)
@@ -18,7 +18,7 @@ struct Duplicates: ParsableCommand {
     @Option(help: "The tlearn database.") var db: String
     // Measured on the 1837 tf_flowers dev photos with the real weights: crops and re-colourings of
     // one photo score 0.87-0.96, distinct photos of a class rarely above 0.88; 0.98 found nothing.
-    @Option(help: "The smallest cosine similarity that counts as a duplicate.") var threshold = 0.9
+    @Option(help: "The smallest cosine similarity that counts as a duplicate.") var threshold = 0.98
     @Option(help: "The backbone whose vectors to compare (backbones.id); needed when the database has several.") var backbone: Int64?
     @Option(help: "Which stored view to compare: orig or hflip.") var view = "orig"
     @Flag(help: "Only list pairs that straddle two splits.") var leaksOnly = false
