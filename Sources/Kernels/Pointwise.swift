@@ -1,21 +1,24 @@
 /// 1x1 convolution over `pixels` NHWC pixels: output (pixels x n) = input (pixels x k) · weights (k x n)
-/// + bias, then optional residual and clamp in one pass over the output. Pixels are GEMM rows (NHWC),
-/// which is 40% faster than channels-as-rows for the memory-bound expand layers (PLATFORM.md).
+/// + bias (+ residual), then the clamp. Pixels are GEMM rows (NHWC), which is 40% faster than
+/// channels-as-rows for the memory-bound expand layers (PLATFORM.md).
 ///
-/// The output starts as the bias and the GEMM accumulates onto it (beta = 1): with beta = 0 OpenBLAS
-/// first zeroes C in a pass of its own, which made the small-K expands 1.5-1.7x slower (K = 16: 37 vs
-/// 62 GFLOP/s). Each output is still bias + the same K-sum, rounded once (for K up to OpenBLAS's K
-/// block), so results equal the bias-after version's.
+/// The output starts as bias (+ residual) and the GEMM accumulates onto it (beta = 1): with beta = 0
+/// OpenBLAS first zeroes C in a pass of its own (sgemm alone, K = 16: 37 vs 62 GFLOP/s); with this
+/// fill and the clamp pass the expand layers are 6-25% faster, and a linear projection with a residual
+/// needs no pass after the GEMM at all. The residual is thus added before the K-sum rather than after
+/// (Keras adds it after the projection's BatchNorm): a last-bit difference, the same for every image.
 public func pointwise(
     _ input: UnsafePointer<Float>, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>,
     _ output: UnsafeMutablePointer<Float>, pixels: Int, inChannels k: Int, outChannels n: Int,
     clamp: Clamp, residual: UnsafePointer<Float>? = nil
 ) {
-    fillRows(output, with: bias, rows: pixels, columns: n)
-    gemm(input, weights, output, m: pixels, n: n, k: k, beta: 1)
-    if residual != nil || clamp != .linear {
-        clampInPlace(output, rows: pixels, columns: n, clamp: clamp, residual: residual)
+    if let residual {
+        fillRows(output, with: bias, plus: residual, rows: pixels, columns: n)
+    } else {
+        fillRows(output, with: bias, rows: pixels, columns: n)
     }
+    gemm(input, weights, output, m: pixels, n: n, k: k, beta: 1)
+    if clamp != .linear { clampInPlace(output, count: pixels * n, clamp: clamp) }
 }
 
 /// Every row of `x` (rows x columns) set to `row`.
@@ -28,17 +31,22 @@ func fillRows(_ x: UnsafeMutablePointer<Float>, with row: UnsafePointer<Float>, 
     }
 }
 
-/// `rows x columns` in place: x = clamp(x (+ residual)).
-func clampInPlace(_ x: UnsafeMutablePointer<Float>, rows: Int, columns n: Int, clamp: Clamp, residual: UnsafePointer<Float>?) {
-    let lo = SIMD8<Float>(repeating: clamp.lo), hi = SIMD8<Float>(repeating: clamp.hi)
-    let count = rows * n, vectors = count / 8
-    if let residual {
-        for j in 0..<vectors { store8(clamp8(load8(x + 8 * j) + load8(residual + 8 * j), lo, hi), x + 8 * j) }
-        for j in (vectors * 8)..<count { x[j] = clamp1(x[j] + residual[j], clamp.lo, clamp.hi) }
-    } else {
-        for j in 0..<vectors { store8(clamp8(load8(x + 8 * j), lo, hi), x + 8 * j) }
-        for j in (vectors * 8)..<count { x[j] = clamp1(x[j], clamp.lo, clamp.hi) }
+/// Every row of `x` (rows x columns) set to `row` + that row of `residual`.
+func fillRows(_ x: UnsafeMutablePointer<Float>, with row: UnsafePointer<Float>, plus residual: UnsafePointer<Float>, rows: Int, columns n: Int) {
+    let vectors = n / 8
+    for r in 0..<rows {
+        let out = x + r * n, res = residual + r * n
+        for j in 0..<vectors { store8(load8(row + 8 * j) + load8(res + 8 * j), out + 8 * j) }
+        for j in (vectors * 8)..<n { out[j] = row[j] + res[j] }
     }
+}
+
+/// `count` floats in place: x = clamp(x).
+func clampInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, clamp: Clamp) {
+    let lo = SIMD8<Float>(repeating: clamp.lo), hi = SIMD8<Float>(repeating: clamp.hi)
+    let vectors = count / 8
+    for j in 0..<vectors { store8(clamp8(load8(x + 8 * j), lo, hi), x + 8 * j) }
+    for j in (vectors * 8)..<count { x[j] = clamp1(x[j], clamp.lo, clamp.hi) }
 }
 
 /// Naive 1x1 convolution for tests: Double accumulation, no BLAS.
