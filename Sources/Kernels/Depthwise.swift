@@ -24,7 +24,7 @@ public func depthwise3x3Stride1(
     window: Window, channels: Int, clamp: Clamp, rows: Range<Int>? = nil
 ) {
     precondition(window.stride == 1, "depthwise3x3Stride1: \(window)")
-    depthwise3x3(input, packed, output, window, channels, clamp, rows ?? 0..<window.outHeight, stride: 1)
+    depthwise3x3Channels(input, packed, output, window, channels, clamp, rows ?? 0..<window.outHeight, Stride1.self)
 }
 
 /// 3x3 depthwise convolution with stride 2 over NHWC (one image), bias and clamp fused; `rows` as above.
@@ -33,18 +33,55 @@ public func depthwise3x3Stride2(
     window: Window, channels: Int, clamp: Clamp, rows: Range<Int>? = nil
 ) {
     precondition(window.stride == 2, "depthwise3x3Stride2: \(window)")
-    depthwise3x3(input, packed, output, window, channels, clamp, rows ?? 0..<window.outHeight, stride: 2)
+    depthwise3x3Channels(input, packed, output, window, channels, clamp, rows ?? 0..<window.outHeight, Stride2.self)
 }
+
+/// MobileNetV2's expanded channel counts (alpha 1.0) as constants: with `c` known, every tap is a
+/// fixed offset from one pointer per kernel row, where a run-time `c` made LLVM keep 18 pointers that
+/// did not fit the registers and reload them from the stack on every load. One generic
+/// specialisation per count (a plain switch of constants was folded back into one copy).
+@inline(__always)
+private func depthwise3x3Channels<S: FixedStride>(
+    _ input: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
+    _ g: Window, _ c: Int, _ clamp: Clamp, _ rows: Range<Int>, _ s: S.Type
+) {
+    switch c {
+    case 32: depthwise3x3(input, w, output, g, c, clamp, rows, s, Channels32.self)
+    case 96: depthwise3x3(input, w, output, g, c, clamp, rows, s, Channels96.self)
+    case 144: depthwise3x3(input, w, output, g, c, clamp, rows, s, Channels144.self)
+    case 192: depthwise3x3(input, w, output, g, c, clamp, rows, s, Channels192.self)
+    case 384: depthwise3x3(input, w, output, g, c, clamp, rows, s, Channels384.self)
+    case 576: depthwise3x3(input, w, output, g, c, clamp, rows, s, Channels576.self)
+    case 960: depthwise3x3(input, w, output, g, c, clamp, rows, s, Channels960.self)
+    default: depthwise3x3(input, w, output, g, c, clamp, rows, s, AnyChannels.self)
+    }
+}
+
+/// A channel count fixed at compile time, or nil for one known only at run time.
+private protocol FixedChannels { static var count: Int? { get } }
+private enum Channels32: FixedChannels { static var count: Int? { 32 } }
+private enum Channels96: FixedChannels { static var count: Int? { 96 } }
+private enum Channels144: FixedChannels { static var count: Int? { 144 } }
+private enum Channels192: FixedChannels { static var count: Int? { 192 } }
+private enum Channels384: FixedChannels { static var count: Int? { 384 } }
+private enum Channels576: FixedChannels { static var count: Int? { 576 } }
+private enum Channels960: FixedChannels { static var count: Int? { 960 } }
+private enum AnyChannels: FixedChannels { static var count: Int? { nil } }
+/// The convolution stride as a type, so each specialisation has it as a constant.
+private protocol FixedStride { static var value: Int { get } }
+private enum Stride1: FixedStride { static var value: Int { 1 } }
+private enum Stride2: FixedStride { static var value: Int { 2 } }
 
 /// The shared body, specialised per stride by inlining. Interior pixels (all 9 taps inside the input)
 /// run 4 output pixels per step with the group's 9 weight vectors held in registers; border pixels
 /// and the `channels % 8` tail take `depthwisePixel`, which sums taps in the same order (ky, then kx),
 /// so every output is bit-identical whichever path computed it.
 @inline(__always)
-private func depthwise3x3(
+private func depthwise3x3<S: FixedStride, C: FixedChannels>(
     _ input: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
-    _ g: Window, _ c: Int, _ clamp: Clamp, _ rows: Range<Int>, stride s: Int
+    _ g: Window, _ runtimeChannels: Int, _ clamp: Clamp, _ rows: Range<Int>, _: S.Type, _: C.Type
 ) {
+    let c = C.count ?? runtimeChannels, s = S.value
     precondition(rows.lowerBound >= 0 && rows.upperBound <= g.outHeight, "depthwise3x3: rows \(rows) outside \(g)")
     let groups = c / 8
     let rowStride = g.inWidth * c

@@ -48,13 +48,19 @@ final class DepthwiseTests: XCTestCase {
     func testDepthwiseStride2With8ChannelsMatchesReference() { check(channels: 8, height: 16, width: 17, stride: 2) }
     func testDepthwiseStride2With9ChannelsMatchesReference() { check(channels: 9, height: 13, width: 12, stride: 2) }
     func testDepthwiseStride2With42ChannelsMatchesReference() { check(channels: 42, height: 15, width: 15, stride: 2) }
+    /// MobileNetV2's expanded widths take specialised copies of the kernel (channel count as a constant).
+    func testDepthwiseAtMobileNetChannelCountsMatchesReference() {
+        for (c, stride) in [(32, 1), (96, 2), (144, 1), (144, 2), (192, 1), (192, 2), (384, 1), (576, 1), (576, 2), (960, 1)] {
+            check(channels: c, height: 7, width: 9, stride: stride)
+        }
+    }
     func testDepthwiseLinearClampKeepsNegativesAndLargeValues() {
         check(channels: 24, height: 9, width: 10, stride: 1, clamp: .linear)
         check(channels: 24, height: 9, width: 10, stride: 2, clamp: .linear)
     }
 
     func testDepthwiseInRowStripsIsBitIdenticalToTheWholeMap() {
-        for (s, size, c) in [(1, 13, 24), (2, 14, 16), (2, 15, 9)] {
+        for (s, size, c) in [(1, 13, 24), (2, 14, 16), (2, 15, 9), (1, 11, 96), (2, 12, 144)] {
             let g = Window.keras(height: size, width: size, stride: s)
             let x = AlignedBuffer(Self.values(size * size * c, seed: 5))
             let packed = packDepthwise3x3(kernel: Self.values(9 * c, seed: 6), bias: Self.values(c, seed: 8), channels: c)
