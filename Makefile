@@ -33,9 +33,10 @@ demo-deps:
 build: deps
 	swift build
 
-# The loadable SQLite extension: .load .build/release/libtlearn_sqlite
+# The loadable SQLite extension, self-contained (Swift runtime linked in): .load ./libtlearn_sqlite
 extension: deps
-	swift build -c release --product tlearn_sqlite
+	swift build -c release --product tlearn_sqlite -Xswiftc -static-stdlib --scratch-path .build/extension
+	cp .build/extension/release/libtlearn_sqlite.so ./libtlearn_sqlite.so
 
 # Serial XCTest ends on its own "Executed N tests, with K skipped and F failures" line; skips say why.
 test: deps

@@ -3,7 +3,7 @@
 running the Swift extractor: ../shared/reference/dev_embeddings_pil.f32 (1837 x 1280 float32,
 rows in the order of dev_paths.txt, class = folder).
 
-Splits follow tlearn's rule (docs/extract.md): SHA-256 of the path relative to the dataset root,
+Splits follow tlearn's rule (README.md): SHA-256 of the path relative to the dataset root,
 first 8 bytes big-endian mod 10000; below val*100 -> val, below (val+test)*100 -> test, else train
 (the per-class fill for empty splits never triggers on these photos; the script checks it).
 

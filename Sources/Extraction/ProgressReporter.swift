@@ -88,7 +88,7 @@ extension String {
 }
 
 extension ExtractionSummary {
-    /// The summary line (docs/extract.md): `extracted N, cached N, failed N (reason N, ...), missing N in S s (R images/s)`.
+    /// The summary line (README.md): `extracted N, cached N, failed N (reason N, ...), missing N in S s (R images/s)`.
     public var line: String {
         var parts = ["extracted \(extracted)", "cached \(cached)"]
         var failedPart = "failed \(failedCount)"

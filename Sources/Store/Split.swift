@@ -7,7 +7,7 @@ public enum Split: String, CaseIterable, Sendable, Comparable {
 }
 
 /// Path hashes behind splits and shards. Both come from SHA-256 of the image's path relative to
-/// the dataset root ('/'-separated, UTF-8), so anyone can recompute them (see docs/extract.md):
+/// the dataset root ('/'-separated, UTF-8), so anyone can recompute them (see README.md):
 /// the split key is the first 8 digest bytes (big-endian) mod 10000, the shard index is the next
 /// 8 bytes mod N. Separate bytes keep shard membership independent of the split.
 public struct PathHash: Sendable, Hashable {
@@ -34,7 +34,7 @@ public struct PathHash: Sendable, Hashable {
 
 /// Split percentages and the rule that turns a class's paths into splits.
 ///
-/// Rule (also in docs/extract.md): every image first gets its split from its own path hash alone
+/// Rule (also in README.md): every image first gets its split from its own path hash alone
 /// (`splitKey < val*100` → val, `< (val+test)*100` → test, else train). Then, per class, required
 /// splits that came out empty are filled in the order train, val, test: train is required when the
 /// class has an image, val and test when it has 3 or more images and their percentage is not 0.

@@ -16,7 +16,7 @@ struct Export: ParsableCommand {
               classes, dim, W (dim rows of len(classes)), b, backbone
               (weights_sha256, alpha, input_size, preprocessing, dim), config,
               metrics: logits = x @ W + b for an embedding x of that backbone.
-            See docs/sql.md for every key.
+            See README.md for every key.
             """)
 
     @Argument(help: ArgumentHelp("A run id (runs.id): export its head as JSON instead of vectors.", valueName: "run")) var runID: Int64?

@@ -7,7 +7,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Exit statuses of extract, embed and merge (docs/extract.md): 0 all done, 1 error,
+/// Exit statuses of extract, embed and merge (README.md): 0 all done, 1 error,
 /// 3 the run completed but some files failed, 64 bad flags, 75 another process holds the database.
 enum ExtractExit {
     static let someFailed: Int32 = 3
