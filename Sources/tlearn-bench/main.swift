@@ -11,6 +11,7 @@ struct TLearnBench: ParsableCommand {
     static let sections: [any BenchSection.Type] = [
         ForwardBench.self,
         LayersBench.self,
+        DecodeBench.self,
         ExtractSection.self,
         SimilarSection.self,
         HeadBench.self,

@@ -1,0 +1,61 @@
+import ArgumentParser
+import Extraction
+import Foundation
+import Imaging
+
+/// Decode + resize + scale to the 224x224 float input, over the dev photos: one thread, and one
+/// decoder per core; beside OpenCV's `imread` + `resize(INTER_LINEAR)` timed in the same run.
+struct DecodeBench: BenchSection {
+    static let name = "decode"
+
+    static func run(_ c: BenchContext, _ report: inout BenchReport) throws {
+        let images = "\(c.shared)/data/flower_photos_dev"
+        let files = try Scanner.scan(root: images).candidates.map(\.file)
+        guard !files.isEmpty else { throw ValidationError("no photos in \(images)") }
+        let one = try rate(files, threads: 1)
+        let all = try rate(files, threads: c.threads)
+        c.say(String(format: "decode+resize: %d photos to 224x224 floats: %.0f images/s on 1 thread, %.0f images/s on %d threads",
+                     files.count, one, all, c.threads))
+        var peer: Double?
+        if c.runPeer {
+            let script = """
+                import cv2, os, sys, time, json
+                fs = sorted(os.path.join(r, f) for r, _, n in os.walk(sys.argv[1]) for f in n)
+                cv2.setNumThreads(1); t = time.perf_counter()
+                for f in fs:
+                    x = cv2.resize(cv2.cvtColor(cv2.imread(f), cv2.COLOR_BGR2RGB), (224, 224), interpolation=cv2.INTER_LINEAR).astype('float32') / 127.5 - 1
+                print(json.dumps({"images_per_s": len(fs) / (time.perf_counter() - t)}))
+                """
+            peer = runPeer(["python3", "-c", script, images])?["images_per_s"] as? Double
+            if let peer { c.say(String(format: "  OpenCV imread + resize (1 thread): %.0f images/s; tlearn/OpenCV %.2fx", peer, one / peer)) }
+        }
+        report.fields.append(("decode_images_per_s_1thread", one))
+        report.fields.append(("decode_images_per_s", all))
+        report.fields.append(("decode_peer_opencv_images_per_s_1thread", peer as Any))
+    }
+
+    /// Images/s preparing every file once, spread over `threads` threads (one decoder each).
+    private static func rate(_ files: [String], threads: Int) throws -> Double {
+        let next = Counter()
+        let t0 = now()
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+            var preparer: any ImagePreparer = ImagingPreparer(minSide: 224)
+            while let i = next.take(below: files.count) {
+                _ = try? prepareFile(files[i], size: 224, views: [.orig], preparer: &preparer)
+            }
+        }
+        return Double(files.count) / (now() - t0)
+    }
+}
+
+/// A shared work index for the decode threads.
+private final class Counter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+    func take(below limit: Int) -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        guard value < limit else { return nil }
+        value += 1
+        return value - 1
+    }
+}
