@@ -1,4 +1,5 @@
 import ArgumentParser
+import VectorSQL
 import Extraction
 import Foundation
 import MobileNet
@@ -48,7 +49,7 @@ struct Embed: ParsableCommand {
             }
             if json {
                 let numbers = output.map { "\($0)" }.joined(separator: ",")
-                print("{\"path\":\(jsonString(path)),\"view\":\"\(view.rawValue)\",\"width\":\(prepared.width),\"height\":\(prepared.height),\"embedding\":[\(numbers)]}")
+                print("{\"path\":\(JSON.string(path)),\"view\":\"\(view.rawValue)\",\"width\":\(prepared.width),\"height\":\(prepared.height),\"embedding\":[\(numbers)]}")
             } else {
                 let s = VectorStats(output)
                 print("\(path)  \(prepared.width)x\(prepared.height)  dim \(output.count)  mean \(String(format: "%.4f", s.mean))  max \(String(format: "%.4f", s.max))  norm \(String(format: "%.3f", s.norm))  nonzero \(s.nonzero)")
@@ -56,21 +57,4 @@ struct Embed: ParsableCommand {
         }
         if failed > 0 { throw ExitCode(ExtractExit.someFailed) }
     }
-}
-
-/// A JSON string literal (RFC 8259 escaping).
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-        default: out.unicodeScalars.append(u)
-        }
-    }
-    return out + "\""
 }
