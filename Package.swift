@@ -42,13 +42,15 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/tlearn-bench"),
 
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        // Helpers shared by the test targets (seeded random numbers, the vector BLOB encoding).
+        .target(name: "TestSupport", dependencies: ["Store"], path: "Tests/TestSupport"),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "MobileNetTests", dependencies: ["MobileNet", "Imaging"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
-        .testTarget(name: "VectorSQLTests", dependencies: ["VectorSQL", "Store"]),
+        .testTarget(name: "VectorSQLTests", dependencies: ["VectorSQL", "Store", "TestSupport"]),
         .testTarget(name: "HeadTests", dependencies: ["Head", "Store"]),
         .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Store", "Imaging", "MobileNet"]),
-        .testTarget(name: "TLearnTests", dependencies: ["Store"], exclude: ["Snapshots"]),
+        .testTarget(name: "TLearnTests", dependencies: ["Store", "TestSupport"], exclude: ["Snapshots"]),
     ]
 )

@@ -1,3 +1,4 @@
+import TestSupport
 import XCTest
 @testable import Imaging
 
@@ -5,7 +6,7 @@ final class RobustnessTests: XCTestCase {
     /// Damaged files must come back as an image or an `ImagingError`, never a crash: flip bytes,
     /// cut, and splice the fixtures with a fixed-seed generator so failures reproduce.
     func testMutatedFilesDecodeOrThrowImagingError() throws {
-        var rng = SplitMix64(seed: 42)
+        var rng = SplitMix(seed: 42)
         let decoder = ImageDecoder()
         var outcomes: [String: Int] = [:]
         for name in ["rgb_64x48.jpg", "progressive_96x72.jpg", "cmyk_44x28.jpg", "exif6_40x24.jpg", "rgb_33x21.png",
@@ -42,15 +43,3 @@ final class RobustnessTests: XCTestCase {
     }
 }
 
-/// Small deterministic generator (Steele et al., SplitMix64) so mutations are the same every run.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

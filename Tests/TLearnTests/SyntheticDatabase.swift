@@ -1,28 +1,6 @@
 import Foundation
 import Store
-
-/// Deterministic pseudo-random numbers (SplitMix64) so failures reproduce.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    mutating func float() -> Float { Float(Double(next() >> 11) / Double(1 << 53) * 2 - 1) }
-    mutating func vector(_ n: Int) -> [Float] { (0..<n).map { _ in float() } }
-}
-
-/// The BLOB encoding of schema.sql: little-endian float32.
-func blob(_ v: [Float]) -> SQLValue {
-    var bytes: [UInt8] = []
-    for x in v { withUnsafeBytes(of: x.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
-    return .blob(bytes)
-}
+import TestSupport
 
 /// A temporary directory removed by the caller.
 func makeTempDirectory() throws -> URL {
