@@ -14,18 +14,18 @@ struct TLearn: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Extract.self,
-            Embed.self,
             Info.self,
-            Merge.self,
-            Query.self,
-            Similar.self,
-            Duplicates.self,
-            Export.self,
+            Embed.self,
             TrainHead.self,
             Sweep.self,
             Runs.self,
             Evaluate.self,
             Predict.self,
+            Query.self,
+            Similar.self,
+            Duplicates.self,
+            Export.self,
+            Merge.self,
         ])
 
     /// ArgumentParser's own `main`, but errors print as `error: ...` (the usual Unix form, and the
