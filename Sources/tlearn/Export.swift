@@ -30,6 +30,10 @@ struct Export: ParsableCommand {
         if !FileManager.default.fileExists(atPath: db) { throw ValidationError("no database at \(db)") }
         if runID != nil {
             if format != nil { throw ValidationError("--format is for vectors; a run's head is always JSON") }
+            var outIsDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: out, isDirectory: &outIsDirectory), outIsDirectory.boolValue {
+                throw ValidationError("--out \(out) is a directory; a run's head goes to a JSON file, like \(out)/head.json")
+            }
             if backbone != nil { throw ValidationError("--backbone is for vectors; a run names its own backbone") }
             let parent = URL(fileURLWithPath: out).deletingLastPathComponent().path
             var isDirectory: ObjCBool = false
@@ -51,7 +55,9 @@ struct Export: ParsableCommand {
         let connection = try VectorSQL.open(db, readOnly: true)
         if let run = runID {
             let document = try HeadJSON.document(connection, run: run)
-            try Data(document.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+            do { try Data(document.utf8).write(to: URL(fileURLWithPath: out), options: .atomic) } catch {
+                throw StoreError.invalid("cannot write \(out): \(posixMessage(error))")
+            }
             FileHandle.standardError.write(Data("wrote the head of run \(run) to \(out)\n".utf8))
             return
         }
@@ -102,6 +108,13 @@ struct Export: ParsableCommand {
             throw error
         }
     }
+}
+
+/// The plain reason of a Foundation file error ("Permission denied"), not its NSError dump.
+func posixMessage(_ error: Error) -> String {
+    let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+    if let e = underlying, e.domain == NSPOSIXErrorDomain, let text = strerror(Int32(e.code)) { return String(cString: text) }
+    return (error as NSError).localizedDescription
 }
 
 /// CSV text of in-memory rows, in the same format as `tlearn query --csv`.

@@ -9,8 +9,12 @@ struct Info: ParsableCommand {
     @Option(help: "The database written by `tlearn extract`.") var db: String
     @Flag(help: "Also list every failed file with its reason and message.") var failures = false
 
-    func run() throws {
+    func validate() throws {
+        // In validate, so the usage line printed after the error is info's, not the root command's.
         guard pathExists(db) else { throw ValidationError("no database at \(db)") }
+    }
+
+    func run() throws {
         let info: DatabaseInfo
         do { info = try DatabaseInfo.read(db) } catch { throw exitError(error) }
         print("database  \(db)  \(humanBytes(info.fileBytes))  schema \(info.schemaVersion)")

@@ -103,5 +103,9 @@ final class ExportCommandTests: XCTestCase {
         XCTAssertTrue(try runTool(["export", "1", "--db", path, "--format", "npy", "--out", out]).stderr.contains("--format is for vectors"))
         XCTAssertTrue(try runTool(["export", "1", "--db", path, "--out", dir.appendingPathComponent("no/such/head.json").path]).stderr.contains("no directory"))
         XCTAssertTrue(try runTool(["export", "--db", path, "--format", "npy", "--out", path]).stderr.contains("is a file; vectors go to a directory"))
+        // A folder as the head's --out was a multi-line NSError dump.
+        let folder = try runTool(["export", "\(run)", "--db", path, "--out", dir.path])
+        XCTAssertEqual(folder.status, 64)
+        XCTAssertTrue(folder.stderr.hasPrefix("error: --out \(dir.path) is a directory; a run's head goes to a JSON file"), folder.stderr)
     }
 }

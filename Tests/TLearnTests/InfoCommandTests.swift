@@ -31,5 +31,6 @@ final class InfoCommandTests: XCTestCase {
         let run = try runTlearn(["info", "--db", "/nonexistent/x.sqlite"])
         XCTAssertEqual(run.status, 64)
         XCTAssertTrue(run.stderr.contains("no database at /nonexistent/x.sqlite"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("Usage: tlearn info"), "the usage line should be info's: \(run.stderr)")
     }
 }
