@@ -3,6 +3,7 @@ import ArgumentParser
 import Glibc
 #endif
 import Extraction
+import MobileNet
 import Store
 
 /// `tlearn extract`: the one-time, resumable embedding cache.
@@ -43,7 +44,7 @@ struct Extract: ParsableCommand {
 
     func validate() throws {
         if images == nil && manifest == nil { throw ValidationError("give --images DIR (one folder per class) or --manifest CSV") }
-        guard (32...2048).contains(inputSize) else { throw ValidationError("--input-size must be between 32 and 2048, got \(inputSize)") }
+        guard (32...MobileNetV2.maxInputSize).contains(inputSize) else { throw ValidationError("--input-size must be between 32 and \(MobileNetV2.maxInputSize), got \(inputSize)") }
         guard (1...4096).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 4096, got \(batchSize)") }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
         _ = try parsedViews()
