@@ -95,6 +95,15 @@ final class ExportCommandTests: XCTestCase {
         }
     }
 
+    func testDamagedStoredConfigIsAnErrorNotBrokenJSON() throws {
+        try Database.open(path).run("UPDATE runs SET config = '{' WHERE id = ?1", [.integer(run)])
+        let out = dir.appendingPathComponent("head.json").path
+        let result = try runTool(["export", "\(run)", "--db", path, "--out", out])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.contains("run \(run): config is not a JSON object"), result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+
     func testBadRequestsSayWhatIsWrong() throws {
         let out = dir.appendingPathComponent("x").path
         XCTAssertTrue(try runTool(["export", "--db", path, "--out", out]).stderr.contains("give --format npy|csv"))
