@@ -63,6 +63,8 @@ struct Export: ParsableCommand {
         }
         let chosen = try BackboneInfo.choose(connection, requested: backbone)
         let matrix = try VectorMatrix.load(connection, backbone: chosen.id, view: view)
+        // As similar does: an empty vectors.npy would only fail later, in the user's numpy code.
+        if matrix.count == 0 { throw StoreError.invalid("\(db) has no \(view) vectors for backbone \(chosen.summary)") }
         let dir = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let vectorsFile = dir.appendingPathComponent(format == "npy" ? "vectors.npy" : "vectors.csv")

@@ -112,6 +112,10 @@ final class ExportCommandTests: XCTestCase {
         XCTAssertTrue(try runTool(["export", "1", "--db", path, "--format", "npy", "--out", out]).stderr.contains("--format is for vectors"))
         XCTAssertTrue(try runTool(["export", "1", "--db", path, "--out", dir.appendingPathComponent("no/such/head.json").path]).stderr.contains("no directory"))
         XCTAssertTrue(try runTool(["export", "--db", path, "--format", "npy", "--out", path]).stderr.contains("is a file; vectors go to a directory"))
+        let noFlips = try runTool(["export", "--db", path, "--format", "npy", "--view", "hflip", "--out", out])
+        XCTAssertEqual(noFlips.status, 1)
+        XCTAssertTrue(noFlips.stderr.contains("has no hflip vectors for backbone"), noFlips.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
         // A folder as the head's --out was a multi-line NSError dump.
         let folder = try runTool(["export", "\(run)", "--db", path, "--out", dir.path])
         XCTAssertEqual(folder.status, 64)
