@@ -15,7 +15,9 @@ public enum HeadJSON {
             FROM runs r JOIN backbones b ON b.id = r.backbone_id WHERE r.id = ?1
             """, [.integer(run)])
         guard let r = rows.first else {
-            let ids = try db.rows("SELECT id FROM runs ORDER BY id").compactMap { $0[0].int }.map(String.init)
+            var ids = try db.rows("SELECT id FROM runs ORDER BY id").compactMap { $0[0].int }.map(String.init)
+            // Keep the error one readable line when a database holds hundreds of sweep runs.
+            if ids.count > 10 { ids = ids.prefix(5) + ["…"] + ids.suffix(5) }
             throw StoreError.invalid("\(db.path) has no run \(run) (runs: \(ids.isEmpty ? "none; train one with tlearn train-head" : ids.joined(separator: ", ")))")
         }
         guard case let .blob(bytes) = r[2], case let .text(classes) = r[0] else {

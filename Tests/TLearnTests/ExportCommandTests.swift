@@ -104,6 +104,19 @@ final class ExportCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
 
+    func testUnknownRunErrorStaysShortWithManyRuns() throws {
+        let db = try Database.open(path)
+        for _ in 0..<14 {
+            try db.run("INSERT INTO runs(backbone_id, config, seed, split_fingerprint, classes, dim, head, metrics, seconds) "
+                + "SELECT backbone_id, config, seed, split_fingerprint, classes, dim, head, metrics, seconds FROM runs WHERE id = ?1", [.integer(run)])
+        }
+        let ids = try db.rows("SELECT id FROM runs ORDER BY id").compactMap { $0[0].int }.map(String.init)
+        XCTAssertEqual(ids.count, 15)
+        let result = try runTool(["export", "999", "--db", path, "--out", dir.appendingPathComponent("h.json").path])
+        let expected = "has no run 999 (runs: \(ids.prefix(5).joined(separator: ", ")), …, \(ids.suffix(5).joined(separator: ", ")))"
+        XCTAssertTrue(result.stderr.contains(expected), result.stderr)
+    }
+
     func testBadRequestsSayWhatIsWrong() throws {
         let out = dir.appendingPathComponent("x").path
         XCTAssertTrue(try runTool(["export", "--db", path, "--out", out]).stderr.contains("give --format npy|csv"))
