@@ -16,8 +16,12 @@ public enum Database {
         if stat(path, &s) == 0 && (s.st_mode & S_IFMT) == S_IFDIR {
             throw StoreError.open(path: path, message: "it is a directory, not a database file")
         }
-        let db = try Connection(path: path, readOnly: readOnly, create: !readOnly)
+        // Readers open read-write without create and set query_only: a read-only connection that
+        // closes last leaves empty -wal/-shm files behind; this one removes them. SQLite still opens
+        // a write-protected file read-only by itself.
+        let db = try Connection(path: path, readOnly: false, create: !readOnly)
         sqlite3_busy_timeout(db.handle, busyTimeoutMS)
+        if readOnly { try db.execute("PRAGMA query_only = ON") }
         let found: Int64
         do {
             try db.execute("PRAGMA foreign_keys = ON")

@@ -58,6 +58,21 @@ final class DatabaseTests: XCTestCase {
         }
     }
 
+    func testReadOnlyOpenLeavesNoWALFilesAndRefusesWrites() throws {
+        let path = tempPath()
+        defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
+        try Database.open(path).run("INSERT INTO classes(name) VALUES ('daisy')")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-wal"))
+        do {
+            let db = try Database.open(path, readOnly: true)
+            XCTAssertEqual(try db.scalar("SELECT name FROM classes")?.string, "daisy")
+            XCTAssertThrowsError(try db.run("DELETE FROM classes")) { XCTAssertTrue("\($0)".contains("readonly"), "\($0)") }
+        }
+        // A read-only connection that closed last used to leave empty -wal and -shm files beside the database.
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-wal"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-shm"))
+    }
+
     func testErrorNamesStatementAndMessage() throws {
         let db = try Connection(path: ":memory:")
         try db.execute("CREATE TABLE t(x UNIQUE)")
