@@ -129,7 +129,8 @@ public final class Extractor<E: Embedder> {
             return { i in FileWork.process(snapshot.candidates[i], known: snapshot.catalog[snapshot.candidates[i].path], views: views, size: size, preparer: &preparer) }
         }
 
-        let maxRows = options.batchSize + views.count - 1
+        // No more rows than the files can give: a large --batch-size on a small folder allocates little.
+        let maxRows = min(options.batchSize + views.count - 1, max(1, candidates.count * views.count))
         let input = UnsafeMutablePointer<Float>.allocate(capacity: maxRows * perView)
         let output = UnsafeMutablePointer<Float>.allocate(capacity: maxRows * dim)
         defer {

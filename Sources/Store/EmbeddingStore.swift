@@ -31,7 +31,7 @@ public struct BackboneKey: Equatable, Hashable, Sendable, CustomStringConvertibl
     }
 
     public var description: String {
-        "weights \(weightsName ?? "?") (sha256 \(weightsSHA256.prefix(12))), alpha \(alpha), input \(inputSize), dim \(dim), preprocessing '\(preprocessing)'"
+        "weights \(weightsName ?? "?") (sha256 \(weightsSHA256.prefix(12))), alpha \(Float(alpha)), input \(inputSize), dim \(dim), preprocessing '\(preprocessing)'"
     }
 }
 

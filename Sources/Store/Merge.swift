@@ -143,8 +143,9 @@ public enum ShardMerge {
         for input in inputs.dropFirst() {
             let keys = Set(input.backbones.map(\.key))
             if keys != firstKeys {
-                let a = first.backbones.map { "\($0.key)" }.joined(separator: "; ")
-                let b = input.backbones.map { "\($0.key)" }.joined(separator: "; ")
+                // An input with no backbone at all is an empty database, not an exotic backbone.
+                let a = first.backbones.isEmpty ? "no vectors" : first.backbones.map { "\($0.key)" }.joined(separator: "; ")
+                let b = input.backbones.isEmpty ? "no vectors" : input.backbones.map { "\($0.key)" }.joined(separator: "; ")
                 throw StoreError.invalid("cannot merge: \(input.path) was extracted with a different backbone than \(first.path): [\(b)] vs [\(a)]")
             }
             func percent(_ s: String?) -> Double { s.flatMap(Double.init) ?? 10 }

@@ -10,11 +10,14 @@ public enum HeadJSON {
         let rows = try db.rows("""
             SELECT r.classes, r.dim, r.head, r.created_at, r.config, r.seed, r.split_fingerprint,
                    r.val_accuracy, r.val_loss, r.test_accuracy, r.metrics,
-                   b.id, b.weights_sha256, b.weights_name, b.alpha, b.input_size, b.preprocessing, b.dim
+                   b.id, b.weights_sha256, b.weights_name, b.alpha, b.input_size, b.preprocessing, b.dim,
+                   json_valid(r.config), json_valid(r.metrics)
             FROM runs r JOIN backbones b ON b.id = r.backbone_id WHERE r.id = ?1
             """, [.integer(run)])
         guard let r = rows.first else {
-            let ids = try db.rows("SELECT id FROM runs ORDER BY id").compactMap { $0[0].int }.map(String.init)
+            var ids = try db.rows("SELECT id FROM runs ORDER BY id").compactMap { $0[0].int }.map(String.init)
+            // Keep the error one readable line when a database holds hundreds of sweep runs.
+            if ids.count > 10 { ids = ids.prefix(5) + ["…"] + ids.suffix(5) }
             throw StoreError.invalid("\(db.path) has no run \(run) (runs: \(ids.isEmpty ? "none; train one with tlearn train-head" : ids.joined(separator: ", ")))")
         }
         guard case let .blob(bytes) = r[2], case let .text(classes) = r[0] else {
@@ -36,10 +39,11 @@ public enum HeadJSON {
         }
         func text(_ v: SQLValue) -> String { v.string.map(JSON.string) ?? "null" }
         // config and metrics are stored as JSON text; embedded as values, not re-quoted strings.
-        func embedded(_ v: SQLValue, _ column: String) throws -> String {
+        func embedded(_ v: SQLValue, _ column: String, valid: SQLValue) throws -> String {
             guard let s = v.string else { return "null" }
             let t = s.drop { $0.isWhitespace }
-            guard t.first == "{" || t.first == "[" else { throw StoreError.invalid("run \(run): \(column) is not a JSON object: \(s.prefix(40))") }
+            // SQLite's json_valid: a damaged stored value must not make the whole document unparsable.
+            guard t.first == "{" || t.first == "[", valid.int == 1 else { throw StoreError.invalid("run \(run): \(column) is not a JSON object: \(s.prefix(40))") }
             return String(t)
         }
         let wRows = try (0..<head.dim).map { i throws in try JSON.array(Array(head.weights[(i * n)..<((i + 1) * n)])) }
@@ -52,13 +56,13 @@ public enum HeadJSON {
         out += "  \"logits\": \"x @ W + b (x: the backbone's float32 embedding, W: dim x classes, b: classes); softmax gives probabilities in class order\",\n"
         out += "  \"backbone\": {\"id\": \(number(r[11])), \"weights_sha256\": \(text(r[12])), \"weights_name\": \(text(r[13])), "
         out += "\"alpha\": \(number(r[14])), \"input_size\": \(number(r[15])), \"preprocessing\": \(text(r[16])), \"dim\": \(number(r[17]))},\n"
-        out += "  \"config\": \(try embedded(r[4], "config")),\n"
+        out += "  \"config\": \(try embedded(r[4], "config", valid: r[18])),\n"
         out += "  \"seed\": \(number(r[5])),\n"
         out += "  \"split_fingerprint\": \(text(r[6])),\n"
         out += "  \"val_accuracy\": \(number(r[7])),\n"
         out += "  \"val_loss\": \(number(r[8])),\n"
         out += "  \"test_accuracy\": \(number(r[9])),\n"
-        out += "  \"metrics\": \(try embedded(r[10], "metrics")),\n"
+        out += "  \"metrics\": \(try embedded(r[10], "metrics", valid: r[19])),\n"
         out += "  \"W\": [\n    " + wRows.joined(separator: ",\n    ") + "\n  ],\n"
         out += "  \"b\": \(try JSON.array(head.bias))\n"
         return out + "}\n"

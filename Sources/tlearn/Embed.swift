@@ -24,7 +24,7 @@ struct Embed: ParsableCommand {
 
     func validate() throws {
         guard !images.isEmpty else { throw ValidationError("give at least one image file") }
-        guard (32...2048).contains(inputSize) else { throw ValidationError("--input-size must be between 32 and 2048, got \(inputSize)") }
+        guard (32...MobileNetV2.maxInputSize).contains(inputSize) else { throw ValidationError("--input-size must be between 32 and \(MobileNetV2.maxInputSize), got \(inputSize)") }
         if !pathExists(weights) { throw ValidationError("no weights file at \(weights)") }
     }
 

@@ -30,6 +30,10 @@ struct Export: ParsableCommand {
         if !FileManager.default.fileExists(atPath: db) { throw ValidationError("no database at \(db)") }
         if runID != nil {
             if format != nil { throw ValidationError("--format is for vectors; a run's head is always JSON") }
+            var outIsDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: out, isDirectory: &outIsDirectory), outIsDirectory.boolValue {
+                throw ValidationError("--out \(out) is a directory; a run's head goes to a JSON file, like \(out)/head.json")
+            }
             if backbone != nil { throw ValidationError("--backbone is for vectors; a run names its own backbone") }
             let parent = URL(fileURLWithPath: out).deletingLastPathComponent().path
             var isDirectory: ObjCBool = false
@@ -51,12 +55,16 @@ struct Export: ParsableCommand {
         let connection = try VectorSQL.open(db, readOnly: true)
         if let run = runID {
             let document = try HeadJSON.document(connection, run: run)
-            try Data(document.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+            do { try Data(document.utf8).write(to: URL(fileURLWithPath: out), options: .atomic) } catch {
+                throw StoreError.invalid("cannot write \(out): \(posixMessage(error))")
+            }
             FileHandle.standardError.write(Data("wrote the head of run \(run) to \(out)\n".utf8))
             return
         }
         let chosen = try BackboneInfo.choose(connection, requested: backbone)
         let matrix = try VectorMatrix.load(connection, backbone: chosen.id, view: view)
+        // As similar does: an empty vectors.npy would only fail later, in the user's numpy code.
+        if matrix.count == 0 { throw StoreError.invalid("\(db) has no \(view) vectors for backbone \(chosen.summary)") }
         let dir = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let vectorsFile = dir.appendingPathComponent(format == "npy" ? "vectors.npy" : "vectors.csv")
@@ -102,6 +110,13 @@ struct Export: ParsableCommand {
             throw error
         }
     }
+}
+
+/// The plain reason of a Foundation file error ("Permission denied"), not its NSError dump.
+func posixMessage(_ error: Error) -> String {
+    let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+    if let e = underlying, e.domain == NSPOSIXErrorDomain, let text = strerror(Int32(e.code)) { return String(cString: text) }
+    return (error as NSError).localizedDescription
 }
 
 /// CSV text of in-memory rows, in the same format as `tlearn query --csv`.

@@ -3,6 +3,7 @@ import ArgumentParser
 import Glibc
 #endif
 import Extraction
+import MobileNet
 import Store
 
 /// `tlearn extract`: the one-time, resumable embedding cache.
@@ -41,10 +42,19 @@ struct Extract: ParsableCommand {
     /// machine's network fed; on larger machines a quarter of the cores leaves slack for big photos.
     static var defaultThreads: Int { max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) / 4) }
 
+    /// The largest batch of network inputs extract allocates (4 GiB: 4096 images at 224 px fit).
+    static let maxBatchBytes = 4 << 30
+
     func validate() throws {
         if images == nil && manifest == nil { throw ValidationError("give --images DIR (one folder per class) or --manifest CSV") }
-        guard (32...2048).contains(inputSize) else { throw ValidationError("--input-size must be between 32 and 2048, got \(inputSize)") }
+        guard (32...MobileNetV2.maxInputSize).contains(inputSize) else { throw ValidationError("--input-size must be between 32 and \(MobileNetV2.maxInputSize), got \(inputSize)") }
         guard (1...4096).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 4096, got \(batchSize)") }
+        // One batch of network inputs is one allocation; 4096 at 1024 px (48 GiB) used to abort the process.
+        let batchBytes = batchSize * inputSize * inputSize * 3 * MemoryLayout<Float>.size
+        if batchBytes > Self.maxBatchBytes {
+            let most = Self.maxBatchBytes / (inputSize * inputSize * 3 * MemoryLayout<Float>.size)
+            throw ValidationError("--batch-size \(batchSize) at --input-size \(inputSize) needs \(batchBytes >> 30) GiB for one batch of network inputs; use --batch-size \(most) or less")
+        }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
         _ = try parsedViews()
         _ = try parsedShard()

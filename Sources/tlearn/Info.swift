@@ -9,8 +9,12 @@ struct Info: ParsableCommand {
     @Option(help: "The database written by `tlearn extract`.") var db: String
     @Flag(help: "Also list every failed file with its reason and message.") var failures = false
 
-    func run() throws {
+    func validate() throws {
+        // In validate, so the usage line printed after the error is info's, not the root command's.
         guard pathExists(db) else { throw ValidationError("no database at \(db)") }
+    }
+
+    func run() throws {
         let info: DatabaseInfo
         do { info = try DatabaseInfo.read(db) } catch { throw exitError(error) }
         print("database  \(db)  \(humanBytes(info.fileBytes))  schema \(info.schemaVersion)")
@@ -33,7 +37,8 @@ struct Info: ParsableCommand {
         print("\nbackbones \(info.backbones.count)")
         for b in info.backbones {
             let k = b.key
-            print("  #\(b.id) \(k.weightsName ?? "?")  sha256 \(k.weightsSHA256.prefix(16))  alpha \(k.alpha)  input \(k.inputSize)  dim \(k.dim)")
+            // alpha is the model's float32 read into a Double: Float prints 0.35, not 0.3499999940395355.
+            print("  #\(b.id) \(k.weightsName ?? "?")  sha256 \(k.weightsSHA256.prefix(16))  alpha \(Float(k.alpha))  input \(k.inputSize)  dim \(k.dim)")
             print("      preprocessing \(k.preprocessing)")
             let views = b.views.isEmpty ? "no vectors" : b.views.map { "\($0.view) \($0.count)" }.joined(separator: ", ")
             print("      views \(views)")

@@ -24,7 +24,9 @@ struct Sweep: ParsableCommand {
     @Option(help: "Comma list of label smoothing values.") var labelSmoothing = "0"
     @OptionGroup var training: HeadTrainingOptions
     @Option(help: ArgumentHelp("Rank by K-fold stratified cross-validation over train+val.", valueName: "K")) var folds: Int?
-    @Option(help: "Parallel trainings (default: active processors).") var jobs = ProcessInfo.processInfo.activeProcessorCount
+    // Optional so the help shows "the active processors", not the count of the machine that printed it.
+    @Option(name: .customLong("jobs"), help: ArgumentHelp("Parallel trainings (default: the active processors).", valueName: "n")) var requestedJobs: Int?
+    var jobs: Int { requestedJobs ?? ProcessInfo.processInfo.activeProcessorCount }
     @Option(help: "Leaderboard rows to print.") var top = 10
     @Flag(help: "Print one JSON object instead of tables.") var json = false
 

@@ -95,6 +95,28 @@ final class ExportCommandTests: XCTestCase {
         }
     }
 
+    func testDamagedStoredConfigIsAnErrorNotBrokenJSON() throws {
+        try Database.open(path).run("UPDATE runs SET config = '{' WHERE id = ?1", [.integer(run)])
+        let out = dir.appendingPathComponent("head.json").path
+        let result = try runTool(["export", "\(run)", "--db", path, "--out", out])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.contains("run \(run): config is not a JSON object"), result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+
+    func testUnknownRunErrorStaysShortWithManyRuns() throws {
+        let db = try Database.open(path)
+        for _ in 0..<14 {
+            try db.run("INSERT INTO runs(backbone_id, config, seed, split_fingerprint, classes, dim, head, metrics, seconds) "
+                + "SELECT backbone_id, config, seed, split_fingerprint, classes, dim, head, metrics, seconds FROM runs WHERE id = ?1", [.integer(run)])
+        }
+        let ids = try db.rows("SELECT id FROM runs ORDER BY id").compactMap { $0[0].int }.map(String.init)
+        XCTAssertEqual(ids.count, 15)
+        let result = try runTool(["export", "999", "--db", path, "--out", dir.appendingPathComponent("h.json").path])
+        let expected = "has no run 999 (runs: \(ids.prefix(5).joined(separator: ", ")), …, \(ids.suffix(5).joined(separator: ", ")))"
+        XCTAssertTrue(result.stderr.contains(expected), result.stderr)
+    }
+
     func testBadRequestsSayWhatIsWrong() throws {
         let out = dir.appendingPathComponent("x").path
         XCTAssertTrue(try runTool(["export", "--db", path, "--out", out]).stderr.contains("give --format npy|csv"))
@@ -103,5 +125,13 @@ final class ExportCommandTests: XCTestCase {
         XCTAssertTrue(try runTool(["export", "1", "--db", path, "--format", "npy", "--out", out]).stderr.contains("--format is for vectors"))
         XCTAssertTrue(try runTool(["export", "1", "--db", path, "--out", dir.appendingPathComponent("no/such/head.json").path]).stderr.contains("no directory"))
         XCTAssertTrue(try runTool(["export", "--db", path, "--format", "npy", "--out", path]).stderr.contains("is a file; vectors go to a directory"))
+        let noFlips = try runTool(["export", "--db", path, "--format", "npy", "--view", "hflip", "--out", out])
+        XCTAssertEqual(noFlips.status, 1)
+        XCTAssertTrue(noFlips.stderr.contains("has no hflip vectors for backbone"), noFlips.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        // A folder as the head's --out was a multi-line NSError dump.
+        let folder = try runTool(["export", "\(run)", "--db", path, "--out", dir.path])
+        XCTAssertEqual(folder.status, 64)
+        XCTAssertTrue(folder.stderr.hasPrefix("error: --out \(dir.path) is a directory; a run's head goes to a JSON file"), folder.stderr)
     }
 }

@@ -17,7 +17,7 @@ final class InfoCommandTests: XCTestCase {
         XCTAssertTrue(out.contains("  roses   "), out)
         XCTAssertTrue(out.contains("  total   "), out)
         XCTAssertTrue(out.contains("tiny_a035_keras3.h5"), out)
-        XCTAssertTrue(out.contains("input 64  dim 1280"), out)
+        XCTAssertTrue(out.contains("alpha 0.35  input 64  dim 1280"), out)
         XCTAssertTrue(out.contains("views hflip 6, orig 6"), out)
         XCTAssertTrue(out.contains("failures  1  (empty 1)"), out)
         XCTAssertTrue(out.contains("  tulips/empty.jpg  empty  "), out)
@@ -31,5 +31,6 @@ final class InfoCommandTests: XCTestCase {
         let run = try runTlearn(["info", "--db", "/nonexistent/x.sqlite"])
         XCTAssertEqual(run.status, 64)
         XCTAssertTrue(run.stderr.contains("no database at /nonexistent/x.sqlite"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("Usage: tlearn info"), "the usage line should be info's: \(run.stderr)")
     }
 }

@@ -45,6 +45,14 @@ final class MergeCommandTests: XCTestCase {
         XCTAssertEqual(mismatch.status, 1)
         XCTAssertTrue(mismatch.stderr.hasPrefix("error: cannot merge: \(b) was extracted with a different backbone"), mismatch.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad.sqlite"), "a failed merge must not leave its output behind")
+        XCTAssertTrue(mismatch.stderr.contains("alpha 0.35, input"), "alpha prints as the float32 it is: \(mismatch.stderr)")
+
+        // An empty tlearn database has no backbone: say so instead of printing [].
+        let empty = dir + "/empty.sqlite"
+        _ = try Database.open(empty)
+        let none = try runTlearn(["merge", dir + "/none.sqlite", a, empty])
+        XCTAssertEqual(none.status, 1)
+        XCTAssertTrue(none.stderr.contains("different backbone than \(a): [no vectors] vs ["), none.stderr)
 
         let input = try runTlearn(["merge", a, a, b])
         XCTAssertEqual(input.status, 64)

@@ -51,4 +51,11 @@ final class SweepCommandTests: XCTestCase {
         assertOneLineError(try runHeadTool(["sweep", "--db", db, "--lr", ""]), contains: "--lr is empty: give a comma list of values")
         assertOneLineError(try runHeadTool(["sweep", "--db", db, "--epochs", "5,x"]), contains: "--epochs: 'x' is not a valid value")
     }
+
+    func testJobsHelpDoesNotPrintThisMachinesCoreCount() throws {
+        let r = try runHeadTool(["sweep", "--help"])
+        let line = r.stdout.split(separator: "\n").first { $0.contains("--jobs") }.map(String.init) ?? ""
+        XCTAssertTrue(line.contains("Parallel trainings (default: the active processors)."), r.stdout)
+        XCTAssertFalse(line.contains("(default: \(ProcessInfo.processInfo.activeProcessorCount))"), line)
+    }
 }
