@@ -54,9 +54,6 @@ func extractBench(images: String, weights: String, batchSize: Int = 32, threads:
         getrusage(RUSAGE_SELF.rawValue, &usage)
         result.peakRSSMB = Double(usage.ru_maxrss) / 1024
     }
-    print(String(format: "extract  %d photos end to end %.1f images/s (%.1f s); forward only %.1f images/s; ratio %.2f; second run %.2f s; peak RSS %.0f MB",
-                 result.images, result.endToEndImagesPerSecond, result.seconds, result.forwardImagesPerSecond,
-                 result.endToEndImagesPerSecond / max(result.forwardImagesPerSecond, 1e-9), result.cachedSeconds, result.peakRSSMB))
     return result
 }
 
@@ -88,17 +85,23 @@ private func forwardOnly(images: String, weights: String, batchSize: Int) throws
     return Double(n) / Date().timeIntervalSince(t0)
 }
 
-/// Runs a child process; returns its exit status and the peak RSS (KB) of children so far.
+/// Runs a child process; returns its exit status and its own peak RSS (KB), from wait4, so that
+/// earlier children (the ONNX Runtime peer) do not count.
 private func runChild(_ path: String, _ arguments: [String]) throws -> (Int32, Int) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = arguments
-    p.standardOutput = FileHandle.nullDevice
-    try p.run()
-    p.waitUntilExit()
+    var pid: pid_t = 0
+    var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    defer { for p in argv { free(p) } }
+    let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
+    guard rc == 0 else { throw StoreError.invalid("cannot run \(path): \(String(cString: strerror(rc)))") }
+    var status: Int32 = 0
     var usage = rusage()
-    getrusage(RUSAGE_CHILDREN.rawValue, &usage)
-    return (p.terminationStatus, usage.ru_maxrss)
+    guard wait4(pid, &status, 0, &usage) == pid else { throw StoreError.invalid("wait4 failed for \(path)") }
+    let exited = status & 0x7f == 0
+    return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), usage.ru_maxrss)
 }
 
 /// End-to-end `tlearn extract` of the dev photos beside the usual Python pipeline (OpenCV decode and
