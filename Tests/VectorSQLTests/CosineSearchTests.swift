@@ -5,7 +5,7 @@ import Store
 
 final class CosineSearchTests: XCTestCase {
     /// A matrix of `n` random vectors with planted exact duplicates, scaled copies and a zero row.
-    func makeDatabase(n: Int, dim: Int, seed: UInt64) throws -> (SyntheticDB, [[Float]], Int64) {
+    func makeDatabase(n: Int, dim: Int, seed: UInt64) throws -> (SyntheticDatabase, [[Float]], Int64) {
         let s = try SyntheticDB()
         try s.addClasses(["a", "b"])
         let backbone = try s.addBackbone(dim: dim)

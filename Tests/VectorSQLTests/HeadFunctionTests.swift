@@ -4,7 +4,7 @@ import Store
 @testable import VectorSQL
 
 final class HeadFunctionTests: XCTestCase {
-    var synthetic: SyntheticDB!
+    var synthetic: SyntheticDatabase!
     var db: Connection { synthetic.db }
     var backbone: Int64 = 0
     let classes = ["daisy", "roses", "tulips"]

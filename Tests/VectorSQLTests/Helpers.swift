@@ -31,47 +31,7 @@ func assertSQLError(_ db: Connection, _ sql: String, _ args: [SQLValue] = [], co
     }
 }
 
-/// A synthetic tlearn database built with plain INSERTs following schema.sql.
-struct SyntheticDB {
-    let path: String
-    let db: Connection
-
-    init(path: String = tempPath()) throws {
-        self.path = path
-        db = try VectorSQL.open(path)
-    }
-
-    func addClasses(_ names: [String]) throws {
-        for n in names { try db.run("INSERT INTO classes(name) VALUES (?1)", [.text(n)]) }
-    }
-
-    func addBackbone(dim: Int, sha: String = "abc123", input: Int = 224) throws -> Int64 {
-        try db.run("""
-            INSERT INTO backbones(weights_sha256, alpha, input_size, preprocessing, dim, weights_name)
-            VALUES (?1, 1.0, ?2, 'pillow-bilinear;x/127.5-1', ?3, 'mobilenet.h5')
-            """, [.text(sha), .integer(Int64(input)), .integer(Int64(dim))])
-        return db.lastInsertRowID
-    }
-
-    @discardableResult
-    func addImage(path: String, className: String, split: String, vector: [Float]?, backbone: Int64) throws -> Int64 {
-        try db.run("""
-            INSERT INTO images(path, class_id, sha256, bytes, split)
-            VALUES (?1, (SELECT id FROM classes WHERE name = ?2), 'sha-' || ?1, 1000, ?3)
-            """, [.text(path), .text(className), .text(split)])
-        let id = db.lastInsertRowID
-        if let vector {
-            try db.run("INSERT INTO embeddings(image_id, backbone_id, vector) VALUES (?1, ?2, ?3)", [.integer(id), .integer(backbone), blob(vector)])
-        }
-        return id
-    }
-
-    func addRun(backbone: Int64, classes: [String], dim: Int, w: [Float], b: [Float]) throws -> Int64 {
-        let json = "[" + classes.map { "\"\($0)\"" }.joined(separator: ",") + "]"
-        try db.run("""
-            INSERT INTO runs(backbone_id, config, seed, split_fingerprint, classes, dim, head, metrics, seconds)
-            VALUES (?1, '{"lr":0.01,"epochs":3}', 7, 'fp', ?2, ?3, ?4, '{}', 1.5)
-            """, [.integer(backbone), .text(json), .integer(Int64(dim)), blob(w + b)])
-        return db.lastInsertRowID
-    }
+/// TestSupport's synthetic database, on a connection with the vector functions registered.
+func SyntheticDB(path: String = tempPath()) throws -> SyntheticDatabase {
+    try SyntheticDatabase(at: path, connection: VectorSQL.open(path))
 }
