@@ -36,7 +36,6 @@ struct Predict: ParsableCommand {
     func execute() throws {
         let db = try store.open()
         let stored = try RunStore.load(RunStore.resolve(selector, in: db), from: db)
-        let runID = stored.id
         let head = try stored.head()
         let files = try imageFiles(images)
         if files.isEmpty { throw HeadError.invalid("no images to classify in \(images.joined(separator: " "))") }
