@@ -10,6 +10,16 @@ public struct ImagingPreparer: ImagePreparer {
 
     public init(minSide: Int? = nil) { self.minSide = minSide }
 
+    /// The preparer whose `identifier` is `identifier` for `inputSize`-pixel inputs, or nil when
+    /// this tlearn does not make that preprocessing: new images must be decoded as the stored ones were.
+    public init?(identifier: String, inputSize: Int) {
+        switch identifier {
+        case Preprocessing.identifier: self.init(minSide: nil)
+        case Preprocessing.identifier(minSide: inputSize): self.init(minSide: inputSize)
+        default: return nil
+        }
+    }
+
     /// The `backbones.preprocessing` value for vectors made by this preparer.
     public var identifier: String { Preprocessing.identifier(minSide: minSide) }
 

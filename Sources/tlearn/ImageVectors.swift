@@ -22,11 +22,7 @@ func loadRunBackbone(_ run: StoredRun, weights: String, db: Connection) throws -
     }
     let expected = row[0].string ?? "", inputSize = Int(row[1].int ?? 224), preprocessing = row[2].string ?? ""
     let name = row[3].string ?? "unnamed weights"
-    let minSide: Int?
-    switch preprocessing {
-    case Preprocessing.identifier: minSide = nil
-    case Preprocessing.identifier(minSide: inputSize): minSide = inputSize
-    default:
+    guard let preparer = ImagingPreparer(identifier: preprocessing, inputSize: inputSize) else {
         throw HeadError.invalid("run \(run.id) was trained on vectors made with preprocessing '\(preprocessing)', which this tlearn does not make, so new images would not match")
     }
     let (key, net) = try Backbone.load(weights: weights, inputSize: inputSize, preprocessing: preprocessing)
@@ -36,7 +32,7 @@ func loadRunBackbone(_ run: StoredRun, weights: String, db: Connection) throws -
     guard net.dim == run.dim else {
         throw HeadError.invalid("\(weights) gives \(net.dim)-float vectors; run \(run.id) expects \(run.dim)")
     }
-    return RunBackbone(net: net, minSide: minSide)
+    return RunBackbone(net: net, minSide: preparer.minSide)
 }
 
 /// Image files named on the command line: files as given, directories searched recursively for

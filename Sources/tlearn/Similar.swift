@@ -72,11 +72,7 @@ struct Similar: ParsableCommand {
 /// the database finds itself at cosine 1. The vector is only comparable with the stored ones when
 /// the weights file (by SHA-256), input size and preprocessing are those of `backbone`.
 func embedImage(_ path: String, weights: String, backbone: BackboneInfo, view: String) throws -> [Float] {
-    let minSide: Int?
-    switch backbone.preprocessing {
-    case Preprocessing.identifier: minSide = nil
-    case Preprocessing.identifier(minSide: backbone.inputSize): minSide = backbone.inputSize
-    default:
+    guard let imaging = ImagingPreparer(identifier: backbone.preprocessing, inputSize: backbone.inputSize) else {
         throw StoreError.invalid("backbone \(backbone.id) was made with preprocessing '\(backbone.preprocessing)', which this tlearn does not produce: use --id N")
     }
     let (key, net) = try Backbone.load(weights: weights, inputSize: backbone.inputSize)
@@ -86,7 +82,7 @@ func embedImage(_ path: String, weights: String, backbone: BackboneInfo, view: S
     guard key.dim == backbone.dim else {
         throw StoreError.invalid("\(weights) gives \(key.dim)-float embeddings; backbone \(backbone.id) has \(backbone.dim)")
     }
-    var preparer: any ImagePreparer = ImagingPreparer(minSide: minSide)
+    var preparer: any ImagePreparer = imaging
     let prepared = try prepareFile(path, size: backbone.inputSize, views: [view == "hflip" ? .hflip : .orig], preparer: &preparer)
     var output = [Float](repeating: 0, count: net.dim)
     prepared.inputs.withUnsafeBufferPointer { x in
