@@ -1,3 +1,5 @@
+import Store
+
 /// A network that turns preprocessed images into vectors. `MobileNetV2` conforms (see
 /// Backbone.swift); tests may use any deterministic function of the input.
 public protocol Embedder {
@@ -18,11 +20,6 @@ public protocol ImagePreparer {
     /// Decodes `bytes` and writes one size x size x 3 input per view, consecutively, into `output`;
     /// returns the decoded size (after EXIF orientation).
     mutating func prepare(_ bytes: [UInt8], path: String, size: Int, views: [View], into output: UnsafeMutablePointer<Float>) throws -> (width: Int, height: Int)
-}
-
-/// A variant of an image that gets its own embedding (`embeddings.view`).
-public enum View: String, CaseIterable, Sendable {
-    case orig, hflip
 }
 
 /// An error that knows its `failures.reason` code (empty, unreadable, not_image, truncated, ...).

@@ -1,3 +1,4 @@
+import Store
 import Imaging
 
 /// The real image path: TurboJPEG/libpng decode, Pillow-exact bilinear resize, `x/127.5 - 1`.

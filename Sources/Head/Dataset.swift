@@ -3,11 +3,6 @@ import Store
 /// The split an image belongs to (`images.split`): Store's `Split`.
 public typealias Partition = Split
 
-/// Which embedding of an image (`embeddings.view`): as is, or of the horizontally flipped image.
-public enum View: String, Codable, Sendable, CaseIterable {
-    case orig, hflip
-}
-
 /// A backbone that has vectors in a database, for choosing one and for messages.
 public struct BackboneSummary: Sendable, Equatable {
     public let id: Int64

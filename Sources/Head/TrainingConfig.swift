@@ -1,3 +1,5 @@
+import Store
+
 /// The optimizer of a training run, with Keras 3 semantics.
 public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
     case adam, sgd
