@@ -1,8 +1,5 @@
 import Store
 
-/// The split an image belongs to (`images.split`): Store's `Split`.
-public typealias Partition = Split
-
 /// A backbone that has vectors in a database, for choosing one and for messages.
 public struct BackboneSummary: Sendable, Equatable {
     public let id: Int64
@@ -29,14 +26,14 @@ public struct EmbeddingSet: Sendable {
     public let vectors: [Float]
     public let labels: [Int32]
     public let imageIDs: [Int64]
-    public let partitions: [Partition]
+    public let partitions: [Split]
     public let views: [View]
     public let paths: [String]
 
     public var count: Int { labels.count }
 
     /// Indices of the rows in `partition` with one of `views`.
-    public func rows(in partition: Partition, views wanted: [View]) -> [Int] {
+    public func rows(in partition: Split, views wanted: [View]) -> [Int] {
         (0..<count).filter { partitions[$0] == partition && wanted.contains(views[$0]) }
     }
 
@@ -56,7 +53,7 @@ public struct EmbeddingSet: Sendable {
     /// `splitFingerprint` of every image that has a vector here.
     public var fingerprint: String {
         var seen = Set<Int64>()
-        var pairs: [(imageID: Int64, partition: Partition)] = []
+        var pairs: [(imageID: Int64, partition: Split)] = []
         for i in 0..<count where seen.insert(imageIDs[i]).inserted { pairs.append((imageIDs[i], partitions[i])) }
         return splitFingerprint(pairs)
     }
@@ -109,13 +106,13 @@ public struct EmbeddingSet: Sendable {
             WHERE +e.backbone_id = ?1 ORDER BY e.image_id, e.backbone_id, e.view
             """, [.integer(backbone.id)])
         let capacity = backbone.vectors
-        var names: [String] = [], imageIDs: [Int64] = [], partitions: [Partition] = [], views: [View] = [], paths: [String] = []
+        var names: [String] = [], imageIDs: [Int64] = [], partitions: [Split] = [], views: [View] = [], paths: [String] = []
         var failure: HeadError? = nil
         let vectors = try [Float](unsafeUninitializedCapacity: capacity * dim) { buffer, initialized in
             var rows = 0
             while try statement.step() {
                 let path = statement.text(4) ?? ""
-                guard let partition = Partition(rawValue: statement.text(1) ?? ""),
+                guard let partition = Split(rawValue: statement.text(1) ?? ""),
                       let view = View(rawValue: statement.text(3) ?? "")
                 else { failure = .invalid("\(db.path): image \(path) has an unknown split or view"); break }
                 let blob = statement.blob(5)
@@ -196,9 +193,9 @@ extension EmbeddingSet {
         var counts = [Int](repeating: 0, count: classes.count)
         for i in train { counts[Int(labels[i])] += 1 }
         if let empty = counts.firstIndex(of: 0) {
-            var bySplit: [Partition: Int] = [:]
+            var bySplit: [Split: Int] = [:]
             for i in 0..<count where labels[i] == Int32(empty) && views[i] == .orig { bySplit[partitions[i], default: 0] += 1 }
-            let detail = Partition.allCases.map { "\(bySplit[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ")
+            let detail = Split.allCases.map { "\(bySplit[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ")
             throw HeadError.invalid("\(path): class '\(classes[empty])' has no training images (\(detail)); a head cannot learn it")
         }
     }

@@ -21,7 +21,7 @@ public struct Evaluation: Sendable {
 extension EmbeddingSet {
     /// Rows of `partition` (original view) labelled in `classes`' order; rows of other classes
     /// are counted in `unknown` and left out.
-    public func rows(in partition: Partition, labelledAs classes: [String]) -> (matrix: LabeledMatrix, unknown: [String: Int]) {
+    public func rows(in partition: Split, labelledAs classes: [String]) -> (matrix: LabeledMatrix, unknown: [String: Int]) {
         let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
         var keep: [Int] = [], labels: [Int32] = [], unknown: [String: Int] = [:]
         for i in rows(in: partition, views: [.orig]) {
@@ -36,7 +36,7 @@ extension EmbeddingSet {
 
 extension SoftmaxHead {
     /// Metrics and wrong rows of this head on `partition` of `set`.
-    public func evaluate(on set: EmbeddingSet, partition: Partition = .test) throws -> Evaluation {
+    public func evaluate(on set: EmbeddingSet, partition: Split = .test) throws -> Evaluation {
         guard set.dim == dim else {
             throw HeadError.invalid("\(set.path): vectors have dim \(set.dim), the head expects \(dim)")
         }

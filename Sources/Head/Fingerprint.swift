@@ -1,3 +1,5 @@
+import Store
+
 /// FNV-1a 64-bit (Fowler, Noll, Vo): a short, stable digest for split fingerprints. Not
 /// cryptographic; it only has to notice that the set of (image, split) pairs changed.
 public struct FNV1a64: Sendable {
@@ -21,7 +23,7 @@ public struct FNV1a64: Sendable {
 
 /// The fingerprint of a split: FNV-1a 64 over the lines "image_id split\n", sorted by image id.
 /// `sqlite3 db "SELECT id || ' ' || split FROM images ORDER BY id"` gives the same lines.
-public func splitFingerprint(_ pairs: [(imageID: Int64, partition: Partition)]) -> String {
+public func splitFingerprint(_ pairs: [(imageID: Int64, partition: Split)]) -> String {
     var h = FNV1a64()
     for pair in pairs.sorted(by: { $0.imageID < $1.imageID }) {
         h.update("\(pair.imageID) \(pair.partition.rawValue)\n".utf8)

@@ -10,7 +10,7 @@ struct Synthetic {
     var classes: [String]
     var vectors: [[Float]] = []
     var labels: [Int] = []
-    var splits: [Partition] = []
+    var splits: [Split] = []
 
     init(dim: Int, perClass: [Int], spread: Float = 0.5, seed: UInt64 = 1, classNames: [String]? = nil) {
         self.dim = dim
@@ -31,7 +31,7 @@ struct Synthetic {
     }
 
     var trainingData: TrainingData {
-        func part(_ p: Partition) -> LabeledMatrix {
+        func part(_ p: Split) -> LabeledMatrix {
             let rows = splits.indices.filter { splits[$0] == p }
             return LabeledMatrix(x: rows.flatMap { vectors[$0] }, labels: rows.map { Int32(labels[$0]) }, dim: dim, sourceRows: rows)
         }
