@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Kernels
+import Synchronization
 
 /// The frozen MobileNetV2 feature extractor of `keras.applications.MobileNetV2(include_top=False,
 /// pooling="avg")`: preprocessed NHWC images in, pooled `dim`-float embeddings out.
@@ -43,8 +44,9 @@ public final class MobileNetV2: @unchecked Sendable {
         try self.init(weights: KerasWeights(path: path), inputSize: inputSize)
     }
 
-    /// The network from loaded weights (tests choose how `KerasWeights` matches arrays).
-    init(weights: KerasWeights, inputSize: Int) {
+    /// The network from loaded weights (tests choose how `KerasWeights` matches arrays, and may
+    /// shrink the strips to run the multi-strip path on small inputs).
+    init(weights: KerasWeights, inputSize: Int, stripFloats: Int = MobileNetV2.stripFloats) {
         let arch = weights.architecture
         architecture = arch
         alpha = Float(arch.alpha)
@@ -66,13 +68,15 @@ public final class MobileNetV2: @unchecked Sendable {
             let dw = weights.folded(b.prefix + "depthwise", batchNorm: b.prefix + "depthwise_BN")
             let project = PointwiseLayer(weights.folded(b.prefix + "project", batchNorm: b.prefix + "project_BN"),
                                          inChannels: b.expandedChannels, outChannels: b.outChannels)
+            let stripRows = min(window.outHeight, max(1, stripFloats / (window.outWidth * b.expandedChannels)))
             blocks.append(InvertedResidual(
                 expand: expand, depthwise: packDepthwise3x3(kernel: dw.kernel, bias: dw.bias, channels: b.expandedChannels),
                 window: window, channels: b.expandedChannels, project: project, residual: b.hasResidual,
-                stripRows: max(1, MobileNetV2.stripFloats / (window.outWidth * b.expandedChannels))))
-            sizes.expanded = max(sizes.expanded, size * size * b.expandedChannels)
+                stripRows: stripRows))
+            // One strip's input rows (3 taps, stride apart) and output rows.
+            sizes.expanded = max(sizes.expanded, min(size, (stripRows - 1) * b.stride + 3) * size * b.expandedChannels)
             size = window.outHeight
-            sizes.depthwise = max(sizes.depthwise, size * size * b.expandedChannels)
+            sizes.depthwise = max(sizes.depthwise, stripRows * size * b.expandedChannels)
             sizes.activations = max(sizes.activations, size * size * b.outChannels)
         }
         self.blocks = blocks
@@ -99,8 +103,14 @@ public final class MobileNetV2: @unchecked Sendable {
             for i in 0..<count { forward(io.input + i * imageFloats, into: io.output + i * dim, arena: arenas[0], profile: nil) }
             return
         }
+        // Each thread claims the next image when it finishes one: when another thread of the process
+        // (extract's decoders) takes a core for a while, the other core does more images instead of
+        // idling at the end of the batch, as a fixed split would.
+        let next = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: workers) { w in
-            for i in stride(from: w, to: count, by: workers) {
+            while true {
+                let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                if i >= count { break }
                 self.forward(io.input + i * imageFloats, into: io.output + i * dim, arena: self.arenas[w], profile: nil)
             }
         }
@@ -168,32 +178,47 @@ struct InvertedResidual {
 
     func apply(_ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>, arena: Arena, clock: inout Stopwatch) {
         let g = window, cin = expand?.k ?? channels, cout = project.n
-        let source = expand == nil ? UnsafePointer(input) : UnsafePointer(arena.expanded)
-        var expandedRows = 0
+        let rowFloats = g.inWidth * channels
+        // The expanded map and the depthwise output only ever hold the current strip (plus the rows
+        // the next strip shares with it), at the start of their buffers: the same few hundred KB are
+        // reused strip after strip instead of writing whole (112, 112, 96) maps, which with two images
+        // in flight pushed the working set out of the shared L3. The kernels address rows absolutely,
+        // so they get a base pointer moved back by the strip's first row; they only touch rows inside.
+        var bufferedFirst = 0   // input row at the start of arena.expanded
+        var expandedRows = 0    // input rows expanded so far
         var oy = 0
         while oy < g.outHeight {
             let end = min(g.outHeight, oy + stripRows)
+            var source = UnsafePointer(input)
             if let expand {
+                let first = max(0, oy * g.stride - g.padTop)                   // first tap row
                 let needed = min(g.inHeight, (end - 1) * g.stride - g.padTop + 3)  // last tap row + 1
+                if first > bufferedFirst {
+                    let kept = max(0, expandedRows - first)                    // rows shared with the last strip
+                    if kept > 0 { arena.expanded.update(from: arena.expanded + (first - bufferedFirst) * rowFloats, count: kept * rowFloats) }
+                    bufferedFirst = first
+                }
                 // (rows, w, t*cin) in pieces of at most expandPieceFloats, so each GEMM's output is still
                 // in L2 when its bias + ReLU6 pass reads it back.
-                let pieceRows = max(1, MobileNetV2.expandPieceFloats / (g.inWidth * channels))
+                let pieceRows = max(1, MobileNetV2.expandPieceFloats / rowFloats)
                 while needed > expandedRows {
                     let rows = min(pieceRows, needed - expandedRows)
-                    expand.apply(input + expandedRows * g.inWidth * cin, arena.expanded + expandedRows * g.inWidth * channels,
+                    expand.apply(input + expandedRows * g.inWidth * cin, arena.expanded + (expandedRows - bufferedFirst) * rowFloats,
                                  pixels: rows * g.inWidth, clamp: .relu6)
                     expandedRows += rows
                 }
+                source = UnsafePointer(arena.expanded - bufferedFirst * rowFloats)
                 clock.lap(.expand)
             }
-            if g.stride == 1 {                                                                      // (strip, w', t*cin)
-                depthwise3x3Stride1(source, packed: depthwise.pointer, arena.depthwise, window: g, channels: channels, clamp: .relu6, rows: oy..<end)
+            let stripOutput = arena.depthwise - oy * g.outWidth * channels                            // (strip, w', t*cin)
+            if g.stride == 1 {
+                depthwise3x3Stride1(source, packed: depthwise.pointer, stripOutput, window: g, channels: channels, clamp: .relu6, rows: oy..<end)
             } else {
-                depthwise3x3Stride2(source, packed: depthwise.pointer, arena.depthwise, window: g, channels: channels, clamp: .relu6, rows: oy..<end)
+                depthwise3x3Stride2(source, packed: depthwise.pointer, stripOutput, window: g, channels: channels, clamp: .relu6, rows: oy..<end)
             }
             clock.lap(.depthwise)
             let first = oy * g.outWidth                                                             // (strip, w', cout)
-            project.apply(arena.depthwise + first * channels, output + first * cout, pixels: (end - oy) * g.outWidth, clamp: .linear,
+            project.apply(arena.depthwise, output + first * cout, pixels: (end - oy) * g.outWidth, clamp: .linear,
                           residual: residual ? UnsafePointer(input + first * cout) : nil)
             clock.lap(.project)
             oy = end
@@ -290,3 +315,4 @@ struct Stopwatch {
         return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 }
+

@@ -28,6 +28,23 @@ final class GoldenTests: XCTestCase {
     func testKeras3LayoutMatchesKerasAtOddSize65() throws { try check(layout: Self.layouts[1], size: 65) }
     func testNestedWholeModelMatchesKerasAtOddSize65() throws { try check(layout: Self.layouts[2], size: 65) }
 
+    /// One or a few output rows per strip: every block then carries rows from strip to strip in its
+    /// expanded buffer, which the default strips do only at 224 and above.
+    func testNarrowStripsStillMatchKeras() throws {
+        let path = fixtures.appendingPathComponent("weights/tiny_a035_keras3.h5").path
+        for size in [96, 65] {
+            let inputs = try readF32(fixtures.appendingPathComponent("golden/tiny_a035_\(size)_inputs.f32"))
+            let expected = try readF32(fixtures.appendingPathComponent("golden/tiny_a035_\(size)_embeddings.f32"))
+            let count = inputs.count / (size * size * 3)
+            for stripFloats in [1, 2000] {
+                let net = MobileNetV2(weights: try KerasWeights(path: path), inputSize: size, stripFloats: stripFloats)
+                var out = [Float](repeating: .nan, count: count * net.dim)
+                inputs.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { net.embed(x.baseAddress!, count: count, into: $0.baseAddress!) } }
+                assertClose(out, expected, rtol: 1e-4, atol: 1e-5, "strips of \(stripFloats) floats at \(size)x\(size)")
+            }
+        }
+    }
+
     func testEmbeddingOfOneImageMatchesEmbed() throws {
         let net = try MobileNetV2(weightsAt: fixtures.appendingPathComponent("weights/tiny_a035_keras3.h5").path, inputSize: 96)
         let image = try readF32(fixtures.appendingPathComponent("golden/tiny_a035_96_inputs.f32"))
