@@ -2,8 +2,14 @@ import Imaging
 import MobileNet
 import Store
 
-/// The backbone the extraction runs: MobileNetV2 already has the `Embedder` shape.
-extension MobileNetV2: Embedder {}
+/// The backbone the extraction runs: each extraction worker gets its own arena and embeds its own
+/// images, one at a time, on its own thread.
+extension MobileNetV2: Embedder {
+    public func makeWorker() -> EmbedWorker {
+        let worker = SerialWorker(self)
+        return { worker.embed($0, count: $1, into: $2) }
+    }
+}
 
 /// Loads a MobileNetV2 and the cache key its vectors are stored under.
 public enum Backbone {

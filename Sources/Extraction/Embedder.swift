@@ -2,15 +2,19 @@ import Store
 
 /// A network that turns preprocessed images into vectors. `MobileNetV2` conforms (see
 /// Backbone.swift); tests may use any deterministic function of the input.
-public protocol Embedder {
+public protocol Embedder: Sendable {
     /// Floats per output vector.
     var dim: Int { get }
     /// Side of the square input, in pixels.
     var inputSize: Int { get }
-    /// Embeds `count` NHWC inputs of inputSize x inputSize x 3 floats into `count` x `dim` floats.
-    /// Must give the same vector for the same input whatever else is in the batch.
-    mutating func embed(_ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>) throws
+    /// An embedding function for one worker thread, which calls it on that thread alone: it embeds
+    /// `count` NHWC inputs of inputSize x inputSize x 3 floats into `count` x `dim` floats, using that
+    /// thread only. Must give the same vector for the same input whatever else it was given.
+    func makeWorker() -> EmbedWorker
 }
+
+/// See `Embedder.makeWorker`: (inputs, count, outputs).
+public typealias EmbedWorker = (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) throws -> Void
 
 /// Turns the bytes of one file into network inputs. One instance per worker thread.
 public protocol ImagePreparer {

@@ -125,6 +125,28 @@ public final class MobileNetV2: @unchecked Sendable {
         return out
     }
 
+    /// One thread's share of the work when the caller runs one thread per core itself (extraction's
+    /// workers decode an image and embed it on the same core, so nothing waits for a batch and no
+    /// thread takes a core from another). Vectors equal `embed`'s bit for bit.
+    public final class SerialWorker: @unchecked Sendable {
+        let net: MobileNetV2
+        let arena: Arena
+
+        /// A worker with its own arena; OpenBLAS is set to one thread for the process, since the
+        /// workers are the parallelism.
+        public init(_ net: MobileNetV2) {
+            self.net = net
+            arena = Arena(net.sizes)
+            BLASThreads.set(1)
+        }
+
+        /// Embeds `count` images, one after another, on the calling thread.
+        public func embed(_ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>) {
+            let imageFloats = net.inputSize * net.inputSize * 3
+            for i in 0..<count { net.forward(input + i * imageFloats, into: output + i * net.dim, arena: arena, profile: nil) }
+        }
+    }
+
     /// Like `embed` on one thread, also returning the CPU seconds spent in each kind of layer.
     public func embedProfiled(_ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>) -> LayerProfile {
         if arenas.isEmpty { arenas.append(Arena(sizes)) }
@@ -140,7 +162,7 @@ public final class MobileNetV2: @unchecked Sendable {
     }
 
     /// The network, one line per layer.
-    private func forward(_ image: UnsafePointer<Float>, into embedding: UnsafeMutablePointer<Float>, arena: Arena,
+    fileprivate func forward(_ image: UnsafePointer<Float>, into embedding: UnsafeMutablePointer<Float>, arena: Arena,
                          profile: UnsafeMutablePointer<LayerProfile>?) {
         var clock = Stopwatch(profile)
         let s = stemWindow.outHeight, c0 = stem.n

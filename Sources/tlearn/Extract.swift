@@ -28,8 +28,8 @@ struct Extract: ParsableCommand {
     @Option(help: ArgumentHelp("Keras MobileNetV2 weights (.h5).", valueName: "file")) var weights: String
     @Option(help: ArgumentHelp("Network input side in pixels.", valueName: "n")) var inputSize = 224
     @Option(help: ArgumentHelp("Views to embed: orig, or orig,hflip for the mirror image too.", valueName: "list")) var views = "orig"
-    @Option(help: ArgumentHelp("Network inputs per forward pass.", valueName: "n")) var batchSize = 32
-    @Option(help: ArgumentHelp("Threads that read and decode images (default: 2, or a quarter of the cores if more).", valueName: "n")) var threads: Int?
+    @Option(help: ArgumentHelp("Vectors per database transaction (a kill loses at most this many).", valueName: "n")) var batchSize = 32
+    @Option(help: ArgumentHelp("Threads that each read, decode and embed images (default: one per core).", valueName: "n")) var threads: Int?
     @Option(help: ArgumentHelp("Only shard K of N (1-based), chosen by path hash; combine with `tlearn merge`.", valueName: "K/N")) var shard: String?
     @Flag(help: "Delete rows of files that no longer exist.") var prune = false
     @Flag(help: "Decode every JPEG at full size, bit for bit Pillow's pixels (default: large JPEGs decode at the smallest DCT scale that keeps both sides >= the input size; the two are separate cache keys).")
@@ -38,23 +38,13 @@ struct Extract: ParsableCommand {
     @Option(help: ArgumentHelp("Percent of each class for test (default: as stored, else 10).", valueName: "p")) var testPercent: Double?
     @Flag(help: "No progress output; the summary line is still printed.") var quiet = false
 
-    /// Decoding costs about an eighth of the network's CPU per image: two threads keep a 2-core
-    /// machine's network fed; on larger machines a quarter of the cores leaves slack for big photos.
-    static var defaultThreads: Int { max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) / 4) }
-
-    /// The largest batch of network inputs extract allocates (4 GiB: 4096 images at 224 px fit).
-    static let maxBatchBytes = 4 << 30
+    /// Each thread decodes and embeds its own images, so one per core keeps every core busy.
+    static var defaultThreads: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
     func validate() throws {
         if images == nil && manifest == nil { throw ValidationError("give --images DIR (one folder per class) or --manifest CSV") }
         guard (32...MobileNetV2.maxInputSize).contains(inputSize) else { throw ValidationError("--input-size must be between 32 and \(MobileNetV2.maxInputSize), got \(inputSize)") }
         guard (1...4096).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 4096, got \(batchSize)") }
-        // One batch of network inputs is one allocation; 4096 at 1024 px (48 GiB) used to abort the process.
-        let batchBytes = batchSize * inputSize * inputSize * 3 * MemoryLayout<Float>.size
-        if batchBytes > Self.maxBatchBytes {
-            let most = Self.maxBatchBytes / (inputSize * inputSize * 3 * MemoryLayout<Float>.size)
-            throw ValidationError("--batch-size \(batchSize) at --input-size \(inputSize) needs \(batchBytes >> 30) GiB for one batch of network inputs; use --batch-size \(most) or less")
-        }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
         _ = try parsedViews()
         _ = try parsedShard()

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XCTest
 import Store
 @testable import Extraction
@@ -54,25 +55,29 @@ struct ToyPreparer: ImagePreparer {
     }
 }
 
-/// A deterministic stand-in network: per-image sums, so batch composition cannot matter.
-struct ToyEmbedder: Embedder {
+/// A deterministic stand-in network: per-image sums, so batch composition cannot matter. A class,
+/// so the counts of what its workers embedded add up in one place.
+final class ToyEmbedder: Embedder, @unchecked Sendable {
     let dim = 4
     let inputSize: Int
-    var calls = 0
-    var rows = 0
+    private let counts = Mutex((calls: 0, rows: 0))
+    /// Times a worker was asked to embed, and the inputs it was given.
+    var calls: Int { counts.withLock { $0.calls } }
+    var rows: Int { counts.withLock { $0.rows } }
 
     init(inputSize: Int = 4) { self.inputSize = inputSize }
 
-    mutating func embed(_ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>) throws {
-        calls += 1
-        rows += count
-        let n = inputSize * inputSize * 3
-        for b in 0..<count {
-            let x = UnsafeBufferPointer(start: input + b * n, count: n)
-            output[b * dim + 0] = x.reduce(0, +)
-            output[b * dim + 1] = x.enumerated().reduce(0) { $0 + $1.element * Float($1.offset % 5) }
-            output[b * dim + 2] = x[0]
-            output[b * dim + 3] = x[n - 1]
+    func makeWorker() -> EmbedWorker {
+        { [self] input, count, output in
+            counts.withLock { $0.calls += 1; $0.rows += count }
+            let n = inputSize * inputSize * 3
+            for b in 0..<count {
+                let x = UnsafeBufferPointer(start: input + b * n, count: n)
+                output[b * dim + 0] = x.reduce(0, +)
+                output[b * dim + 1] = x.enumerated().reduce(0) { $0 + $1.element * Float($1.offset % 5) }
+                output[b * dim + 2] = x[0]
+                output[b * dim + 3] = x[n - 1]
+            }
         }
     }
 }
