@@ -23,11 +23,13 @@ let package = Package(
         .systemLibrary(name: "CSQLite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
 
+        // SHA-256 compression with the x86 SHA instructions, chosen at run time (Store falls back to Swift).
+        .target(name: "CSHA256", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "Imaging", dependencies: ["CTurboJPEG", "CPNG"], swiftSettings: simd),
         .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: simd),
         .target(name: "MobileNet", dependencies: ["Kernels", "CHDF5"], swiftSettings: simd),
         // -O even in debug builds: SHA-256 of every image and weights file is 100x slower unoptimized.
-        .target(name: "Store", dependencies: ["CSQLite3"], resources: [.embedInCode("schema.sql")],
+        .target(name: "Store", dependencies: ["CSQLite3", "CSHA256"], resources: [.embedInCode("schema.sql")],
                 swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "VectorSQL", dependencies: ["CSQLite3", "Store", "Kernels"], swiftSettings: simd),
         .target(name: "Head", dependencies: ["Kernels", "Store"], swiftSettings: simd),

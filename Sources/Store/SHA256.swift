@@ -1,3 +1,4 @@
+import CSHA256
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -5,7 +6,8 @@ import Darwin
 #endif
 
 /// SHA-256 (FIPS 180-4), streaming: `update` any number of times, then `finalize`.
-/// Pure Swift so image hashes and weights fingerprints need no crypto library.
+/// No crypto library: the compression runs on the CPU's SHA instructions when it has them
+/// (CSHA256), else in Swift.
 public struct SHA256: Sendable {
     private var state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (
         0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19
@@ -130,9 +132,25 @@ public struct SHA256: Sendable {
         return p
     }()
 
-    /// `blocks` consecutive 64-byte blocks (FIPS 180-4 section 6.2.2). Plain pointers and local
-    /// state, no closures, so the eight working variables stay in registers.
+    /// Whether `compress` uses the SHA instructions; tests turn it off to check the Swift rounds too.
+    nonisolated(unsafe) static var useHardware = hardwareAvailable
+    /// This CPU has the SHA instructions.
+    static let hardwareAvailable = csha256_hardware_available() != 0
+
+    /// `blocks` consecutive 64-byte blocks (FIPS 180-4 section 6.2.2).
     private mutating func compress(_ data: UnsafeRawPointer, blocks: Int = 1) {
+        if Self.useHardware {
+            var words: [UInt32] = [state.0, state.1, state.2, state.3, state.4, state.5, state.6, state.7]
+            words.withUnsafeMutableBufferPointer { csha256_compress_hardware($0.baseAddress!, data.assumingMemoryBound(to: UInt8.self), blocks) }
+            state = (words[0], words[1], words[2], words[3], words[4], words[5], words[6], words[7])
+        } else {
+            compressInSwift(data, blocks: blocks)
+        }
+    }
+
+    /// The portable rounds. Plain pointers and local state, no closures, so the eight working
+    /// variables stay in registers.
+    private mutating func compressInSwift(_ data: UnsafeRawPointer, blocks: Int) {
         let w = UnsafeMutablePointer<UInt32>.allocate(capacity: 64)
         defer { w.deallocate() }
         let k = Self.kTable

@@ -1,0 +1,14 @@
+#ifndef CSHA256_H
+#define CSHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// 1 when this CPU has the SHA extensions (x86 SHA-NI with SSE4.1), else 0.
+int csha256_hardware_available(void);
+
+/// Runs `blocks` 64-byte blocks of SHA-256 compression on `state` (a, b, ..., h) with the SHA
+/// instructions. Call only when csha256_hardware_available() is 1.
+void csha256_compress_hardware(uint32_t state[8], const uint8_t *data, size_t blocks);
+
+#endif
