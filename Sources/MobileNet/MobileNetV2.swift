@@ -18,10 +18,7 @@ public final class MobileNetV2: @unchecked Sendable {
     /// Images embedded concurrently by `embed` (one per thread); defaults to the number of cores.
     public var threads: Int
 
-    let stem: PointwiseLayer          // Conv1 + bn_Conv1 as a GEMM over 3x3 patches
-    let stemWindow: Window
-    let stemStripRows: Int            // output rows unfolded and multiplied at a time
-    let blocks: [InvertedResidual]    // expanded_conv, block_1 ... block_16
+    let blocks: [InvertedResidual]    // expanded_conv (fed by Conv1), block_1 ... block_16
     let head: PointwiseLayer          // Conv_1 + Conv_1_bn
     let headPixels: Int
     let sizes: ArenaSizes
@@ -53,17 +50,19 @@ public final class MobileNetV2: @unchecked Sendable {
         self.inputSize = inputSize
         threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
-        stemWindow = Window.keras(height: inputSize, width: inputSize, stride: 2)
-        stem = PointwiseLayer(weights.folded("Conv1", batchNorm: "bn_Conv1"), inChannels: 27, outChannels: arch.stemChannels)
+        let stemWindow = Window.keras(height: inputSize, width: inputSize, stride: 2)
+        let stem = Stem(layer: PointwiseLayer(weights.folded("Conv1", batchNorm: "bn_Conv1"), inChannels: 27, outChannels: arch.stemChannels),
+                        window: stemWindow, stripRows: max(1, 1024 / stemWindow.outHeight))
         var size = stemWindow.outHeight
-        stemStripRows = max(1, 1024 / size)
-        var sizes = ArenaSizes(patches: stemStripRows * size * 27, activations: size * size * arch.stemChannels, expanded: 0, depthwise: 0)
+        var sizes = ArenaSizes(patches: stem.stripRows * size * 27, activations: 0, expanded: 0, depthwise: 0)
         var blocks: [InvertedResidual] = []
         for b in arch.blocks {
-            let expand = b.hasExpand
-                ? PointwiseLayer(weights.folded(b.prefix + "expand", batchNorm: b.prefix + "expand_BN"),
-                                 inChannels: b.inChannels, outChannels: b.expandedChannels)
-                : nil
+            // Block 0 has no expand layer: the stem takes its place, so its output never exists as a
+            // whole (112, 112, 32) map either, only as block 0's strips.
+            let expand: InvertedResidual.Expansion = b.hasExpand
+                ? .pointwise(PointwiseLayer(weights.folded(b.prefix + "expand", batchNorm: b.prefix + "expand_BN"),
+                                            inChannels: b.inChannels, outChannels: b.expandedChannels))
+                : blocks.isEmpty ? .stem(stem) : .none
             let window = Window.keras(height: size, width: size, stride: b.stride)
             let dw = weights.folded(b.prefix + "depthwise", batchNorm: b.prefix + "depthwise_BN")
             let project = PointwiseLayer(weights.folded(b.prefix + "project", batchNorm: b.prefix + "project_BN"),
@@ -165,15 +164,9 @@ public final class MobileNetV2: @unchecked Sendable {
     fileprivate func forward(_ image: UnsafePointer<Float>, into embedding: UnsafeMutablePointer<Float>, arena: Arena,
                          profile: UnsafeMutablePointer<LayerProfile>?) {
         var clock = Stopwatch(profile)
-        let s = stemWindow.outHeight, c0 = stem.n
-        for r in stride(from: 0, to: s, by: stemStripRows) {                                // strips: patches stay in L2
-            let rows = r..<min(s, r + stemStripRows)
-            im2col3x3(image, window: stemWindow, channels: 3, into: arena.patches, rows: rows)  // (rows*s, 27)
-            stem.apply(arena.patches, arena.x + r * s * c0, pixels: rows.count * s, clamp: .relu6)  // Conv1, bn_Conv1, Conv1_relu -> (s, s, 32a)
-        }
-        clock.lap(.stem)
         var x = arena.x, y = arena.y
-        for block in blocks {                                                              // expanded_conv ... block_16
+        blocks[0].apply(image, x, arena: arena, clock: &clock)                             // Conv1 ... expanded_conv
+        for block in blocks.dropFirst() {                                                  // block_1 ... block_16
             block.apply(x, y, arena: arena, clock: &clock)
             swap(&x, &y)
         }
@@ -184,9 +177,34 @@ public final class MobileNetV2: @unchecked Sendable {
     }
 }
 
+/// Conv1 + bn_Conv1 + Conv1_relu as a GEMM over 3x3 patches, some output rows at a time.
+struct Stem {
+    let layer: PointwiseLayer
+    let window: Window
+    /// Output rows unfolded and multiplied at a time: the patches stay in L2.
+    let stripRows: Int
+
+    /// Output rows `rows` of the image's stem map (NHWC) into `output`, unfolding into `patches`.
+    func apply(_ image: UnsafePointer<Float>, rows: Range<Int>, into output: UnsafeMutablePointer<Float>, patches: UnsafeMutablePointer<Float>) {
+        let w = window.outWidth
+        for r in stride(from: rows.lowerBound, to: rows.upperBound, by: stripRows) {
+            let part = r..<min(rows.upperBound, r + stripRows)
+            im2col3x3(image, window: window, channels: 3, into: patches, rows: part)                  // (part*w, 27)
+            layer.apply(patches, output + (r - rows.lowerBound) * w * layer.n, pixels: part.count * w, clamp: .relu6)
+        }
+    }
+}
+
 /// One inverted residual block (Sandler et al. 2018, Figure 3b).
 struct InvertedResidual {
-    let expand: PointwiseLayer?   // block_N_expand(_BN, _relu); absent in block 0
+    /// What makes the map the depthwise layer reads, a strip at a time.
+    enum Expansion {
+        case pointwise(PointwiseLayer)  // block_N_expand(_BN, _relu)
+        case stem(Stem)                 // block 0: Conv1 over the image
+        case none                       // the block's input as it is
+    }
+
+    let expand: Expansion
     let depthwise: AlignedBuffer  // block_N_depthwise(_BN), packed per 8 channels
     let window: Window            // Keras same / correct_pad geometry
     let channels: Int             // expanded channels
@@ -198,8 +216,8 @@ struct InvertedResidual {
     /// streaming whole (112, 112, 96) maps through memory. Every row is still computed exactly once.
     let stripRows: Int
 
-    func apply(_ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>, arena: Arena, clock: inout Stopwatch) {
-        let g = window, cin = expand?.k ?? channels, cout = project.n
+    func apply(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, arena: Arena, clock: inout Stopwatch) {
+        let g = window, cout = project.n
         let rowFloats = g.inWidth * channels
         // The expanded map and the depthwise output only ever hold the current strip (plus the rows
         // the next strip shares with it), at the start of their buffers: the same few hundred KB are
@@ -211,26 +229,33 @@ struct InvertedResidual {
         var oy = 0
         while oy < g.outHeight {
             let end = min(g.outHeight, oy + stripRows)
-            var source = UnsafePointer(input)
-            if let expand {
-                let first = max(0, oy * g.stride - g.padTop)                   // first tap row
+            var source = input
+            if case .none = expand {} else {
+                let firstTap = max(0, oy * g.stride - g.padTop)                  // first input row read
                 let needed = min(g.inHeight, (end - 1) * g.stride - g.padTop + 3)  // last tap row + 1
-                if first > bufferedFirst {
-                    let kept = max(0, expandedRows - first)                    // rows shared with the last strip
-                    if kept > 0 { arena.expanded.update(from: arena.expanded + (first - bufferedFirst) * rowFloats, count: kept * rowFloats) }
-                    bufferedFirst = first
+                if firstTap > bufferedFirst {
+                    let kept = max(0, expandedRows - firstTap)                 // rows shared with the last strip
+                    if kept > 0 { arena.expanded.update(from: arena.expanded + (firstTap - bufferedFirst) * rowFloats, count: kept * rowFloats) }
+                    bufferedFirst = firstTap
                 }
                 // (rows, w, t*cin) in pieces of at most expandPieceFloats, so each GEMM's output is still
                 // in L2 when its bias + ReLU6 pass reads it back.
                 let pieceRows = max(1, MobileNetV2.expandPieceFloats / rowFloats)
                 while needed > expandedRows {
                     let rows = min(pieceRows, needed - expandedRows)
-                    expand.apply(input + expandedRows * g.inWidth * cin, arena.expanded + (expandedRows - bufferedFirst) * rowFloats,
-                                 pixels: rows * g.inWidth, clamp: .relu6)
+                    let piece = arena.expanded + (expandedRows - bufferedFirst) * rowFloats
+                    switch expand {
+                    case let .pointwise(layer):
+                        layer.apply(input + expandedRows * g.inWidth * layer.k, piece, pixels: rows * g.inWidth, clamp: .relu6)
+                    case let .stem(stem):
+                        stem.apply(input, rows: expandedRows..<(expandedRows + rows), into: piece, patches: arena.patches)
+                    case .none:
+                        break
+                    }
                     expandedRows += rows
                 }
                 source = UnsafePointer(arena.expanded - bufferedFirst * rowFloats)
-                clock.lap(.expand)
+                if case .stem = expand { clock.lap(.stem) } else { clock.lap(.expand) }
             }
             let stripOutput = arena.depthwise - oy * g.outWidth * channels                            // (strip, w', t*cin)
             if g.stride == 1 {
@@ -241,7 +266,7 @@ struct InvertedResidual {
             clock.lap(.depthwise)
             let first = oy * g.outWidth                                                             // (strip, w', cout)
             project.apply(arena.depthwise, output + first * cout, pixels: (end - oy) * g.outWidth, clamp: .linear,
-                          residual: residual ? UnsafePointer(input + first * cout) : nil)
+                          residual: residual ? input + first * cout : nil)
             clock.lap(.project)
             oy = end
         }
