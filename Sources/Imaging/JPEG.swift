@@ -70,7 +70,8 @@ final class JPEGDecoder {
         let cmyk = colorspace == TJCS_CMYK.rawValue || colorspace == TJCS_YCCK.rawValue
         let format = cmyk ? TJPF_CMYK : TJPF_RGB
         let channels = cmyk ? 4 : 3
-        var pixels = [UInt8](repeating: 0, count: outW * outH * channels)
+        // Not zero-filled first: the decoder writes every byte (and on failure the array is dropped).
+        var pixels = [UInt8](unsafeUninitializedCapacity: outW * outH * channels) { $1 = outW * outH * channels }
         let rc = pixels.withUnsafeMutableBufferPointer { dst in
             tjDecompress2(handle, base, UInt(bytes.count), dst.baseAddress, Int32(outW), Int32(outW * channels),
                           Int32(outH), format.rawValue, TJFLAG_ACCURATEDCT)

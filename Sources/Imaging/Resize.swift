@@ -91,7 +91,7 @@ private func clip8(_ v: Int32) -> UInt8 {
 }
 
 private func resampleRows(_ image: RGBImage, rows: Range<Int>, width: Int, weights w: ResampleWeights) -> RGBImage {
-    var out = [UInt8](repeating: 0, count: rows.count * width * 3)
+    var out = [UInt8](unsafeUninitializedCapacity: rows.count * width * 3) { $1 = rows.count * width * 3 }  // every byte written below
     let half = Int32(1 << (ResampleWeights.precisionBits - 1))
     let inStride = image.width * 3
     let lastByte = image.height * inStride
@@ -146,7 +146,7 @@ private func resampleRows(_ image: RGBImage, rows: Range<Int>, width: Int, weigh
 /// pass may have produced only a band of rows).
 private func resampleColumns(_ image: RGBImage, rowOffset: Int, height: Int, weights w: ResampleWeights) -> RGBImage {
     let rowBytes = image.width * 3
-    var out = [UInt8](repeating: 0, count: height * rowBytes)
+    var out = [UInt8](unsafeUninitializedCapacity: height * rowBytes) { $1 = height * rowBytes }  // every byte written below
     let half = Int32(1 << (ResampleWeights.precisionBits - 1))
     var acc = [Int32](repeating: 0, count: rowBytes)
     image.pixels.withUnsafeBufferPointer { src in

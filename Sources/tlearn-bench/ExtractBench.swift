@@ -7,7 +7,9 @@ import Store
 /// What the extraction benchmark measured.
 struct ExtractBenchResult {
     var images = 0
-    var seconds = 0.0
+    /// Wall time of each `tlearn extract` process into a fresh database (one per turn).
+    var runs: [Double] = []
+    var seconds: Double { median(runs) }
     /// Network alone on already-preprocessed inputs, same batch size and threads.
     var forwardImagesPerSecond = 0.0
     var endToEndImagesPerSecond: Double { seconds > 0 ? Double(images) / seconds : 0 }
@@ -17,13 +19,16 @@ struct ExtractBenchResult {
     var peakRSSMB = 0.0
 }
 
-/// Times `tlearn extract` end to end on `images` into a temp database, the forward pass alone on
-/// the same photos, and a second (cached) run. Runs the `tlearn` binary next to this one when it is
-/// there, so peak RSS is that of the extract process alone; otherwise runs in-process.
-func extractBench(images: String, weights: String, batchSize: Int = 32, threads: Int? = nil) throws -> ExtractBenchResult {
+/// Times `tlearn extract` end to end on `images` into a fresh temp database `turns` times (calling
+/// `afterEach` after each, where the peer runs, so both see the same machine), the forward pass
+/// alone on the same photos, and a second (cached) run. Runs the `tlearn` binary next to this one
+/// when it is there, so peak RSS is that of the extract process alone; otherwise runs in-process.
+func extractBench(images: String, weights: String, batchSize: Int = 32, threads: Int? = nil, turns: Int = 1,
+                  afterEach: () -> Void = {}) throws -> ExtractBenchResult {
     var result = ExtractBenchResult()
     let db = FileManager.default.temporaryDirectory.appendingPathComponent("tlearn-bench-\(UUID().uuidString).sqlite").path
-    defer { for s in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: db + s) } }
+    func removeDatabase() { for s in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: db + s) } }
+    defer { removeDatabase() }
 
     result.forwardImagesPerSecond = try forwardOnly(images: images, weights: weights, batchSize: batchSize)
 
@@ -31,12 +36,16 @@ func extractBench(images: String, weights: String, batchSize: Int = 32, threads:
     var args = ["extract", "--images", images, "--db", db, "--weights", weights, "--batch-size", "\(batchSize)", "--quiet"]
     if let threads { args += ["--threads", "\(threads)"] }
     if FileManager.default.isExecutableFile(atPath: tlearn) {
-        let t0 = Date()
-        let (status, maxRSSKB) = try runChild(tlearn, args)
-        result.seconds = Date().timeIntervalSince(t0)
-        guard status == 0 || status == 3 else { throw StoreError.invalid("tlearn extract exited with status \(status)") }
-        result.peakRSSMB = Double(maxRSSKB) / 1024
-        result.images = Int(try Database.open(db, readOnly: true).scalar("SELECT count(*) FROM images")?.int ?? 0)
+        for turn in 0..<max(1, turns) {
+            if turn > 0 { removeDatabase() }
+            let t0 = Date()
+            let (status, maxRSSKB) = try runChild(tlearn, args)
+            result.runs.append(Date().timeIntervalSince(t0))
+            guard status == 0 || status == 3 else { throw StoreError.invalid("tlearn extract exited with status \(status)") }
+            result.peakRSSMB = max(result.peakRSSMB, Double(maxRSSKB) / 1024)
+            result.images = Int(try Database.open(db, readOnly: true).scalar("SELECT count(*) FROM images")?.int ?? 0)
+            afterEach()
+        }
         let t1 = Date()
         _ = try runChild(tlearn, args)
         result.cachedSeconds = Date().timeIntervalSince(t1)
@@ -48,7 +57,8 @@ func extractBench(images: String, weights: String, batchSize: Int = 32, threads:
                                 reporter: ProgressReporter(style: .quiet), warn: { _ in }) }
         let first = try run()
         result.images = first.extracted
-        result.seconds = first.seconds
+        result.runs = [first.seconds]
+        afterEach()
         result.cachedSeconds = try run().seconds
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -110,22 +120,34 @@ enum ExtractSection: BenchSection {
     static let name = "extract"
     static func run(_ c: BenchContext, _ report: inout BenchReport) throws {
         let images = "\(c.shared)/data/flower_photos_dev"
-        let r = try extractBench(images: images, weights: c.weights, batchSize: c.batch)
-        var peer: Double?
-        if c.runPeer {
-            peer = runPeer(["python3", "\(c.shared)/reference/ort_bench.py", "pipeline", "--images", images,
-                            "--batch", "\(c.batch)", "--threads", "\(c.threads)"])?["images_per_s"] as? Double
+        // tlearn and the pipeline take turns, as in the forward section: a change in the load of a
+        // shared machine hits both alike, and the ratio is the median of the per-turn ratios.
+        let turns = min(3, c.reps)
+        var peerRates: [Double] = []
+        let r = try extractBench(images: images, weights: c.weights, batchSize: c.batch, turns: turns) {
+            guard c.runPeer else { return }
+            if let rate = runPeer(["python3", "\(c.shared)/reference/ort_bench.py", "pipeline", "--images", images,
+                                   "--batch", "\(c.batch)", "--threads", "\(c.threads)"])?["images_per_s"] as? Double {
+                peerRates.append(rate)
+            }
         }
-        let e2e = r.endToEndImagesPerSecond
-        c.say(String(format: "extract: %d photos end to end %.1f images/s; forward alone %.1f images/s (%.2fx); cached rerun %.2f s; peak RSS %.0f MB",
-                     r.images, e2e, r.forwardImagesPerSecond, e2e / r.forwardImagesPerSecond, r.cachedSeconds, r.peakRSSMB))
-        if let peer { c.say(String(format: "extract: Python pipeline (OpenCV + ONNX Runtime + numpy) %.1f images/s; tlearn/peer %.2fx", peer, e2e / peer)) }
+        let rates = r.runs.map { Double(r.images) / $0 }
+        let e2e = median(rates)
+        let peer = peerRates.isEmpty ? nil : median(peerRates)
+        let ratio = peerRates.count == rates.count ? median(zip(rates, peerRates).map { $0 / $1 }) : nil
+        c.say(String(format: "extract: %d photos end to end %.1f images/s (median of %d: %@; whole process, weights loading included); forward alone %.1f images/s (%.2fx); cached rerun %.2f s; peak RSS %.0f MB",
+                     r.images, e2e, rates.count, rates.map { String(format: "%.1f", $0) }.joined(separator: " "),
+                     r.forwardImagesPerSecond, e2e / r.forwardImagesPerSecond, r.cachedSeconds, r.peakRSSMB))
+        if let peer, let ratio {
+            c.say(String(format: "extract: Python pipeline (OpenCV + ONNX Runtime + numpy) %.1f images/s (%@), in turns with tlearn; tlearn/peer %.2fx (median of the per-turn ratios)",
+                         peer, peerRates.map { String(format: "%.1f", $0) }.joined(separator: " "), ratio))
+        }
         report.fields.append(("extract_images_per_s", e2e))
         report.fields.append(("extract_forward_only_images_per_s", r.forwardImagesPerSecond))
         report.fields.append(("extract_vs_forward", e2e / r.forwardImagesPerSecond))
         report.fields.append(("extract_cached_rerun_s", r.cachedSeconds))
         report.fields.append(("extract_peak_rss_mb", r.peakRSSMB))
         report.fields.append(("pipeline_peer_images_per_s", peer as Any))
-        report.fields.append(("extract_ratio_vs_pipeline_peer", peer.map { e2e / $0 } as Any))
+        report.fields.append(("extract_ratio_vs_pipeline_peer", ratio as Any))
     }
 }
