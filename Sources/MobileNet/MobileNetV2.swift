@@ -52,9 +52,9 @@ public final class MobileNetV2: @unchecked Sendable {
 
         let stemWindow = Window.keras(height: inputSize, width: inputSize, stride: 2)
         let stem = Stem(layer: PointwiseLayer(weights.folded("Conv1", batchNorm: "bn_Conv1"), inChannels: 27, outChannels: arch.stemChannels),
-                        window: stemWindow, stripRows: max(1, 1024 / stemWindow.outHeight))
+                        window: stemWindow)
         var size = stemWindow.outHeight
-        var sizes = ArenaSizes(patches: stem.stripRows * size * 27, activations: 0, expanded: 0, depthwise: 0)
+        var sizes = ArenaSizes(activations: 0, expanded: 0, depthwise: 0)
         var blocks: [InvertedResidual] = []
         for b in arch.blocks {
             // Block 0 has no expand layer: the stem takes its place, so its output never exists as a
@@ -177,21 +177,16 @@ public final class MobileNetV2: @unchecked Sendable {
     }
 }
 
-/// Conv1 + bn_Conv1 + Conv1_relu as a GEMM over 3x3 patches, some output rows at a time.
+/// Conv1 + bn_Conv1 + Conv1_relu, a direct 3x3 convolution over the image (`conv3x3Channels3`),
+/// some output rows at a time.
 struct Stem {
-    let layer: PointwiseLayer
+    let layer: PointwiseLayer   // (27, Cout): the kernel rows in (ky, kx, ci) order
     let window: Window
-    /// Output rows unfolded and multiplied at a time: the patches stay in L2.
-    let stripRows: Int
 
-    /// Output rows `rows` of the image's stem map (NHWC) into `output`, unfolding into `patches`.
-    func apply(_ image: UnsafePointer<Float>, rows: Range<Int>, into output: UnsafeMutablePointer<Float>, patches: UnsafeMutablePointer<Float>) {
-        let w = window.outWidth
-        for r in stride(from: rows.lowerBound, to: rows.upperBound, by: stripRows) {
-            let part = r..<min(rows.upperBound, r + stripRows)
-            im2col3x3(image, window: window, channels: 3, into: patches, rows: part)                  // (part*w, 27)
-            layer.apply(patches, output + (r - rows.lowerBound) * w * layer.n, pixels: part.count * w, clamp: .relu6)
-        }
+    /// Output rows `rows` of the image's stem map (NHWC) into `output`.
+    func apply(_ image: UnsafePointer<Float>, rows: Range<Int>, into output: UnsafeMutablePointer<Float>) {
+        conv3x3Channels3(image, weights: layer.weights.pointer, bias: layer.bias.pointer, output, window: window,
+                         outChannels: layer.n, clamp: .relu6, rows: rows)
     }
 }
 
@@ -248,7 +243,7 @@ struct InvertedResidual {
                     case let .pointwise(layer):
                         layer.apply(input + expandedRows * g.inWidth * layer.k, piece, pixels: rows * g.inWidth, clamp: .relu6)
                     case let .stem(stem):
-                        stem.apply(input, rows: expandedRows..<(expandedRows + rows), into: piece, patches: arena.patches)
+                        stem.apply(input, rows: expandedRows..<(expandedRows + rows), into: piece)
                     case .none:
                         break
                     }
@@ -298,7 +293,6 @@ struct PointwiseLayer {
 
 /// Float counts of the per-thread scratch buffers, the maxima over all layers.
 struct ArenaSizes {
-    var patches: Int
     var activations: Int
     var expanded: Int
     var depthwise: Int
@@ -307,14 +301,13 @@ struct ArenaSizes {
 /// One thread's preallocated, 64-byte aligned buffers: nothing is allocated per image.
 final class Arena: @unchecked Sendable {
     let buffers: [AlignedBuffer]
-    var patches: UnsafeMutablePointer<Float> { buffers[0].pointer }
-    var x: UnsafeMutablePointer<Float> { buffers[1].pointer }
-    var y: UnsafeMutablePointer<Float> { buffers[2].pointer }
-    var expanded: UnsafeMutablePointer<Float> { buffers[3].pointer }
-    var depthwise: UnsafeMutablePointer<Float> { buffers[4].pointer }
+    var x: UnsafeMutablePointer<Float> { buffers[0].pointer }
+    var y: UnsafeMutablePointer<Float> { buffers[1].pointer }
+    var expanded: UnsafeMutablePointer<Float> { buffers[2].pointer }
+    var depthwise: UnsafeMutablePointer<Float> { buffers[3].pointer }
 
     init(_ s: ArenaSizes) {
-        buffers = [s.patches, s.activations, s.activations, s.expanded, s.depthwise].map { AlignedBuffer(count: $0) }
+        buffers = [s.activations, s.activations, s.expanded, s.depthwise].map { AlignedBuffer(count: $0) }
     }
 }
 

@@ -21,10 +21,8 @@ enum LayersBench: BenchSection {
         }
         var rows: [(String, Double, Double)] = []
         let sw = Window.keras(height: 224, width: 224, stride: 2)
-        let si = best { for r in stride(from: 0, to: 112, by: 9) { im2col3x3(big.pointer, window: sw, channels: 3, into: out.pointer, rows: r..<min(112, r + 9)) } }
-        rows.append(("Conv1 im2col 224 -> 112x112x27", si, 0))
-        let sg = best { for r in stride(from: 0, to: 112, by: 9) { pointwise(big.pointer, weights: w.pointer, bias: b.pointer, out.pointer + r * 112 * 32, pixels: min(9, 112 - r) * 112, inChannels: 27, outChannels: 32, clamp: .relu6) } }
-        rows.append(("Conv1 gemm 112x112 27->32", sg, 2 * Double(112 * 112 * 27 * 32) / sg / 1e9))
+        let sd = best { conv3x3Channels3(big.pointer, weights: w.pointer, bias: b.pointer, out.pointer, window: sw, outChannels: 32, clamp: .relu6, rows: 0..<112) }
+        rows.append(("Conv1 direct 3x3 224 -> 112x112x32", sd, 2 * Double(112 * 112 * 27 * 32) / sd / 1e9))
         var h = 112
         for blk in arch.blocks {
             let hw = h * h

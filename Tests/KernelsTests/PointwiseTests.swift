@@ -36,35 +36,4 @@ final class PointwiseTests: XCTestCase {
             }
         }
     }
-
-    func testIm2colWith3ChannelsMatchesNaivePatchesOnOddAndEvenSizes() {
-        for (size, stride) in [(7, 2), (8, 2), (9, 1), (32, 2)] {
-            let g = Window.keras(height: size, width: size, stride: stride)
-            let x = DepthwiseTests.values(size * size * 3, seed: 17)
-            var expected: [Float] = []
-            for oy in 0..<g.outHeight {
-                for ox in 0..<g.outWidth {
-                    for ky in 0..<3 {
-                        for kx in 0..<3 {
-                            let iy = oy * stride - g.padTop + ky, ix = ox * stride - g.padLeft + kx
-                            let inside = iy >= 0 && iy < size && ix >= 0 && ix < size
-                            for ch in 0..<3 { expected.append(inside ? x[(iy * size + ix) * 3 + ch] : 0) }
-                        }
-                    }
-                }
-            }
-            var cols = [Float](repeating: .nan, count: expected.count)
-            x.withUnsafeBufferPointer { p in cols.withUnsafeMutableBufferPointer { im2col3x3(p.baseAddress!, window: g, channels: 3, into: $0.baseAddress!) } }
-            XCTAssertEqual(cols, expected, "size \(size), stride \(stride), \(g)")
-        }
-    }
-
-    func testIm2colZeroPadsAndOrdersTapsLikeAKerasKernel() {
-        let g = Window.keras(height: 3, width: 3, stride: 2)  // odd: pads (1, 1); out 2x2
-        let x = (0..<(9 * 2)).map(Float.init)               // (3, 3, 2)
-        var cols = [Float](repeating: -1, count: 4 * 18)
-        x.withUnsafeBufferPointer { p in cols.withUnsafeMutableBufferPointer { im2col3x3(p.baseAddress!, window: g, channels: 2, into: $0.baseAddress!) } }
-        // Output (0, 0) centres on input (0, 0): taps (ky, kx) = (1, 1) is pixel 0, (2, 2) is pixel 4.
-        XCTAssertEqual(Array(cols[0..<18]), [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 6, 7, 8, 9])
-    }
 }
