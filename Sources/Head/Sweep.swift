@@ -110,6 +110,7 @@ public func runSweep(_ data: TrainingData, grid: SweepGrid, base: TrainingConfig
                      jobs: Int, progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil) throws -> SweepOutcome {
     let start = ContinuousClock.now
     let trainings = try grid.trainings(base: base)
+    try requireTwoClasses(data.classes)
     if data.val.rows == 0 && folds.isEmpty {
         throw HeadError.invalid("a sweep picks the best run on validation, and the val split is empty: re-split with a val share or use --folds K")
     }

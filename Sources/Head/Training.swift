@@ -51,7 +51,7 @@ func train(_ data: TrainingData, config: TrainingConfig, epochCounts: [Int]?, in
     guard let last = counts.last, counts.first! >= 1 else { throw HeadError.invalid("epochs must be at least 1") }
     let n = data.train.rows, d = data.dim, c = data.classes.count
     guard n > 0 else { throw HeadError.invalid("no training rows") }
-    guard c >= 2 else { throw HeadError.invalid("a softmax head needs at least 2 classes, found \(c) (\(data.classes.joined(separator: ", ")))") }
+    try requireTwoClasses(data.classes)
     let hasVal = data.val.rows > 0
     if config.earlyStopping != nil && !hasVal {
         throw HeadError.invalid("--early-stopping needs validation rows, and the val split is empty")
@@ -164,4 +164,11 @@ public func balancedClassWeights(_ labels: [Int32], classes: Int) -> [Float] {
     var counts = [Int](repeating: 0, count: classes)
     for y in labels { counts[Int(y)] += 1 }
     return counts.map { $0 == 0 ? 0 : Float(Double(labels.count) / Double(classes * $0)) }
+}
+
+/// A softmax over one class learns nothing: said up front, before any other complaint about the data.
+func requireTwoClasses(_ classes: [String]) throws {
+    guard classes.count >= 2 else {
+        throw HeadError.invalid("a softmax head needs at least 2 classes, found \(classes.count) (\(classes.joined(separator: ", ")))")
+    }
 }

@@ -22,7 +22,14 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(outcome.baselines.map(\.config.model), [.nearestCentroid, .knn])
     }
 
-    func testCrossValidationFoldsAreStratifiedAndDisjoint() throws {
+    func testOneClassIsReportedAsSuchNotAsAnEmptyValSplit() {
+        let one = Synthetic(dim: 4, perClass: [3]).trainingData  // too few images for a val split
+        XCTAssertThrowsError(try runSweep(one, grid: SweepGrid(), base: TrainingConfig(), jobs: 1)) { error in
+            XCTAssertTrue("\(error)".contains("at least 2 classes, found 1"), "\(error)")
+        }
+    }
+
+        func testCrossValidationFoldsAreStratifiedAndDisjoint() throws {
         let s = Synthetic(dim: 4, perClass: [20, 13])
         let db = try s.write(to: temporaryDatabasePath())
         let set = try EmbeddingSet.load(from: db)
