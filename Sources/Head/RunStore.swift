@@ -221,11 +221,16 @@ public enum RunStore {
         return try decode(r, path: db.path)
     }
 
-    /// Every run, oldest first.
-    public static func list(in db: Connection, sweep: Int64? = nil) throws -> [StoredRun] {
+    /// Every run, oldest first; a row this tlearn cannot read (a damaged or foreign config) is left
+    /// out and its reason returned in `unreadable`, so one bad row does not hide the others.
+    public static func list(in db: Connection, sweep: Int64? = nil) throws -> (runs: [StoredRun], unreadable: [String]) {
         let rows = sweep == nil ? try db.rows("SELECT \(columns) FROM runs ORDER BY id")
                                 : try db.rows("SELECT \(columns) FROM runs WHERE sweep_id = ?1 ORDER BY id", [.integer(sweep!)])
-        return try rows.map { try decode($0, path: db.path) }
+        var runs: [StoredRun] = [], unreadable: [String] = []
+        for r in rows {
+            do { runs.append(try decode(r, path: db.path)) } catch { unreadable.append("\(error)") }
+        }
+        return (runs, unreadable)
     }
 
     /// The curve of run `id`.

@@ -15,7 +15,8 @@ struct Runs: ParsableCommand {
 
     func execute() throws {
         let db = try store.open()
-        let runs = try RunStore.list(in: db, sweep: sweep)
+        let (runs, unreadable) = try RunStore.list(in: db, sweep: sweep)
+        for message in unreadable { printWarning("\(message); not listed") }
         if json {
             print(try headJSON(runs.map(RunListEntry.init)))
             return

@@ -1,4 +1,5 @@
 import Foundation
+import Store
 import XCTest
 
 final class RunsCommandTests: XCTestCase {
@@ -18,5 +19,19 @@ final class RunsCommandTests: XCTestCase {
         XCTAssertEqual(runs.count, 1)
         XCTAssertEqual((runs[0]["config"] as? [String: Any])?["l2"] as? Double, 1e-4)
         XCTAssertEqual(runs[0]["model"] as? String, "softmax")
+    }
+
+    func testADamagedRunIsSkippedWithAWarningAndTheOthersListed() throws {
+        let db = try makeHeadDatabase()
+        for _ in 0..<2 { XCTAssertEqual(try runHeadTool(["train-head", "--db", db, "--epochs", "1"]).status, 0) }
+        try Database.open(db).execute("UPDATE runs SET config = '{not json' WHERE id = 1")
+        let table = try runHeadTool(["runs", "--db", db])
+        XCTAssertEqual(table.status, 0, table.stderr)
+        XCTAssertEqual(table.stdout.split(separator: "\n").count, 2, table.stdout)  // header + run 2
+        XCTAssertEqual(table.stdout.split(separator: "\n").last?.split(separator: " ").first, "2", table.stdout)
+        XCTAssertTrue(table.stderr.contains("warning: ") && table.stderr.contains("run 1 has an unreadable config"), table.stderr)
+        let json = try runHeadTool(["runs", "--db", db, "--json"])
+        let runs = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(runs.map { $0["id"] as? Int }, [2])
     }
 }
