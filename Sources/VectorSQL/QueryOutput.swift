@@ -40,15 +40,17 @@ public struct QueryWriter {
             }
             return n
         case .json:
+            // Nothing is written before the first row is in hand, so a query that fails at once (a bad
+            // argument, a missing table) prints only its error, not a stray "[". A failure after rows
+            // were streamed still leaves them printed, with the error on stderr and a failing status.
             let keys = columns.map(JSON.string)
             var n = 0
-            write("[")
             while try statement.step() {
                 let fields = zip(keys, statement.row()).map { "\($0): \(Self.json($1))" }
-                write((n == 0 ? "\n" : ",\n") + "  {" + fields.joined(separator: ", ") + "}")
+                write((n == 0 ? "[\n" : ",\n") + "  {" + fields.joined(separator: ", ") + "}")
                 n += 1
             }
-            write(n == 0 ? "]\n" : "\n]\n")
+            write(n == 0 ? "[]\n" : "\n]\n")
             return n
         }
     }

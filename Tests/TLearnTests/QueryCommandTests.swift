@@ -96,6 +96,15 @@ final class QueryCommandTests: XCTestCase {
         XCTAssertTrue(none.stderr.contains("no SQL statement to run"), none.stderr)
     }
 
+    func testJSONOfAQueryFailingOnItsFirstRowPrintsNothingButTheError() throws {
+        let r = try runTool(["query", "--db", path, "--json", "SELECT vec_dot(vector, X'00') AS d FROM embeddings"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(r.stdout, "", "a stray '[' before the error")
+        XCTAssertTrue(r.stderr.contains("vec_dot: argument 2"), r.stderr)
+        let empty = try runTool(["query", "--db", path, "--json", "SELECT 1 AS a WHERE 0"])
+        XCTAssertEqual(empty.stdout, "[]\n")
+    }
+
     func testSeveralStatementsPrintSeveralTablesButOneJSONResult() throws {
         let r = try runTool(["query", "--db", path, "SELECT 1 AS a; SELECT 2 AS b;"])
         XCTAssertEqual(r.stdout, "a\n-\n1\n\nb\n-\n2\n")
