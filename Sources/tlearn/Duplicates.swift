@@ -18,7 +18,7 @@ struct Duplicates: ParsableCommand {
     @Option(help: "The tlearn database.") var db: String
     // Measured on the 1837 tf_flowers dev photos with the real weights: crops and re-colourings of
     // one photo score 0.87-0.96, distinct photos of a class rarely above 0.88; 0.98 found nothing.
-    @Option(help: "The smallest cosine similarity that counts as a duplicate.") var threshold = 0.98
+    @Option(parsing: .unconditional, help: "The smallest cosine similarity that counts as a duplicate (-1 to 1).") var threshold = 0.98
     @Option(help: "The backbone whose vectors to compare (backbones.id); needed when the database has several.") var backbone: Int64?
     @Option(help: "Which stored view to compare: orig or hflip.") var view = "orig"
     @Flag(help: "Only list pairs that straddle two splits.") var leaksOnly = false

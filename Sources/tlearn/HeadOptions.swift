@@ -46,7 +46,7 @@ struct HeadTrainingOptions: ParsableArguments {
     var trainViews = "orig"
     @Option(help: ArgumentHelp("Stop after N epochs without a lower validation loss and keep the best epoch's weights.", valueName: "N"))
     var earlyStopping: Int?
-    @Option(help: "Seed of the initial weights and of the batch order.") var seed: Int64 = 0
+    @Option(parsing: .unconditional, help: "Seed of the initial weights and of the batch order (may be negative).") var seed: Int64 = 0
 
     func views() throws -> [View] {
         var out: [View] = []

@@ -22,7 +22,8 @@ struct Query: ParsableCommand {
     @Option(help: "The tlearn database (SQLite file).") var db: String
     @Flag(help: "Write CSV (RFC 4180) instead of a table.") var csv = false
     @Flag(help: "Write a JSON array of objects instead of a table.") var json = false
-    @Option(name: .customLong("param"), help: ArgumentHelp(
+    // .unconditional: the value after --param is taken as it is, so --param -1 binds -1.
+    @Option(name: .customLong("param"), parsing: .unconditionalSingleValue, help: ArgumentHelp(
         "A value for ?1, ?2, ... in order, or :name=VALUE for :name. Repeatable. 42 binds as INTEGER, 0.5 or 1e-3 as REAL, NULL as NULL, anything else (also 007) as TEXT.",
         valueName: "value"))
     var params: [String] = []

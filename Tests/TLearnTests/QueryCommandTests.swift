@@ -96,6 +96,12 @@ final class QueryCommandTests: XCTestCase {
         XCTAssertTrue(none.stderr.contains("no SQL statement to run"), none.stderr)
     }
 
+    func testNegativeParameterValuesNeedNoEqualsSign() throws {
+        let r = try runTool(["query", "--db", path, "--csv", "SELECT ?1 AS a, ?2 AS b", "--param", "-1", "--param", "-0.5"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "a,b\r\n-1,-0.5\r\n")
+    }
+
     func testJSONOfAQueryFailingOnItsFirstRowPrintsNothingButTheError() throws {
         let r = try runTool(["query", "--db", path, "--json", "SELECT vec_dot(vector, X'00') AS d FROM embeddings"])
         XCTAssertNotEqual(r.status, 0)
