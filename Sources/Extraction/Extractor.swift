@@ -60,8 +60,8 @@ public struct ExtractionProgress: Sendable {
 /// thread at a time; the calling thread commits the vectors in batches, one transaction each.
 ///
 /// Decoding and the network share a thread rather than running on threads of their own: with
-/// separate decoder and network threads (4 on 2 cores) each preempted the other and a batch waited
-/// for its slowest image; one thread per core doing both ran the dev photos 9% faster.
+/// separate decoder and network threads (4 on 2 cores) each preempted the other, a batch waited
+/// for its slowest image, and a decoded image had left the cache by the time the network read it.
 public final class Extractor<E: Embedder> {
     let store: EmbeddingStore
     let backbone: Int64
