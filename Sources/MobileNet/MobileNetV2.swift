@@ -59,10 +59,11 @@ public final class MobileNetV2: @unchecked Sendable {
         for b in arch.blocks {
             // Block 0 has no expand layer: the stem takes its place, so its output never exists as a
             // whole (112, 112, 32) map either, only as block 0's strips.
+            precondition(b.hasExpand || blocks.isEmpty, "MobileNetV2: \(b.prefix) has no expand layer; only block 0 may lack one")
             let expand: InvertedResidual.Expansion = b.hasExpand
                 ? .pointwise(PointwiseLayer(weights.folded(b.prefix + "expand", batchNorm: b.prefix + "expand_BN"),
                                             inChannels: b.inChannels, outChannels: b.expandedChannels))
-                : blocks.isEmpty ? .stem(stem) : .none
+                : .stem(stem)
             let window = Window.keras(height: size, width: size, stride: b.stride)
             let dw = weights.folded(b.prefix + "depthwise", batchNorm: b.prefix + "depthwise_BN")
             let project = PointwiseLayer(weights.folded(b.prefix + "project", batchNorm: b.prefix + "project_BN"),
@@ -196,7 +197,6 @@ struct InvertedResidual {
     enum Expansion {
         case pointwise(PointwiseLayer)  // block_N_expand(_BN, _relu)
         case stem(Stem)                 // block 0: Conv1 over the image
-        case none                       // the block's input as it is
     }
 
     let expand: Expansion
@@ -211,6 +211,7 @@ struct InvertedResidual {
     /// streaming whole (112, 112, 96) maps through memory. Every row is still computed exactly once.
     let stripRows: Int
 
+    /// The block over one image's `input` map (for block 0, the image itself) into `output`.
     func apply(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, arena: Arena, clock: inout Stopwatch) {
         let g = window, cout = project.n
         let rowFloats = g.inWidth * channels
@@ -224,34 +225,29 @@ struct InvertedResidual {
         var oy = 0
         while oy < g.outHeight {
             let end = min(g.outHeight, oy + stripRows)
-            var source = input
-            if case .none = expand {} else {
-                let firstTap = max(0, oy * g.stride - g.padTop)                  // first input row read
-                let needed = min(g.inHeight, (end - 1) * g.stride - g.padTop + 3)  // last tap row + 1
-                if firstTap > bufferedFirst {
-                    let kept = max(0, expandedRows - firstTap)                 // rows shared with the last strip
-                    if kept > 0 { arena.expanded.update(from: arena.expanded + (firstTap - bufferedFirst) * rowFloats, count: kept * rowFloats) }
-                    bufferedFirst = firstTap
-                }
-                // (rows, w, t*cin) in pieces of at most expandPieceFloats, so each GEMM's output is still
-                // in L2 when its bias + ReLU6 pass reads it back.
-                let pieceRows = max(1, MobileNetV2.expandPieceFloats / rowFloats)
-                while needed > expandedRows {
-                    let rows = min(pieceRows, needed - expandedRows)
-                    let piece = arena.expanded + (expandedRows - bufferedFirst) * rowFloats
-                    switch expand {
-                    case let .pointwise(layer):
-                        layer.apply(input + expandedRows * g.inWidth * layer.k, piece, pixels: rows * g.inWidth, clamp: .relu6)
-                    case let .stem(stem):
-                        stem.apply(input, rows: expandedRows..<(expandedRows + rows), into: piece)
-                    case .none:
-                        break
-                    }
-                    expandedRows += rows
-                }
-                source = UnsafePointer(arena.expanded - bufferedFirst * rowFloats)
-                if case .stem = expand { clock.lap(.stem) } else { clock.lap(.expand) }
+            let firstTap = max(0, oy * g.stride - g.padTop)                  // first input row read
+            let needed = min(g.inHeight, (end - 1) * g.stride - g.padTop + 3)  // last tap row + 1
+            if firstTap > bufferedFirst {
+                let kept = max(0, expandedRows - firstTap)                 // rows shared with the last strip
+                if kept > 0 { arena.expanded.update(from: arena.expanded + (firstTap - bufferedFirst) * rowFloats, count: kept * rowFloats) }
+                bufferedFirst = firstTap
             }
+            // (rows, w, t*cin) in pieces of at most expandPieceFloats, so each GEMM's output is still
+            // in L2 when its bias + ReLU6 pass reads it back.
+            let pieceRows = max(1, MobileNetV2.expandPieceFloats / rowFloats)
+            while needed > expandedRows {
+                let rows = min(pieceRows, needed - expandedRows)
+                let piece = arena.expanded + (expandedRows - bufferedFirst) * rowFloats
+                switch expand {
+                case let .pointwise(layer):
+                    layer.apply(input + expandedRows * g.inWidth * layer.k, piece, pixels: rows * g.inWidth, clamp: .relu6)
+                case let .stem(stem):
+                    stem.apply(input, rows: expandedRows..<(expandedRows + rows), into: piece)
+                }
+                expandedRows += rows
+            }
+            let source = UnsafePointer(arena.expanded - bufferedFirst * rowFloats)
+            if case .stem = expand { clock.lap(.stem) } else { clock.lap(.expand) }
             let stripOutput = arena.depthwise - oy * g.outWidth * channels                            // (strip, w', t*cin)
             if g.stride == 1 {
                 depthwise3x3Stride1(source, packed: depthwise.pointer, stripOutput, window: g, channels: channels, clamp: .relu6, rows: oy..<end)
