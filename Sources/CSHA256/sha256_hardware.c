@@ -1,11 +1,9 @@
-// SHA-256 compression with the x86 SHA extensions: about 10x the portable Swift loop, which was
+// SHA-256 round constants (for both compressions), and the compression with the x86 SHA
+// extensions: about 10x the portable Swift loop, which was
 // 2.5% of an extraction's CPU (every image file is hashed). The state shuffles around the rounds
 // follow Intel's "Intel SHA Extensions" white paper (Gulley et al., 2013); the message schedule is
 // the FIPS 180-4 recurrence, four words at a time (sha256msg1 / sha256msg2).
 #include "csha256.h"
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -17,6 +15,11 @@ static const uint32_t K[64] = {
     0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 };
+
+const uint32_t *csha256_round_constants(void) { return K; }
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
 
 int csha256_hardware_available(void) {
     __builtin_cpu_init();

@@ -4,6 +4,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/// The 64 round constants of FIPS 180-4 section 4.2.2, shared with the portable Swift rounds.
+const uint32_t *csha256_round_constants(void);
+
 /// 1 when this CPU has the SHA extensions (x86 SHA-NI with SSE4.1), else 0.
 int csha256_hardware_available(void);
 
