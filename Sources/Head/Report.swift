@@ -1,3 +1,4 @@
+import Store
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,11 +38,12 @@ public struct TextTable {
     public var left: Set<Int>
 
     public init(_ header: [String], left: Set<Int> = [0]) {
-        self.header = header
+        self.header = header.map(\.tableCell)
         self.left = left
     }
 
-    public mutating func add(_ row: [String]) { rows.append(row) }
+    /// Adds a row; cells holding newlines or tabs (a class name can) are escaped, not printed raw.
+    public mutating func add(_ row: [String]) { rows.append(row.map(\.tableCell)) }
 
     public func render(indent: String = "") -> String {
         let all = [header] + rows

@@ -98,18 +98,7 @@ public struct QueryWriter {
         switch v {
         case .null: return "NULL"
         case let .blob(b): return "<blob \(b.count) B>"
-        default:
-            // Control characters would break the alignment.
-            var out = ""
-            for u in plain(v).unicodeScalars {
-                switch u {
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                default: out.unicodeScalars.append(u)
-                }
-            }
-            return out
+        default: return plain(v).tableCell  // control characters would break the alignment
         }
     }
 

@@ -28,10 +28,10 @@ struct Info: ParsableCommand {
             $0.test += $1.test
         }
         print("\nclasses   \(info.classes.count)")
-        let width = max(5, info.classes.map(\.name.count).max() ?? 0)
+        let width = max(5, info.classes.map(\.name.tableCell.count).max() ?? 0)
         print("  " + pad("class", width) + leftPad("train", 8) + leftPad("val", 8) + leftPad("test", 8) + leftPad("total", 8))
         for c in info.classes + [total] {
-            print("  " + pad(c.name, width) + leftPad("\(c.train)", 8) + leftPad("\(c.val)", 8) + leftPad("\(c.test)", 8) + leftPad("\(c.total)", 8))
+            print("  " + pad(c.name.tableCell, width) + leftPad("\(c.train)", 8) + leftPad("\(c.val)", 8) + leftPad("\(c.test)", 8) + leftPad("\(c.total)", 8))
         }
 
         print("\nbackbones \(info.backbones.count)")
