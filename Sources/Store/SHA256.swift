@@ -126,9 +126,10 @@ public struct SHA256: Sendable {
     /// `blocks` consecutive 64-byte blocks (FIPS 180-4 section 6.2.2).
     private mutating func compress(_ data: UnsafeRawPointer, blocks: Int = 1) {
         if Self.useHardware {
-            var words: [UInt32] = [state.0, state.1, state.2, state.3, state.4, state.5, state.6, state.7]
-            words.withUnsafeMutableBufferPointer { csha256_compress_hardware($0.baseAddress!, data.assumingMemoryBound(to: UInt8.self), blocks) }
-            state = (words[0], words[1], words[2], words[3], words[4], words[5], words[6], words[7])
+            // A homogeneous tuple is laid out as a C array: the C code updates the state in place.
+            withUnsafeMutableBytes(of: &state) { raw in
+                csha256_compress_hardware(raw.baseAddress!.assumingMemoryBound(to: UInt32.self), data.assumingMemoryBound(to: UInt8.self), blocks)
+            }
         } else {
             compressInSwift(data, blocks: blocks)
         }
