@@ -100,12 +100,12 @@ public final class MobileNetV2: @unchecked Sendable {
         defer { BLASThreads.set(previousBLASThreads) }
         let io = UnsafeIO(input: input, output: output)
         if workers == 1 {
-            for i in 0..<count { forward(io.input + i * imageFloats, into: io.output + i * dim, arena: arenas[0], profile: nil) }
+            forward(images: input, count: count, into: output, arena: arenas[0])
             return
         }
-        // Each thread claims the next image when it finishes one: when another thread of the process
-        // (extract's decoders) takes a core for a while, the other core does more images instead of
-        // idling at the end of the batch, as a fixed split would.
+        // Each thread claims the next image when it finishes one: when other work takes a core for a
+        // while, the other core does more images instead of idling at the end of the batch, as a
+        // fixed split would.
         let next = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             while true {
@@ -142,8 +142,7 @@ public final class MobileNetV2: @unchecked Sendable {
 
         /// Embeds `count` images, one after another, on the calling thread.
         public func embed(_ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>) {
-            let imageFloats = net.inputSize * net.inputSize * 3
-            for i in 0..<count { net.forward(input + i * imageFloats, into: output + i * net.dim, arena: arena, profile: nil) }
+            net.forward(images: input, count: count, into: output, arena: arena)
         }
     }
 
@@ -159,6 +158,12 @@ public final class MobileNetV2: @unchecked Sendable {
             forward(input + i * inputSize * inputSize * 3, into: output + i * dim, arena: arenas[0], profile: &profile)
         }
         return profile
+    }
+
+    /// `count` images one after another in one arena, on the calling thread.
+    fileprivate func forward(images: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>, arena: Arena) {
+        let imageFloats = inputSize * inputSize * 3
+        for i in 0..<count { forward(images + i * imageFloats, into: output + i * dim, arena: arena, profile: nil) }
     }
 
     /// The network, one line per layer.
