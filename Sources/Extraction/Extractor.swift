@@ -36,8 +36,6 @@ public struct ExtractionSummary: Sendable {
     public var forwardSeconds = 0.0
     /// Network inputs run through the backbone.
     public var forwardRows = 0
-    /// Time the calling thread waited for the workers' results.
-    public var waitSeconds = 0.0
     /// Time spent committing to the database.
     public var commitSeconds = 0.0
     /// The run was stopped (signal) before every file was seen.
@@ -170,9 +168,7 @@ public final class Extractor<E: Embedder> {
         var lastReport = clock.now
         do {
             while true {
-                let t0 = clock.now
                 guard let outcome = queue.pop() else { break }
-                summary.waitSeconds += (clock.now - t0).seconds
                 done += 1
                 switch outcome {
                 case let .cached(p, relabel):

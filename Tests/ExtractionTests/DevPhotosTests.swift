@@ -104,7 +104,7 @@ final class DevPhotosTests: XCTestCase {
         let db = tempDB()
         defer { removeDB(db) }
         let first = try extract(Self.photos, db: db)
-        print("dev photos, first run: \(first.line); forward only \(Double(first.forwardRows) / first.forwardSeconds) images/s")
+        print("dev photos, first run: \(first.line); network alone \(Double(first.forwardRows) / first.forwardSeconds) images/s per worker thread")
         XCTAssertEqual(first.extracted, 1837)
         _ = try checkAgainstReference(db, minimumRows: 1837)
         let second = try extract(Self.photos, db: db)
