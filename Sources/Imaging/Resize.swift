@@ -100,6 +100,7 @@ private func resampleRows(_ image: RGBImage, rows: Range<Int>, width: Int, weigh
             w.weights.withUnsafeBufferPointer { kk in
                 w.first.withUnsafeBufferPointer { first in
                     w.count.withUnsafeBufferPointer { count in
+                        let end = dst.baseAddress! + dst.count
                         for (yy, y) in rows.enumerated() {
                             let row = src.baseAddress! + y * inStride
                             let outRow = dst.baseAddress! + yy * width * 3
@@ -115,9 +116,15 @@ private func resampleRows(_ image: RGBImage, rows: Range<Int>, width: Int, weigh
                                         let px = SIMD4<Int32>(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: 3 * x, as: SIMD4<UInt8>.self))
                                         acc &+= px &* k[x]
                                     }
-                                    outRow[xx * 3] = clip8(acc[0])
-                                    outRow[xx * 3 + 1] = clip8(acc[1])
-                                    outRow[xx * 3 + 2] = clip8(acc[2])
+                                    // clip8 on all lanes at once; the spare fourth byte lands on the next
+                                    // pixel's R (written after), so only the image's last pixel stores 3.
+                                    let bytes = SIMD4<UInt8>(truncatingIfNeeded: (acc &>> Int32(ResampleWeights.precisionBits)).clamped(lowerBound: .zero, upperBound: SIMD4(repeating: 255)))
+                                    let o = outRow + xx * 3
+                                    if o + 4 <= end {
+                                        UnsafeMutableRawPointer(o).storeBytes(of: bytes, as: SIMD4<UInt8>.self)
+                                    } else {
+                                        o[0] = bytes[0]; o[1] = bytes[1]; o[2] = bytes[2]
+                                    }
                                 } else {
                                     var r = half, g = half, b = half
                                     var p = row + start
