@@ -97,53 +97,62 @@ private func depthwise3x3<S: FixedStride, C: FixedChannels>(
             continue
         }
         for ox in 0..<oxFirst { depthwisePixel(input, w, out + ox * c, g, c, clamp, oy: oy, ox: ox) }
-        for gi in 0..<groups {
-            let wp = w + gi * depthwiseGroupStride
-            let b = load8(wp)
-            let w0 = load8(wp + 8), w1 = load8(wp + 16), w2 = load8(wp + 24)
-            let w3 = load8(wp + 32), w4 = load8(wp + 40), w5 = load8(wp + 48)
-            let w6 = load8(wp + 56), w7 = load8(wp + 64), w8 = load8(wp + 72)
-            let r0 = input + iy0 * rowStride + gi * 8
-            let r1 = r0 + rowStride, r2 = r1 + rowStride
-            let step = s * c
-            var ox = oxFirst
-            while ox + 3 <= oxLast {
-                let off = (ox * s - g.padLeft) * c
+        // Pixels outer, channel groups inner: a tile's 3 input rows x 6 (stride 1) or 9 (stride 2)
+        // pixels x all channels stay in L1 while every group reads them, and each 64-byte line is used
+        // whole. Groups outer swept a whole row per group: 8 channels per line, every tap from L2.
+        let r0 = input + iy0 * rowStride
+        let r1 = r0 + rowStride, r2 = r1 + rowStride
+        let step = s * c
+        var ox = oxFirst
+        while ox + 3 <= oxLast {
+            let off = (ox * s - g.padLeft) * c
+            let o = out + ox * c
+            for gi in 0..<groups {
+                let wp = w + gi * depthwiseGroupStride
+                let b = load8(wp)
+                let w0 = load8(wp + 8), w1 = load8(wp + 16), w2 = load8(wp + 24)
+                let w3 = load8(wp + 32), w4 = load8(wp + 40), w5 = load8(wp + 48)
+                let w6 = load8(wp + 56), w7 = load8(wp + 64), w8 = load8(wp + 72)
+                let gOff = off + gi * 8
                 var a0 = b, a1 = b, a2 = b, a3 = b
-                var p = r0 + off
+                var p = r0 + gOff
                 a0.addProduct(load8(p), w0); a0.addProduct(load8(p + c), w1); a0.addProduct(load8(p + 2 * c), w2)
                 a1.addProduct(load8(p + step), w0); a1.addProduct(load8(p + step + c), w1); a1.addProduct(load8(p + step + 2 * c), w2)
                 a2.addProduct(load8(p + 2 * step), w0); a2.addProduct(load8(p + 2 * step + c), w1); a2.addProduct(load8(p + 2 * step + 2 * c), w2)
                 a3.addProduct(load8(p + 3 * step), w0); a3.addProduct(load8(p + 3 * step + c), w1); a3.addProduct(load8(p + 3 * step + 2 * c), w2)
-                p = r1 + off
+                p = r1 + gOff
                 a0.addProduct(load8(p), w3); a0.addProduct(load8(p + c), w4); a0.addProduct(load8(p + 2 * c), w5)
                 a1.addProduct(load8(p + step), w3); a1.addProduct(load8(p + step + c), w4); a1.addProduct(load8(p + step + 2 * c), w5)
                 a2.addProduct(load8(p + 2 * step), w3); a2.addProduct(load8(p + 2 * step + c), w4); a2.addProduct(load8(p + 2 * step + 2 * c), w5)
                 a3.addProduct(load8(p + 3 * step), w3); a3.addProduct(load8(p + 3 * step + c), w4); a3.addProduct(load8(p + 3 * step + 2 * c), w5)
-                p = r2 + off
+                p = r2 + gOff
                 a0.addProduct(load8(p), w6); a0.addProduct(load8(p + c), w7); a0.addProduct(load8(p + 2 * c), w8)
                 a1.addProduct(load8(p + step), w6); a1.addProduct(load8(p + step + c), w7); a1.addProduct(load8(p + step + 2 * c), w8)
                 a2.addProduct(load8(p + 2 * step), w6); a2.addProduct(load8(p + 2 * step + c), w7); a2.addProduct(load8(p + 2 * step + 2 * c), w8)
                 a3.addProduct(load8(p + 3 * step), w6); a3.addProduct(load8(p + 3 * step + c), w7); a3.addProduct(load8(p + 3 * step + 2 * c), w8)
-                let o = out + ox * c + gi * 8
-                store8(clamp8(a0, lo, hi), o)
-                store8(clamp8(a1, lo, hi), o + c)
-                store8(clamp8(a2, lo, hi), o + 2 * c)
-                store8(clamp8(a3, lo, hi), o + 3 * c)
-                ox += 4
+                let og = o + gi * 8
+                store8(clamp8(a0, lo, hi), og)
+                store8(clamp8(a1, lo, hi), og + c)
+                store8(clamp8(a2, lo, hi), og + 2 * c)
+                store8(clamp8(a3, lo, hi), og + 3 * c)
             }
-            while ox <= oxLast {
-                let off = (ox * s - g.padLeft) * c
-                var a = b
-                var p = r0 + off
-                a.addProduct(load8(p), w0); a.addProduct(load8(p + c), w1); a.addProduct(load8(p + 2 * c), w2)
-                p = r1 + off
-                a.addProduct(load8(p), w3); a.addProduct(load8(p + c), w4); a.addProduct(load8(p + 2 * c), w5)
-                p = r2 + off
-                a.addProduct(load8(p), w6); a.addProduct(load8(p + c), w7); a.addProduct(load8(p + 2 * c), w8)
+            ox += 4
+        }
+        while ox <= oxLast {
+            let off = (ox * s - g.padLeft) * c
+            for gi in 0..<groups {
+                let wp = w + gi * depthwiseGroupStride
+                let gOff = off + gi * 8
+                var a = load8(wp)
+                var p = r0 + gOff
+                a.addProduct(load8(p), load8(wp + 8)); a.addProduct(load8(p + c), load8(wp + 16)); a.addProduct(load8(p + 2 * c), load8(wp + 24))
+                p = r1 + gOff
+                a.addProduct(load8(p), load8(wp + 32)); a.addProduct(load8(p + c), load8(wp + 40)); a.addProduct(load8(p + 2 * c), load8(wp + 48))
+                p = r2 + gOff
+                a.addProduct(load8(p), load8(wp + 56)); a.addProduct(load8(p + c), load8(wp + 64)); a.addProduct(load8(p + 2 * c), load8(wp + 72))
                 store8(clamp8(a, lo, hi), out + ox * c + gi * 8)
-                ox += 1
             }
+            ox += 1
         }
         if c % 8 != 0 {
             for ox in oxFirst...oxLast { depthwiseTail(input, w, out + ox * c, g, c, clamp, oy: oy, ox: ox) }
