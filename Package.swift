@@ -25,8 +25,10 @@ let package = Package(
 
         // SHA-256 compression with the x86 SHA instructions, chosen at run time (Store falls back to Swift).
         .target(name: "CSHA256", cSettings: [.unsafeFlags(["-O2"])]),
+        // vmaxps/vminps for the kernels' clamp (header-only: static inline functions).
+        .target(name: "CSIMD", cSettings: [.unsafeFlags(["-O2", "-march=x86-64-v3"])]),
         .target(name: "Imaging", dependencies: ["CTurboJPEG", "CPNG"], swiftSettings: simd),
-        .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: simd),
+        .target(name: "Kernels", dependencies: ["COpenBLAS", "CSIMD"], swiftSettings: simd),
         .target(name: "MobileNet", dependencies: ["Kernels", "CHDF5"], swiftSettings: simd),
         // -O even in debug builds: SHA-256 of every image and weights file is 100x slower unoptimized.
         .target(name: "Store", dependencies: ["CSQLite3", "CSHA256"], resources: [.embedInCode("schema.sql")],
