@@ -92,61 +92,92 @@ private func clip8(_ v: Int32) -> UInt8 {
 
 private func resampleRows(_ image: RGBImage, rows: Range<Int>, width: Int, weights w: ResampleWeights) -> RGBImage {
     var out = [UInt8](unsafeUninitializedCapacity: rows.count * width * 3) { $1 = rows.count * width * 3 }  // every byte written below
-    let half = Int32(1 << (ResampleWeights.precisionBits - 1))
-    let inStride = image.width * 3
-    let lastByte = image.height * inStride
-    image.pixels.withUnsafeBufferPointer { src in
-        out.withUnsafeMutableBufferPointer { dst in
-            w.weights.withUnsafeBufferPointer { kk in
-                w.first.withUnsafeBufferPointer { first in
-                    w.count.withUnsafeBufferPointer { count in
-                        let end = dst.baseAddress! + dst.count
-                        for (yy, y) in rows.enumerated() {
-                            let row = src.baseAddress! + y * inStride
-                            let outRow = dst.baseAddress! + yy * width * 3
-                            for xx in 0..<width {
-                                let k = kk.baseAddress! + xx * w.taps
-                                let start = first[xx] * 3, n = count[xx]
-                                // R, G, B and one spare lane per 4-byte load; the load would read one
-                                // byte past the image only for its very last pixel, so that one is scalar.
-                                if y * inStride + start + 3 * n < lastByte {
-                                    var acc = SIMD4<Int32>(repeating: half)
-                                    let raw = UnsafeRawPointer(row + start)
-                                    for x in 0..<n {
-                                        let px = SIMD4<Int32>(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: 3 * x, as: SIMD4<UInt8>.self))
-                                        acc &+= px &* k[x]
-                                    }
-                                    // clip8 on all lanes at once; the spare fourth byte lands on the next
-                                    // pixel's R (written after), so only the image's last pixel stores 3.
-                                    let bytes = SIMD4<UInt8>(truncatingIfNeeded: (acc &>> Int32(ResampleWeights.precisionBits)).clamped(lowerBound: .zero, upperBound: SIMD4(repeating: 255)))
-                                    let o = outRow + xx * 3
-                                    if o + 4 <= end {
-                                        UnsafeMutableRawPointer(o).storeBytes(of: bytes, as: SIMD4<UInt8>.self)
-                                    } else {
-                                        o[0] = bytes[0]; o[1] = bytes[1]; o[2] = bytes[2]
-                                    }
-                                } else {
-                                    var r = half, g = half, b = half
-                                    var p = row + start
-                                    for x in 0..<n {
-                                        let c = k[x]
-                                        r &+= Int32(p[0]) &* c
-                                        g &+= Int32(p[1]) &* c
-                                        b &+= Int32(p[2]) &* c
-                                        p += 3
-                                    }
-                                    outRow[xx * 3] = clip8(r)
-                                    outRow[xx * 3 + 1] = clip8(g)
-                                    outRow[xx * 3 + 2] = clip8(b)
-                                }
-                            }
-                        }
-                    }
-                }
+    let taps = w.taps
+    // Output pixels in pairs, one per half of an 8-lane vector: pair p's tap x weights as
+    // [k(2p)[x] x4, k(2p+1)[x] x4]. A pixel with fewer taps than its partner has zero weights there
+    // (ResampleWeights pads with zeros), so both run the longer count and the sums do not change.
+    let pairs = width / 2
+    var pairWeights = [Int32](repeating: 0, count: pairs * taps * 8)
+    var pairTaps = [Int](repeating: 0, count: pairs)
+    for p in 0..<pairs {
+        pairTaps[p] = max(w.count[2 * p], w.count[2 * p + 1])
+        for x in 0..<taps {
+            for lane in 0..<4 {
+                pairWeights[(p * taps + x) * 8 + lane] = w.weights[2 * p * taps + x]
+                pairWeights[(p * taps + x) * 8 + 4 + lane] = w.weights[(2 * p + 1) * taps + x]
             }
         }
     }
+    let inStride = image.width * 3
+    image.pixels.withUnsafeBufferPointer { src in
+      out.withUnsafeMutableBufferPointer { dst in
+        pairWeights.withUnsafeBufferPointer { pw in
+            let end = dst.baseAddress! + dst.count
+            // A 4-byte load reads R, G, B and one byte more, so a load must start 4 bytes before the end.
+            let lastLoad = src.baseAddress! + src.count - 4
+            for (yy, y) in rows.enumerated() {
+                let row = src.baseAddress! + y * inStride
+                let outRow = dst.baseAddress! + yy * width * 3
+                for p in 0..<pairs {
+                    let a = row + w.first[2 * p] * 3, b = row + w.first[2 * p + 1] * 3, n = pairTaps[p]
+                    let o = outRow + 6 * p
+                    guard n > 0, max(a, b) + 3 * (n - 1) <= lastLoad, o + 7 <= end else {
+                        resamplePixel(row, w, 2 * p, o, lastLoad: lastLoad, end: end)
+                        resamplePixel(row, w, 2 * p + 1, o + 3, lastLoad: lastLoad, end: end)
+                        continue
+                    }
+                    var acc = SIMD8<Int32>(repeating: resampleHalf)
+                    let k = UnsafeRawPointer(pw.baseAddress! + p * taps * 8)
+                    for x in 0..<n {
+                        let pa = UnsafeRawPointer(a + 3 * x).loadUnaligned(as: SIMD4<UInt8>.self)
+                        let pb = UnsafeRawPointer(b + 3 * x).loadUnaligned(as: SIMD4<UInt8>.self)
+                        let px = SIMD8<Int32>(truncatingIfNeeded: SIMD8(lowHalf: pa, highHalf: pb))
+                        acc &+= px &* k.loadUnaligned(fromByteOffset: 32 * x, as: SIMD8<Int32>.self)
+                    }
+                    let bytes = clip8(acc)
+                    // The fourth byte of each store lands on the next pixel's R, written after it.
+                    UnsafeMutableRawPointer(o).storeBytes(of: bytes.lowHalf, as: SIMD4<UInt8>.self)
+                    UnsafeMutableRawPointer(o + 3).storeBytes(of: bytes.highHalf, as: SIMD4<UInt8>.self)
+                }
+                if width % 2 == 1 {
+                    resamplePixel(row, w, width - 1, outRow + 3 * (width - 1), lastLoad: lastLoad, end: end)
+                }
+            }
+        }
+      }
+    }
     return RGBImage(width: width, height: rows.count, pixels: out)
+}
+
+private let resampleHalf = Int32(1 << (ResampleWeights.precisionBits - 1))
+
+/// Pillow's `clip8` on every lane: drop the fixed-point fraction, clamp to 0...255.
+@inline(__always)
+private func clip8(_ v: SIMD8<Int32>) -> SIMD8<UInt8> {
+    SIMD8<UInt8>(truncatingIfNeeded: (v &>> Int32(ResampleWeights.precisionBits)).clamped(lowerBound: .zero, upperBound: SIMD8(repeating: 255)))
+}
+
+/// One output pixel `xx` of the horizontal pass into `o`: the path for a row's last, odd pixel and
+/// for loads or stores that would cross the end of a buffer.
+@inline(__always)
+private func resamplePixel(_ row: UnsafePointer<UInt8>, _ w: ResampleWeights, _ xx: Int, _ o: UnsafeMutablePointer<UInt8>,
+                           lastLoad: UnsafePointer<UInt8>, end: UnsafeMutablePointer<UInt8>) {
+    let start = row + w.first[xx] * 3, n = w.count[xx]
+    var acc = SIMD4<Int32>(repeating: resampleHalf)
+    w.weights.withUnsafeBufferPointer { kk in
+        let k = kk.baseAddress! + xx * w.taps
+        for x in 0..<n {
+            let p = start + 3 * x
+            let px = p <= lastLoad ? UnsafeRawPointer(p).loadUnaligned(as: SIMD4<UInt8>.self) : SIMD4(p[0], p[1], p[2], 0)
+            acc &+= SIMD4<Int32>(truncatingIfNeeded: px) &* k[x]
+        }
+    }
+    let bytes = clip8(SIMD8(lowHalf: acc, highHalf: .zero)).lowHalf
+    if o + 4 <= end {
+        UnsafeMutableRawPointer(o).storeBytes(of: bytes, as: SIMD4<UInt8>.self)
+    } else {
+        o[0] = bytes[0]; o[1] = bytes[1]; o[2] = bytes[2]
+    }
 }
 
 /// Vertical pass; `rowOffset` is the source row that `image`'s row 0 stands for (the horizontal
