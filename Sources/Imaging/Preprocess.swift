@@ -23,6 +23,10 @@ let unitScale: [Float] = (0..<256).map { Float($0) / Float(127.5) - Float(1) }
 public func preprocess(_ image: RGBImage, size: Int, flip: Bool = false, into output: UnsafeMutablePointer<Float>) {
     precondition(size > 0, "preprocess size must be positive, got \(size)")
     let resized = resizeBilinear(image, width: size, height: size)
+    if !flip {
+        resized.pixels.withUnsafeBufferPointer { src in scaleToUnit(src.baseAddress!, count: src.count, into: output) }
+        return
+    }
     resized.pixels.withUnsafeBufferPointer { src in
         unitScale.withUnsafeBufferPointer { table in
             for y in 0..<size {
@@ -36,5 +40,22 @@ public func preprocess(_ image: RGBImage, size: Int, flip: Bool = false, into ou
                 }
             }
         }
+    }
+}
+
+/// `x / 127.5 - 1` over `count` bytes, 16 at a time: the same IEEE division and subtraction per lane
+/// as `unitScale`'s, so the same floats, without a table lookup per byte.
+private func scaleToUnit(_ src: UnsafePointer<UInt8>, count: Int, into output: UnsafeMutablePointer<Float>) {
+    let divisor = SIMD16<Float>(repeating: 127.5), one = SIMD16<Float>(repeating: 1)
+    var i = 0
+    while i + 16 <= count {
+        let bytes = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<UInt8>.self)
+        let v = SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: bytes)) / divisor - one
+        UnsafeMutableRawPointer(output + i).storeBytes(of: v, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < count {
+        output[i] = unitScale[Int(src[i])]
+        i += 1
     }
 }

@@ -17,6 +17,18 @@ final class PreprocessTests: XCTestCase {
         XCTAssertEqual(unitScale[255], 1)
     }
 
+    /// The unflipped path scales 16 bytes per vector; every byte value must give the table's float
+    /// bit for bit, including the scalar tail (3 * 11 * 11 = 363 bytes is not a multiple of 16).
+    func testVectorScalingGivesTheTableValueForEveryByte() {
+        let pixels = (0..<(11 * 11 * 3)).map { UInt8(($0 * 7) % 256) }
+        var out = [Float](repeating: .nan, count: pixels.count)
+        out.withUnsafeMutableBufferPointer { preprocess(RGBImage(width: 11, height: 11, pixels: pixels), size: 11, into: $0.baseAddress!) }
+        XCTAssertEqual(Set(pixels).count, 256)
+        for (i, p) in pixels.enumerated() {
+            XCTAssertEqual(out[i].bitPattern, unitScale[Int(p)].bitPattern, "byte \(p) at \(i)")
+        }
+    }
+
     func testFlipMirrorsEachRowOfTheResizedImage() throws {
         let source = RGBImage(width: 5, height: 3, pixels: (0..<45).map { UInt8($0 * 5) })
         var plain = [Float](repeating: 0, count: 4 * 4 * 3), flipped = plain
