@@ -110,43 +110,49 @@ private func resampleRows(_ image: RGBImage, rows: Range<Int>, width: Int, weigh
     }
     let inStride = image.width * 3
     image.pixels.withUnsafeBufferPointer { src in
-      out.withUnsafeMutableBufferPointer { dst in
-        pairWeights.withUnsafeBufferPointer { pw in
-            let end = dst.baseAddress! + dst.count
-            // A 4-byte load reads R, G, B and one byte more, so a load must start 4 bytes before the end.
-            let lastLoad = src.baseAddress! + src.count - 4
-            for (yy, y) in rows.enumerated() {
-                let row = src.baseAddress! + y * inStride
-                let outRow = dst.baseAddress! + yy * width * 3
-                for p in 0..<pairs {
-                    let a = row + w.first[2 * p] * 3, b = row + w.first[2 * p + 1] * 3, n = pairTaps[p]
-                    let o = outRow + 6 * p
-                    guard n > 0, max(a, b) + 3 * (n - 1) <= lastLoad, o + 7 <= end else {
-                        resamplePixel(row, w, 2 * p, o, lastLoad: lastLoad, end: end)
-                        resamplePixel(row, w, 2 * p + 1, o + 3, lastLoad: lastLoad, end: end)
-                        continue
-                    }
-                    var acc = SIMD8<Int32>(repeating: resampleHalf)
-                    let k = UnsafeRawPointer(pw.baseAddress! + p * taps * 8)
-                    for x in 0..<n {
-                        let pa = UnsafeRawPointer(a + 3 * x).loadUnaligned(as: SIMD4<UInt8>.self)
-                        let pb = UnsafeRawPointer(b + 3 * x).loadUnaligned(as: SIMD4<UInt8>.self)
-                        let px = SIMD8<Int32>(truncatingIfNeeded: SIMD8(lowHalf: pa, highHalf: pb))
-                        acc &+= px &* k.loadUnaligned(fromByteOffset: 32 * x, as: SIMD8<Int32>.self)
-                    }
-                    let bytes = clip8(acc)
-                    // The fourth byte of each store lands on the next pixel's R, written after it.
-                    UnsafeMutableRawPointer(o).storeBytes(of: bytes.lowHalf, as: SIMD4<UInt8>.self)
-                    UnsafeMutableRawPointer(o + 3).storeBytes(of: bytes.highHalf, as: SIMD4<UInt8>.self)
-                }
-                if width % 2 == 1 {
-                    resamplePixel(row, w, width - 1, outRow + 3 * (width - 1), lastLoad: lastLoad, end: end)
-                }
+        out.withUnsafeMutableBufferPointer { dst in
+            pairWeights.withUnsafeBufferPointer { pw in
+                resamplePairs(src, dst, pw, rows: rows, width: width, inStride: inStride, weights: w, pairTaps: pairTaps)
             }
         }
-      }
     }
     return RGBImage(width: width, height: rows.count, pixels: out)
+}
+
+/// The horizontal pass's loop over `rows`, two output pixels per vector (see `resampleRows`).
+private func resamplePairs(_ src: UnsafeBufferPointer<UInt8>, _ dst: UnsafeMutableBufferPointer<UInt8>, _ pw: UnsafeBufferPointer<Int32>,
+                           rows: Range<Int>, width: Int, inStride: Int, weights w: ResampleWeights, pairTaps: [Int]) {
+    let end = dst.baseAddress! + dst.count
+    // A 4-byte load reads R, G, B and one byte more, so a load must start 4 bytes before the end.
+    let lastLoad = src.baseAddress! + src.count - 4
+    for (yy, y) in rows.enumerated() {
+        let row = src.baseAddress! + y * inStride
+        let outRow = dst.baseAddress! + yy * width * 3
+        for p in 0..<(width / 2) {
+            let a = row + w.first[2 * p] * 3, b = row + w.first[2 * p + 1] * 3, n = pairTaps[p]
+            let o = outRow + 6 * p
+            guard n > 0, max(a, b) + 3 * (n - 1) <= lastLoad, o + 7 <= end else {
+                resamplePixel(row, w, 2 * p, o, lastLoad: lastLoad, end: end)
+                resamplePixel(row, w, 2 * p + 1, o + 3, lastLoad: lastLoad, end: end)
+                continue
+            }
+            var acc = SIMD8<Int32>(repeating: resampleHalf)
+            let k = UnsafeRawPointer(pw.baseAddress! + p * w.taps * 8)
+            for x in 0..<n {
+                let pa = UnsafeRawPointer(a + 3 * x).loadUnaligned(as: SIMD4<UInt8>.self)
+                let pb = UnsafeRawPointer(b + 3 * x).loadUnaligned(as: SIMD4<UInt8>.self)
+                let px = SIMD8<Int32>(truncatingIfNeeded: SIMD8(lowHalf: pa, highHalf: pb))
+                acc &+= px &* k.loadUnaligned(fromByteOffset: 32 * x, as: SIMD8<Int32>.self)
+            }
+            let bytes = clip8(acc)
+            // The fourth byte of each store lands on the next pixel's R, written after it.
+            UnsafeMutableRawPointer(o).storeBytes(of: bytes.lowHalf, as: SIMD4<UInt8>.self)
+            UnsafeMutableRawPointer(o + 3).storeBytes(of: bytes.highHalf, as: SIMD4<UInt8>.self)
+        }
+        if width % 2 == 1 {
+            resamplePixel(row, w, width - 1, outRow + 3 * (width - 1), lastLoad: lastLoad, end: end)
+        }
+    }
 }
 
 private let resampleHalf = Int32(1 << (ResampleWeights.precisionBits - 1))

@@ -340,20 +340,23 @@ struct Stopwatch {
 
     init(_ profile: UnsafeMutablePointer<LayerProfile>?) {
         self.profile = profile
-        last = profile == nil ? 0 : Stopwatch.threadCPUTime()
+        last = profile == nil ? 0 : threadCPUSeconds()
     }
 
     @inline(__always) mutating func lap(_ kind: LayerKind) {
         guard let profile else { return }
-        let now = Stopwatch.threadCPUTime()
+        let now = threadCPUSeconds()
         profile.pointee.images[profile.pointee.images.count - 1][kind, default: 0] += now - last
         last = now
     }
 
-    static func threadCPUTime() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
-    }
+}
+
+/// CPU seconds the calling thread has run: unlike wall time, not inflated while another tenant
+/// holds the core (the layer table and the benchmark's resize timing use it).
+public func threadCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }
 

@@ -54,13 +54,6 @@ func median(_ values: [Double]) -> Double {
 /// Seconds on a monotonic clock.
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
-/// CPU seconds this thread has run: unlike wall time, not inflated while another tenant holds the core.
-func threadCPUSeconds() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
-}
-
 /// This process's peak resident set size (getrusage: kilobytes on Linux).
 func peakRSSKilobytes() -> Int {
     var usage = rusage()

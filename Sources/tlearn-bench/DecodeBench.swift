@@ -2,6 +2,7 @@ import ArgumentParser
 import Extraction
 import Foundation
 import Imaging
+import MobileNet
 
 /// Decode + resize + scale to the 224x224 float input, over the dev photos: one thread, and one
 /// decoder per core; beside OpenCV's `imread` + `resize(INTER_LINEAR)` timed in the same run.
@@ -16,7 +17,7 @@ struct DecodeBench: BenchSection {
         let all = try rate(files, threads: c.threads)
         c.say(String(format: "decode+resize: %d photos to 224x224 floats: %.0f images/s on 1 thread, %.0f images/s on %d threads",
                      files.count, one, all, c.threads))
-        let resizeMs = try resizeOnly(Array(files.prefix(64)))
+        let resizeMs = resizeOnly(Array(files.prefix(64)))
         c.say(String(format: "  of which the Pillow-exact resize alone: %.3f ms per photo (CPU time, fastest of 10 passes over 64 decoded photos)", resizeMs))
         var peer: Double?
         if c.runPeer {
@@ -39,7 +40,7 @@ struct DecodeBench: BenchSection {
 
     /// CPU milliseconds per photo of `resizeBilinear` to 224x224 alone, on already decoded photos: the
     /// fastest of 10 passes, like the layer table, so a busy neighbour does not move it.
-    private static func resizeOnly(_ files: [String]) throws -> Double {
+    private static func resizeOnly(_ files: [String]) -> Double {
         let decoded = files.compactMap { try? decodeImage(at: $0).image }
         guard !decoded.isEmpty else { return 0 }
         var passes: [Double] = []
