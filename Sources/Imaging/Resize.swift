@@ -155,6 +155,7 @@ private func resamplePairs(_ src: UnsafeBufferPointer<UInt8>, _ dst: UnsafeMutab
     }
 }
 
+/// Pillow's rounding offset: every sum starts at half of the fixed-point one.
 private let resampleHalf = Int32(1 << (ResampleWeights.precisionBits - 1))
 
 /// Pillow's `clip8` on every lane: drop the fixed-point fraction, clamp to 0...255.
@@ -191,7 +192,6 @@ private func resamplePixel(_ row: UnsafePointer<UInt8>, _ w: ResampleWeights, _ 
 private func resampleColumns(_ image: RGBImage, rowOffset: Int, height: Int, weights w: ResampleWeights) -> RGBImage {
     let rowBytes = image.width * 3
     var out = [UInt8](unsafeUninitializedCapacity: height * rowBytes) { $1 = height * rowBytes }  // every byte written below
-    let half = Int32(1 << (ResampleWeights.precisionBits - 1))
     var acc = [Int32](repeating: 0, count: rowBytes)
     image.pixels.withUnsafeBufferPointer { src in
         out.withUnsafeMutableBufferPointer { dst in
@@ -200,7 +200,7 @@ private func resampleColumns(_ image: RGBImage, rowOffset: Int, height: Int, wei
                     for yy in 0..<height {
                         // Accumulate whole rows at a time: contiguous, vectorisable, same sums as Pillow's
                         // per-pixel loop because integer addition is exact.
-                        for i in 0..<rowBytes { acc[i] = half }
+                        for i in 0..<rowBytes { acc[i] = resampleHalf }
                         let k = kk.baseAddress! + yy * w.taps
                         let top = w.first[yy] - rowOffset
                         for y in 0..<w.count[yy] {
