@@ -29,7 +29,9 @@ let package = Package(
         .target(name: "CSIMD", cSettings: [.unsafeFlags(["-O2", "-march=x86-64-v3"])]),
         .target(name: "Imaging", dependencies: ["CTurboJPEG", "CPNG"], swiftSettings: simd),
         .target(name: "Kernels", dependencies: ["COpenBLAS", "CSIMD"], swiftSettings: simd),
-        .target(name: "MobileNet", dependencies: ["Kernels", "CHDF5"], swiftSettings: simd),
+        // The only H5* caller: reads Keras weights files (and writes the weights of exported models).
+        .target(name: "HDF5", dependencies: ["CHDF5"]),
+        .target(name: "MobileNet", dependencies: ["Kernels", "HDF5"], swiftSettings: simd),
         // -O even in debug builds: SHA-256 of every image and weights file is 100x slower unoptimized.
         .target(name: "Store", dependencies: ["CSQLite3", "CSHA256"], resources: [.embedInCode("schema.sql")],
                 swiftSettings: [.unsafeFlags(["-O"])]),

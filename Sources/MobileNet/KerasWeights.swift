@@ -1,8 +1,8 @@
-import CHDF5
 import Foundation
+import HDF5
 
 /// A MobileNetV2 backbone read from a Keras `.h5`, with every BatchNorm folded into the convolution
-/// before it. This file is the project's only H5* caller.
+/// before it. The HDF5 module does the reading.
 ///
 /// Layouts handled (all found in the wild):
 /// - keras-applications downloads: root `layer_names`, per-layer `weight_names`, `Conv1/Conv1/kernel:0`,
@@ -35,7 +35,16 @@ struct KerasWeights {
     init(path: String, matching: Matching = .best) throws {
         hdf5Lock.lock()
         defer { hdf5Lock.unlock() }
-        let file = try HDF5File(path: path)
+        do {
+            try self.init(file: try HDF5File(path: path), matching: matching)
+        } catch let error as HDF5Error {
+            throw WeightsError(error)
+        }
+    }
+
+    /// `init(path:matching:)` on an open file; call with `hdf5Lock` held.
+    private init(file: HDF5File, matching: Matching) throws {
+        let path = file.path
         self.path = path
         let root = file.exists("/model_weights") ? "/model_weights" : "/"
         let (architecture, resolved) = try KerasWeights.resolve(file, root: root, matching: matching)
@@ -207,183 +216,5 @@ struct KerasWeights {
         let folded = kernel.indices.map { Float(Double(kernel[$0]) * scale[$0 % channels]) }
         let bias = (0..<channels).map { Float(Double(beta[$0]) - Double(mean[$0]) * scale[$0]) }
         return Folded(kernel: folded, bias: bias)
-    }
-}
-
-// MARK: - HDF5
-
-/// libhdf5 (serial build) is not thread-safe: every call in this module runs under this lock.
-let hdf5Lock = NSLock()
-
-/// A read-only HDF5 file. All H5* calls of the project are in this file; errors come back as
-/// `WeightsError` naming the file and the object.
-final class HDF5File {
-    let id: hid_t
-    let path: String
-
-    /// The 8-byte HDF5 signature; it sits at 0 or, after a user block, at 512, 1024, 2048, ...
-    static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
-
-    /// Opens `path`, checking it exists, is not empty and carries the HDF5 signature before HDF5 sees it.
-    /// Call with `hdf5Lock` held.
-    init(path: String) throws {
-        self.path = path
-        try HDF5File.checkSignature(path)
-        H5Eset_auto2(tl_H5E_DEFAULT(), nil, nil)  // errors come back as WeightsError, not on stderr
-        let id = H5Fopen(path, tl_H5F_ACC_RDONLY(), tl_H5P_DEFAULT())
-        guard id >= 0 else {
-            throw WeightsError.unreadable(file: path, reason: "HDF5 cannot open it (\(HDF5File.lastError())); truncated or damaged?")
-        }
-        self.id = id
-    }
-
-    deinit { H5Fclose(id) }
-
-    private static func checkSignature(_ path: String) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw WeightsError.unreadable(file: path, reason: "no such file")
-        }
-        guard !isDirectory.boolValue else { throw WeightsError.unreadable(file: path, reason: "is a directory") }
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw WeightsError.unreadable(file: path, reason: "permission denied")
-        }
-        defer { try? handle.close() }
-        let size = (try? handle.seekToEnd()) ?? 0
-        guard size > 0 else { throw WeightsError.unreadable(file: path, reason: "the file is empty") }
-        var offset: UInt64 = 0
-        while offset + 8 <= size {
-            try? handle.seek(toOffset: offset)
-            if let bytes = try? handle.read(upToCount: 8), Array(bytes) == signature { return }
-            offset = offset == 0 ? 512 : offset * 2
-        }
-        throw WeightsError.notHDF5(file: path)
-    }
-
-    /// The innermost message on HDF5's error stack (the most specific one), then clears the stack.
-    static func lastError() -> String {
-        var messages: [String] = []
-        withUnsafeMutablePointer(to: &messages) { pointer in
-            _ = H5Ewalk2(tl_H5E_DEFAULT(), H5E_WALK_UPWARD, { _, error, data in
-                if let text = error?.pointee.desc, let data {
-                    data.assumingMemoryBound(to: [String].self).pointee.append(String(cString: text))
-                }
-                return 0
-            }, pointer)
-        }
-        H5Eclear2(tl_H5E_DEFAULT())
-        return messages.first ?? "unknown HDF5 error"
-    }
-
-    /// Whether a link `name` (absolute path) exists, every intermediate group included.
-    func exists(_ name: String) -> Bool {
-        var prefix = ""
-        for part in name.split(separator: "/") {
-            prefix += "/" + part
-            guard H5Lexists(id, prefix, tl_H5P_DEFAULT()) > 0 else { return false }
-        }
-        return true
-    }
-
-    /// Every dataset below `group` (absolute), as absolute paths, in name order.
-    func datasets(under group: String) throws -> [String] {
-        let g = H5Gopen2(id, group, tl_H5P_DEFAULT())
-        guard g >= 0 else { throw WeightsError.invalid(file: path, reason: "cannot open group \(group): \(HDF5File.lastError())") }
-        defer { H5Gclose(g) }
-        var found: [String] = []
-        let rc = withUnsafeMutablePointer(to: &found) { pointer in
-            H5Lvisit(g, H5_INDEX_NAME, H5_ITER_INC, { group, name, info, data in
-                guard let name, let data, info?.pointee.type == H5L_TYPE_HARD else { return 0 }
-                let object = H5Oopen(group, name, tl_H5P_DEFAULT())
-                guard object >= 0 else { return 0 }
-                if H5Iget_type(object) == H5I_DATASET {
-                    data.assumingMemoryBound(to: [String].self).pointee.append(String(cString: name))
-                }
-                H5Oclose(object)
-                return 0
-            }, pointer)
-        }
-        guard rc >= 0 else { throw WeightsError.invalid(file: path, reason: "cannot list \(group): \(HDF5File.lastError())") }
-        let base = group.hasSuffix("/") ? group : group + "/"
-        return found.map { base + $0 }
-    }
-
-    /// A string (or string array) attribute, fixed-length or variable-length, as Swift strings.
-    /// nil if the attribute is absent; [] if it is not a string type (Keras writes an empty float64
-    /// array as the `weight_names` of a layer without weights).
-    func strings(attribute name: String, of object: String) throws -> [String]? {
-        guard exists(object), H5Aexists_by_name(id, object, name, tl_H5P_DEFAULT()) > 0 else { return nil }
-        let attr = H5Aopen_by_name(id, object, name, tl_H5P_DEFAULT(), tl_H5P_DEFAULT())
-        guard attr >= 0 else { throw bad("cannot open attribute \(name) of \(object)") }
-        defer { H5Aclose(attr) }
-        let type = H5Aget_type(attr)
-        defer { H5Tclose(type) }
-        guard H5Tget_class(type) == H5T_STRING else { return [] }
-        let space = H5Aget_space(attr)
-        defer { H5Sclose(space) }
-        let count = Int(H5Sget_simple_extent_npoints(space))
-        guard count > 0 else { return [] }
-        if H5Tis_variable_str(type) > 0 {
-            // Variable-length: HDF5 allocates each string; 1.10 has no H5Treclaim, so H5Dvlen_reclaim frees them.
-            let memory = H5Tcopy(tl_H5T_C_S1())
-            defer { H5Tclose(memory) }
-            H5Tset_size(memory, tl_H5T_VARIABLE())
-            H5Tset_cset(memory, H5Tget_cset(type))
-            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
-            guard H5Aread(attr, memory, &pointers) >= 0 else { throw bad("cannot read attribute \(name) of \(object)") }
-            let result = pointers.map { $0.map { String(cString: $0) } ?? "" }
-            H5Dvlen_reclaim(memory, space, tl_H5P_DEFAULT(), &pointers)
-            return result
-        }
-        // Fixed-length (h5py 2 / Keras 2): NUL-padded or space-padded records of `size` bytes.
-        let size = H5Tget_size(type)
-        guard size > 0 else { return [] }
-        var bytes = [UInt8](repeating: 0, count: count * size)
-        guard H5Aread(attr, type, &bytes) >= 0 else { throw bad("cannot read attribute \(name) of \(object)") }
-        let spacePadded = H5Tget_strpad(type) == H5T_STR_SPACEPAD
-        return (0..<count).map { i in
-            var record = bytes[(i * size)..<((i + 1) * size)]
-            if let nul = record.firstIndex(of: 0) { record = record[..<nul] }
-            var text = String(decoding: record, as: UTF8.self)
-            if spacePadded { while text.hasSuffix(" ") { text.removeLast() } }
-            return text
-        }
-    }
-
-    /// A dataset's shape; nil when `name` is not a readable dataset.
-    func shape(of name: String) -> [Int]? {
-        let ds = H5Dopen2(id, name, tl_H5P_DEFAULT())
-        guard ds >= 0 else { H5Eclear2(tl_H5E_DEFAULT()); return nil }
-        defer { H5Dclose(ds) }
-        let space = H5Dget_space(ds)
-        guard space >= 0 else { return nil }
-        defer { H5Sclose(space) }
-        let rank = Int(H5Sget_simple_extent_ndims(space))
-        guard rank >= 0 else { return nil }
-        var dims = [hsize_t](repeating: 0, count: max(rank, 1))
-        guard H5Sget_simple_extent_dims(space, &dims, nil) >= 0 else { return nil }
-        return dims.prefix(rank).map { Int($0) }
-    }
-
-    /// A float dataset's values converted to native Float32 (HDF5 converts float16/float64 too).
-    func floats(_ name: String, count: Int) throws -> [Float] {
-        let ds = H5Dopen2(id, name, tl_H5P_DEFAULT())
-        guard ds >= 0 else { throw bad("cannot open dataset \(name)") }
-        defer { H5Dclose(ds) }
-        let type = H5Dget_type(ds)
-        defer { H5Tclose(type) }
-        guard H5Tget_class(type) == H5T_FLOAT else {
-            throw WeightsError.invalid(file: path, reason: "dataset \(name) does not hold floating-point numbers")
-        }
-        var values = [Float](repeating: 0, count: count)
-        let rc = values.withUnsafeMutableBytes {
-            H5Dread(ds, tl_H5T_NATIVE_FLOAT(), tl_H5S_ALL(), tl_H5S_ALL(), tl_H5P_DEFAULT(), $0.baseAddress)
-        }
-        guard rc >= 0 else { throw bad("cannot read dataset \(name)") }
-        return values
-    }
-
-    private func bad(_ what: String) -> WeightsError {
-        .invalid(file: path, reason: "\(what): \(HDF5File.lastError())")
     }
 }

@@ -1,3 +1,5 @@
+import HDF5
+
 /// Why a weights file could not be loaded.
 public enum WeightsError: Error, CustomStringConvertible, Equatable {
     case unreadable(file: String, reason: String)
@@ -13,6 +15,17 @@ public enum WeightsError: Error, CustomStringConvertible, Equatable {
         case let .missing(layer, file): "no weights for \(layer) in \(file)"
         case let .shape(layer, file, e, f): "weights for \(layer) in \(file): expected shape \(e), found \(f)"
         case let .invalid(file, reason): "cannot load weights \(file): \(reason)"
+        }
+    }
+}
+
+extension WeightsError {
+    /// The same failure of the HDF5 layer, said about a weights file.
+    init(_ error: HDF5Error) {
+        switch error {
+        case let .unreadable(file, reason): self = .unreadable(file: file, reason: reason)
+        case let .notHDF5(file): self = .notHDF5(file: file)
+        case let .invalid(file, reason): self = .invalid(file: file, reason: reason)
         }
     }
 }
