@@ -1,3 +1,4 @@
+import Formats
 import Kernels
 
 /// A baseline classifier's results on the same split as the trained heads.
@@ -40,9 +41,9 @@ public func nearestCentroidBaseline(_ data: TrainingData) -> BaselineResult {
     let unit = unitRows(means, dim: d)  // classes x dim
     var w = [Float](repeating: 0, count: d * c + c)
     for k in 0..<c { for j in 0..<d { w[j * c + k] = unit[k * d + j] } }
-    let head = SoftmaxHead(dim: d, classes: data.classes, parameters: w)
+    let model = try! StoredModel(kind: .nearestCentroid, classes: data.classes, dim: d, parameters: w)
     func metrics(_ m: LabeledMatrix) -> SplitMetrics? {
-        m.rows == 0 ? nil : SplitMetrics(labels: m.labels, predicted: head.predictedClasses(m.x), classes: data.classes, loss: nil)
+        m.rows == 0 ? nil : SplitMetrics(labels: m.labels, predicted: model.predictions(model.logits(m.x)), classes: data.classes, loss: nil)
     }
     return BaselineResult(config: BaselineConfig(model: .nearestCentroid, metric: "cosine", k: nil), classes: data.classes,
                           dim: d, centroids: w, val: metrics(data.val), test: metrics(data.test),

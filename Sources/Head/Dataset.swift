@@ -1,3 +1,4 @@
+import Formats
 import Store
 
 /// A backbone that has vectors in a database, for choosing one and for messages.
@@ -39,6 +40,7 @@ public struct EmbeddingSet: Sendable {
 
     /// The rows `indices` copied into their own contiguous matrix.
     public func matrix(_ indices: [Int]) -> LabeledMatrix {
+        let dim = self.dim
         let x = [Float](unsafeUninitializedCapacity: indices.count * dim) { out, initialized in
             vectors.withUnsafeBufferPointer { src in
                 for (r, i) in indices.enumerated() {
@@ -47,7 +49,7 @@ public struct EmbeddingSet: Sendable {
             }
             initialized = indices.count * dim
         }
-        return LabeledMatrix(x: x, labels: indices.map { labels[$0] }, dim: dim, sourceRows: indices)
+        return LabeledMatrix(x: x, labels: indices.map { labels[$0] }, width: dim, sourceRows: indices)
     }
 
     /// `splitFingerprint` of every image that has a vector here.
@@ -116,13 +118,12 @@ public struct EmbeddingSet: Sendable {
                       let view = View(rawValue: statement.text(3) ?? "")
                 else { failure = .invalid("\(db.path): image \(path) has an unknown split or view"); break }
                 let blob = statement.blob(5)
-                guard blob.count == 4 * dim else {
-                    failure = .invalid("\(db.path): the \(view.rawValue) vector of \(path) has \(blob.count) bytes, expected \(4 * dim) (\(dim) float32)")
+                guard blob.count == VectorBlob.stride * dim else {
+                    failure = .invalid("\(db.path): the \(view.rawValue) vector of \(path) has \(blob.count) bytes, expected \(VectorBlob.stride * dim) (\(dim) float32)")
                     break
                 }
                 guard rows < capacity else { failure = .invalid("\(db.path) changed while its vectors were read"); break }
-                // Vectors are little-endian float32 (schema.sql), as is every platform Swift runs tlearn on.
-                UnsafeMutableRawPointer(buffer.baseAddress! + rows * dim).copyMemory(from: blob.baseAddress!, byteCount: blob.count)
+                VectorBlob.copy(blob, into: buffer.baseAddress! + rows * dim)
                 rows += 1
                 initialized = rows * dim
                 imageIDs.append(statement.int(0))
@@ -141,39 +142,52 @@ public struct EmbeddingSet: Sendable {
     }
 }
 
-/// Rows of vectors with labels, contiguous and row-major.
+/// Model inputs with labels, contiguous and row-major: vectors, or flattened feature maps.
 public struct LabeledMatrix: Sendable {
     public var x: [Float]
     public var labels: [Int32]
-    public let dim: Int
+    /// Floats per row.
+    public let width: Int
     /// For each row, its index in the `EmbeddingSet` it came from.
     public var sourceRows: [Int]
     public var rows: Int { labels.count }
 
-    public init(x: [Float], labels: [Int32], dim: Int, sourceRows: [Int]) {
-        precondition(x.count == labels.count * dim, "LabeledMatrix: \(x.count) floats for \(labels.count) rows of \(dim)")
+    public init(x: [Float], labels: [Int32], width: Int, sourceRows: [Int]) {
+        precondition(x.count == labels.count * width, "LabeledMatrix: \(x.count) floats for \(labels.count) rows of \(width)")
         self.x = x
         self.labels = labels
-        self.dim = dim
+        self.width = width
         self.sourceRows = sourceRows
     }
+
+    /// No rows.
+    public static func empty(width: Int) -> LabeledMatrix { LabeledMatrix(x: [], labels: [], width: width, sourceRows: []) }
 }
 
 /// What one training run sees: train rows (all chosen views), val and test rows (original view).
 public struct TrainingData: Sendable {
     public let classes: [String]
+    /// Width of the Dense layer's input (the embedding).
     public let dim: Int
+    /// The shape of each row's feature map for a model that reads maps; nil when rows are vectors.
+    public let map: MapShape?
     public let train: LabeledMatrix
     public let val: LabeledMatrix
     public let test: LabeledMatrix
 
-    public init(classes: [String], dim: Int, train: LabeledMatrix, val: LabeledMatrix, test: LabeledMatrix) {
+    public init(classes: [String], dim: Int, map: MapShape? = nil, train: LabeledMatrix, val: LabeledMatrix, test: LabeledMatrix) {
+        let width = map?.count ?? dim
+        precondition([train, val, test].allSatisfy { $0.width == width }, "TrainingData: rows of \(train.width), \(val.width), \(test.width) floats, expected \(width)")
         self.classes = classes
         self.dim = dim
+        self.map = map
         self.train = train
         self.val = val
         self.test = test
     }
+
+    /// Floats per row.
+    public var width: Int { map?.count ?? dim }
 }
 
 extension EmbeddingSet {

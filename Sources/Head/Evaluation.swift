@@ -1,3 +1,4 @@
+import Formats
 import Store
 
 /// One wrongly classified row, for `evaluate --misclassified`.
@@ -34,8 +35,8 @@ extension EmbeddingSet {
     }
 }
 
-extension SoftmaxHead {
-    /// Metrics and wrong rows of this head on `partition` of `set`.
+extension StoredModel {
+    /// Metrics and wrong rows of this model on `partition` of `set`.
     public func evaluate(on set: EmbeddingSet, partition: Split = .test) throws -> Evaluation {
         guard set.dim == dim else {
             throw HeadError.invalid("\(set.path): vectors have dim \(set.dim), the head expects \(dim)")
@@ -49,15 +50,18 @@ extension SoftmaxHead {
 
     /// Metrics and wrong rows of this head on labelled vectors; `paths[r]` names row r.
     public func evaluate(_ m: LabeledMatrix, paths: [String], unknownClasses: [String: Int] = [:]) -> Evaluation {
-        precondition(paths.count == m.rows, "SoftmaxHead.evaluate: \(paths.count) paths for \(m.rows) rows")
-        let metrics = evaluate(m)
-        let p = probabilities(m.x)
+        precondition(paths.count == m.rows, "StoredModel.evaluate: \(paths.count) paths for \(m.rows) rows")
+        let z = logits(m.x)
+        let predicted = predictions(z)
+        let metrics = SplitMetrics(labels: m.labels, predicted: predicted, classes: classes,
+                                   loss: m.rows == 0 ? nil : plainCrossEntropy(z, labels: m.labels, classes: classCount))
         let c = classCount
-        let predicted = predictedClasses(m.x)  // the same argmax (of logits) as `metrics`
         var wrong: [Misclassification] = []
         for r in 0..<m.rows where predicted[r] != m.labels[r] {
+            var p = Array(z[(r * c)..<((r + 1) * c)])
+            p.withUnsafeMutableBufferPointer { softmax($0.baseAddress!, count: c) }
             wrong.append(Misclassification(path: paths[r], trueClass: classes[Int(m.labels[r])],
-                                           predicted: classes[Int(predicted[r])], probability: Double(p[r * c + Int(predicted[r])])))
+                                           predicted: classes[Int(predicted[r])], probability: p[Int(predicted[r])]))
         }
         return Evaluation(metrics: metrics, misclassified: wrong.sorted { $0.path < $1.path }, unknownClasses: unknownClasses)
     }

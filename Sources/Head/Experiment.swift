@@ -1,3 +1,4 @@
+import Formats
 /// Mean and spread of validation accuracy over the folds of a cross-validation.
 public struct CrossValidation: Codable, Equatable, Sendable {
     public let folds: Int
@@ -36,7 +37,7 @@ public struct CrossValidation: Codable, Equatable, Sendable {
     }
 }
 
-/// A trained head with its curves and its final metrics: one `runs` row.
+/// A trained model with its curves and its final metrics: one `runs` row.
 public struct RunResult: Sendable {
     /// The settings, with `epochs` the count this head was taken at.
     public let config: TrainingConfig
@@ -46,17 +47,17 @@ public struct RunResult: Sendable {
     public let test: SplitMetrics?
     public var crossValidation: CrossValidation?
 
-    public var head: SoftmaxHead { checkpoint.head }
+    public var model: StoredModel { checkpoint.model }
 }
 
-/// Trains once to the largest of `epochCounts` and evaluates the head at each count on val and
+/// Trains once to the largest of `epochCounts` and evaluates the model at each count on val and
 /// test. Test metrics are computed here, after training, and never feed back into anything.
 public func trainAndEvaluate(_ data: TrainingData, config: TrainingConfig, epochCounts: [Int]? = nil) throws -> [RunResult] {
     try train(data, config: config, epochCounts: epochCounts).map { cp in
         var c = config
         c.epochs = cp.epochs
         return RunResult(config: c, checkpoint: cp,
-                         val: data.val.rows > 0 ? cp.head.evaluate(data.val) : nil,
-                         test: data.test.rows > 0 ? cp.head.evaluate(data.test) : nil)
+                         val: data.val.rows > 0 ? cp.model.evaluate(data.val) : nil,
+                         test: data.test.rows > 0 ? cp.model.evaluate(data.test) : nil)
     }
 }

@@ -1,3 +1,5 @@
+import Formats
+
 /// Precision, recall and F1 of one class (sklearn's definitions; 0 when undefined).
 public struct ClassMetrics: Codable, Equatable, Sendable {
     public let name: String
@@ -51,28 +53,13 @@ public struct SplitMetrics: Codable, Equatable, Sendable {
     }
 }
 
-extension SoftmaxHead {
-    /// Predicted class (argmax of the logits; ties to the lower index) of each row of `x`.
-    public func predictedClasses(_ x: [Float]) -> [Int32] {
-        argmaxRows(logits(x), columns: classCount)
-    }
-
-    /// Accuracy, plain cross-entropy, per-class P/R/F1 and confusion of this head on `data`.
+extension StoredModel {
+    /// Accuracy, plain cross-entropy, per-class P/R/F1 and confusion of this model on `data`, all
+    /// from `logits`, the function `predict` and SQL's head_* use.
     public func evaluate(_ data: LabeledMatrix) -> SplitMetrics {
-        var z: [Float] = []
-        let loss = parameters.withUnsafeBufferPointer {
-            plainLossAndAccuracy(data, parameters: $0.baseAddress!, classes: classCount, logits: &z).loss
-        }
-        return SplitMetrics(labels: data.labels, predicted: predictedClasses(data.x), classes: classes,
-                            loss: data.rows == 0 ? nil : loss)
-    }
-}
-
-/// Index of the largest value of each `columns`-wide row (ties: the lower index).
-func argmaxRows(_ z: [Float], columns: Int) -> [Int32] {
-    (0..<(z.count / columns)).map { r in
-        var best = 0
-        for j in 1..<columns where z[r * columns + j] > z[r * columns + best] { best = j }
-        return Int32(best)
+        precondition(data.width == inputCount, "StoredModel.evaluate: rows of \(data.width) floats, the model reads \(inputCount)")
+        let z = logits(data.x)
+        return SplitMetrics(labels: data.labels, predicted: predictions(z), classes: classes,
+                            loss: data.rows == 0 ? nil : plainCrossEntropy(z, labels: data.labels, classes: classCount))
     }
 }

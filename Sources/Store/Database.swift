@@ -20,7 +20,7 @@ public enum Database {
         // closes last leaves empty -wal/-shm files behind; this one removes them. SQLite still opens
         // a write-protected file read-only by itself.
         let db = try Connection(path: path, readOnly: false, create: !readOnly)
-        sqlite3_busy_timeout(db.handle, busyTimeoutMS)
+        db.setBusyTimeout(milliseconds: busyTimeoutMS)
         if readOnly { try db.execute("PRAGMA query_only = ON") }
         let found: Int64
         do {

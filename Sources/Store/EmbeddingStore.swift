@@ -1,4 +1,5 @@
 import CSQLite3
+import Formats
 
 /// What makes two embeddings comparable: vectors of different keys never mix.
 public struct BackboneKey: Equatable, Hashable, Sendable, CustomStringConvertible {
@@ -234,13 +235,7 @@ public final class EmbeddingStore {
             "SELECT e.vector FROM embeddings e JOIN images i ON i.id = e.image_id WHERE i.path = ?1 AND e.backbone_id = ?2 AND e.view = ?3",
             [.text(path), .integer(backbone), .text(view)])
         guard try s.step() else { return nil }
-        return Self.floats(s.blob(0))
-    }
-
-    /// Little-endian float32 BLOB bytes as floats.
-    public static func floats(_ raw: UnsafeRawBufferPointer) -> [Float] {
-        let n = raw.count / 4
-        return (0..<n).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+        return VectorBlob.floats(s.blob(0))
     }
 
     /// The split currently stored for `path`, if it has an image row.
@@ -332,19 +327,9 @@ public final class EmbeddingStore {
         for v in vectors {
             s.reset()
             try s.bind([.integer(image), .integer(backbone), .text(v.view)])
-            try Self.bindVector(v.vector, to: s, at: 4)
+            try VectorBlob.withBytes(v.vector) { try s.bindBlob($0, at: 4) }
             while try s.step() {}
         }
-    }
-
-    /// Binds floats as the little-endian float32 BLOB every vector column holds.
-    public static func bindVector(_ v: [Float], to s: Statement, at index: Int32) throws {
-        #if _endian(little)
-        try v.withUnsafeBytes { try s.bindBlob($0, at: index) }
-        #else
-        let le = v.map { $0.bitPattern.littleEndian }
-        try le.withUnsafeBytes { try s.bindBlob($0, at: index) }
-        #endif
     }
 
     private func removeImage(_ p: String, touched: inout Set<String>) throws {

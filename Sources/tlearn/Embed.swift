@@ -29,24 +29,19 @@ struct Embed: ParsableCommand {
     }
 
     func run() throws {
-        let net: MobileNetV2
-        do { net = try Backbone.load(weights: weights, inputSize: inputSize).1 } catch { throw exitError(error) }
-        var preparer: any ImagePreparer = ImagingPreparer(minSide: exactDecode ? nil : inputSize)
+        let embedder = ImageEmbedder(net: try Backbone.load(weights: weights, inputSize: inputSize).1, minSide: exactDecode ? nil : inputSize)
         let view: View = hflip ? .hflip : .orig
         var failed = 0
-        var output = [Float](repeating: 0, count: net.dim)
-        for path in images {
-            let prepared: (inputs: [Float], width: Int, height: Int)
-            do {
-                prepared = try prepareFile(path, size: inputSize, views: [view], preparer: &preparer)
-            } catch {
+        for (path, result) in zip(images, embedder.embed(images, views: [view], threads: availableCPUs())) {
+            let prepared: ImageEmbedder.Embedded
+            switch result {
+            case let .success(e): prepared = e
+            case let .failure(error):
                 writeStandardError("error: \(error)\n")
                 failed += 1
                 continue
             }
-            prepared.inputs.withUnsafeBufferPointer { x in
-                output.withUnsafeMutableBufferPointer { net.embed(x.baseAddress!, count: 1, into: $0.baseAddress!) }
-            }
+            let output = prepared.vectors[0]
             if json {
                 let numbers = output.map { "\($0)" }.joined(separator: ",")
                 print("{\"path\":\(JSON.string(path)),\"view\":\"\(view.rawValue)\",\"width\":\(prepared.width),\"height\":\(prepared.height),\"embedding\":[\(numbers)]}")
@@ -55,6 +50,6 @@ struct Embed: ParsableCommand {
                 print("\(path)  \(prepared.width)x\(prepared.height)  dim \(output.count)  mean \(String(format: "%.4f", s.mean))  max \(String(format: "%.4f", s.max))  norm \(String(format: "%.3f", s.norm))  nonzero \(s.nonzero)")
             }
         }
-        if failed > 0 { throw ExitCode(ExtractExit.someFailed) }
+        if failed > 0 { throw ExitCode(ExitStatus.someFailed) }
     }
 }

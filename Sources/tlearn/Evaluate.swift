@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Formats
 import Head
 import Store
 
@@ -10,7 +11,7 @@ struct Evaluate: ParsableCommand {
         discussion: "Accuracy, per-class precision/recall/F1 and the confusion matrix, as train-head prints them.")
 
     @Argument(help: ArgumentHelp("A run id (see `tlearn runs`), latest (the newest trained head) or best (of the newest sweep).", valueName: "run")) var selector: String
-    @OptionGroup var store: RunDatabaseOptions
+    @OptionGroup var store: DatabaseOptions
     @Flag(help: "List the test images the head got wrong, with predicted and true class.") var misclassified = false
     @Option(help: ArgumentHelp("Evaluate on a labelled folder (one subfolder per class) instead of the database's test split.", valueName: "dir"))
     var images: String?
@@ -29,34 +30,30 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
-        do { try execute() } catch { throw exitError(error) }
-    }
-
-    func execute() throws {
-        let db = try store.open()
+        let db = try store.open(readOnly: true)
         let stored = try RunStore.load(RunStore.resolve(selector, in: db), from: db)
         let runID = stored.id
-        let head = try stored.head()
+        let head = try stored.trainedModel(in: db)
         if let images, let weights {
             return try evaluateFolder(images, weights: weights, stored: stored, head: head, db: db)
         }
         let set = try EmbeddingSet.load(from: db, backbone: stored.backboneID)
         if set.fingerprint != stored.splitFingerprint {
-            headWarning("the images or splits of \(store.db) changed since run \(runID) was trained (split fingerprint \(set.fingerprint), run has \(stored.splitFingerprint)); test images may have been training images")
+            warn("the images or splits of \(store.db) changed since run \(runID) was trained (split fingerprint \(set.fingerprint), run has \(stored.splitFingerprint)); test images may have been training images")
         }
         let evaluation = try head.evaluate(on: set, partition: .test)
         for (name, n) in evaluation.unknownClasses.sorted(by: { $0.key < $1.key }) {
-            headWarning("\(n) test images of class '\(name)' skipped: run \(runID) was not trained on it")
+            warn("\(n) test images of class '\(name)' skipped: run \(runID) was not trained on it")
         }
         report(evaluation, stored: stored, on: "the test split of \(store.db)")
     }
 
     /// `--images DIR`: every image below DIR, labelled by its top-level folder, embedded on the fly.
-    func evaluateFolder(_ dir: String, weights: String, stored: StoredRun, head: SoftmaxHead, db: Connection) throws {
+    func evaluateFolder(_ dir: String, weights: String, stored: StoredRun, head: StoredModel, db: Connection) throws {
         let relative = imagesUnder(dir)
         let labelled = relative.filter { $0.contains("/") }
         if labelled.count < relative.count {
-            headWarning("\(relative.count - labelled.count) images directly in \(dir) skipped: the class is the name of the folder an image is in")
+            warn("\(relative.count - labelled.count) images directly in \(dir) skipped: the class is the name of the folder an image is in")
         }
         let index = Dictionary(uniqueKeysWithValues: head.classes.enumerated().map { ($1, Int32($0)) })
         var known: [String] = [], labels: [Int32] = [], unknown: [String: Int] = [:]
@@ -65,17 +62,16 @@ struct Evaluate: ParsableCommand {
             if let k = index[name] { known.append(path); labels.append(k) } else { unknown[name, default: 0] += 1 }
         }
         for (name, n) in unknown.sorted(by: { $0.key < $1.key }) {
-            headWarning("\(n) images of class '\(name)' skipped: run \(stored.id) was not trained on it")
+            warn("\(n) images of class '\(name)' skipped: run \(stored.id) was not trained on it")
         }
         if known.isEmpty {
             throw HeadError.invalid("no images of the run's classes (\(head.classes.joined(separator: ", "))) in class folders under \(dir)")
         }
-        let backbone = try loadRunBackbone(stored, weights: weights, db: db)
         let root = dir.hasSuffix("/") ? dir : dir + "/"
-        let (vectors, embedded, failures) = embedImageFiles(known.map { root + $0 }, backbone: backbone)
-        for f in failures { headWarning("skipped: \(f.error)") }
+        let (vectors, embedded, failures) = try embedRunInputs(known.map { root + $0 }, run: stored, model: head, weights: weights, db: db)
+        for f in failures { warn("skipped: \(f.error)") }
         if embedded.isEmpty { throw HeadError.invalid("none of the \(known.count) images under \(dir) could be decoded") }
-        let m = LabeledMatrix(x: vectors, labels: embedded.map { labels[$0] }, dim: head.dim, sourceRows: embedded)
+        let m = LabeledMatrix(x: vectors, labels: embedded.map { labels[$0] }, width: head.inputCount, sourceRows: embedded)
         report(head.evaluate(m, paths: embedded.map { known[$0] }, unknownClasses: unknown), stored: stored, on: dir)
         if !failures.isEmpty { throw ExitCode(3) }
     }

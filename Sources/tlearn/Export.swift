@@ -20,21 +20,20 @@ struct Export: ParsableCommand {
             """)
 
     @Argument(help: ArgumentHelp("A run id (runs.id): export its head as JSON instead of vectors.", valueName: "run")) var runID: Int64?
-    @Option(help: "The tlearn database.") var db: String
+    @OptionGroup var store: DatabaseOptions
     @Option(help: "npy or csv (vectors only).") var format: String?
     @Option(help: "Output directory (vectors) or JSON file (head).") var out: String
-    @Option(help: "The backbone whose vectors to export (backbones.id); needed when the database has several.") var backbone: Int64?
+    @OptionGroup var selection: BackboneOption
     @Option(help: "Which stored view: orig or hflip.") var view = "orig"
 
     func validate() throws {
-        if !FileManager.default.fileExists(atPath: db) { throw ValidationError("no database at \(db)") }
         if runID != nil {
             if format != nil { throw ValidationError("--format is for vectors; a run's head is always JSON") }
             var outIsDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: out, isDirectory: &outIsDirectory), outIsDirectory.boolValue {
                 throw ValidationError("--out \(out) is a directory; a run's head goes to a JSON file, like \(out)/head.json")
             }
-            if backbone != nil { throw ValidationError("--backbone is for vectors; a run names its own backbone") }
+            if selection.backbone != nil { throw ValidationError("--backbone is for vectors; a run names its own backbone") }
             let parent = URL(fileURLWithPath: out).deletingLastPathComponent().path
             var isDirectory: ObjCBool = false
             if !FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory) || !isDirectory.boolValue {
@@ -52,7 +51,8 @@ struct Export: ParsableCommand {
     }
 
     func run() throws {
-        let connection = try VectorSQL.open(db, readOnly: true)
+        let db = store.db
+        let connection = try store.open(readOnly: true)
         if let run = runID {
             let document = try HeadJSON.document(connection, run: run)
             do { try Data(document.utf8).write(to: URL(fileURLWithPath: out), options: .atomic) } catch {
@@ -61,7 +61,7 @@ struct Export: ParsableCommand {
             FileHandle.standardError.write(Data("wrote the head of run \(run) to \(out)\n".utf8))
             return
         }
-        let chosen = try BackboneInfo.choose(connection, requested: backbone)
+        let chosen = try BackboneInfo.choose(connection, requested: selection.backbone)
         let matrix = try VectorMatrix.load(connection, backbone: chosen.id, view: view)
         // As similar does: an empty vectors.npy would only fail later, in the user's numpy code.
         if matrix.count == 0 { throw StoreError.invalid("\(db) has no \(view) vectors for backbone \(chosen.summary)") }

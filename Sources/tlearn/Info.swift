@@ -6,17 +6,12 @@ struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show classes with counts per split, backbones, views, failures and file size of a database.")
 
-    @Option(help: "The database written by `tlearn extract`.") var db: String
+    @OptionGroup var store: DatabaseOptions
     @Flag(help: "Also list every failed file with its reason and message.") var failures = false
 
-    func validate() throws {
-        // In validate, so the usage line printed after the error is info's, not the root command's.
-        guard pathExists(db) else { throw ValidationError("no database at \(db)") }
-    }
-
     func run() throws {
-        let info: DatabaseInfo
-        do { info = try DatabaseInfo.read(db) } catch { throw exitError(error) }
+        let db = store.db
+        let info = try DatabaseInfo.read(db)
         print("database  \(db)  \(humanBytes(info.fileBytes))  schema \(info.schemaVersion)")
         if let root = info.meta["root"] { print("images    \(root)") }
         if let shard = info.meta["shard"] { print("shard     \(shard)") }

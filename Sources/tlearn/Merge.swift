@@ -27,14 +27,14 @@ struct Merge: ParsableCommand {
     func run() throws {
         do {
             let report = try ShardMerge.merge(into: out, from: shards)
-            for w in report.warnings { printWarning(w) }
+            for w in report.warnings { warn(w) }
             print("merged \(shards.count) database\(shards.count == 1 ? "" : "s") into \(out): \(report.images) images, \(report.embeddings) vectors, \(report.failures) failures" + (report.duplicates > 0 ? ", \(report.duplicates) duplicates skipped" : ""))
         } catch {
             // OUT did not exist before (validate): leave no half-made file behind.
             if case StoreError.locked = error {} else {
                 for suffix in ["", "-wal", "-shm"] { unlink(out + suffix) }
             }
-            throw exitError(error)
+            throw error
         }
     }
 }

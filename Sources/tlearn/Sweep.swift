@@ -15,7 +15,8 @@ struct Sweep: ParsableCommand {
             the same split and are saved in the same table.
             """)
 
-    @OptionGroup var store: HeadDatabaseOptions
+    @OptionGroup var store: DatabaseOptions
+    @OptionGroup var selection: BackboneOption
     @Option(help: "Comma list: adam, sgd.") var optimizer = "adam"
     @Option(help: "Comma list of learning rates.") var lr = "1e-4,3e-4,1e-3,3e-3"
     @Option(help: "Comma list of epoch counts (free: one training to the largest).") var epochs = "5,10,20,40"
@@ -60,19 +61,15 @@ struct Sweep: ParsableCommand {
     }
 
     func run() throws {
-        do { try execute() } catch { throw exitError(error) }
-    }
-
-    func execute() throws {
         let grid = try grid()
         let base = try training.base()
         let db = try store.open()
-        let set = try EmbeddingSet.load(from: db, backbone: store.backbone)
+        let set = try EmbeddingSet.load(from: db, backbone: selection.backbone)
         let data = try loadTrainingData(set, views: base.trainViews, earlyStopping: base.earlyStopping != nil)
         let foldData = try folds.map { try set.crossValidationFolds($0, trainViews: base.trainViews, seed: base.seed) } ?? []
         let trainings = grid.count / grid.epochs.count
         if !json {
-            headNote("sweep: \(grid.count) runs (\(trainings) trainings to \(grid.epochs.max()!) epochs\(folds.map { ", each also on \($0) folds" } ?? "")) on \(min(jobs, trainings * (1 + (folds ?? 0)))) threads")
+            note("sweep: \(grid.count) runs (\(trainings) trainings to \(grid.epochs.max()!) epochs\(folds.map { ", each also on \($0) folds" } ?? "")) on \(min(jobs, trainings * (1 + (folds ?? 0)))) threads")
         }
         let showProgress = !json && isatty(2) != 0
         let outcome = try runSweep(data, grid: grid, base: base, folds: foldData, jobs: jobs) { done, total in

@@ -12,7 +12,8 @@ struct TrainHead: ParsableCommand {
             is saved in the database: see `tlearn runs`, `tlearn evaluate`, `tlearn predict`.
             """)
 
-    @OptionGroup var store: HeadDatabaseOptions
+    @OptionGroup var store: DatabaseOptions
+    @OptionGroup var selection: BackboneOption
     @Option(help: "adam (Keras defaults: beta1 0.9, beta2 0.999, epsilon 1e-7) or sgd.") var optimizer: OptimizerKind = .adam
     @Option(help: "Learning rate.") var lr: Double = TrainingConfig().learningRate
     @Option(help: "Epochs (passes over the training rows).") var epochs: Int = TrainingConfig().epochs
@@ -36,13 +37,9 @@ struct TrainHead: ParsableCommand {
     func validate() throws { _ = try config() }
 
     func run() throws {
-        do { try execute() } catch { throw exitError(error) }
-    }
-
-    func execute() throws {
         let config = try config()
         let db = try store.open()
-        let set = try EmbeddingSet.load(from: db, backbone: store.backbone)
+        let set = try EmbeddingSet.load(from: db, backbone: selection.backbone)
         let data = try loadTrainingData(set, views: config.trainViews, earlyStopping: config.earlyStopping != nil)
         let run = try trainAndEvaluate(data, config: config)[0]
         let id = try db.transaction { try RunStore.save(run, context: RunContext(set), in: db) }
@@ -88,7 +85,7 @@ struct RunReport: Encodable {
         try c.encode(set.backbone.id, forKey: .backboneID)
         try c.encode(set.fingerprint, forKey: .splitFingerprint)
         try c.encode(run.config.seed, forKey: .seed)
-        try c.encode(run.head.classes, forKey: .classes)
+        try c.encode(run.model.classes, forKey: .classes)
         try c.encode(run.checkpoint.history, forKey: .epochs)
         try c.encode(run.val, forKey: .val)
         try c.encode(run.test, forKey: .test)

@@ -28,9 +28,9 @@ final class RunStoreTests: XCTestCase {
         let run = try trainAndEvaluate(data, config: config)[0]
         let id = try RunStore.save(run, context: RunContext(set), in: db)
         let stored = try RunStore.load(id, from: db)
-        let head = try stored.head()
-        XCTAssertEqual(head, run.head)
-        XCTAssertEqual(head.probabilities(data.test.x), run.head.probabilities(data.test.x))
+        let model = try stored.trainedModel(in: db)
+        XCTAssertEqual(model, run.model)
+        XCTAssertEqual(model.probabilities(data.test.x), run.model.probabilities(data.test.x))
         XCTAssertEqual(try stored.trainingConfig(), config)
         XCTAssertEqual(stored.testAccuracy, run.test!.accuracy)
         XCTAssertEqual(stored.splitFingerprint, set.fingerprint)
@@ -40,7 +40,7 @@ final class RunStoreTests: XCTestCase {
         guard case let .blob(bytes)? = blob else { return XCTFail("no head BLOB") }
         XCTAssertEqual(bytes.count, 4 * (10 * 3 + 3))
         let w01 = bytes[4..<8].withUnsafeBytes { $0.loadUnaligned(as: Float.self) }
-        XCTAssertEqual(w01, run.head.parameters[1])
+        XCTAssertEqual(w01, run.model.parameters[1])
     }
 
     func testUnknownRunIsOneClearLine() throws {

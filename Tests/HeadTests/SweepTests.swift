@@ -11,7 +11,7 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(outcome.runs.count, 24)
         for run in outcome.runs {
             let alone = try trainAndEvaluate(data, config: run.config)[0]
-            XCTAssertEqual(run.head.parameters, alone.head.parameters, "\(run.config)")
+            XCTAssertEqual(run.model.parameters, alone.model.parameters, "\(run.config)")
             XCTAssertEqual(run.checkpoint.history, alone.checkpoint.history, "\(run.config)")
             XCTAssertEqual(run.val, alone.val)
         }

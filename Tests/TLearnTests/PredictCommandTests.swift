@@ -59,6 +59,14 @@ final class PredictCommandTests: XCTestCase {
             for pr in predictions {
                 let k = try XCTUnwrap(classes.firstIndex(of: pr["class"] as! String))
                 XCTAssertEqual(pr["probability"] as! Double, probs[k], accuracy: 1e-5, file)
+                // SQL's head_proba on the same vector is the same function: the same probability.
+                let vector = "[" + x.map { "\(Float($0))" }.joined(separator: ",") + "]"
+                let q = try runHeadTool(["query", "--db", db, "--csv", "--param", vector, "--param", classes[k],
+                                         "SELECT head_proba(1, vec_from_json(?1), ?2) AS p, head_predict(1, vec_from_json(?1)) AS c"])
+                XCTAssertEqual(q.status, 0, q.stderr)
+                let cells = q.stdout.split(separator: "\r\n")[1].split(separator: ",")
+                XCTAssertEqual(try XCTUnwrap(Double(String(cells[0]))), pr["probability"] as! Double, accuracy: 1e-6, file)
+                XCTAssertEqual(String(cells[1]), predictions[0]["class"] as? String, file)
             }
             XCTAssertGreaterThanOrEqual(predictions[0]["probability"] as! Double, predictions[1]["probability"] as! Double)
         }
@@ -68,7 +76,7 @@ final class PredictCommandTests: XCTestCase {
         let db = try makeDatabase()
         let other = root.appendingPathComponent("fixtures/weights/tiny_a035_keras2.h5").path
         assertOneLineError(try runHeadTool(["predict", "1", "--db", db, "--weights", other, image("rgb_64x48.jpg")]),
-                           contains: "is not the backbone run 1 was trained on")
+                           contains: "is not the weights file of backbone 1 (")
     }
 
     func testUndecodableFileIsOneErrorLineAndTheOthersArePrinted() throws {
