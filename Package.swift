@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["COpenBLAS", "CSIMD"], swiftSettings: simd),
         // The only H5* caller: reads Keras weights files (and writes the weights of exported models).
         .target(name: "HDF5", dependencies: ["CHDF5"]),
-        .target(name: "MobileNet", dependencies: ["Kernels", "HDF5"], swiftSettings: simd),
+        .target(name: "MobileNet", dependencies: ["Kernels", "HDF5", "Formats"], swiftSettings: simd),
         // The on-disk formats (vector and maps BLOBs, stored models) and the function that applies a stored model.
         .target(name: "Formats", dependencies: ["Kernels"], swiftSettings: simd),
         // -O even in debug builds: SHA-256 of every image and weights file is 100x slower unoptimized.
@@ -39,7 +39,7 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "VectorSQL", dependencies: ["CSQLite3", "Formats", "Store", "Kernels"], swiftSettings: simd),
         .target(name: "Head", dependencies: ["Kernels", "Formats", "Store"], swiftSettings: simd),
-        .target(name: "Extraction", dependencies: ["Imaging", "MobileNet", "Store"], swiftSettings: simd),
+        .target(name: "Extraction", dependencies: ["Imaging", "MobileNet", "Store", "Formats"], swiftSettings: simd),
         .target(name: "TLearnSQLiteExtension", dependencies: ["VectorSQL", "CSQLite3"]),
         .executableTarget(name: "tlearn", dependencies: [
             "Imaging", "MobileNet", "Store", "VectorSQL", "Head", "Extraction",
