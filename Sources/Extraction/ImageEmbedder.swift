@@ -1,4 +1,5 @@
 import Dispatch
+import Formats
 import Imaging
 import MobileNet
 import Store
@@ -19,24 +20,39 @@ public final class ImageEmbedder: @unchecked Sendable {
         self.minSide = minSide
     }
 
-    /// One file's vectors, one per view asked for, in that order.
+    /// What `embed` returns for each file.
+    public struct Outputs: OptionSet, Sendable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        /// The pooled embeddings (`embeddings` rows).
+        public static let vectors = Outputs(rawValue: 1)
+        /// block_16's maps as `extract --maps` stores them (`maps` rows).
+        public static let maps = Outputs(rawValue: 2)
+    }
+
+    /// One file's vectors and maps, one per view asked for, in that order (empty when not asked for).
     public struct Embedded: Sendable {
         public let width: Int
         public let height: Int
         public let vectors: [[Float]]
+        /// Each view's map (net.mapShape, NHWC) rounded to float16 as a stored map is, so a finetune model
+        /// gives a file the same logits whether it reads this or the file's `maps` row.
+        public let maps: [[Float]]
     }
 
-    /// Each file's vectors (or the error that stopped it), in the order of `files`, on `threads`
-    /// threads. Each thread reads, decodes and embeds its own files with its own network arena.
-    public func embed(_ files: [String], views: [View] = [.orig], threads: Int) -> [Result<Embedded, Error>] {
-        precondition(!views.isEmpty, "ImageEmbedder.embed: no views")
-        let size = net.inputSize, dim = net.dim, minSide = self.minSide
+    /// Each file's vectors and/or maps (or the error that stopped it), in the order of `files`, on `threads`
+    /// threads. Each thread reads, decodes and embeds its own files with its own network arena. Maps alone
+    /// skip Conv_1 and the pooling; a map beyond float16's range fails its file (`ExtractionError.mapRange`).
+    public func embed(_ files: [String], views: [View] = [.orig], outputs: Outputs = .vectors, threads: Int) -> [Result<Embedded, Error>] {
+        precondition(!views.isEmpty && !outputs.isEmpty, "ImageEmbedder.embed: no views or no outputs")
+        let size = net.inputSize, dim = net.dim, minSide = self.minSide, mapCount = net.mapShape.count
         let results = Mutex<[Result<Embedded, Error>?]>(Array(repeating: nil, count: files.count))
         let next = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: max(1, min(threads, files.count))) { _ in
             let worker = MobileNetV2.SerialWorker(net)
             var preparer: any ImagePreparer = ImagingPreparer(minSide: minSide)
             var output = [Float](repeating: 0, count: views.count * dim)
+            var maps = [Float](repeating: 0, count: outputs.contains(.maps) ? views.count * mapCount : 0)
             while true {
                 let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 if i >= files.count { break }
@@ -44,10 +60,19 @@ public final class ImageEmbedder: @unchecked Sendable {
                 do {
                     let prepared = try prepareFile(files[i], size: size, views: views, preparer: &preparer)
                     prepared.inputs.withUnsafeBufferPointer { x in
-                        output.withUnsafeMutableBufferPointer { worker.embed(x.baseAddress!, count: views.count, into: $0.baseAddress!) }
+                        output.withUnsafeMutableBufferPointer { out in
+                            maps.withUnsafeMutableBufferPointer { m in
+                                switch (outputs.contains(.vectors), outputs.contains(.maps)) {
+                                case (true, true): worker.embed(x.baseAddress!, count: views.count, into: out.baseAddress!, maps: m.baseAddress!)
+                                case (false, _): worker.maps(x.baseAddress!, count: views.count, into: m.baseAddress!)
+                                case (true, false): worker.embed(x.baseAddress!, count: views.count, into: out.baseAddress!)
+                                }
+                            }
+                        }
                     }
-                    let vectors = (0..<views.count).map { Array(output[($0 * dim)..<(($0 + 1) * dim)]) }
-                    result = .success(Embedded(width: prepared.width, height: prepared.height, vectors: vectors))
+                    let vectors = outputs.contains(.vectors) ? (0..<views.count).map { Array(output[($0 * dim)..<(($0 + 1) * dim)]) } : []
+                    let stored = outputs.contains(.maps) ? try Self.asStored(maps, views: views, file: files[i]) : []
+                    result = .success(Embedded(width: prepared.width, height: prepared.height, vectors: vectors, maps: stored))
                 } catch {
                     result = .failure(error)
                 }
@@ -55,6 +80,22 @@ public final class ImageEmbedder: @unchecked Sendable {
             }
         }
         return results.withLock { $0.map { $0! } }
+    }
+}
+
+extension ImageEmbedder {
+    /// Each view's map of `maps` (views.count maps, one after another) as a stored map decodes.
+    static func asStored(_ maps: [Float], views: [View], file: String) throws -> [[Float]] {
+        let count = maps.count / views.count
+        return try maps.withUnsafeBufferPointer { m in
+            try views.indices.map { v in
+                let map = m.baseAddress! + v * count
+                guard MapBlob.fits(map, count: count) else {
+                    throw ExtractionError.mapRange(path: file, view: views[v].rawValue, value: FileWork.outOfRange(map, count: count))
+                }
+                return MapBlob.bytes(map, count: count).withUnsafeBytes { MapBlob.floats($0) }
+            }
+        }
     }
 }
 

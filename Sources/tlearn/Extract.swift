@@ -32,6 +32,8 @@ struct Extract: ParsableCommand {
     @Option(help: ArgumentHelp("Threads that each read, decode and embed images (default: one per core).", valueName: "n")) var threads: Int?
     @Option(help: ArgumentHelp("Only shard K of N (1-based), chosen by path hash; combine with `tlearn merge`.", valueName: "K/N")) var shard: String?
     @Flag(help: "Delete rows of files that no longer exist.") var prune = false
+    @Flag(help: "Also store each view's block_16 feature maps (float16, 31 KB per view at 224 px) for fine-tuning; on a database with vectors, computes only the missing maps. See docs/maps.md.")
+    var maps = false
     @Flag(help: "Decode every JPEG at full size, bit for bit Pillow's pixels (default: large JPEGs decode at the smallest DCT scale that keeps both sides >= the input size; the two are separate cache keys).")
     var exactDecode = false
     @Option(help: ArgumentHelp("Percent of each class for validation (default: as stored, else 10).", valueName: "p")) var valPercent: Double?
@@ -77,6 +79,7 @@ struct Extract: ParsableCommand {
         job.options.views = try parsedViews()
         job.options.shard = try parsedShard()
         job.options.prune = prune
+        job.options.maps = maps
         job.valPercent = valPercent
         job.testPercent = testPercent
         let reporter = ProgressReporter(quiet: quiet)

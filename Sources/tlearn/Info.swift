@@ -4,7 +4,7 @@ import Store
 /// `tlearn info`: what a database holds.
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show classes with counts per split, backbones, views, failures and file size of a database.")
+        abstract: "Show classes with counts per split, backbones, views, maps, failures and file size of a database.")
 
     @OptionGroup var store: DatabaseOptions
     @Flag(help: "Also list every failed file with its reason and message.") var failures = false
@@ -37,6 +37,9 @@ struct Info: ParsableCommand {
             print("      preprocessing \(k.preprocessing)")
             let views = b.views.isEmpty ? "no vectors" : b.views.map { "\($0.view) \($0.count)" }.joined(separator: ", ")
             print("      views \(views)")
+            if !b.maps.isEmpty {
+                print("      maps \(b.maps.map { "\($0.view) \($0.count) (\(humanBytes($0.bytes)))" }.joined(separator: ", "))")
+            }
         }
 
         let failed = info.failures.reduce(0) { $0 + $1.count }
