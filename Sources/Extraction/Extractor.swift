@@ -107,8 +107,9 @@ public final class Extractor<E: Embedder> {
         if !scan.root.isEmpty { try store.setMeta("root", scan.root) }
         try store.setMeta("shard", options.shard.map { "\($0.index)/\($0.count)" })
         // The top goes in before any map, so a database never holds maps without the shape to read them.
-        let mapShape = options.maps ? embedder.backboneTop.map { $0.map } : nil
-        if options.maps, let top = embedder.backboneTop { try top.write(store.db, backbone: backbone) }
+        let top = options.maps ? embedder.backboneTop : nil
+        try top?.write(store.db, backbone: backbone)
+        let mapShape = top?.map
         let catalog = try store.catalog(backbone: backbone)
         let failures = try store.failurePaths()
 

@@ -22,19 +22,29 @@ public struct MapMatrix: Sendable {
     /// Loads every map of `backbone`; each BLOB must hold exactly one map of the backbone's shape.
     public static func load(_ db: Connection, backbone: Int64) throws -> MapMatrix {
         guard let top = try BackboneTop.load(db, backbone: backbone) else {
-            throw StoreError.invalid("\(db.path) has no maps of backbone \(backbone): run `tlearn extract --maps` (it computes only the maps)")
+            throw StoreError.invalid(
+                "\(db.path) has no maps of backbone \(backbone): run `tlearn extract --maps` (it computes only the maps)"
+            )
         }
-        let shape = top.map, width = shape.count, bytes = MapBlob.byteCount(shape)
-        let capacity = Int(try db.scalar("SELECT count(*) FROM maps WHERE backbone_id = ?1", [.integer(backbone)])?.int ?? 0)
+        let shape = top.map
+        let width = shape.count
+        let bytes = MapBlob.byteCount(shape)
+        let capacity = Int(
+            try db.scalar("SELECT count(*) FROM maps WHERE backbone_id = ?1", [.integer(backbone)])?.int ?? 0)
         try db.execute("PRAGMA mmap_size = 4294967296")
         // As in EmbeddingSet.load: `+m.backbone_id` makes SQLite walk the UNIQUE (image_id, backbone_id, view)
         // index, which yields this order without sorting the BLOBs.
-        let s = try db.prepare("""
+        let s = try db.prepare(
+            """
             SELECT m.image_id, i.split, c.name, m.view, i.path, m.map
             FROM maps m JOIN images i ON i.id = m.image_id JOIN classes c ON c.id = i.class_id
             WHERE +m.backbone_id = ?1 ORDER BY m.image_id, m.backbone_id, m.view
             """, [.integer(backbone)])
-        var imageIDs: [Int64] = [], views: [View] = [], splits: [Split] = [], labels: [String] = [], paths: [String] = []
+        var imageIDs: [Int64] = []
+        var views: [View] = []
+        var splits: [Split] = []
+        var labels: [String] = []
+        var paths: [String] = []
         var failure: StoreError?
         let values = try [Float](unsafeUninitializedCapacity: capacity * width) { buffer, initialized in
             var rows = 0
@@ -46,8 +56,9 @@ public struct MapMatrix: Sendable {
                 }
                 let blob = s.blob(5)
                 guard blob.count == bytes else {
-                    failure = .invalid("\(db.path): the \(view.rawValue) map of \(path) is \(blob.count) bytes; backbone \(backbone)'s "
-                        + "maps are \(shape) float16, \(bytes) bytes")
+                    failure = .invalid(
+                        "\(db.path): the \(view.rawValue) map of \(path) is \(blob.count) bytes; backbone \(backbone)'s "
+                            + "maps are \(shape) float16, \(bytes) bytes")
                     break
                 }
                 guard rows < capacity else {
@@ -65,7 +76,8 @@ public struct MapMatrix: Sendable {
             }
         }
         if let failure { throw failure }
-        return MapMatrix(backbone: backbone, shape: shape, values: values, imageIDs: imageIDs, views: views, splits: splits,
-                         labels: labels, paths: paths)
+        return MapMatrix(
+            backbone: backbone, shape: shape, values: values, imageIDs: imageIDs, views: views, splits: splits,
+            labels: labels, paths: paths)
     }
 }

@@ -1,8 +1,9 @@
-import Foundation
 import Formats
+import Foundation
+import Store
 import Synchronization
 import XCTest
-import Store
+
 @testable import Extraction
 
 /// ToyEmbedder's vectors plus 2x2x3 maps (an input's first 12 values) and a made-up top. With
@@ -40,14 +41,21 @@ final class ToyMapEmbedder: Embedder, @unchecked Sendable {
 
     func makeWorker() -> EmbedWorker {
         { [self] input, count, output in
-            counts.withLock { $0.calls += 1; $0.rows += count }
+            counts.withLock {
+                $0.calls += 1
+                $0.rows += count
+            }
             vectors(input, count: count, into: output)
         }
     }
 
     func makeMapWorker() -> MapWorker? {
         { [self] input, count, output, maps in
-            counts.withLock { $0.calls += 1; $0.rows += count; $0.mapRows += count }
+            counts.withLock {
+                $0.calls += 1
+                $0.rows += count
+                $0.mapRows += count
+            }
             vectors(input, count: count, into: output)
             for b in 0..<count {
                 let map = Self.map(of: input + b * 48, overflowOnWhite: overflowOnWhite)
@@ -76,7 +84,9 @@ final class MapsPipelineTests: XCTestCase {
         removeDB(db)
     }
 
-    static func options(maps: Bool = true, views: [View] = [.orig], batch: Int = 32, workers: Int = 1, prune: Bool = false) -> ExtractionOptions {
+    static func options(
+        maps: Bool = true, views: [View] = [.orig], batch: Int = 32, workers: Int = 1, prune: Bool = false
+    ) -> ExtractionOptions {
         var o = ExtractionOptions()
         o.maps = maps
         o.views = views
@@ -88,32 +98,42 @@ final class MapsPipelineTests: XCTestCase {
 
     /// One extraction of the tree into `db`; `labels` overrides labels by path (as an edited manifest would).
     @discardableResult
-    func extract(_ db: String, _ options: ExtractionOptions, embedder: ToyMapEmbedder = ToyMapEmbedder(),
-                 labels: [String: String] = [:]) throws -> ExtractionSummary {
+    func extract(
+        _ db: String, _ options: ExtractionOptions, embedder: ToyMapEmbedder = ToyMapEmbedder(),
+        labels: [String: String] = [:]
+    ) throws -> ExtractionSummary {
         let store = try EmbeddingStore(path: db)
         let backbone = try store.backboneID(toyKey)
         var scan = try Scanner.scan(root: tree.root)
-        for i in scan.candidates.indices { scan.candidates[i].label = labels[scan.candidates[i].path] ?? scan.candidates[i].label }
-        return try Extractor(store: store, backbone: backbone, embedder: embedder, options: options) { ToyPreparer() }.run(scan)
+        for i in scan.candidates.indices {
+            scan.candidates[i].label = labels[scan.candidates[i].path] ?? scan.candidates[i].label
+        }
+        return try Extractor(store: store, backbone: backbone, embedder: embedder, options: options) { ToyPreparer() }
+            .run(scan)
     }
 
     /// Every map row (path, label, view, BLOB) and the tops: equal dumps mean equal maps.
     func mapRows(_ path: String) throws -> [String] {
         let c = try Database.open(path, readOnly: true)
-        return try c.rows("""
+        return try c.rows(
+            """
             SELECT m.path || ' ' || m.label || ' ' || m.split || ' ' || m.view || ' ' || b.weights_sha256 || ' ' || hex(m.map)
             FROM labeled_maps m JOIN backbones b ON b.id = m.backbone ORDER BY m.path, m.view
-            """).compactMap { $0[0].string }
-            + c.rows("""
+            """
+        ).compactMap { $0[0].string }
+            + c.rows(
+                """
                 SELECT b.weights_sha256 || ' ' || t.map_height || 'x' || t.map_width || 'x' || t.map_channels || ' ' || hex(t.conv1)
                 FROM backbone_tops t JOIN backbones b ON b.id = t.backbone_id
-                """).compactMap { $0[0].string }
+                """
+            ).compactMap { $0[0].string }
     }
 
     /// Views with a vector and views with a map, per image: equal in a consistent database.
     func assertEveryVectorHasItsMap(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let c = try Database.open(path, readOnly: true)
-        let unmatched = try c.scalar("""
+        let unmatched = try c.scalar(
+            """
             SELECT (SELECT count(*) FROM embeddings e WHERE NOT EXISTS (SELECT 1 FROM maps m WHERE m.image_id = e.image_id
                         AND m.backbone_id = e.backbone_id AND m.view = e.view))
                  + (SELECT count(*) FROM maps m WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.image_id = m.image_id
@@ -136,13 +156,18 @@ final class MapsPipelineTests: XCTestCase {
         var preparer = ToyPreparer()
         var input = [Float](repeating: 0, count: 2 * 48)
         _ = try input.withUnsafeMutableBufferPointer {
-            try preparer.prepare(ToyPreparer.image(101), path: "dog/1.timg", size: 4, views: [.orig, .hflip], into: $0.baseAddress!)
+            try preparer.prepare(
+                ToyPreparer.image(101), path: "dog/1.timg", size: 4, views: [.orig, .hflip], into: $0.baseAddress!)
         }
         for (k, view) in ["orig", "hflip"].enumerated() {
-            let blob = try XCTUnwrap(try c.rows("SELECT map FROM labeled_maps WHERE path = 'dog/1.timg' AND view = ?1", [.text(view)]).first?[0])
-            guard case let .blob(bytes) = blob else { return XCTFail("\(blob) is not a BLOB") }
+            let blob = try XCTUnwrap(
+                try c.rows("SELECT map FROM labeled_maps WHERE path = 'dog/1.timg' AND view = ?1", [.text(view)])
+                    .first?[0])
+            guard case .blob(let bytes) = blob else { return XCTFail("\(blob) is not a BLOB") }
             XCTAssertEqual(bytes.count, MapBlob.byteCount(ToyMapEmbedder.shape))
-            let expected = input.withUnsafeBufferPointer { ToyMapEmbedder.map(of: $0.baseAddress! + k * 48, overflowOnWhite: false) }
+            let expected = input.withUnsafeBufferPointer {
+                ToyMapEmbedder.map(of: $0.baseAddress! + k * 48, overflowOnWhite: false)
+            }
             XCTAssertEqual(bytes, MapBlob.bytes(expected, count: 12), view)
         }
         // A run without maps stores no top and reports no map count.
@@ -156,7 +181,10 @@ final class MapsPipelineTests: XCTestCase {
 
     func testMapsAddedLaterRunOnlyTheMissingOnesAndLeaveTheVectorRowsAlone() throws {
         try extract(db, Self.options(maps: false))
-        let vectorRows = { try Database.open(self.db, readOnly: true).rows("SELECT id, image_id, view, hex(vector) FROM embeddings ORDER BY id") }
+        let vectorRows = {
+            try Database.open(self.db, readOnly: true).rows(
+                "SELECT id, image_id, view, hex(vector) FROM embeddings ORDER BY id")
+        }
         let before = try vectorRows()
         XCTAssertEqual(before.count, 18)
 
@@ -205,7 +233,9 @@ final class MapsPipelineTests: XCTestCase {
         // New content without --maps: the old map goes with the old vector; --maps then adds the new one.
         try tree.write("dog/3.timg", ToyPreparer.image(777))
         XCTAssertEqual(try extract(db, Self.options(maps: false)).extracted, 1)
-        XCTAssertEqual(try Database.open(db, readOnly: true).scalar("SELECT count(*) FROM labeled_maps WHERE path = 'dog/3.timg'")?.int, 0)
+        XCTAssertEqual(
+            try Database.open(db, readOnly: true).scalar("SELECT count(*) FROM labeled_maps WHERE path = 'dog/3.timg'")?
+                .int, 0)
         let embedder = ToyMapEmbedder()
         XCTAssertEqual(try extract(db, Self.options(), embedder: embedder).maps, 1)
         XCTAssertEqual(embedder.rows, 1)
@@ -219,7 +249,9 @@ final class MapsPipelineTests: XCTestCase {
         let r = try extract(db, Self.options(), embedder: relabel, labels: ["fox/4.timg": "dog"])
         XCTAssertEqual(r.relabeled, 1)
         XCTAssertEqual(relabel.rows, 0)
-        XCTAssertEqual(try Database.open(db, readOnly: true).scalar("SELECT label FROM labeled_maps WHERE path = 'fox/4.timg'")?.string, "dog")
+        XCTAssertEqual(
+            try Database.open(db, readOnly: true).scalar("SELECT label FROM labeled_maps WHERE path = 'fox/4.timg'")?
+                .string, "dog")
 
         // Gone files with --prune: their maps go too.
         try tree.remove("fox/0.timg")
@@ -243,8 +275,11 @@ final class MapsPipelineTests: XCTestCase {
         try tree.write("owl/white.timg", Array("TIMG".utf8) + [UInt8](repeating: 255, count: 48))
         var options = Self.options(views: [.orig, .hflip], batch: 1)
         XCTAssertThrowsError(try extract(db, options, embedder: ToyMapEmbedder(overflowOnWhite: true))) { error in
-            XCTAssertEqual("\(error)", "cannot store the orig maps of \(tree.path("owl/white.timg")): block_16's output holds 100003.25, "
-                + "beyond float16's range (+-65504); maps of these weights cannot be cached as float16: extract without --maps")
+            XCTAssertEqual(
+                "\(error)",
+                "cannot store the orig maps of \(tree.path("owl/white.timg")): block_16's output holds 100003.25, "
+                    + "beyond float16's range (+-65504); maps of these weights cannot be cached as float16: extract without --maps"
+            )
         }
         let c = try Database.open(db, readOnly: true)
         XCTAssertEqual(try c.scalar("SELECT count(*) FROM images WHERE path = 'owl/white.timg'")?.int, 0)
@@ -272,14 +307,17 @@ final class MapsPipelineTests: XCTestCase {
         XCTAssertEqual(try mapRows(merged), try mapRows(db))
         XCTAssertEqual(try dumpRows(merged), try dumpRows(db))
 
-        let plain = tempDB(), out = tempDB()
+        let plain = tempDB()
+        let out = tempDB()
         defer { [plain, out].forEach(removeDB) }
         var options = Self.options(maps: false, views: [.orig, .hflip])
         options.shard = (1, 3)
         try extract(plain, options)
         XCTAssertThrowsError(try ShardMerge.merge(into: out, from: [shards[1], plain])) {
-            XCTAssertEqual("\($0)", "cannot merge: \(plain) has no maps but \(shards[1]) has maps of views hflip,orig: "
-                + "run `tlearn extract --maps` on \(plain) first (it computes only the maps)")
+            XCTAssertEqual(
+                "\($0)",
+                "cannot merge: \(plain) has no maps but \(shards[1]) has maps of views hflip,orig: "
+                    + "run `tlearn extract --maps` on \(plain) first (it computes only the maps)")
         }
     }
 
@@ -290,21 +328,30 @@ final class MapsPipelineTests: XCTestCase {
         XCTAssertEqual(m.shape, ToyMapEmbedder.shape)
         XCTAssertEqual(m.count, 36)
         XCTAssertEqual(m.values.count, 36 * 12)
-        let order = try c.rows("SELECT image_id, view FROM embeddings ORDER BY image_id, view").map { "\($0[0].int!) \($0[1].string!)" }
+        let order = try c.rows("SELECT image_id, view FROM embeddings ORDER BY image_id, view").map {
+            "\($0[0].int!) \($0[1].string!)"
+        }
         XCTAssertEqual(zip(m.imageIDs, m.views).map { "\($0) \($1.rawValue)" }, order)
         let row = try XCTUnwrap(m.paths.indices.first { m.paths[$0] == "fox/2.timg" && m.views[$0] == .hflip })
         XCTAssertEqual(m.labels[row], "fox")
-        guard case let .blob(bytes) = try c.rows("SELECT map FROM labeled_maps WHERE path = 'fox/2.timg' AND view = 'hflip'")[0][0] else {
+        guard
+            case .blob(let bytes) = try c.rows(
+                "SELECT map FROM labeled_maps WHERE path = 'fox/2.timg' AND view = 'hflip'")[0][0]
+        else {
             return XCTFail("no BLOB")
         }
         XCTAssertEqual(Array(m.values[(row * 12)..<((row + 1) * 12)]), bytes.withUnsafeBytes { MapBlob.floats($0) })
 
         try c.run("UPDATE maps SET map = zeroblob(22) WHERE id = (SELECT max(id) FROM maps)")
         XCTAssertThrowsError(try MapMatrix.load(c, backbone: 1)) { error in
-            XCTAssertTrue("\(error)".hasSuffix("map of fox/5.timg is 22 bytes; backbone 1's maps are 2x2x3 float16, 24 bytes"), "\(error)")
+            XCTAssertTrue(
+                "\(error)".hasSuffix("map of fox/5.timg is 22 bytes; backbone 1's maps are 2x2x3 float16, 24 bytes"),
+                "\(error)")
         }
         XCTAssertThrowsError(try MapMatrix.load(c, backbone: 2)) {
-            XCTAssertEqual("\($0)", "\(self.db!) has no maps of backbone 2: run `tlearn extract --maps` (it computes only the maps)")
+            XCTAssertEqual(
+                "\($0)",
+                "\(self.db!) has no maps of backbone 2: run `tlearn extract --maps` (it computes only the maps)")
         }
     }
 }

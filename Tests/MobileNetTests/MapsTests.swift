@@ -1,5 +1,5 @@
-import Foundation
 import Formats
+import Foundation
 import MobileNet
 import XCTest
 
@@ -25,10 +25,13 @@ final class MapsTests: XCTestCase {
         }
     }
 
-    func run(_ net: MobileNetV2, _ images: [Float], threads: Int, mapsOnly: Bool = false) -> (embeddings: [Float], maps: [Float]) {
+    func run(_ net: MobileNetV2, _ images: [Float], threads: Int, mapsOnly: Bool = false) -> (
+        embeddings: [Float], maps: [Float]
+    ) {
         net.threads = threads
         let k = images.count / (net.inputSize * net.inputSize * 3)
-        var out = [Float](repeating: .nan, count: k * net.dim), maps = [Float](repeating: .nan, count: k * net.mapShape.count)
+        var out = [Float](repeating: .nan, count: k * net.dim)
+        var maps = [Float](repeating: .nan, count: k * net.mapShape.count)
         images.withUnsafeBufferPointer { x in
             out.withUnsafeMutableBufferPointer { o in
                 maps.withUnsafeMutableBufferPointer { m in
@@ -56,34 +59,56 @@ final class MapsTests: XCTestCase {
     func testMapsAreBitIdenticalWhateverTheBatchAndThreadsAndTheEmbeddingsUnchanged() throws {
         for size in [65, 96] {
             let net = try MobileNetV2(weightsAt: Self.weights, inputSize: size)
-            let n = size * size * 3, m = net.mapShape.count, dim = net.dim
+            let n = size * size * 3
+            let m = net.mapShape.count
+            let dim = net.dim
             let batch = try inputs(size: size, count: 32)
             let reference = run(net, batch, threads: 2)
             XCTAssertFalse(reference.maps.contains { $0.isNaN }, "maps not all written at \(size)")
-            XCTAssertTrue(reference.maps.contains { $0 != 0 } && reference.maps.contains { $0 < 0 }, "block_16 is linear: maps have negative values")
+            XCTAssertTrue(
+                reference.maps.contains { $0 != 0 } && reference.maps.contains { $0 < 0 },
+                "block_16 is linear: maps have negative values")
             // The maps change nothing in the embeddings.
             var plain = [Float](repeating: .nan, count: 32 * dim)
-            batch.withUnsafeBufferPointer { x in plain.withUnsafeMutableBufferPointer { net.embed(x.baseAddress!, count: 32, into: $0.baseAddress!) } }
-            XCTAssertEqual(reference.embeddings.map(\.bitPattern), plain.map(\.bitPattern), "embeddings with maps differ at \(size)")
-            XCTAssertEqual(run(net, batch, threads: 1).maps.map(\.bitPattern), reference.maps.map(\.bitPattern), "one thread differs from two at \(size)")
-            XCTAssertEqual(run(net, batch, threads: 2, mapsOnly: true).maps.map(\.bitPattern), reference.maps.map(\.bitPattern),
-                           "maps alone differ from maps with embeddings at \(size)")
+            batch.withUnsafeBufferPointer { x in
+                plain.withUnsafeMutableBufferPointer { net.embed(x.baseAddress!, count: 32, into: $0.baseAddress!) }
+            }
+            XCTAssertEqual(
+                reference.embeddings.map(\.bitPattern), plain.map(\.bitPattern),
+                "embeddings with maps differ at \(size)")
+            XCTAssertEqual(
+                run(net, batch, threads: 1).maps.map(\.bitPattern), reference.maps.map(\.bitPattern),
+                "one thread differs from two at \(size)")
+            XCTAssertEqual(
+                run(net, batch, threads: 2, mapsOnly: true).maps.map(\.bitPattern), reference.maps.map(\.bitPattern),
+                "maps alone differ from maps with embeddings at \(size)")
             let seven = run(net, Array(batch[(5 * n)..<(12 * n)]), threads: 3)
-            XCTAssertEqual(seven.maps.map(\.bitPattern), reference.maps[(5 * m)..<(12 * m)].map(\.bitPattern), "a batch of 7 differs at \(size)")
+            XCTAssertEqual(
+                seven.maps.map(\.bitPattern), reference.maps[(5 * m)..<(12 * m)].map(\.bitPattern),
+                "a batch of 7 differs at \(size)")
             for i in [0, 17, 31] {
                 let alone = run(net, Array(batch[(i * n)..<((i + 1) * n)]), threads: 2)
-                XCTAssertEqual(alone.maps.map(\.bitPattern), reference.maps[(i * m)..<((i + 1) * m)].map(\.bitPattern), "image \(i) alone differs at \(size)")
+                XCTAssertEqual(
+                    alone.maps.map(\.bitPattern), reference.maps[(i * m)..<((i + 1) * m)].map(\.bitPattern),
+                    "image \(i) alone differs at \(size)")
             }
             // A serial worker (extraction's path) gives the same maps.
             let worker = MobileNetV2.SerialWorker(net)
-            var out = [Float](repeating: .nan, count: 4 * dim), maps = [Float](repeating: .nan, count: 4 * m)
+            var out = [Float](repeating: .nan, count: 4 * dim)
+            var maps = [Float](repeating: .nan, count: 4 * m)
             batch.withUnsafeBufferPointer { x in
                 out.withUnsafeMutableBufferPointer { o in
-                    maps.withUnsafeMutableBufferPointer { worker.embed(x.baseAddress! + 10 * n, count: 4, into: o.baseAddress!, maps: $0.baseAddress!) }
+                    maps.withUnsafeMutableBufferPointer {
+                        worker.embed(x.baseAddress! + 10 * n, count: 4, into: o.baseAddress!, maps: $0.baseAddress!)
+                    }
                 }
             }
-            XCTAssertEqual(maps.map(\.bitPattern), reference.maps[(10 * m)..<(14 * m)].map(\.bitPattern), "serial worker's maps at \(size)")
-            XCTAssertEqual(out.map(\.bitPattern), reference.embeddings[(10 * dim)..<(14 * dim)].map(\.bitPattern), "serial worker's embeddings at \(size)")
+            XCTAssertEqual(
+                maps.map(\.bitPattern), reference.maps[(10 * m)..<(14 * m)].map(\.bitPattern),
+                "serial worker's maps at \(size)")
+            XCTAssertEqual(
+                out.map(\.bitPattern), reference.embeddings[(10 * dim)..<(14 * dim)].map(\.bitPattern),
+                "serial worker's embeddings at \(size)")
         }
     }
 
@@ -93,13 +118,15 @@ final class MapsTests: XCTestCase {
             let count = 8
             let result = run(net, try inputs(size: size, count: count), threads: 2)
             let embeddings = try topEmbeddings(net, maps: result.maps)
-            XCTAssertEqual(embeddings.map(\.bitPattern), result.embeddings.map(\.bitPattern), "top(maps) != embedding at \(size)")
+            XCTAssertEqual(
+                embeddings.map(\.bitPattern), result.embeddings.map(\.bitPattern), "top(maps) != embedding at \(size)")
             // Through float16 storage: close, not equal.
             let stored = MapBlob.bytes(result.maps, count: result.maps.count).withUnsafeBytes { MapBlob.floats($0) }
             XCTAssertNotEqual(stored, result.maps)
             let rounded = try topEmbeddings(net, maps: stored)
             for i in 0..<count {
-                let a = rounded[(i * net.dim)..<((i + 1) * net.dim)], e = result.embeddings[(i * net.dim)..<((i + 1) * net.dim)]
+                let a = rounded[(i * net.dim)..<((i + 1) * net.dim)]
+                let e = result.embeddings[(i * net.dim)..<((i + 1) * net.dim)]
                 XCTAssertGreaterThan(cosine(a, e), 0.9999, "float16 maps, image \(i) at \(size)")
             }
         }
@@ -121,7 +148,10 @@ final class MapsTests: XCTestCase {
     func testSharedMapsMatchKerasAndTheirEmbeddingsMatchKerasThroughFloat16() throws {
         let weights = shared.appendingPathComponent("weights/mnv2_no_top_keras3.h5")
         let reference = shared.appendingPathComponent("reference")
-        for url in [weights, reference.appendingPathComponent("inputs_16.f32"), reference.appendingPathComponent("block16_maps_16.f32")]
+        for url in [
+            weights, reference.appendingPathComponent("inputs_16.f32"),
+            reference.appendingPathComponent("block16_maps_16.f32"),
+        ]
         where !FileManager.default.fileExists(atPath: url.path) {
             throw XCTSkip("../shared not found: \(url.path) missing, skipping the real-weights maps parity")
         }
@@ -143,14 +173,17 @@ final class MapsTests: XCTestCase {
         XCTAssertTrue(MapBlob.fits(result.maps, count: result.maps.count))
         let stored = MapBlob.bytes(result.maps, count: result.maps.count).withUnsafeBytes { MapBlob.floats($0) }
         let fromStored = try topEmbeddings(net, maps: stored)
-        var worst: Float = 0, minCos = 1.0
+        var worst: Float = 0
+        var minCos = 1.0
         for i in 0..<16 {
-            let a = fromStored[(i * 1280)..<((i + 1) * 1280)], e = kerasEmbeddings[(i * 1280)..<((i + 1) * 1280)]
+            let a = fromStored[(i * 1280)..<((i + 1) * 1280)]
+            let e = kerasEmbeddings[(i * 1280)..<((i + 1) * 1280)]
             worst = max(worst, maxAbsDiff(a, e))
             minCos = min(minCos, cosine(a, e))
         }
-        print("maps parity: max |tlearn maps - Keras| = \(mapsDiff) (Keras's largest |value| \(kerasMagnitude)); "
-            + "embeddings from float16 maps vs Keras: max abs \(worst), min cosine \(minCos)")
+        print(
+            "maps parity: max |tlearn maps - Keras| = \(mapsDiff) (Keras's largest |value| \(kerasMagnitude)); "
+                + "embeddings from float16 maps vs Keras: max abs \(worst), min cosine \(minCos)")
         XCTAssertGreaterThanOrEqual(minCos, 0.99999, "embeddings from float16 maps: min cosine")
         XCTAssertLessThanOrEqual(worst, 1e-3, "embeddings from float16 maps: max abs")
     }
@@ -161,8 +194,9 @@ final class MapsTests: XCTestCase {
         let dim = net.dim
         var identity = [Float](repeating: 0, count: dim * dim + dim)
         for i in 0..<dim { identity[i * dim + i] = 1 }
-        let model = try StoredModel(kind: .finetune, classes: (0..<dim).map { "f\($0)" }, dim: dim, map: net.mapShape,
-                                    parameters: net.conv1.kernel + net.conv1.bias + identity)
+        let model = try StoredModel(
+            kind: .finetune, classes: (0..<dim).map { "f\($0)" }, dim: dim, map: net.mapShape,
+            parameters: net.conv1.kernel + net.conv1.bias + identity)
         return model.logits(maps).map { Float($0) }
     }
 }
