@@ -39,7 +39,7 @@ func extractBench(images: String, weights: String, batchSize: Int = 32, threads:
         for turn in 0..<max(1, turns) {
             if turn > 0 { removeDatabase() }
             let t0 = Date()
-            let (status, maxRSSKB, _) = try runChild(tlearn, args)
+            let (status, maxRSSKB) = try runChild(tlearn, args)
             result.runs.append(Date().timeIntervalSince(t0))
             guard status == 0 || status == 3 else { throw StoreError.invalid("tlearn extract exited with status \(status)") }
             result.peakRSSMB = max(result.peakRSSMB, Double(maxRSSKB) / 1024)
@@ -95,9 +95,9 @@ private func forwardOnly(images: String, weights: String, batchSize: Int) throws
     return Double(n) / Date().timeIntervalSince(t0)
 }
 
-/// Runs a child process; returns its exit status, its own peak RSS (KB) and CPU seconds (user + system),
-/// from wait4, so that earlier children (the ONNX Runtime peer) do not count.
-func runChild(_ path: String, _ arguments: [String]) throws -> (Int32, Int, Double) {
+/// Runs a child process; returns its exit status and its own peak RSS (KB), from wait4, so that
+/// earlier children (the ONNX Runtime peer) do not count.
+func runChild(_ path: String, _ arguments: [String]) throws -> (Int32, Int) {
     var pid: pid_t = 0
     var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
@@ -111,8 +111,7 @@ func runChild(_ path: String, _ arguments: [String]) throws -> (Int32, Int, Doub
     var usage = rusage()
     guard wait4(pid, &status, 0, &usage) == pid else { throw StoreError.invalid("wait4 failed for \(path)") }
     let exited = status & 0x7f == 0
-    let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-    return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), usage.ru_maxrss, cpu)
+    return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), usage.ru_maxrss)
 }
 
 /// End-to-end `tlearn extract` of the dev photos beside the usual Python pipeline (OpenCV decode and
