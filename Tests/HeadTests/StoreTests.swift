@@ -93,7 +93,7 @@ final class RunSelectorTests: XCTestCase {
         let set = try EmbeddingSet.load(from: db)
         let data = try set.trainingData(trainViews: [.orig])
         let outcome = try runSweep(data, grid: SweepGrid(learningRates: [0.01, 0.1], epochs: [2]), base: TrainingConfig(), jobs: 1)
-        let saved = try RunStore.save(outcome, grid: SweepGrid(learningRates: [0.01, 0.1], epochs: [2]), context: RunContext(set), in: db)
+        let saved = try RunStore.save(outcome, grids: [SweepGrid(learningRates: [0.01, 0.1], epochs: [2])], context: RunContext(set), in: db)
         XCTAssertEqual(try RunStore.resolve("best", in: db), saved.runIDs[outcome.ranking[0]])
         // The baselines come last, but `latest` is the newest trained head.
         XCTAssertEqual(try RunStore.resolve("latest", in: db), saved.runIDs.max())
