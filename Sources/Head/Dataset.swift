@@ -30,8 +30,8 @@ public struct EmbeddingSet: Sendable {
     public var width: Int { map?.count ?? dim }
     /// Class names in logit order: sorted, as Keras `image_dataset_from_directory` orders folders.
     public let classes: [String]
-    /// `count` x `width`, row-major.
-    public let vectors: [Float]
+    /// Every row's vector (or map), `count` x `width`.
+    public let vectors: FeatureMatrix
     public let labels: [Int32]
     public let imageIDs: [Int64]
     public let partitions: [Split]
@@ -45,18 +45,9 @@ public struct EmbeddingSet: Sendable {
         (0..<count).filter { partitions[$0] == partition && wanted.contains(views[$0]) }
     }
 
-    /// The rows `indices` copied into their own contiguous matrix.
+    /// The rows `indices` (shared, not copied).
     public func matrix(_ indices: [Int]) -> LabeledMatrix {
-        let dim = width
-        let x = [Float](unsafeUninitializedCapacity: indices.count * dim) { out, initialized in
-            vectors.withUnsafeBufferPointer { src in
-                for (r, i) in indices.enumerated() {
-                    (out.baseAddress! + r * dim).initialize(from: src.baseAddress! + i * dim, count: dim)
-                }
-            }
-            initialized = indices.count * dim
-        }
-        return LabeledMatrix(x: x, labels: indices.map { labels[$0] }, width: dim, sourceRows: indices)
+        LabeledMatrix(source: vectors, sourceRows: indices, labels: indices.map { labels[$0] })
     }
 
     /// `splitFingerprint` of every image that has a vector here.
@@ -125,9 +116,10 @@ public struct EmbeddingSet: Sendable {
             FROM \(table) e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id
             WHERE +e.backbone_id = ?1 ORDER BY e.image_id, e.backbone_id, e.view
             """, [.integer(backbone.id)])
-        var names: [String] = [], imageIDs: [Int64] = [], partitions: [Split] = [], views: [View] = [], paths: [String] = []
+        var classIndex: [String: Int32] = [:], names: [String] = [], rowClass: [Int32] = []
+        var imageIDs: [Int64] = [], partitions: [Split] = [], views: [View] = [], paths: [String] = []
         var failure: HeadError? = nil
-        let vectors = try [Float](unsafeUninitializedCapacity: capacity * width) { buffer, initialized in
+        let vectors = try FeatureMatrix(count: capacity, width: width) { buffer in
             var rows = 0
             while try statement.step() {
                 let path = statement.text(4) ?? ""
@@ -141,22 +133,29 @@ public struct EmbeddingSet: Sendable {
                     break
                 }
                 guard rows < capacity else { failure = .invalid("\(db.path) changed while its \(what)s were read"); break }
-                if maps { MapBlob.copy(blob, into: buffer.baseAddress! + rows * width) } else { VectorBlob.copy(blob, into: buffer.baseAddress! + rows * width) }
+                if maps { MapBlob.copy(blob, into: buffer + rows * width) } else { VectorBlob.copy(blob, into: buffer + rows * width) }
                 rows += 1
-                initialized = rows * width
                 imageIDs.append(statement.int(0))
                 partitions.append(partition)
-                names.append(statement.text(2) ?? "")
+                // One string per class, not per row: a million rows share a hundred names.
+                let name = statement.text(2) ?? ""
+                if let k = classIndex[name] { rowClass.append(k) } else {
+                    classIndex[name] = Int32(names.count)
+                    rowClass.append(Int32(names.count))
+                    names.append(name)
+                }
                 views.append(view)
                 paths.append(path)
             }
+            return rows
         }
         if let failure { throw failure }
-        if maps && vectors.isEmpty { throw HeadError.invalid("\(db.path) has no maps of backbone \(backbone.id): extract them with `tlearn extract --maps`") }
-        let classes = Array(Set(names)).sorted()
+        if maps && vectors.count == 0 { throw HeadError.invalid("\(db.path) has no maps of backbone \(backbone.id): extract them with `tlearn extract --maps`") }
+        let classes = names.sorted()
         let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
+        let relabel = names.map { index[$0]! }
         return EmbeddingSet(path: db.path, backbone: backbone, map: map, top: top, classes: classes, vectors: vectors,
-                            labels: names.map { index[$0]! }, imageIDs: imageIDs, partitions: partitions,
+                            labels: rowClass.map { relabel[Int($0)] }, imageIDs: imageIDs, partitions: partitions,
                             views: views, paths: paths)
     }
 
@@ -180,26 +179,76 @@ public struct EmbeddingSet: Sendable {
     }
 }
 
-/// Model inputs with labels, contiguous and row-major: vectors, or flattened feature maps.
+/// Model inputs (vectors or flattened feature maps), `count` rows of `width` floats, row-major, in
+/// memory of its own: loaded once and shared by every split, fold and job that reads it.
+public final class FeatureMatrix: @unchecked Sendable {
+    public let count: Int
+    public let width: Int
+    let base: UnsafeMutablePointer<Float>
+
+    /// Uninitialised room for `count` rows; `fill` writes them and returns how many it wrote.
+    init(count: Int, width: Int, fill: (UnsafeMutablePointer<Float>) throws -> Int) rethrows {
+        self.width = width
+        base = .allocate(capacity: max(count * width, 1))
+        do { self.count = try fill(base) } catch {
+            base.deallocate()
+            throw error
+        }
+        precondition(self.count <= count, "FeatureMatrix: \(self.count) rows written into room for \(count)")
+    }
+
+    /// A copy of `values` (a whole number of `width`-float rows).
+    public convenience init(_ values: [Float], width: Int) {
+        precondition(width > 0 && values.count % width == 0, "FeatureMatrix: \(values.count) floats are not rows of \(width)")
+        self.init(count: values.count / width, width: width) { base in
+            values.withUnsafeBufferPointer { base.initialize(from: $0.baseAddress!, count: values.count) }
+            return values.count / width
+        }
+    }
+
+    deinit { base.deallocate() }
+
+    /// Row `i`.
+    @inline(__always) public func row(_ i: Int) -> UnsafePointer<Float> { UnsafePointer(base + i * width) }
+}
+
+/// Some rows of a `FeatureMatrix`, in an order of their own, with labels: a training split, a fold or
+/// a query set, without copying a single row.
 public struct LabeledMatrix: Sendable {
-    public var x: [Float]
+    public let source: FeatureMatrix
+    /// Row r is the source's row `sourceRows[r]` (for a set's matrix, an index into the `EmbeddingSet`).
+    public var sourceRows: [Int]
     public var labels: [Int32]
     /// Floats per row.
-    public let width: Int
-    /// For each row, its index in the `EmbeddingSet` it came from.
-    public var sourceRows: [Int]
+    public var width: Int { source.width }
     public var rows: Int { labels.count }
 
-    public init(x: [Float], labels: [Int32], width: Int, sourceRows: [Int]) {
-        precondition(x.count == labels.count * width, "LabeledMatrix: \(x.count) floats for \(labels.count) rows of \(width)")
-        self.x = x
-        self.labels = labels
-        self.width = width
+    public init(source: FeatureMatrix, sourceRows: [Int], labels: [Int32]) {
+        precondition(sourceRows.count == labels.count, "LabeledMatrix: \(sourceRows.count) rows, \(labels.count) labels")
+        self.source = source
         self.sourceRows = sourceRows
+        self.labels = labels
+    }
+
+    /// Rows of their own: row r of `x` is row r (tests and tools).
+    public init(x: [Float], labels: [Int32], width: Int) {
+        precondition(x.count == labels.count * width, "LabeledMatrix: \(x.count) floats for \(labels.count) rows of \(width)")
+        self.init(source: FeatureMatrix(x, width: width), sourceRows: Array(labels.indices), labels: labels)
     }
 
     /// No rows.
-    public static func empty(width: Int) -> LabeledMatrix { LabeledMatrix(x: [], labels: [], width: width, sourceRows: []) }
+    public static func empty(width: Int) -> LabeledMatrix { LabeledMatrix(x: [], labels: [], width: width) }
+
+    /// Row `r`.
+    @inline(__always) public func row(_ r: Int) -> UnsafePointer<Float> { source.row(sourceRows[r]) }
+
+    /// The rows copied into one contiguous array (for tests and small tools; training never copies).
+    public var x: [Float] {
+        [Float](unsafeUninitializedCapacity: rows * width) { out, initialized in
+            for r in 0..<rows { (out.baseAddress! + r * width).initialize(from: row(r), count: width) }
+            initialized = rows * width
+        }
+    }
 }
 
 /// What one training run sees: train rows (all chosen views), val and test rows (original view).

@@ -81,7 +81,7 @@ extension StoredModel {
             for (r, y) in data.labels.enumerated() { loss -= log(p[r * c + Int(y)]) }
             return (predictions(p), data.rows == 0 ? nil : loss / Double(data.rows), p)
         }
-        var z = logits(data.x, rows: data.rows, threads: threads)
+        var z = logits(data, threads: threads)
         let predicted = predictions(z)
         let loss = data.rows == 0 ? nil : plainCrossEntropy(z, labels: data.labels, classes: c)
         z.withUnsafeMutableBufferPointer { z in for r in 0..<data.rows { softmax(z.baseAddress! + r * c, count: c) } }
@@ -91,16 +91,27 @@ extension StoredModel {
     /// The mean of the softmax of `data`'s rows and of their hflip views (`flipped`, row for row).
     public func flipAveragedProbabilities(_ data: LabeledMatrix, flipped: LabeledMatrix, threads: Int = 1) -> [Double] {
         precondition(flipped.labels == data.labels, "StoredModel: the hflip rows do not match the rows")
-        return probabilities(data.x, flipped: flipped.x, threads: threads)
+        return probabilities(logits(data, threads: threads), flipped: logits(flipped, threads: threads))
     }
 
     /// Class probabilities of the inputs in `x` (inputs x classes); with `flipped` (each input's hflip
     /// view, in the same order), the mean of the two views' probabilities: test-time flips.
     public func probabilities(_ x: [Float], flipped: [Float]?, threads: Int = 1) -> [Double] {
-        let rows = x.count / inputCount, c = classCount
-        var a = logits(x, rows: rows, threads: threads)
-        var b = flipped.map { logits($0, rows: rows, threads: threads) }
-        precondition(b == nil || b!.count == a.count, "StoredModel: \(flipped!.count) flipped floats for \(x.count)")
+        let n = inputCount
+        func rows(_ v: [Float]) -> [Double] {
+            v.withUnsafeBufferPointer { p in
+                let base = UncheckedConst(p.baseAddress!)
+                return logits(rows: v.count / n, threads: threads) { base.pointer + $0 * n }
+            }
+        }
+        return probabilities(rows(x), flipped: flipped.map(rows))
+    }
+
+    /// Softmax rows of logits `a`, averaged with those of `b` when given.
+    private func probabilities(_ a: [Double], flipped b: [Double]?) -> [Double] {
+        let c = classCount, rows = a.count / c
+        var a = a, b = b
+        precondition(b == nil || b!.count == a.count, "StoredModel: \(b!.count) flipped logits for \(a.count)")
         a.withUnsafeMutableBufferPointer { a in
             for r in 0..<rows { softmax(a.baseAddress! + r * c, count: c) }
         }
@@ -116,21 +127,29 @@ extension StoredModel {
 }
 
 extension StoredModel {
-    /// `logits` of `rows` inputs on up to `threads` threads: each row's logits depend on that row
-    /// alone, so the result is the same for any thread count.
-    public func logits(_ x: [Float], rows: Int, threads: Int) -> [Double] {
-        let workers = min(max(1, threads), rows / 16)
-        if workers <= 1 { return logits(x) }
-        let c = classCount, n = inputCount
+    /// `logits` of the rows of `m` on up to `threads` threads.
+    public func logits(_ m: LabeledMatrix, threads: Int = 1) -> [Double] {
+        precondition(m.width == inputCount, "StoredModel: rows of \(m.width) floats, the model reads \(inputCount)")
+        return logits(rows: m.rows, threads: threads) { m.row($0) }
+    }
+
+    /// `logits` of `rows` inputs, `row(r)` giving input r, on up to `threads` threads: each row's
+    /// logits depend on that row alone, so the result is the same for any thread count.
+    func logits(rows: Int, threads: Int, row: @Sendable (Int) -> UnsafePointer<Float>) -> [Double] {
+        let c = classCount
         var out = [Double](repeating: 0, count: rows * c)
-        x.withUnsafeBufferPointer { input in
-            out.withUnsafeMutableBufferPointer { o in
-                let src = UncheckedConst(input.baseAddress!), dst = UncheckedDoubles(o.baseAddress!)
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    let range = (w * rows / workers)..<((w + 1) * rows / workers)
-                    let z = logits(src.pointer + range.lowerBound * n, count: range.count)
-                    z.withUnsafeBufferPointer { (dst.pointer + range.lowerBound * c).update(from: $0.baseAddress!, count: z.count) }
+        let workers = min(max(1, threads), rows / 16)
+        out.withUnsafeMutableBufferPointer { o in
+            let dst = UncheckedDoubles(o.baseAddress!)
+            withoutActuallyEscaping(row) { row in
+                let work: @Sendable (Range<Int>) -> Void = { range in
+                    var scratch = [Float](repeating: 0, count: max(scratchCount, 1))
+                    scratch.withUnsafeMutableBufferPointer { s in
+                        for r in range { logits(row(r), into: dst.pointer + r * c, scratch: s.baseAddress!) }
+                    }
                 }
+                if workers <= 1 { return work(0..<rows) }
+                DispatchQueue.concurrentPerform(iterations: workers) { w in work((w * rows / workers)..<((w + 1) * rows / workers)) }
             }
         }
         return out

@@ -230,6 +230,13 @@ public enum RunStore {
         return (runs, unreadable)
     }
 
+    /// The metrics JSON of `run`, decoded.
+    public static func metrics(of run: StoredRun) throws -> RunMetrics {
+        do { return try JSONDecoder().decode(RunMetrics.self, from: Data(run.metricsJSON.utf8)) } catch {
+            throw HeadError.invalid("run \(run.id) has metrics this tlearn cannot read")
+        }
+    }
+
     /// The curve of run `id`.
     public static func epochs(of id: Int64, in db: Connection) throws -> [EpochStats] {
         try db.rows("SELECT epoch, train_loss, train_accuracy, val_loss, val_accuracy FROM run_epochs WHERE run_id = ?1 ORDER BY epoch", [.integer(id)]).map {

@@ -1,4 +1,5 @@
 import Dispatch
+import FoundationEssentials
 import Synchronization
 import Formats
 import Kernels
@@ -102,22 +103,48 @@ public struct SweepInputs: Sendable {
     }
 }
 
-/// Everything a sweep produced, before it is saved.
+/// One grid point as a sweep ranks it: its settings, its val (or cross-validation) result, and
+/// the run it was saved as.
+public struct SweepPoint: Sendable {
+    /// The settings, with `epochs` the count this point's model was taken at.
+    public let config: TrainingConfig
+    public let val: SplitMetrics?
+    /// Test metrics, without a refit only (every point is then evaluated on test).
+    public let test: SplitMetrics?
+    public let crossValidation: CrossValidation?
+    /// The epoch whose weights the point kept (early stopping can keep an earlier one).
+    public let weightsEpoch: Int
+    /// The `runs` row the point was saved as.
+    public let runID: Int64
+
+    public init(config: TrainingConfig, val: SplitMetrics?, test: SplitMetrics?, crossValidation: CrossValidation?, weightsEpoch: Int,
+                runID: Int64) {
+        self.config = config
+        self.val = val
+        self.test = test
+        self.crossValidation = crossValidation
+        self.weightsEpoch = weightsEpoch
+        self.runID = runID
+    }
+}
+
+/// Everything a sweep produced.
 public struct SweepOutcome: Sendable {
-    /// One run per grid point, epochs axis included.
-    public let runs: [RunResult]
-    /// Indices into `runs`, best first: by CV accuracy when cross-validated, else val accuracy;
+    /// One point per grid point, epochs axis included, in grid order (saved or found saved).
+    public let points: [SweepPoint]
+    /// Indices into `points`, best first: by CV accuracy when cross-validated, else val accuracy;
     /// then the matching loss; then grid order.
     public let ranking: [Int]
+    /// Nearest centroid and k-NN on the same split; empty with `baselines: false`.
     public let baselines: [BaselineResult]
-    /// The best point's config trained again on train+val, with its test metrics; nil with `--no-refit`.
+    /// The best point's config trained again on train+val, with its test metrics; nil without a refit.
     public let refit: RunResult?
+    /// Trainings run this time (the others were found saved by an earlier, interrupted run).
+    public let trained: Int
     public let seconds: Double
 
     /// The best point on validation.
-    public var best: RunResult { runs[ranking[0]] }
-    /// The sweep's final run: the refit when there is one, else the best point.
-    public var final: RunResult { refit ?? best }
+    public var best: SweepPoint { points[ranking[0]] }
 }
 
 /// Stratified folds over the train and val images for cross-validation: per class, images in
@@ -150,11 +177,14 @@ extension EmbeddingSet {
     }
 }
 
-/// `runSweep` over vectors alone (the softmax kind), as the tests and the benchmark call it.
+/// `runSweep` over vectors alone (the softmax kind), points kept in memory: as the tests call it.
 public func runSweep(_ data: TrainingData, grid: SweepGrid, base: TrainingConfig, folds: [TrainingData] = [],
-                     refit: TrainingData? = nil, jobs: Int, progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil) throws -> SweepOutcome {
-    try runSweep(SweepInputs(data: [.softmax: data], folds: folds.isEmpty ? [:] : [.softmax: folds], refit: refit.map { [.softmax: $0] } ?? [:]),
-                 grids: [grid], base: base, jobs: jobs, refit: refit != nil, progress: progress)
+                     refit: TrainingData? = nil, jobs: Int) throws -> SweepOutcome {
+    let next = Mutex<Int64>(0)
+    return try runSweep(SweepInputs(data: [.softmax: data], folds: folds.isEmpty ? [:] : [.softmax: folds],
+                                    refit: refit.map { [.softmax: $0] } ?? [:]),
+                        grids: [grid], base: base, jobs: jobs, refit: refit != nil,
+                        save: { _ in next.withLock { $0 += 1; return $0 } })
 }
 
 /// Runs every grid point on `jobs` threads: each training goes to the largest epoch count and records
@@ -163,39 +193,61 @@ public func runSweep(_ data: TrainingData, grid: SweepGrid, base: TrainingConfig
 /// is trained again on train+val (for the epochs its kept weights had) and only that run is evaluated
 /// on test (GridSearchCV's refit); without, every point's test metrics are computed as before. With
 /// `tta`, val and test are scored on the mean of the orig and hflip views' probabilities.
+///
+/// Each training's points go to `save` (on a worker thread, one call at a time) as soon as it and its
+/// folds are done, so an interrupted sweep keeps them; `existing` returns the points an earlier run of
+/// the same sweep saved, which are not trained again.
 public func runSweep(_ inputs: SweepInputs, grids: [SweepGrid], base: TrainingConfig, jobs: Int, refit: Bool, tta: Bool = false,
+                     baselines: Bool = true, existing: (TrainingConfig) -> SweepPoint? = { _ in nil },
+                     save: @escaping @Sendable (RunResult) throws -> Int64,
                      progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil) throws -> SweepOutcome {
     let start = ContinuousClock.now
     // Each grid (one per model kind, so each kind has axes of its own) adds its trainings and their epoch counts.
-    var plan: [(config: TrainingConfig, epochs: [Int])] = []
-    for grid in grids { plan += try grid.trainings(base: base).map { ($0, grid.epochs) } }
-    let trainings = plan.map(\.config), epochCounts = plan.map(\.epochs)
-    guard !trainings.isEmpty else { throw HeadError.invalid("the sweep grid is empty") }
+    let plan = try grids.flatMap { grid in try grid.trainings(base: base).map { (config: $0, epochs: grid.epochs.sorted()) } }
+    guard !plan.isEmpty else { throw HeadError.invalid("the sweep grid is empty") }
     guard let vectors = inputs.data[.softmax] else { throw HeadError.invalid("a sweep needs the vectors (for its baselines)") }
     try requireTwoClasses(vectors.classes)
-    for kind in Set(trainings.map(\.model)) where inputs.data[kind] == nil {
+    for kind in Set(plan.map(\.config.model)) where inputs.data[kind] == nil {
         throw HeadError.invalid("no \(kind.readsMaps ? "maps" : "vectors") to train \(kind.rawValue) models on")
     }
     let crossValidated = !inputs.folds.isEmpty
     if vectors.val.rows == 0 && !crossValidated {
         throw HeadError.invalid("a sweep picks the best run on validation, and the val split is empty: re-split with a val share or use --folds K")
     }
-    if refit { for kind in Set(trainings.map(\.model)) where inputs.refit[kind] == nil { throw HeadError.invalid("no train+val data to refit \(kind.rawValue) models on") } }
-    // Task t * (1 + folds) + 0 trains on the split; + 1 + f on fold f.
+    if refit { for kind in Set(plan.map(\.config.model)) where inputs.refit[kind] == nil { throw HeadError.invalid("no train+val data to refit \(kind.rawValue) models on") } }
+
+    // Points an earlier run saved: a training is skipped when all its epoch counts are there.
+    func checkpointConfig(_ t: Int, _ epochs: Int) -> TrainingConfig { var c = plan[t].config; c.epochs = epochs; return c }
+    var found = [[SweepPoint]?](repeating: nil, count: plan.count)
+    for t in plan.indices {
+        let points = plan[t].epochs.compactMap { existing(checkpointConfig(t, $0)) }
+        if points.count == plan[t].epochs.count { found[t] = points }
+    }
+    let pending = plan.indices.filter { found[$0] == nil }
+
+    // Task p * (1 + folds) + 0 trains pending training p on the split; + 1 + f on fold f.
     let perPoint = 1 + (inputs.folds.values.first?.count ?? 0)
-    let taskCount = trainings.count * perPoint
+    let taskCount = pending.count * perPoint
     // The longest first, so no thread is left with a long tail: finetune trainings, then small batches (the most steps).
-    func cost(_ t: Int) -> (Int, Int, Int) {
-        let c = trainings[t / perPoint]
-        return (c.model.readsMaps ? 0 : 1, c.batchSize, t)
+    func cost(_ task: Int) -> (Int, Int, Int) {
+        let c = plan[pending[task / perPoint]].config
+        return (c.model.readsMaps ? 0 : 1, c.batchSize, task)
     }
     let order = (0..<taskCount).sorted { cost($0) < cost($1) }
     let workers = max(1, min(jobs, taskCount))
     let threadsPerTask = max(1, jobs / workers)
     BLASThreads.set(1)
-    let state = Mutex<(next: Int, done: Int, results: [[RunResult]?], error: Error?)>((0, 0, Array(repeating: nil, count: taskCount), nil))
+    struct State {
+        var next = 0, done = 0
+        var results: [[RunResult]?]
+        var foldsLeft: [Int]
+        var points: [[SweepPoint]?]
+        var error: Error?
+    }
+    let state = Mutex(State(results: Array(repeating: nil, count: taskCount), foldsLeft: Array(repeating: perPoint, count: pending.count),
+                            points: found))
     let total = taskCount + (refit ? 1 : 0)
-    DispatchQueue.concurrentPerform(iterations: workers) { _ in
+    DispatchQueue.concurrentPerform(iterations: taskCount == 0 ? 0 : workers) { _ in
         while true {
             let claimed: Int? = state.withLock { s in
                 guard s.error == nil, s.next < taskCount else { return nil }
@@ -203,78 +255,114 @@ public func runSweep(_ inputs: SweepInputs, grids: [SweepGrid], base: TrainingCo
                 return order[s.next - 1]
             }
             guard let task = claimed else { return }
-            let fold = task % perPoint
-            let config = trainings[task / perPoint]
+            let p = task / perPoint, fold = task % perPoint, t = pending[p]
+            let config = plan[t].config
             do {
                 let data = fold == 0 ? inputs.data[config.model]! : inputs.folds[config.model]![fold - 1]
-                let result = try trainAndEvaluate(data, config: config, epochCounts: epochCounts[task / perPoint], threads: threadsPerTask,
+                let result = try trainAndEvaluate(data, config: config, epochCounts: plan[t].epochs, threads: threadsPerTask,
                                                   evaluateTest: fold == 0 && !refit, tta: tta && fold == 0)
-                state.withLock {
-                    $0.results[task] = result
-                    $0.done += 1
-                    progress?($0.done, total)
+                try state.withLock { s in
+                    s.results[task] = result
+                    s.done += 1
+                    s.foldsLeft[p] -= 1
+                    if s.foldsLeft[p] == 0 {
+                        // The training and its folds are done: its points are complete, save them now.
+                        var points: [SweepPoint] = []
+                        for (i, var run) in s.results[p * perPoint]!.enumerated() {
+                            if perPoint > 1 {
+                                let foldRuns = (1..<perPoint).map { s.results[p * perPoint + $0]![i] }
+                                run.crossValidation = CrossValidation(folds: perPoint - 1, accuracies: foldRuns.map { $0.val?.accuracy ?? 0 },
+                                                                      losses: foldRuns.map { $0.val?.loss ?? .infinity })
+                            }
+                            let id = try save(run)
+                            points.append(SweepPoint(config: run.config, val: run.val, test: run.test, crossValidation: run.crossValidation,
+                                                     weightsEpoch: run.checkpoint.weightsEpoch, runID: id))
+                        }
+                        s.points[t] = points
+                        for f in 0..<perPoint { s.results[p * perPoint + f] = nil }  // models are saved; free them
+                    }
+                    progress?(s.done, total)
                 }
             } catch {
                 state.withLock { if $0.error == nil { $0.error = error } }
             }
         }
     }
-    let (results, failure) = state.withLock { ($0.results, $0.error) }
+    let (collected, failure) = state.withLock { ($0.points, $0.error) }
     if let failure { throw failure }
 
-    var runs: [RunResult] = []
-    for t in trainings.indices {
-        let main = results[t * perPoint]!
-        for (i, var run) in main.enumerated() {
-            if perPoint > 1 {
-                let foldRuns = (1..<perPoint).map { results[t * perPoint + $0]![i] }
-                run.crossValidation = CrossValidation(folds: perPoint - 1, accuracies: foldRuns.map { $0.val?.accuracy ?? 0 },
-                                                      losses: foldRuns.map { $0.val?.loss ?? .infinity })
-            }
-            runs.append(run)
-        }
-    }
-    func key(_ r: RunResult) -> (Double, Double) {
+    let points = collected.flatMap { $0! }
+    func key(_ r: SweepPoint) -> (Double, Double) {
         let (a, l) = r.crossValidation.map { ($0.meanAccuracy, $0.meanLoss) } ?? (r.val?.accuracy ?? 0, r.val?.loss ?? .infinity)
         return (a.isNaN ? -1 : a, l.isNaN ? .infinity : l)
     }
-    let keys = runs.map(key)
-    let ranking = runs.indices.sorted { i, j in
+    let keys = points.map(key)
+    let ranking = points.indices.sorted { i, j in
         keys[i].0 != keys[j].0 ? keys[i].0 > keys[j].0 : keys[i].1 != keys[j].1 ? keys[i].1 < keys[j].1 : i < j
     }
-    let baselines = [nearestCentroidBaseline(vectors), knnBaseline(vectors, k: 5)]
+    let baselineResults = baselines ? [nearestCentroidBaseline(vectors, threads: jobs), knnBaseline(vectors, k: 5, threads: jobs)] : []
     var refitRun: RunResult? = nil
     if refit {
-        let chosen = runs[ranking[0]]
+        let chosen = points[ranking[0]]
         var config = chosen.config
         // Train+val has no val rows to stop on: train for as many epochs as the chosen weights had.
-        config.epochs = chosen.checkpoint.weightsEpoch
+        config.epochs = chosen.weightsEpoch
         config.earlyStopping = nil
         refitRun = try trainAndEvaluate(inputs.refit[config.model]!, config: config, threads: jobs, evaluateTest: true, tta: tta)[0]
         refitRun!.isRefit = true
         progress?(total, total)
     }
-    return SweepOutcome(runs: runs, ranking: ranking, baselines: baselines, refit: refitRun,
+    return SweepOutcome(points: points, ranking: ranking, baselines: baselineResults, refit: refitRun, trained: pending.count,
                         seconds: Double((ContinuousClock.now - start) / .seconds(1)))
 }
 
 extension RunStore {
-    /// Saves a sweep: its `sweeps` row, one run per grid point, the baselines and the refit, in one
-    /// transaction; returns the sweep id, the run ids in `outcome.runs` order and the final run's id
-    /// (the refit, else the best point), which `best` names. `sweeps.grid` holds the grid, or
-    /// `{"grids": [...]}` when each model kind had axes of its own.
-    public static func save(_ outcome: SweepOutcome, grids: [SweepGrid], context: RunContext, in db: Connection) throws
-        -> (sweepID: Int64, runIDs: [Int64], baselineIDs: [Int64], finalID: Int64) {
+    /// Starts a sweep (its `sweeps` row, with `best_run_id` NULL until it finishes), or finds the
+    /// unfinished one an interrupted run of the same sweep left: same plan text, on the same
+    /// backbone and split. Returns its id and whether it was found.
+    public static func beginSweep(plan: String, context: RunContext, in db: Connection) throws -> (id: Int64, resumed: Bool) {
+        let rows = try db.rows("""
+            SELECT s.id FROM sweeps s WHERE s.best_run_id IS NULL AND s.grid = ?1
+              AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.sweep_id = s.id AND (r.backbone_id != ?2 OR r.split_fingerprint != ?3))
+            ORDER BY s.id DESC LIMIT 1
+            """, [.text(plan), .integer(context.backboneID), .text(context.splitFingerprint)])
+        if let id = rows.first?[0].int { return (id, true) }
+        try db.run("INSERT INTO sweeps (grid) VALUES (?1)", [.text(plan)])
+        return (db.lastInsertRowID, false)
+    }
+
+    /// The trained points sweep `id` has saved, by their stored config (to skip them when resuming).
+    public static func sweepPoints(_ id: Int64, in db: Connection) throws -> [String: SweepPoint] {
+        var out: [String: SweepPoint] = [:]
+        for r in try db.rows("SELECT id, config, metrics FROM runs WHERE sweep_id = ?1 AND json_extract(metrics, '$.refit_of') IS NULL",
+                             [.integer(id)]) {
+            guard let runID = r[0].int, let configJSON = r[1].string, let metricsJSON = r[2].string,
+                  let config = try? JSONDecoder().decode(TrainingConfig.self, from: Data(configJSON.utf8)), config.model.isTrained,
+                  let metrics = try? JSONDecoder().decode(RunMetrics.self, from: Data(metricsJSON.utf8)) else { continue }
+            out[try json(config)] = SweepPoint(config: config, val: metrics.val, test: metrics.test, crossValidation: metrics.crossValidation,
+                                               weightsEpoch: metrics.weightsEpoch ?? config.epochs, runID: runID)
+        }
+        return out
+    }
+
+    /// The key `sweepPoints` files a point under.
+    public static func pointKey(_ config: TrainingConfig) -> String { (try? json(config)) ?? "" }
+
+    /// Saves one trained point of sweep `sweepID` in its own transaction; returns its run id.
+    public static func savePoint(_ run: RunResult, context: RunContext, sweepID: Int64, in db: Connection) throws -> Int64 {
+        try db.transaction { try save(run, context: context, sweepID: sweepID, in: db) }
+    }
+
+    /// Finishes sweep `sweepID`: saves the baselines and the refit, and sets `best_run_id` to the final run
+    /// (the refit, else the best point), which `best` names. Returns the baselines' ids and the final run's.
+    public static func finishSweep(_ outcome: SweepOutcome, sweepID: Int64, context: RunContext, in db: Connection) throws
+        -> (baselineIDs: [Int64], finalID: Int64) {
         try db.transaction {
-            let gridJSON = grids.count == 1 ? try json(grids[0]) : try json(["grids": grids])
-            try db.run("INSERT INTO sweeps (grid) VALUES (?1)", [.text(gridJSON)])
-            let sweepID = db.lastInsertRowID
-            let ids = try outcome.runs.map { try save($0, context: context, sweepID: sweepID, in: db) }
             let baselineIDs = try outcome.baselines.map { try saveBaseline($0, context: context, sweepID: sweepID, in: db) }
-            let bestID = ids[outcome.ranking[0]]
+            let bestID = outcome.best.runID
             let finalID = try outcome.refit.map { try save($0, context: context, sweepID: sweepID, refitOf: bestID, in: db) } ?? bestID
             try db.run("UPDATE sweeps SET best_run_id = ?1 WHERE id = ?2", [.integer(finalID), .integer(sweepID)])
-            return (sweepID, ids, baselineIDs, finalID)
+            return (baselineIDs, finalID)
         }
     }
 }

@@ -126,13 +126,11 @@ private func run<T: ModelTrainer>(_ trainer: inout T, _ data: TrainingData, conf
         while first < n {
             let rows = min(b, n - first)
             xb.withUnsafeMutableBufferPointer { xb in
-                data.train.x.withUnsafeBufferPointer { x in
-                    for r in 0..<rows {
-                        let src = order[first + r]
-                        (xb.baseAddress! + r * width).update(from: x.baseAddress! + src * width, count: width)
-                        yb[r] = data.train.labels[src]
-                        if let classWeights { wb[r] = classWeights[Int(yb[r])] }
-                    }
+                for r in 0..<rows {
+                    let src = order[first + r]
+                    (xb.baseAddress! + r * width).update(from: data.train.row(src), count: width)
+                    yb[r] = data.train.labels[src]
+                    if let classWeights { wb[r] = classWeights[Int(yb[r])] }
                 }
             }
             if rate > 0 {

@@ -73,8 +73,8 @@ struct Evaluate: ParsableCommand {
         for f in inputs.failures { warn("skipped: \(f.error)") }
         let embedded = inputs.embedded
         if embedded.isEmpty { throw HeadError.invalid("none of the \(known.count) images under \(dir) could be decoded") }
-        let m = LabeledMatrix(x: inputs.orig, labels: embedded.map { labels[$0] }, width: head.inputCount, sourceRows: embedded)
-        let flipped = inputs.flipped.map { LabeledMatrix(x: $0, labels: m.labels, width: head.inputCount, sourceRows: embedded) }
+        let m = LabeledMatrix(x: inputs.orig, labels: embedded.map { labels[$0] }, width: head.inputCount)
+        let flipped = inputs.flipped.map { LabeledMatrix(x: $0, labels: m.labels, width: head.inputCount) }
         report(head.evaluate(m, paths: embedded.map { known[$0] }, flipped: flipped, unknownClasses: unknown, threads: availableCPUs()),
                stored: stored, on: dir)
         let failures = inputs.failures

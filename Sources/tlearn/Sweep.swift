@@ -39,6 +39,7 @@ struct Sweep: ParsableCommand {
     @Option(help: ArgumentHelp("Rank by K-fold stratified cross-validation over train+val.", valueName: "K")) var folds: Int?
     @Flag(help: "Keep the best point as the final run instead of training its config again on train+val.") var noRefit = false
     @Flag(help: "Score val and test on the mean of the orig and hflip views' probabilities (needs --views orig,hflip).") var tta = false
+    @Flag(help: "Skip the nearest-centroid and k-NN baselines.") var noBaselines = false
     // Optional so the help shows "the CPUs", not the count of the machine that printed it.
     @Option(name: .customLong("jobs"), help: ArgumentHelp("Parallel trainings (default: one per usable CPU).", valueName: "n"))
     var requestedJobs: Int?
@@ -105,25 +106,31 @@ struct Sweep: ParsableCommand {
         }
         if tta { try requireFlips(inputs, set: set) }
         let data = inputs.data[.softmax]!
+        let context = RunContext(set)
+        let plan = try planJSON(grids, base: base)
+        let (sweepID, resumed) = try db.transaction { try RunStore.beginSweep(plan: plan, context: context, in: db) }
+        let saved = try RunStore.sweepPoints(sweepID, in: db)
         let trainings = try grids.reduce(0) { $0 + (try $1.trainings(base: base).count) }
         let points = grids.reduce(0) { $0 + $1.count }
         if !json {
+            if resumed { note("sweep \(sweepID) was interrupted with \(saved.count) of \(points) runs saved: finishing it") }
             note("sweep: \(points) runs (\(trainings) trainings\(folds.map { ", each also on \($0) folds" } ?? "")) on \(min(jobs, trainings * (1 + (folds ?? 0)))) threads"
                  + (noRefit ? "" : ", then the best refit on train+val"))
         }
         let showProgress = !json && isatty(2) != 0
-        let outcome = try runSweep(inputs, grids: grids, base: base, jobs: jobs, refit: !noRefit, tta: tta) { done, total in
+        let connection = UncheckedConnection(db)
+        let outcome = try runSweep(inputs, grids: grids, base: base, jobs: jobs, refit: !noRefit, tta: tta, baselines: !noBaselines,
+                                   existing: { saved[RunStore.pointKey($0)] },
+                                   save: { try RunStore.savePoint($0, context: context, sweepID: sweepID, in: connection.db) }) { done, total in
             if showProgress { FileHandle.standardError.write(Data("\r\(done)/\(total) trainings\(done == total ? "\n" : "")".utf8)) }
         }
-        let saved = try RunStore.save(outcome, grids: grids, context: RunContext(set), in: db)
-        let final = outcome.final
-        let chosenID = saved.runIDs[outcome.ranking[0]]
+        let (baselineIDs, finalID) = try RunStore.finishSweep(outcome, sweepID: sweepID, context: context, in: db)
 
         if json {
-            print(try headJSON(SweepReport(sweepID: saved.sweepID, seconds: outcome.seconds, grid: grids.count == 1 ? .one(grids[0]) : .many(grids),
-                                           best: RunReport(id: saved.finalID, run: final, set: set), chosenRunID: chosenID,
-                                           leaderboard: outcome.ranking.map { LeaderboardEntry(id: saved.runIDs[$0], run: outcome.runs[$0]) },
-                                           baselines: zip(saved.baselineIDs, outcome.baselines).map { BaselineEntry(id: $0, result: $1) })))
+            print(try headJSON(SweepReport(sweepID: sweepID, seconds: outcome.seconds, grid: grids.count == 1 ? .one(grids[0]) : .many(grids),
+                                           best: try RunReport(id: finalID, in: db), chosenRunID: outcome.best.runID,
+                                           leaderboard: outcome.ranking.map { LeaderboardEntry(point: outcome.points[$0]) },
+                                           baselines: zip(baselineIDs, outcome.baselines).map { BaselineEntry(id: $0, result: $1) })))
             return
         }
         print("\(describe(set, data, views: base.trainViews))")
@@ -132,8 +139,8 @@ struct Sweep: ParsableCommand {
         header += cv ? ["cv acc", "± std", "cv loss", "val acc"] : ["val acc", "val loss"]
         var t = TextTable(header, left: [2, 3])
         for (rank, i) in outcome.ranking.prefix(top).enumerated() {
-            let r = outcome.runs[i], c = r.config
-            var row = ["\(rank + 1)", "\(saved.runIDs[i])", c.model.rawValue, c.optimizer.rawValue, compact(c.learningRate), "\(c.epochs)",
+            let r = outcome.points[i], c = r.config
+            var row = ["\(rank + 1)", "\(r.runID)", c.model.rawValue, c.optimizer.rawValue, compact(c.learningRate), "\(c.epochs)",
                        "\(c.batchSize)", compact(c.l2), compact(c.labelSmoothing), compact(c.dropout)]
             if let v = r.crossValidation {
                 row += [fixed(v.meanAccuracy), fixed(v.stdAccuracy), fixed(v.meanLoss), fixed(r.val?.accuracy)]
@@ -142,22 +149,35 @@ struct Sweep: ParsableCommand {
             }
             t.add(row)
         }
-        print("top \(min(top, outcome.runs.count)) of \(outcome.runs.count) by \(cv ? "cross-validation" : "val") accuracy\(tta ? " (test-time flips)" : ""), then loss:")
+        print("top \(min(top, outcome.points.count)) of \(outcome.points.count) by \(cv ? "cross-validation" : "val") accuracy\(tta ? " (test-time flips)" : ""), then loss:")
         print(t.render(), terminator: "")
-        print("baselines on the same split:")
-        var b = TextTable(["run", "model", "val acc", "test acc"], left: [1])
-        for (id, r) in zip(saved.baselineIDs, outcome.baselines) {
-            b.add(["\(id)", r.config.model == .knn ? "\(r.config.k ?? 0)-NN (cosine)" : "nearest centroid (cosine)", fixed(r.val?.accuracy), fixed(r.test?.accuracy)])
+        if !outcome.baselines.isEmpty {
+            print("baselines on the same split:")
+            var b = TextTable(["run", "model", "val acc", "test acc"], left: [1])
+            for (id, r) in zip(baselineIDs, outcome.baselines) {
+                b.add(["\(id)", r.config.model == .knn ? "\(r.config.k ?? 0)-NN (cosine)" : "nearest centroid (cosine)", fixed(r.val?.accuracy), fixed(r.test?.accuracy)])
+            }
+            print(b.render(indent: "  "), terminator: "")
         }
-        print(b.render(indent: "  "), terminator: "")
-        print("best on \(cv ? "cross-validation" : "validation"): run \(chosenID): \(describe(outcome.best.config))")
+        print("best on \(cv ? "cross-validation" : "validation"): run \(outcome.best.runID): \(describe(outcome.best.config))")
         if let refit = outcome.refit {
-            print("refit: run \(saved.finalID): the same config on train+val (\(refit.config.epochs) epochs, \(refit.checkpoint.history.count > 0 ? "\(data.train.rows + data.val.rows)" : "0") rows of \(base.trainViews.map(\.rawValue).joined(separator: "+")))")
+            print("refit: run \(finalID), the same config on train+val (\(refit.config.epochs) epochs, \(data.train.rows + data.val.rows) training rows)")
             print("  test accuracy \(fixed(refit.test?.accuracy))\(tta ? " with test-time flips" : "") (test used for this run only)")
         } else {
-            print("  val accuracy \(fixed(final.val?.accuracy)), test accuracy \(fixed(final.test?.accuracy)) (test used for this report only)")
+            print("  val accuracy \(fixed(outcome.best.val?.accuracy)), test accuracy \(fixed(outcome.best.test?.accuracy)) (test used for this report only)")
         }
-        print("saved sweep \(saved.sweepID) (\(outcome.runs.count + outcome.baselines.count + (outcome.refit == nil ? 0 : 1)) runs) in \(store.db); `best` is run \(saved.finalID) (\(fixed(outcome.seconds, 2)) s)")
+        let count = outcome.points.count + outcome.baselines.count + (outcome.refit == nil ? 0 : 1)
+        print("saved sweep \(sweepID) (\(count) runs) in \(store.db); `best` is run \(finalID) (\(fixed(outcome.seconds, 2)) s)")
+    }
+
+    /// `sweeps.grid`: the grid (or one per model kind) and the settings that make it this sweep, so an
+    /// interrupted run is found again by the same command.
+    func planJSON(_ grids: [SweepGrid], base: TrainingConfig) throws -> String {
+        var settings = base
+        settings.epochs = 0
+        let body = try headJSON(PlanJSON(grid: grids.count == 1 ? .one(grids[0]) : .many(grids),
+                                         settings: PlanSettings(base: settings, folds: folds, refit: !noRefit, tta: tta, baselines: !noBaselines)))
+        return body
     }
 
     /// Whether backbone `id` has maps stored (a version-1 database has no maps table at all).
@@ -206,17 +226,43 @@ extension SweepGrid {
 }
 
 struct LeaderboardEntry: Encodable {
-    let id: Int64
-    let run: RunResult
+    let point: SweepPoint
     enum Key: String, CodingKey { case runID = "run_id", config, valAccuracy = "val_accuracy", valLoss = "val_loss", cv = "cross_validation" }
     func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
-        try c.encode(id, forKey: .runID)
-        try c.encode(run.config, forKey: .config)
-        try c.encode(run.val?.accuracy, forKey: .valAccuracy)
-        try c.encode(run.val?.loss, forKey: .valLoss)
-        if let cv = run.crossValidation { try c.encode(cv, forKey: .cv) }
+        try c.encode(point.runID, forKey: .runID)
+        try c.encode(point.config, forKey: .config)
+        try c.encode(point.val?.accuracy, forKey: .valAccuracy)
+        try c.encode(point.val?.loss, forKey: .valLoss)
+        if let cv = point.crossValidation { try c.encode(cv, forKey: .cv) }
     }
+}
+
+/// The plan a sweep stores in `sweeps.grid`: its grid(s) with the settings every point shares.
+struct PlanJSON: Encodable {
+    let grid: GridJSON
+    let settings: PlanSettings
+    enum Key: String, CodingKey { case settings }
+    func encode(to encoder: Encoder) throws {
+        try grid.encode(to: encoder)
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(settings, forKey: .settings)
+    }
+}
+
+struct PlanSettings: Encodable {
+    let base: TrainingConfig
+    let folds: Int?
+    let refit: Bool
+    let tta: Bool
+    let baselines: Bool
+    enum CodingKeys: String, CodingKey { case base, folds, refit, tta, baselines }
+}
+
+/// The database connection handed to the sweep's worker threads, which save points one at a time.
+struct UncheckedConnection: @unchecked Sendable {
+    let db: Connection
+    init(_ db: Connection) { self.db = db }
 }
 
 struct BaselineEntry: Encodable {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Formats
 import Head
+import Store
 
 /// `tlearn train-head`: one model on the cached vectors (or maps), saved as a run.
 struct TrainHead: ParsableCommand {
@@ -60,7 +61,7 @@ struct TrainHead: ParsableCommand {
         let run = try trainAndEvaluate(data, config: config, threads: threads ?? availableCPUs())[0]
         let id = try db.transaction { try RunStore.save(run, context: RunContext(set), in: db) }
         if json {
-            print(try headJSON(RunReport(id: id, run: run, set: set)))
+            print(try headJSON(RunReport(id: id, in: db)))
             return
         }
         print("\(describe(set, data, views: config.trainViews))")
@@ -78,36 +79,46 @@ struct TrainHead: ParsableCommand {
     }
 }
 
-/// The JSON of a trained run (train-head --json, and the best run of sweep --json).
+/// The JSON of a saved trained run (train-head --json, and the final run of sweep --json), read
+/// back from the database so it shows exactly what was saved.
 struct RunReport: Encodable {
-    let id: Int64
-    let run: RunResult
-    let set: EmbeddingSet
+    let run: StoredRun
+    let metrics: RunMetrics
+    let history: [EpochStats]
+
+    init(id: Int64, in db: Connection) throws {
+        run = try RunStore.load(id, from: db)
+        metrics = try RunStore.metrics(of: run)
+        history = try RunStore.epochs(of: id, in: db)
+    }
 
     enum Key: String, CodingKey {
         case runID = "run_id", valAccuracy = "val_accuracy", valLoss = "val_loss", testAccuracy = "test_accuracy", testLoss = "test_loss"
         case config, backboneID = "backbone_id", splitFingerprint = "split_fingerprint", seed, classes, epochs
         case val, test, weightsEpoch = "weights_epoch", stoppedEpoch = "stopped_epoch", seconds, crossValidation = "cross_validation"
+        case tta, refitOf = "refit_of"
     }
 
     func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
-        try c.encode(id, forKey: .runID)
-        try c.encode(run.val?.accuracy, forKey: .valAccuracy)
-        try c.encode(run.val?.loss, forKey: .valLoss)
-        try c.encode(run.test?.accuracy, forKey: .testAccuracy)
-        try c.encode(run.test?.loss, forKey: .testLoss)
-        try c.encode(run.config, forKey: .config)
-        try c.encode(set.backbone.id, forKey: .backboneID)
-        try c.encode(set.fingerprint, forKey: .splitFingerprint)
-        try c.encode(run.config.seed, forKey: .seed)
-        try c.encode(run.model.classes, forKey: .classes)
-        try c.encode(run.checkpoint.history, forKey: .epochs)
-        try c.encode(run.val, forKey: .val)
-        try c.encode(run.test, forKey: .test)
-        try c.encode(run.checkpoint.weightsEpoch, forKey: .weightsEpoch)
-        try c.encode(run.checkpoint.stoppedEpoch, forKey: .stoppedEpoch)
-        try c.encode(run.checkpoint.seconds, forKey: .seconds)
-        if let cv = run.crossValidation { try c.encode(cv, forKey: .crossValidation) }
+        try c.encode(run.id, forKey: .runID)
+        try c.encode(run.valAccuracy, forKey: .valAccuracy)
+        try c.encode(run.valLoss, forKey: .valLoss)
+        try c.encode(run.testAccuracy, forKey: .testAccuracy)
+        try c.encode(metrics.test?.loss, forKey: .testLoss)
+        try c.encode(RawJSON(run.configJSON), forKey: .config)
+        try c.encode(run.backboneID, forKey: .backboneID)
+        try c.encode(run.splitFingerprint, forKey: .splitFingerprint)
+        try c.encode(run.seed, forKey: .seed)
+        try c.encode(run.classes, forKey: .classes)
+        try c.encode(history, forKey: .epochs)
+        try c.encode(metrics.val, forKey: .val)
+        try c.encode(metrics.test, forKey: .test)
+        try c.encode(metrics.weightsEpoch, forKey: .weightsEpoch)
+        try c.encode(metrics.stoppedEpoch, forKey: .stoppedEpoch)
+        try c.encode(run.seconds, forKey: .seconds)
+        if let cv = metrics.crossValidation { try c.encode(cv, forKey: .crossValidation) }
+        try c.encode(metrics.tta ?? false, forKey: .tta)
+        if let r = metrics.refitOf { try c.encode(r, forKey: .refitOf) }
     }
 }

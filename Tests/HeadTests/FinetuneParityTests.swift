@@ -28,7 +28,7 @@ final class FinetuneParityTests: XCTestCase {
     func testFinetuneTrainingMatchesKerasStepForStep() throws {
         let ref = try reference()
         let map = MapShape(height: ref.map[0], width: ref.map[1], channels: ref.map[2])
-        let rows = LabeledMatrix(x: ref.x, labels: ref.labels, width: map.count, sourceRows: Array(ref.labels.indices))
+        let rows = LabeledMatrix(x: ref.x, labels: ref.labels, width: map.count)
         let data = TrainingData(classes: (0..<ref.classes).map { "c\($0)" }, dim: ref.dim, map: map, top: ref.k0 + ref.kb0,
                                 train: rows, val: .empty(width: map.count), test: .empty(width: map.count))
         XCTAssertEqual(ref.runs.count, 4)
@@ -65,7 +65,7 @@ final class FinetuneParityTests: XCTestCase {
     func testThreadCountDoesNotChangeTheBits() throws {
         let ref = try reference()
         let map = MapShape(height: ref.map[0], width: ref.map[1], channels: ref.map[2])
-        let rows = LabeledMatrix(x: ref.x, labels: ref.labels, width: map.count, sourceRows: Array(ref.labels.indices))
+        let rows = LabeledMatrix(x: ref.x, labels: ref.labels, width: map.count)
         let data = TrainingData(classes: ["a", "b", "c"], dim: ref.dim, map: map, top: ref.k0 + ref.kb0,
                                 train: rows, val: rows, test: .empty(width: map.count))
         var config = TrainingConfig()

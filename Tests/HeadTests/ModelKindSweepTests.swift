@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XCTest
 import Formats
 @testable import Head
@@ -15,7 +16,7 @@ final class ModelKindSweepTests: XCTestCase {
         func maps(_ m: LabeledMatrix) -> LabeledMatrix {
             var x: [Float] = []
             for r in 0..<m.rows { for _ in 0..<map.pixels { for c in 0..<8 { x.append(m.x[r * 8 + c] + 0.1 * (rng.unitFloat() - 0.5)) } } }
-            return LabeledMatrix(x: x, labels: m.labels, width: map.count, sourceRows: m.sourceRows)
+            return LabeledMatrix(x: x, labels: m.labels, width: map.count)
         }
         var top = [Float](repeating: 0, count: 8 * 8 + 8)
         for i in 0..<8 { top[i * 8 + i] = 1 }  // identity Conv_1, bias 3: ReLU6 keeps most of the signal
@@ -23,8 +24,7 @@ final class ModelKindSweepTests: XCTestCase {
         let mapData = TrainingData(classes: vectors.classes, dim: 8, map: map, top: top, train: maps(vectors.train), val: maps(vectors.val),
                                    test: maps(vectors.test))
         func merged(_ d: TrainingData) -> TrainingData {
-            let train = LabeledMatrix(x: d.train.x + d.val.x, labels: d.train.labels + d.val.labels, width: d.width,
-                                      sourceRows: d.train.sourceRows + d.val.sourceRows)
+            let train = LabeledMatrix(x: d.train.x + d.val.x, labels: d.train.labels + d.val.labels, width: d.width)
             return TrainingData(classes: d.classes, dim: d.dim, map: d.map, top: d.top, train: train, val: .empty(width: d.width), test: d.test)
         }
         return SweepInputs(data: [.softmax: vectors, .finetune: mapData],
@@ -34,19 +34,21 @@ final class ModelKindSweepTests: XCTestCase {
     func testOneSweepRanksBothKindsAndRefitsTheWinner() throws {
         let grids = [SweepGrid(models: [.softmax], learningRates: [1e-3, 1e-2], epochs: [3, 6]),
                      SweepGrid(models: [.finetune], learningRates: [1e-3], epochs: [4], dropouts: [0, 0.2])]
-        let outcome = try runSweep(inputs(), grids: grids, base: TrainingConfig(), jobs: 2, refit: true)
-        XCTAssertEqual(outcome.runs.count, 6)
-        XCTAssertEqual(Set(outcome.runs.map(\.config.model)), [.softmax, .finetune])
-        XCTAssertTrue(outcome.runs.allSatisfy { $0.test == nil }, "with a refit, test is kept for the final run only")
+        let saved = Mutex<[Int64: RunResult]>([:])
+        let outcome = try runSweep(inputs(), grids: grids, base: TrainingConfig(), jobs: 2, refit: true,
+                                   save: { run in saved.withLock { $0[Int64($0.count + 1)] = run; return Int64($0.count) } })
+        XCTAssertEqual(outcome.points.count, 6)
+        XCTAssertEqual(Set(outcome.points.map(\.config.model)), [.softmax, .finetune])
+        XCTAssertTrue(outcome.points.allSatisfy { $0.test == nil }, "with a refit, test is kept for the final run only")
         let refit = try XCTUnwrap(outcome.refit)
         XCTAssertTrue(refit.isRefit)
         XCTAssertEqual(refit.config.model, outcome.best.config.model)
         XCTAssertEqual(refit.config.learningRate, outcome.best.config.learningRate)
-        XCTAssertEqual(refit.config.epochs, outcome.best.checkpoint.weightsEpoch)
+        XCTAssertEqual(refit.config.epochs, outcome.best.weightsEpoch)
         XCTAssertNil(refit.val)
         XCTAssertEqual(refit.test?.count, 9)
         // Each finetune point equals the same config trained alone.
-        for run in outcome.runs where run.config.model == .finetune {
+        for run in saved.withLock({ Array($0.values) }) where run.config.model == .finetune {
             let alone = try trainAndEvaluate(inputs().data[.finetune]!, config: run.config, evaluateTest: false)[0]
             XCTAssertEqual(run.model.parameters, alone.model.parameters)
         }
@@ -57,8 +59,8 @@ final class ModelKindSweepTests: XCTestCase {
         let model = try StoredModel(kind: .softmax, classes: ["a", "b", "c"], dim: 4, parameters: (0..<15).map { _ in rng.unitFloat() - 0.5 })
         let x = (0..<20).map { _ in 4 * rng.unitFloat() }, f = (0..<20).map { _ in 4 * rng.unitFloat() }
         let labels: [Int32] = [0, 1, 2, 0, 1]
-        let m = LabeledMatrix(x: x, labels: labels, width: 4, sourceRows: Array(0..<5))
-        let flipped = LabeledMatrix(x: f, labels: labels, width: 4, sourceRows: Array(0..<5))
+        let m = LabeledMatrix(x: x, labels: labels, width: 4)
+        let flipped = LabeledMatrix(x: f, labels: labels, width: 4)
         let p = model.flipAveragedProbabilities(m, flipped: flipped)
         let a = model.probabilities(x), b = model.probabilities(f)
         for i in p.indices { XCTAssertEqual(p[i], (a[i] + b[i]) / 2, accuracy: 1e-15) }

@@ -90,3 +90,41 @@ final class SweepCommandTests: XCTestCase {
         XCTAssertFalse(line.contains("(default: \(ProcessInfo.processInfo.activeProcessorCount))"), line)
     }
 }
+
+/// `kill -9` in the middle of a sweep keeps the points it finished; the same command run again
+/// finishes that sweep, training only what is missing.
+final class SweepResumeCommandTests: XCTestCase {
+    func testKilledSweepKeepsItsPointsAndTheSameCommandFinishesIt() throws {
+        let db = try makeHeadDatabase(perClass: [60, 60, 60])
+        let args = ["sweep", "--db", db, "--lr", "0.001,0.002,0.003,0.004,0.005,0.006", "--epochs", "1000", "--batch-size", "4", "--jobs", "1"]
+        let process = Process()
+        process.executableURL = productsDirectory().appendingPathComponent("tlearn")
+        process.arguments = args
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let conn = try Database.open(db)
+        let deadline = Date().addingTimeInterval(60)
+        var saved: Int64 = 0
+        while Date() < deadline {
+            saved = try conn.scalar("SELECT count(*) FROM runs WHERE sweep_id IS NOT NULL")?.int ?? 0
+            if saved >= 1 || !process.isRunning { break }
+            usleep(5_000)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let kept = try conn.scalar("SELECT count(*) FROM runs WHERE sweep_id = 1")?.int ?? 0
+        XCTAssertGreaterThanOrEqual(kept, 1, "a point saved before the kill")
+        XCTAssertLessThan(kept, 6, "killed before the last point (each training runs 1000 epochs of batch 4)")
+        XCTAssertNil(try conn.scalar("SELECT best_run_id FROM sweeps WHERE id = 1")?.int, "an unfinished sweep has no best run")
+
+        let again = try runHeadTool(args)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stderr.contains("sweep 1 was interrupted with \(kept) of 6 runs saved: finishing it"), again.stderr)
+        XCTAssertEqual(try conn.scalar("SELECT count(*) FROM sweeps")?.int, 1, "the same sweep, not a new one")
+        XCTAssertEqual(try conn.scalar("SELECT count(*) FROM runs WHERE sweep_id = 1 AND json_extract(config, '$.model') = 'softmax'")?.int,
+                       7, "six points and the refit, none twice")
+        XCTAssertEqual(try conn.scalar("SELECT count(DISTINCT config) FROM runs WHERE sweep_id = 1 AND json_extract(metrics, '$.refit_of') IS NULL AND json_extract(config, '$.model') = 'softmax'")?.int, 6)
+        XCTAssertNotNil(try conn.scalar("SELECT best_run_id FROM sweeps WHERE id = 1")?.int)
+    }
+}
