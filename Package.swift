@@ -39,8 +39,10 @@ let package = Package(
         .target(name: "Head", dependencies: ["Kernels", "Store"], swiftSettings: simd),
         .target(name: "Extraction", dependencies: ["Imaging", "MobileNet", "Store"], swiftSettings: simd),
         .target(name: "TLearnSQLiteExtension", dependencies: ["VectorSQL", "CSQLite3"]),
+        // `tlearn report`: renders one self-contained HTML page from plain values (no other module).
+        .target(name: "Report"),
         .executableTarget(name: "tlearn", dependencies: [
-            "Imaging", "MobileNet", "Store", "VectorSQL", "Head", "Extraction",
+            "Imaging", "MobileNet", "Store", "VectorSQL", "Head", "Extraction", "Report",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tlearn-bench", dependencies: [
@@ -58,5 +60,6 @@ let package = Package(
         .testTarget(name: "HeadTests", dependencies: ["Head", "Store"]),
         .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Store", "Imaging", "MobileNet"]),
         .testTarget(name: "TLearnTests", dependencies: ["Store", "TestSupport"], exclude: ["Snapshots"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report"]),
     ]
 )
