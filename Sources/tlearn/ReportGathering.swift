@@ -1,0 +1,490 @@
+import Dispatch
+import Foundation
+import Head
+import Imaging
+import Kernels
+import Report
+import Store
+import VectorSQL
+
+/// Which run a report is about.
+enum ReportSubject {
+    /// The newest sweep's chosen run, else the newest trained head, else none.
+    case automatic
+    case run(String)
+    case sweep(Int64)
+}
+
+/// Fixed choices of the page, stated on it.
+enum ReportLimits {
+    /// Cosine at which two images count as duplicates. `tlearn duplicates` defaults to 0.98 (copies
+    /// and re-encodings only); crops and recolourings of one photo score 0.87-0.96 with MobileNetV2
+    /// vectors, so 0.95 also shows the closest of those without flooding the page.
+    static let duplicateThreshold = 0.95
+    static let leakPairs = 24
+    static let mistakes = 400
+    static let failuresPerReason = 50
+    static let leaderboardRows = 10
+    /// Beyond this many vectors the map shows a regular sample (plus every misclassified one).
+    static let mapPoints = 6000
+}
+
+/// Reads everything the page shows from a database with today's types (RunStore, EmbeddingSet,
+/// SoftmaxHead.evaluate, CosineSearch) and maps it to the Report module's plain values.
+struct ReportGatherer {
+    let databasePath: String
+    let db: Connection
+    /// `--images`, else the database's `meta.root`.
+    let imageRoot: String?
+    private var tiles: [String: ImageTile] = [:]
+    private var missingFiles = 0
+
+    init(databasePath: String, images: String?) throws {
+        self.databasePath = databasePath
+        db = try EmbeddingStore.open(databasePath, readOnly: true)
+        imageRoot = try images ?? db.scalar("SELECT value FROM meta WHERE key = 'root'")?.string
+    }
+
+    /// The run the page is about; nil when the database has no trained run (and none was asked for).
+    func chooseRun(_ subject: ReportSubject) throws -> StoredRun? {
+        switch subject {
+        case .run(let selector):
+            return try RunStore.load(RunStore.resolve(selector, in: db), from: db)
+        case .sweep(let id):
+            guard let row = try db.rows("SELECT best_run_id FROM sweeps WHERE id = ?1", [.integer(id)]).first else {
+                throw HeadError.invalid("no sweep \(id) in \(databasePath) (see `tlearn runs --db \(databasePath)`)")
+            }
+            guard let best = row[0].int else { throw HeadError.invalid("\(databasePath): sweep \(id) has no best run") }
+            return try RunStore.load(best, from: db)
+        case .automatic:
+            if let best = try db.scalar("SELECT best_run_id FROM sweeps ORDER BY id DESC LIMIT 1")?.int {
+                return try RunStore.load(best, from: db)
+            }
+            guard
+                let latest = try db.scalar(
+                    "SELECT id FROM runs WHERE json_extract(config, '$.model') = 'softmax' ORDER BY id DESC LIMIT 1")?
+                    .int
+            else { return nil }
+            return try RunStore.load(latest, from: db)
+        }
+    }
+
+    mutating func gather(_ subject: ReportSubject) throws -> ReportContent {
+        var page = ReportContent()
+        page.database = databasePath
+        page.generatedAt = ISO8601DateFormatter().string(from: Date())
+        let run = try chooseRun(subject)
+        let head = try run?.head()
+        let backbone = try run.map(\.backboneID) ?? defaultBackbone()
+        page.dataset = try dataset(backbone: backbone)
+        let set = try backbone.map { try EmbeddingSet.load(from: db, backbone: $0) }
+        var evaluation: Evaluation?
+        var evaluationProblem = "no run to evaluate"
+        if let run, let head, let set {
+            do { evaluation = try head.evaluate(on: set, partition: .test) } catch { evaluationProblem = "\(error)" }
+            page.dataBlocks.append(DataBlock(id: "tlearn-run", json: try headJSON(RunListEntry(run))))
+            if let evaluation {
+                page.dataBlocks.append(
+                    DataBlock(
+                        id: "tlearn-evaluate",
+                        json: try headJSON(
+                            EvaluationReport(runID: run.id, evaluation: evaluation, listMisclassified: true))))
+            }
+        }
+        if let run {
+            let sweep = run.sweepID.map { " of sweep \($0)" } ?? ""
+            page.subject = "run \(run.id)\(sweep): \((try? run.trainingConfig()).map(describe) ?? run.configJSON)"
+            page.training = .shown(try training(run, set: set))
+        } else {
+            let reason =
+                try db.scalar("SELECT count(*) FROM runs")?.int ?? 0 == 0
+                ? "No runs yet: train a head with `tlearn train-head --db \(databasePath)` or `tlearn sweep`."
+                : "No trained head in this database (only baselines); train one with `tlearn train-head`."
+            page.subject = "no run"
+            page.training = .empty(reason)
+            evaluationProblem = reason
+        }
+        if let run, let set, let evaluation {
+            page.results = .shown(try results(evaluation, run: run, set: set))
+        } else {
+            page.results = .empty(
+                evaluationProblem.hasPrefix("No ") ? evaluationProblem : "No results: \(evaluationProblem).")
+        }
+        page.embedding =
+            set.map { embeddingMap($0, evaluation: evaluation) }
+            ?? .empty("No vectors to map: the database has no embeddings.")
+        if missingFiles > 0 {
+            page.dataset.notes.append(
+                "\(missingFiles) of the image files shown on this page were not found"
+                    + (imageRoot.map { " under \($0)" } ?? "")
+                    + "; they appear as grey placeholders (pass --images DIR if the photos moved).")
+        }
+        page.dataBlocks.append(
+            DataBlock(
+                id: "tlearn-report",
+                json: try headJSON(
+                    PageFacts(
+                        database: databasePath, runID: run?.id, sweepID: run?.sweepID, backboneID: backbone,
+                        duplicateThreshold: ReportLimits.duplicateThreshold, imageRoot: imageRoot))))
+        return page
+    }
+
+    /// Without a run: the only backbone with vectors, else the one with the most.
+    func defaultBackbone() throws -> Int64? {
+        try BackboneInfo.all(db).filter { $0.vectors > 0 }.max { ($0.vectors, -$0.id) < ($1.vectors, -$1.id) }?.id
+    }
+
+    // MARK: Dataset
+
+    mutating func dataset(backbone: Int64?) throws -> DatasetContent {
+        let info = try DatabaseInfo.read(databasePath)
+        var d = DatasetContent()
+        d.imageRoot = imageRoot
+        d.classes = info.classes.map { ClassCounts(name: $0.name, train: $0.train, val: $0.val, test: $0.test) }
+        d.backbones = info.backbones.map { b in
+            var c = BackboneContent()
+            c.id = b.id
+            c.weightsName = b.key.weightsName ?? "?"
+            c.weightsSHA256 = b.key.weightsSHA256
+            c.alpha = Double(Float(b.key.alpha))  // stored from a Float32: 0.35, not 0.3499999940395355
+            c.inputSize = b.key.inputSize
+            c.dim = b.key.dim
+            c.preprocessing = b.key.preprocessing
+            c.views = b.views
+            return c
+        }
+        // The maps table comes with `extract --maps`; older databases have none.
+        if try db.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'maps'")?.int ?? 0 > 0 {
+            d.maps = Int(try db.scalar("SELECT count(*) FROM maps")?.int ?? 0)
+        }
+        d.failures = try info.failures.map { f in
+            let files = try db.rows(
+                "SELECT path, message FROM failures WHERE reason = ?1 ORDER BY path LIMIT ?2",
+                [.text(f.reason), .integer(Int64(ReportLimits.failuresPerReason))]
+            )
+            .map { (path: $0[0].string ?? "", message: $0[1].string ?? "") }
+            return FailureGroup(reason: f.reason, count: f.count, files: files)
+        }
+        d.duplicates =
+            try backbone.map { try duplicates(backbone: $0) } ?? .empty("No vectors, so no duplicates to look for.")
+        return d
+    }
+
+    /// Pairs at or above the threshold, as `tlearn duplicates` finds them, and the leaks among them.
+    mutating func duplicates(backbone: Int64) throws -> Part<DuplicatesContent> {
+        let matrix = try VectorMatrix.load(db, backbone: backbone, view: "orig")
+        guard matrix.count > 1 else { return .empty("Fewer than two images have vectors: no pairs to compare.") }
+        let pairs: [(Int, Int, Double)]
+        do { pairs = try CosineSearch(matrix).pairs(atLeast: ReportLimits.duplicateThreshold) } catch {
+            return .empty("\(error)")
+        }
+        let leaks = pairs.filter { matrix.splits[$0.0] != matrix.splits[$0.1] }
+        var d = DuplicatesContent()
+        d.threshold = ReportLimits.duplicateThreshold
+        d.images = matrix.count
+        d.pairs = pairs.count
+        d.leakCount = leaks.count
+        let shown = Array(leaks.prefix(ReportLimits.leakPairs))
+        makeTiles(shown.flatMap { [matrix.paths[$0.0], matrix.paths[$0.1]] })
+        d.leaks = shown.map { i, j, cosine in
+            LeakPair(
+                cosine: cosine, a: tiles[matrix.paths[i]]!, b: tiles[matrix.paths[j]]!, labelA: matrix.labels[i],
+                labelB: matrix.labels[j], splitA: matrix.splits[i], splitB: matrix.splits[j])
+        }
+        return .shown(d)
+    }
+
+    // MARK: Training
+
+    func training(_ run: StoredRun, set: EmbeddingSet?) throws -> TrainingContent {
+        var t = TrainingContent()
+        t.runID = run.id
+        t.summary = (try? run.trainingConfig()).map(describe) ?? run.configJSON
+        t.createdAt = run.createdAt
+        t.seconds = run.seconds
+        t.settings = settings(run.configJSON)
+        t.curve = try RunStore.epochs(of: run.id, in: db).map {
+            EpochPoint(
+                epoch: $0.epoch, trainLoss: $0.trainLoss, trainAccuracy: $0.trainAccuracy, valLoss: $0.valLoss,
+                valAccuracy: $0.valAccuracy)
+        }
+        let metrics = try? JSONDecoder().decode(RunMetrics.self, from: Data(run.metricsJSON.utf8))
+        t.keptEpoch = metrics?.weightsEpoch
+        t.stoppedEpoch = metrics?.stoppedEpoch
+        t.valAccuracy = run.valAccuracy
+        t.valLoss = run.valLoss
+        t.testAccuracy = run.testAccuracy
+        if let set, set.fingerprint != run.splitFingerprint {
+            t.notes.append(
+                "The images or splits changed since run \(run.id) was trained (split fingerprint \(set.fingerprint), "
+                    + "run has \(run.splitFingerprint)): test images may have been training images."
+            )
+        }
+        if let id = run.sweepID { t.sweep = try sweep(id, chosen: run.id) }
+        return t
+    }
+
+    /// `runs.config` as rows: every key, numbers written as on the command line.
+    func settings(_ json: String) -> [(key: String, value: String)] {
+        guard case .object(let o)? = try? JSONDecoder().decode(JSONValue.self, from: Data(json.utf8)) else {
+            return [("config", json)]
+        }
+        func text(_ v: JSONValue) -> String {
+            switch v {
+            case .null: "none"
+            case .bool(let b): b ? "yes" : "no"
+            case .int(let i): "\(i)"
+            case .double(let d): compact(d)
+            case .string(let s): s
+            case .array(let a): a.map(text).joined(separator: ",")
+            case .object(let o): o.keys.sorted().map { "\($0)=\(text(o[$0]!))" }.joined(separator: ", ")
+            }
+        }
+        return o.keys.sorted().map { ($0, text(o[$0]!)) }
+    }
+
+    func sweep(_ id: Int64, chosen: Int64) throws -> Part<SweepContent> {
+        guard let row = try db.rows("SELECT created_at, grid FROM sweeps WHERE id = ?1", [.integer(id)]).first else {
+            return .empty("Run \(chosen) names sweep \(id), which is not in the sweeps table.")
+        }
+        let grid = try? JSONDecoder().decode(SweepGrid.self, from: Data((row[1].string ?? "").utf8))
+        let all = try RunStore.list(in: db, sweep: id).runs
+        let runs = all.filter { $0.model == .softmax }
+        var w = SweepContent()
+        w.id = id
+        w.createdAt = row[0].string ?? ""
+        w.runCount = runs.count
+        w.baselines = all.filter { $0.model != .softmax }.map { r in
+            BaselineRow(
+                runID: r.id, name: r.model == .knn ? "\(r.config.k ?? 0)-NN (cosine)" : "nearest centroid (cosine)",
+                valAccuracy: r.valAccuracy, testAccuracy: r.testAccuracy)
+        }
+        // The sweep's own order: cross-validation accuracy when it has one, else val accuracy;
+        // then the matching loss; then run id (grid order).
+        let cv = Dictionary(
+            uniqueKeysWithValues: runs.compactMap { r in
+                (try? JSONDecoder().decode(RunMetrics.self, from: Data(r.metricsJSON.utf8)))?.crossValidation.map {
+                    (r.id, $0)
+                }
+            })
+        func key(_ r: StoredRun) -> (Double, Double) {
+            let (a, l) =
+                cv[r.id].map { ($0.meanAccuracy, $0.meanLoss) } ?? (r.valAccuracy ?? -1, r.valLoss ?? .infinity)
+            return (a.isNaN ? -1 : a, l.isNaN ? .infinity : l)
+        }
+        let ranked = runs.sorted { a, b in
+            let (ka, kb) = (key(a), key(b))
+            return ka.0 != kb.0 ? ka.0 > kb.0 : ka.1 != kb.1 ? ka.1 < kb.1 : a.id < b.id
+        }
+        let usesCV = !cv.isEmpty
+        w.rankedBy = usesCV ? "mean cross-validation accuracy, then loss" : "val accuracy, then val loss"
+        let axes = sweepAxes(grid, runs: runs)
+        w.settingNames = axes.map(\.name)
+        var shown = Array(ranked.enumerated().prefix(ReportLimits.leaderboardRows))
+        if let i = ranked.firstIndex(where: { $0.id == chosen }), i >= shown.count { shown.append((i, ranked[i])) }
+        w.leaderboard = shown.map { rank, r in
+            LeaderboardRow(
+                rank: rank + 1, runID: r.id, settings: axes.map { $0.value(r) }, valAccuracy: r.valAccuracy,
+                valLoss: r.valLoss, cvAccuracy: cv[r.id]?.meanAccuracy)
+        }
+        w.heatmap = sweepHeatmap(runs, axes: axes)
+        return .shown(w)
+    }
+
+    /// One sweep setting: its name and how to read it off a run, with the grid's values in order.
+    struct SweepAxis {
+        let name: String
+        let values: [String]
+        let value: (StoredRun) -> String
+    }
+
+    /// The grid axes with more than one value (lr and epochs always), in the sweep's own order.
+    func sweepAxes(_ grid: SweepGrid?, runs: [StoredRun]) -> [SweepAxis] {
+        func axis(_ name: String, _ gridValues: [String]?, _ value: @escaping (StoredRun) -> String) -> SweepAxis {
+            var seen: [String] = []
+            for v in gridValues ?? runs.map(value) where !seen.contains(v) { seen.append(v) }
+            return SweepAxis(name: name, values: seen, value: value)
+        }
+        let all = [
+            axis("optimizer", grid?.optimizers.map(\.rawValue)) { $0.config.optimizer?.rawValue ?? "-" },
+            axis("lr", grid?.learningRates.map(compact)) { $0.config.lr.map(compact) ?? "-" },
+            axis("epochs", grid?.epochs.map { "\($0)" }) { $0.config.epochs.map { "\($0)" } ?? "-" },
+            axis("batch size", grid?.batchSizes.map { "\($0)" }) { $0.config.batchSize.map { "\($0)" } ?? "-" },
+            axis("l2", grid?.l2s.map(compact)) { $0.config.l2.map(compact) ?? "-" },
+            axis("label smoothing", grid?.labelSmoothings.map(compact)) {
+                $0.config.labelSmoothing.map(compact) ?? "-"
+            },
+        ]
+        return all.filter { $0.values.count > 1 || $0.name == "lr" || $0.name == "epochs" }
+    }
+
+    /// Val accuracy over lr (rows) and epochs (columns); when one of them has a single value and
+    /// other axes vary, the two axes with the most values instead.
+    func sweepHeatmap(_ runs: [StoredRun], axes: [SweepAxis]) -> Part<SweepHeatmap> {
+        guard !runs.isEmpty else { return .empty("The sweep has no trained runs.") }
+        var pick = axes.filter { $0.name == "lr" || $0.name == "epochs" }
+        if pick.contains(where: { $0.values.count < 2 }) {
+            let varying = axes.filter { $0.values.count > 1 }.sorted { $0.values.count > $1.values.count }
+            if varying.count >= 2 { pick = Array(varying.prefix(2)) }
+        }
+        let (rows, columns) = (pick[0], pick[1])
+        var h = SweepHeatmap()
+        h.yName = rows.name
+        h.xName = columns.name
+        h.yValues = rows.values
+        h.xValues = columns.values
+        h.accuracy = Array(repeating: Array(repeating: nil, count: columns.values.count), count: rows.values.count)
+        h.bestRun = h.accuracy.map { $0.map { _ in nil } }
+        var perCell: [Int: Int] = [:]
+        for r in runs {
+            guard let y = rows.values.firstIndex(of: rows.value(r)),
+                let x = columns.values.firstIndex(of: columns.value(r))
+            else { continue }
+            perCell[y * columns.values.count + x, default: 0] += 1
+            guard let a = r.valAccuracy, !a.isNaN else { continue }
+            if h.accuracy[y][x].map({ a > $0 }) ?? true {
+                h.accuracy[y][x] = a
+                h.bestRun[y][x] = r.id
+            }
+        }
+        h.runsPerCell = perCell.values.max() ?? 0
+        if h.accuracy.allSatisfy({ $0.allSatisfy { $0 == nil } }) {
+            return .empty("No run of this sweep has a val accuracy.")
+        }
+        return .shown(h)
+    }
+
+    // MARK: Results
+
+    mutating func results(_ e: Evaluation, run: StoredRun, set: EmbeddingSet) throws -> ResultsContent {
+        var r = ResultsContent()
+        let m = e.metrics
+        r.count = m.count
+        r.accuracy = m.accuracy
+        r.loss = m.loss
+        r.macroF1 = m.macroF1
+        r.perClass = m.perClass.map {
+            ClassScores(name: $0.name, precision: $0.precision, recall: $0.recall, f1: $0.f1, support: $0.support)
+        }
+        r.confusion = m.confusion
+        r.mistakeCount = e.misclassified.count
+        for (name, n) in e.unknownClasses.sorted(by: { $0.key < $1.key }) {
+            r.notes.append("\(n) test images of class '\(name)' left out: run \(run.id) was not trained on it.")
+        }
+        let wrong = e.misclassified.sorted {
+            $0.probability != $1.probability ? $0.probability < $1.probability : $0.path < $1.path
+        }
+        .prefix(ReportLimits.mistakes)
+        makeTiles(wrong.map(\.path))
+        r.mistakes = wrong.map {
+            Mistake(
+                image: tiles[$0.path]!, trueClass: $0.trueClass, predicted: $0.predicted, probability: $0.probability)
+        }
+        return r
+    }
+
+    // MARK: Embedding map
+
+    func embeddingMap(_ set: EmbeddingSet, evaluation: Evaluation?) -> Part<EmbeddingContent> {
+        let rows = (0..<set.count).filter { set.views[$0] == .orig }
+        guard rows.count >= 2 else {
+            return .empty("A map needs at least two vectors; the database has \(rows.count).")
+        }
+        let mistaken = Dictionary(
+            (evaluation?.misclassified ?? []).map { ($0.path, $0.predicted) }, uniquingKeysWith: { a, _ in a })
+        let m = set.matrix(rows)
+        let pca: PrincipalComponents
+        do { pca = try PrincipalComponents(m.x, rows: rows.count, dim: set.dim, count: min(2, set.dim)) } catch {
+            return .empty("The projection failed: \(error).")
+        }
+        // A regular sample beyond the limit keeps the page small; every misclassified image stays.
+        let stride = max(1, (rows.count + ReportLimits.mapPoints - 1) / ReportLimits.mapPoints)
+        let keep = rows.indices.filter { $0 % stride == 0 || mistaken[set.paths[rows[$0]]] != nil }
+        let xy = pca.project(m.x, rows: rows.count)
+        let k = pca.axes.count
+        var e = EmbeddingContent()
+        e.classes = set.classes
+        e.points = keep.map { i in
+            let row = rows[i]
+            let path = set.paths[row]
+            return MapPoint(
+                x: xy[i * k], y: k > 1 ? xy[i * k + 1] : 0, classIndex: Int(set.labels[row]), path: path,
+                split: set.partitions[row].rawValue, mistakenFor: set.partitions[row] == .test ? mistaken[path] : nil)
+        }
+        e.explained = pca.totalVariance > 0 ? pca.variances.map { $0 / pca.totalVariance } : []
+        e.method =
+            "The \(rows.count) orig vectors of backbone \(set.backbone.id) (all splits) projected on their "
+            + "first two principal components (PCA)"
+            + (stride > 1 ? "; every \(stride)th point is drawn (\(e.points.count) in all)." : ".")
+        return .shown(e)
+    }
+
+    // MARK: Thumbnails
+
+    /// Makes the tiles of `paths` not made yet, on every core (one TurboJPEG pair per thread).
+    mutating func makeTiles(_ paths: [String]) {
+        var wanted: [String] = []
+        for p in paths where tiles[p] == nil && !wanted.contains(p) { wanted.append(p) }
+        let todo = wanted
+        guard !todo.isEmpty else { return }
+        let root = imageRoot
+        let results = ThreadSafeArray<ImageTile>(count: todo.count)
+        let threads = min(todo.count, ProcessInfo.processInfo.activeProcessorCount)
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let maker = ThumbnailMaker(maxSide: 128, quality: 80)
+            for i in stride(from: t, to: todo.count, by: threads) {
+                results[i] = tile(todo[i], root: root, maker: maker)
+            }
+        }
+        for (i, p) in todo.enumerated() {
+            let t = results[i]!
+            if case .placeholder(let reason) = t.picture, reason.hasPrefix("file not found") { missingFiles += 1 }
+            tiles[p] = t
+        }
+    }
+}
+
+/// The tile of one stored path: a thumbnail of ROOT/path, or a placeholder saying why not.
+private func tile(_ path: String, root: String?, maker: ThumbnailMaker) -> ImageTile {
+    guard let root else { return ImageTile(path: path, link: nil, picture: .placeholder("image folder unknown")) }
+    let full = root.hasSuffix("/") ? root + path : root + "/" + path
+    let link = Report.fileURL(forPath: full)
+    guard pathExists(full) else {
+        return ImageTile(path: path, link: link, picture: .placeholder("file not found: \(full)"))
+    }
+    do {
+        let t = try maker.make(fromFileAt: full)
+        return ImageTile(path: path, link: link, picture: .jpeg(t.jpeg, width: t.width, height: t.height))
+    } catch {
+        return ImageTile(path: path, link: link, picture: .placeholder("\(error)"))
+    }
+}
+
+/// Slots written by worker threads, each by one thread only.
+private final class ThreadSafeArray<Element>: @unchecked Sendable {
+    private var storage: [Element?]
+    private let lock = NSLock()
+    init(count: Int) { storage = Array(repeating: nil, count: count) }
+    subscript(i: Int) -> Element? {
+        get { lock.withLock { storage[i] } }
+        set { lock.withLock { storage[i] = newValue } }
+    }
+}
+
+/// The `tlearn-report` data block: what the page is about, for programs.
+struct PageFacts: Encodable {
+    let database: String
+    let runID: Int64?
+    let sweepID: Int64?
+    let backboneID: Int64?
+    let duplicateThreshold: Double
+    let imageRoot: String?
+    enum CodingKeys: String, CodingKey {
+        case database
+        case runID = "run_id"
+        case sweepID = "sweep_id"
+        case backboneID = "backbone_id"
+        case duplicateThreshold = "duplicate_threshold"
+        case imageRoot = "image_root"
+    }
+}
