@@ -192,7 +192,7 @@ func datasetSection(_ d: DatasetContent) -> String {
 func duplicatesPart(_ d: DuplicatesContent) -> String {
     let threshold = cFormat("%g", d.threshold)
     let text = "Pairs of images whose \(d.view) vectors have cosine similarity ≥ \(threshold) "
-        + "(copies and re-encodings; crops and recolourings score lower), among \(d.images) images: "
+        + "(copies, re-encodings, and crops or recolourings of one photo), among \(d.images) images: "
         + "\(plural(d.pairs, "pair")), \(d.leakCount) in two different splits (a leak: the model is tested on an "
         + "image it has as good as seen). `tlearn duplicates --threshold \(threshold) --leaks-only` lists them."
     var s = tag("p", ["data-threshold": exact(d.threshold), "data-leaks": "\(d.leakCount)"], escapeHTML(text)) + "\n"
