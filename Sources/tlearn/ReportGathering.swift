@@ -1,7 +1,5 @@
-import Dispatch
 import Foundation
 import Head
-import Imaging
 import Kernels
 import Report
 import Store
@@ -36,13 +34,13 @@ struct ReportGatherer {
     let db: Connection
     /// `--images`, else the database's `meta.root`.
     let imageRoot: String?
-    private var tiles: [String: ImageTile] = [:]
-    private var missingFiles = 0
+    private var tiles: ReportTiles
 
     init(databasePath: String, images: String?) throws {
         self.databasePath = databasePath
         db = try EmbeddingStore.open(databasePath, readOnly: true)
         imageRoot = try images ?? db.scalar("SELECT value FROM meta WHERE key = 'root'")?.string
+        tiles = ReportTiles(root: imageRoot)
     }
 
     /// The run the page is about; nil when the database has no trained run (and none was asked for).
@@ -77,12 +75,19 @@ struct ReportGatherer {
         let head = try run?.head()
         let backbone = try run.map(\.backboneID) ?? defaultBackbone()
         page.dataset = try dataset(backbone: backbone)
-        let set = try backbone.map { try EmbeddingSet.load(from: db, backbone: $0) }
+        // Vectors that cannot be read leave the Dataset section and say why elsewhere.
+        var set: EmbeddingSet?
+        var vectorProblem = "No vectors to map: the database has no embeddings."
+        if let backbone {
+            do { set = try EmbeddingSet.load(from: db, backbone: backbone) } catch { vectorProblem = "\(error)" }
+        }
         var evaluation: Evaluation?
-        var evaluationProblem = "no run to evaluate"
+        var evaluationProblem = set == nil ? vectorProblem : "no run to evaluate"
+        if let run {
+            page.dataBlocks.append(DataBlock(id: "tlearn-run", json: try headJSON(RunListEntry(run))))
+        }
         if let run, let head, let set {
             do { evaluation = try head.evaluate(on: set, partition: .test) } catch { evaluationProblem = "\(error)" }
-            page.dataBlocks.append(DataBlock(id: "tlearn-run", json: try headJSON(RunListEntry(run))))
             if let evaluation {
                 page.dataBlocks.append(
                     DataBlock(
@@ -110,12 +115,10 @@ struct ReportGatherer {
             page.results = .empty(
                 evaluationProblem.hasPrefix("No ") ? evaluationProblem : "No results: \(evaluationProblem).")
         }
-        page.embedding =
-            set.map { embeddingMap($0, evaluation: evaluation) }
-            ?? .empty("No vectors to map: the database has no embeddings.")
-        if missingFiles > 0 {
+        page.embedding = set.map { embeddingMap($0, evaluation: evaluation) } ?? .empty(vectorProblem)
+        if tiles.missing > 0 {
             page.dataset.notes.append(
-                "\(missingFiles) of the image files shown on this page were not found"
+                "\(tiles.missing) of the image files shown on this page were not found"
                     + (imageRoot.map { " under \($0)" } ?? "")
                     + "; they appear as grey placeholders (pass --images DIR if the photos moved).")
         }
@@ -165,8 +168,10 @@ struct ReportGatherer {
             .map { (path: $0[0].string ?? "", message: $0[1].string ?? "") }
             return FailureGroup(reason: f.reason, count: f.count, files: files)
         }
-        d.duplicates =
-            try backbone.map { try duplicates(backbone: $0) } ?? .empty("No vectors, so no duplicates to look for.")
+        d.duplicates = .empty("No vectors, so no duplicates to look for.")
+        if let backbone {
+            do { d.duplicates = try duplicates(backbone: backbone) } catch { d.duplicates = .empty("\(error)") }
+        }
         return d
     }
 
@@ -185,10 +190,10 @@ struct ReportGatherer {
         d.pairs = pairs.count
         d.leakCount = leaks.count
         let shown = Array(leaks.prefix(ReportLimits.leakPairs))
-        makeTiles(shown.flatMap { [matrix.paths[$0.0], matrix.paths[$0.1]] })
+        tiles.make(shown.flatMap { [matrix.paths[$0.0], matrix.paths[$0.1]] })
         d.leaks = shown.map { i, j, cosine in
             LeakPair(
-                cosine: cosine, a: tiles[matrix.paths[i]]!, b: tiles[matrix.paths[j]]!, labelA: matrix.labels[i],
+                cosine: cosine, a: tiles[matrix.paths[i]], b: tiles[matrix.paths[j]], labelA: matrix.labels[i],
                 labelB: matrix.labels[j], splitA: matrix.splits[i], splitB: matrix.splits[j])
         }
         return .shown(d)
@@ -250,108 +255,35 @@ struct ReportGatherer {
         let grid = try? JSONDecoder().decode(SweepGrid.self, from: Data((row[1].string ?? "").utf8))
         let all = try RunStore.list(in: db, sweep: id).runs
         let runs = all.filter { $0.model == .softmax }
-        var w = SweepContent()
-        w.id = id
-        w.createdAt = row[0].string ?? ""
-        w.runCount = runs.count
-        w.baselines = all.filter { $0.model != .softmax }.map { r in
+        // Each axis's values as the grid lists them (from the runs when the grid is unreadable).
+        let settings: [(name: String, grid: [String]?, of: (StoredConfig) -> String)] = [
+            ("optimizer", grid?.optimizers.map(\.rawValue), { $0.optimizer?.rawValue ?? "-" }),
+            ("lr", grid?.learningRates.map(compact), { $0.lr.map(compact) ?? "-" }),
+            ("epochs", grid?.epochs.map { "\($0)" }, { $0.epochs.map { "\($0)" } ?? "-" }),
+            ("batch size", grid?.batchSizes.map { "\($0)" }, { $0.batchSize.map { "\($0)" } ?? "-" }),
+            ("l2", grid?.l2s.map(compact), { $0.l2.map(compact) ?? "-" }),
+            ("label smoothing", grid?.labelSmoothings.map(compact), { $0.labelSmoothing.map(compact) ?? "-" }),
+        ]
+        let axes = settings.map { s in
+            var values: [String] = []
+            for v in s.grid ?? runs.map({ s.of($0.config) }) where !values.contains(v) { values.append(v) }
+            return SweepAxis(name: s.name, values: values)
+        }
+        let points = runs.map { r in
+            let cv = (try? JSONDecoder().decode(RunMetrics.self, from: Data(r.metricsJSON.utf8)))?.crossValidation
+            return SweepRun(
+                runID: r.id, settings: settings.map { $0.of(r.config) }, valAccuracy: r.valAccuracy,
+                valLoss: r.valLoss, cv: cv.map { ($0.meanAccuracy, $0.meanLoss) })
+        }
+        let baselines = all.filter { $0.model != .softmax }.map { r in
             BaselineRow(
                 runID: r.id, name: r.model == .knn ? "\(r.config.k ?? 0)-NN (cosine)" : "nearest centroid (cosine)",
                 valAccuracy: r.valAccuracy, testAccuracy: r.testAccuracy)
         }
-        // The sweep's own order: cross-validation accuracy when it has one, else val accuracy;
-        // then the matching loss; then run id (grid order).
-        let cv = Dictionary(
-            uniqueKeysWithValues: runs.compactMap { r in
-                (try? JSONDecoder().decode(RunMetrics.self, from: Data(r.metricsJSON.utf8)))?.crossValidation.map {
-                    (r.id, $0)
-                }
-            })
-        func key(_ r: StoredRun) -> (Double, Double) {
-            let (a, l) =
-                cv[r.id].map { ($0.meanAccuracy, $0.meanLoss) } ?? (r.valAccuracy ?? -1, r.valLoss ?? .infinity)
-            return (a.isNaN ? -1 : a, l.isNaN ? .infinity : l)
-        }
-        let ranked = runs.sorted { a, b in
-            let (ka, kb) = (key(a), key(b))
-            return ka.0 != kb.0 ? ka.0 > kb.0 : ka.1 != kb.1 ? ka.1 < kb.1 : a.id < b.id
-        }
-        let usesCV = !cv.isEmpty
-        w.rankedBy = usesCV ? "mean cross-validation accuracy, then loss" : "val accuracy, then val loss"
-        let axes = sweepAxes(grid, runs: runs)
-        w.settingNames = axes.map(\.name)
-        var shown = Array(ranked.enumerated().prefix(ReportLimits.leaderboardRows))
-        if let i = ranked.firstIndex(where: { $0.id == chosen }), i >= shown.count { shown.append((i, ranked[i])) }
-        w.leaderboard = shown.map { rank, r in
-            LeaderboardRow(
-                rank: rank + 1, runID: r.id, settings: axes.map { $0.value(r) }, valAccuracy: r.valAccuracy,
-                valLoss: r.valLoss, cvAccuracy: cv[r.id]?.meanAccuracy)
-        }
-        w.heatmap = sweepHeatmap(runs, axes: axes)
-        return .shown(w)
-    }
-
-    /// One sweep setting: its name and how to read it off a run, with the grid's values in order.
-    struct SweepAxis {
-        let name: String
-        let values: [String]
-        let value: (StoredRun) -> String
-    }
-
-    /// The grid axes with more than one value (lr and epochs always), in the sweep's own order.
-    func sweepAxes(_ grid: SweepGrid?, runs: [StoredRun]) -> [SweepAxis] {
-        func axis(_ name: String, _ gridValues: [String]?, _ value: @escaping (StoredRun) -> String) -> SweepAxis {
-            var seen: [String] = []
-            for v in gridValues ?? runs.map(value) where !seen.contains(v) { seen.append(v) }
-            return SweepAxis(name: name, values: seen, value: value)
-        }
-        let all = [
-            axis("optimizer", grid?.optimizers.map(\.rawValue)) { $0.config.optimizer?.rawValue ?? "-" },
-            axis("lr", grid?.learningRates.map(compact)) { $0.config.lr.map(compact) ?? "-" },
-            axis("epochs", grid?.epochs.map { "\($0)" }) { $0.config.epochs.map { "\($0)" } ?? "-" },
-            axis("batch size", grid?.batchSizes.map { "\($0)" }) { $0.config.batchSize.map { "\($0)" } ?? "-" },
-            axis("l2", grid?.l2s.map(compact)) { $0.config.l2.map(compact) ?? "-" },
-            axis("label smoothing", grid?.labelSmoothings.map(compact)) {
-                $0.config.labelSmoothing.map(compact) ?? "-"
-            },
-        ]
-        return all.filter { $0.values.count > 1 || $0.name == "lr" || $0.name == "epochs" }
-    }
-
-    /// Val accuracy over lr (rows) and epochs (columns); when one of them has a single value and
-    /// other axes vary, the two axes with the most values instead.
-    func sweepHeatmap(_ runs: [StoredRun], axes: [SweepAxis]) -> Part<SweepHeatmap> {
-        guard !runs.isEmpty else { return .empty("The sweep has no trained runs.") }
-        var pick = axes.filter { $0.name == "lr" || $0.name == "epochs" }
-        if pick.contains(where: { $0.values.count < 2 }) {
-            let varying = axes.filter { $0.values.count > 1 }.sorted { $0.values.count > $1.values.count }
-            if varying.count >= 2 { pick = Array(varying.prefix(2)) }
-        }
-        let (rows, columns) = (pick[0], pick[1])
-        var h = SweepHeatmap()
-        h.yName = rows.name
-        h.xName = columns.name
-        h.yValues = rows.values
-        h.xValues = columns.values
-        h.accuracy = Array(repeating: Array(repeating: nil, count: columns.values.count), count: rows.values.count)
-        h.bestRun = h.accuracy.map { $0.map { _ in nil } }
-        var perCell: [Int: Int] = [:]
-        for r in runs {
-            guard let y = rows.values.firstIndex(of: rows.value(r)),
-                let x = columns.values.firstIndex(of: columns.value(r))
-            else { continue }
-            perCell[y * columns.values.count + x, default: 0] += 1
-            guard let a = r.valAccuracy, !a.isNaN else { continue }
-            if h.accuracy[y][x].map({ a > $0 }) ?? true {
-                h.accuracy[y][x] = a
-                h.bestRun[y][x] = r.id
-            }
-        }
-        h.runsPerCell = perCell.values.max() ?? 0
-        if h.accuracy.allSatisfy({ $0.allSatisfy { $0 == nil } }) {
-            return .empty("No run of this sweep has a val accuracy.")
-        }
-        return .shown(h)
+        return .shown(
+            SweepContent(
+                id: id, createdAt: row[0].string ?? "", axes: axes, runs: points, chosen: chosen,
+                baselines: baselines, leaderboardRows: ReportLimits.leaderboardRows))
     }
 
     // MARK: Results
@@ -375,10 +307,10 @@ struct ReportGatherer {
             $0.probability != $1.probability ? $0.probability < $1.probability : $0.path < $1.path
         }
         .prefix(ReportLimits.mistakes)
-        makeTiles(wrong.map(\.path))
+        tiles.make(wrong.map(\.path))
         r.mistakes = wrong.map {
             Mistake(
-                image: tiles[$0.path]!, trueClass: $0.trueClass, predicted: $0.predicted, probability: $0.probability)
+                image: tiles[$0.path], trueClass: $0.trueClass, predicted: $0.predicted, probability: $0.probability)
         }
         return r
     }
@@ -417,57 +349,6 @@ struct ReportGatherer {
             + "first two principal components (PCA)"
             + (stride > 1 ? "; every \(stride)th point is drawn (\(e.points.count) in all)." : ".")
         return .shown(e)
-    }
-
-    // MARK: Thumbnails
-
-    /// Makes the tiles of `paths` not made yet, on every core (one TurboJPEG pair per thread).
-    mutating func makeTiles(_ paths: [String]) {
-        var wanted: [String] = []
-        for p in paths where tiles[p] == nil && !wanted.contains(p) { wanted.append(p) }
-        let todo = wanted
-        guard !todo.isEmpty else { return }
-        let root = imageRoot
-        let results = ThreadSafeArray<ImageTile>(count: todo.count)
-        let threads = min(todo.count, ProcessInfo.processInfo.activeProcessorCount)
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            let maker = ThumbnailMaker(maxSide: 128, quality: 80)
-            for i in stride(from: t, to: todo.count, by: threads) {
-                results[i] = tile(todo[i], root: root, maker: maker)
-            }
-        }
-        for (i, p) in todo.enumerated() {
-            let t = results[i]!
-            if case .placeholder(let reason) = t.picture, reason.hasPrefix("file not found") { missingFiles += 1 }
-            tiles[p] = t
-        }
-    }
-}
-
-/// The tile of one stored path: a thumbnail of ROOT/path, or a placeholder saying why not.
-private func tile(_ path: String, root: String?, maker: ThumbnailMaker) -> ImageTile {
-    guard let root else { return ImageTile(path: path, link: nil, picture: .placeholder("image folder unknown")) }
-    let full = root.hasSuffix("/") ? root + path : root + "/" + path
-    let link = Report.fileURL(forPath: full)
-    guard pathExists(full) else {
-        return ImageTile(path: path, link: link, picture: .placeholder("file not found: \(full)"))
-    }
-    do {
-        let t = try maker.make(fromFileAt: full)
-        return ImageTile(path: path, link: link, picture: .jpeg(t.jpeg, width: t.width, height: t.height))
-    } catch {
-        return ImageTile(path: path, link: link, picture: .placeholder("\(error)"))
-    }
-}
-
-/// Slots written by worker threads, each by one thread only.
-private final class ThreadSafeArray<Element>: @unchecked Sendable {
-    private var storage: [Element?]
-    private let lock = NSLock()
-    init(count: Int) { storage = Array(repeating: nil, count: count) }
-    subscript(i: Int) -> Element? {
-        get { lock.withLock { storage[i] } }
-        set { lock.withLock { storage[i] = newValue } }
     }
 }
 

@@ -145,6 +145,8 @@ final class ReportCommandTests: XCTestCase {
         XCTAssertEqual(Set(boardRuns), Set(sweepRuns.map { $0["id"] as! Int }))
         let accuracies = boardRuns.map { id in sweepRuns.first { $0["id"] as? Int == id }!["val_accuracy"] as! Double }
         XCTAssertEqual(accuracies, accuracies.sorted(by: >), "leaderboard by val accuracy")
+        XCTAssertEqual(
+            boardRuns.first.map(Int64.init), chosen, "the leaderboard ranks as the sweep did: its best run first")
 
         // Thumbnails: the misclassified files, least confident first, each a JPEG of the file's shape.
         let wrong = try XCTUnwrap(expected["misclassified"] as? [[String: Any]])
