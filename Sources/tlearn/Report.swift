@@ -49,26 +49,40 @@ struct ReportCommand: ParsableCommand {
         let subject: ReportSubject = sweep.map { .sweep($0) } ?? selector.map { .run($0) } ?? .automatic
         var gatherer = try ReportGatherer(databasePath: db, images: images)
         let page = renderReport(try gatherer.gather(subject))
-        try writeAtomically(Data(page.utf8), to: out)
+        try writeAtomically(page, to: out)
         print(out)
     }
 }
 
-/// Writes `data` to a temporary file beside `path`, then renames it over `path`, so a reader never
+/// Writes `text` to a temporary file beside `path`, then renames it over `path`, so a reader never
 /// sees half a page and a failed run leaves no file.
-func writeAtomically(_ data: Data, to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-    do {
-        try data.write(to: temporary)
-        if rename(temporary.path, url.path) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: reason])
+func writeAtomically(_ text: String, to path: String) throws {
+    let slash = path.lastIndex(of: "/")
+    let directory = slash.map { String(path[...$0]) } ?? ""
+    let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+    let temporary = "\(directory).\(name).\(getpid()).tmp"
+    func failure() -> ReportWriteError { ReportWriteError(path: path, reason: String(cString: strerror(errno))) }
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw failure() }
+    var written = 0
+    let ok = Array(text.utf8).withUnsafeBytes { bytes in
+        while written < bytes.count {
+            let n = write(fd, bytes.baseAddress! + written, bytes.count - written)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return false }
+            written += n
         }
-    } catch {
-        try? FileManager.default.removeItem(at: temporary)
-        throw ReportWriteError(path: path, reason: (error as NSError).localizedDescription)
+        return true
+    }
+    guard ok, close(fd) == 0 else {
+        let error = failure()
+        unlink(temporary)
+        throw error
+    }
+    guard rename(temporary, path) == 0 else {
+        let error = failure()
+        unlink(temporary)
+        throw error
     }
 }
 

@@ -269,6 +269,8 @@ final class ReportCommandTests: XCTestCase {
         let leftovers = try FileManager.default.contentsOfDirectory(
             atPath: URL(fileURLWithPath: out).deletingLastPathComponent().path)
         XCTAssertEqual(leftovers, [], "temporary files left behind")
+        let nowhere = try runTlearn(["report", "--db", db, "--out", out + "/missing/r.html"])
+        XCTAssertEqual(nowhere.stderr, "error: cannot write \(out)/missing/r.html: No such file or directory\n")
     }
 
     // MARK: Reading the page
