@@ -82,12 +82,13 @@ struct ReportGatherer {
             do { set = try EmbeddingSet.load(from: db, backbone: backbone) } catch { vectorProblem = "\(error)" }
         }
         var evaluation: Evaluation?
-        var evaluationProblem = set == nil ? vectorProblem : "no run to evaluate"
+        // Why Results is empty, as the page says it.
+        var noResults = "No results: \(set == nil ? vectorProblem : "no run to evaluate")."
         if let run {
             page.dataBlocks.append(DataBlock(id: "tlearn-run", json: try headJSON(RunListEntry(run))))
         }
         if let run, let head, let set {
-            do { evaluation = try head.evaluate(on: set, partition: .test) } catch { evaluationProblem = "\(error)" }
+            do { evaluation = try head.evaluate(on: set, partition: .test) } catch { noResults = "No results: \(error)." }
             if let evaluation {
                 page.dataBlocks.append(
                     DataBlock(
@@ -101,19 +102,21 @@ struct ReportGatherer {
             page.subject = "run \(run.id)\(sweep): \((try? run.trainingConfig()).map(describe) ?? run.configJSON)"
             page.training = .shown(try training(run, set: set))
         } else {
+            let classes = page.dataset.classes.map(\.name)
             let reason =
-                try db.scalar("SELECT count(*) FROM runs")?.int ?? 0 == 0
-                ? "No runs yet: train a head with `tlearn train-head --db \(databasePath)` or `tlearn sweep`."
-                : "No trained head in this database (only baselines); train one with `tlearn train-head`."
+                classes.count == 1
+                ? "Only one class (\(classes[0])): a classifier needs two or more, so there are no runs to show."
+                : try db.scalar("SELECT count(*) FROM runs")?.int ?? 0 == 0
+                    ? "No runs yet: train a head with `tlearn train-head --db \(databasePath)` or `tlearn sweep`."
+                    : "No trained head in this database (only baselines); train one with `tlearn train-head`."
             page.subject = "no run"
             page.training = .empty(reason)
-            evaluationProblem = reason
+            noResults = reason
         }
         if let run, let set, let evaluation {
             page.results = .shown(try results(evaluation, run: run, set: set))
         } else {
-            page.results = .empty(
-                evaluationProblem.hasPrefix("No ") ? evaluationProblem : "No results: \(evaluationProblem).")
+            page.results = .empty(noResults)
         }
         page.embedding = set.map { embeddingMap($0, evaluation: evaluation) } ?? .empty(vectorProblem)
         if tiles.missing > 0 {

@@ -201,13 +201,22 @@ final class ReportCommandTests: XCTestCase {
         XCTAssertEqual(try extractTool(root, db).status, 0)
         let (_, html) = try report(db)
         XCTAssertTrue(html.contains("data-chart=\"class-counts\""), "the dataset is still drawn")
-        XCTAssertTrue(
-            html.contains(
-                "data-empty=\"No runs yet: train a head with `tlearn train-head --db \(db)` or `tlearn sweep`.\""), html
-        )
+        let why = "Only one class (cats): a classifier needs two or more, so there are no runs to show."
         XCTAssertEqual(
-            html.components(separatedBy: "data-empty=").count - 1, 2, "training and results say why they are empty")
+            html.components(separatedBy: "data-empty=\"\(why)\"").count - 1, 2, "training and results say why")
         XCTAssertTrue(html.contains("data-chart=\"embedding-map\""), "four vectors still make a map")
+    }
+
+    func testNoRunsSaysHowToTrainOne() throws {
+        let root = try goodFixtureTree(self)
+        let db = try scratchFolder(self) + "/none.sqlite"
+        XCTAssertEqual(try extractTool(root, db).status, 0)
+        let (_, html) = try report(db)
+        let why = "No runs yet: train a head with `tlearn train-head --db \(db)` or `tlearn sweep`."
+        XCTAssertEqual(html.components(separatedBy: "data-empty=\"\(why)\"").count - 1, 2, html)
+        XCTAssertTrue(html.contains("data-chart=\"class-counts\""))
+        XCTAssertTrue(html.contains("data-chart=\"embedding-map\""))
+        XCTAssertFalse(html.contains("tlearn-evaluate"), "no evaluation without a run")
     }
 
     func testNoValSplitGivesCurvesWithoutValidation() throws {
