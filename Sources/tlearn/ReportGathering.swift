@@ -88,7 +88,9 @@ struct ReportGatherer {
             page.dataBlocks.append(DataBlock(id: "tlearn-run", json: try headJSON(RunListEntry(run))))
         }
         if let run, let head, let set {
-            do { evaluation = try head.evaluate(on: set, partition: .test) } catch { noResults = "No results: \(error)." }
+            do { evaluation = try head.evaluate(on: set, partition: .test) } catch {
+                noResults = "No results: \(error)."
+            }
             if let evaluation {
                 page.dataBlocks.append(
                     DataBlock(
