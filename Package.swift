@@ -42,7 +42,7 @@ let package = Package(
         // `tlearn report`: renders one self-contained HTML page from plain values (no other module).
         .target(name: "Report"),
         .executableTarget(name: "tlearn", dependencies: [
-            "Imaging", "MobileNet", "Store", "VectorSQL", "Head", "Extraction", "Report",
+            "Imaging", "Kernels", "MobileNet", "Store", "VectorSQL", "Head", "Extraction", "Report",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tlearn-bench", dependencies: [

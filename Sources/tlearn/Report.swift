@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Kernels
 import Report
 
 /// `tlearn report`: one self-contained HTML page with the dataset, a run and its mistakes.
@@ -46,6 +47,10 @@ struct ReportCommand: ParsableCommand {
     }
 
     func execute() throws {
+        // One BLAS thread: the page's two GEMMs and the eigensolver are small, OpenBLAS's spinning
+        // threads cost more than they save on a busy machine, and the page comes out the same on
+        // any number of cores.
+        BLASThreads.set(1)
         let subject: ReportSubject = sweep.map { .sweep($0) } ?? selector.map { .run($0) } ?? .automatic
         var gatherer = try ReportGatherer(databasePath: db, images: images)
         let page = renderReport(try gatherer.gather(subject))
