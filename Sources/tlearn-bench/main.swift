@@ -15,6 +15,7 @@ struct TLearnBench: ParsableCommand {
         ExtractSection.self,
         SimilarSection.self,
         HeadBench.self,
+        FinetuneBench.self,
         ReportBench.self,
     ]
 
