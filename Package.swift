@@ -41,8 +41,10 @@ let package = Package(
         .target(name: "Head", dependencies: ["Kernels", "Formats", "Store"], swiftSettings: simd),
         .target(name: "Extraction", dependencies: ["Imaging", "MobileNet", "Store", "Formats"], swiftSettings: simd),
         .target(name: "TLearnSQLiteExtension", dependencies: ["VectorSQL", "CSQLite3"]),
+        // `tlearn report`: renders one self-contained HTML page from plain values (no other module).
+        .target(name: "Report"),
         .executableTarget(name: "tlearn", dependencies: [
-            "Imaging", "MobileNet", "Store", "VectorSQL", "Head", "Extraction",
+            "Imaging", "Kernels", "MobileNet", "Store", "VectorSQL", "Head", "Extraction", "Report",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tlearn-bench", dependencies: [
@@ -61,5 +63,6 @@ let package = Package(
         .testTarget(name: "HeadTests", dependencies: ["Head", "Formats", "Store"]),
         .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Formats", "Store", "Imaging", "MobileNet"]),
         .testTarget(name: "TLearnTests", dependencies: ["Formats", "Store", "TestSupport"], exclude: ["Snapshots"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report"]),
     ]
 )

@@ -22,9 +22,14 @@ public struct RunMetrics: Codable, Sendable {
     public var weightsEpoch: Int?
     public var stoppedEpoch: Int?
     public var crossValidation: CrossValidation?
+    /// Val and test were scored with test-time flips (orig and hflip probabilities averaged).
+    public var tta: Bool?
+    /// A sweep's refit: the run of the grid point whose config was trained again on train+val.
+    public var refitOf: Int64?
 
     enum CodingKeys: String, CodingKey {
         case val, test, weightsEpoch = "weights_epoch", stoppedEpoch = "stopped_epoch", crossValidation = "cross_validation"
+        case tta, refitOf = "refit_of"
     }
 }
 
@@ -120,9 +125,11 @@ public enum RunStore {
 
     /// Inserts a trained run with its curve; returns its id. Call inside a transaction for many.
     @discardableResult
-    public static func save(_ run: RunResult, context: RunContext, sweepID: Int64? = nil, in db: Connection) throws -> Int64 {
+    public static func save(_ run: RunResult, context: RunContext, sweepID: Int64? = nil, refitOf: Int64? = nil,
+                            in db: Connection) throws -> Int64 {
         let metrics = RunMetrics(val: run.val, test: run.test, weightsEpoch: run.checkpoint.weightsEpoch,
-                                 stoppedEpoch: run.checkpoint.stoppedEpoch, crossValidation: run.crossValidation)
+                                 stoppedEpoch: run.checkpoint.stoppedEpoch, crossValidation: run.crossValidation,
+                                 tta: run.tta ? true : nil, refitOf: refitOf)
         let id = try insert(
             sweepID: sweepID, context: context, config: try json(TrainedRunConfig(config: run.config, map: run.model.map)),
             seed: run.config.seed, classes: run.model.classes, dim: run.model.dim, head: run.model.blob,
@@ -221,6 +228,13 @@ public enum RunStore {
             do { runs.append(try decode(r, path: db.path)) } catch { unreadable.append("\(error)") }
         }
         return (runs, unreadable)
+    }
+
+    /// The metrics JSON of `run`, decoded.
+    public static func metrics(of run: StoredRun) throws -> RunMetrics {
+        do { return try JSONDecoder().decode(RunMetrics.self, from: Data(run.metricsJSON.utf8)) } catch {
+            throw HeadError.invalid("run \(run.id) has metrics this tlearn cannot read")
+        }
     }
 
     /// The curve of run `id`.

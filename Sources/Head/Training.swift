@@ -39,14 +39,15 @@ public struct Checkpoint: Sendable {
 /// (which is what a separate run restores), and once stopping triggers every later count gets that run.
 ///
 /// Deterministic for a given seed: OpenBLAS is pinned to one thread (a no-op when already so).
-public func train(_ data: TrainingData, config: TrainingConfig, epochCounts: [Int]? = nil) throws -> [Checkpoint] {
-    try train(data, config: config, epochCounts: epochCounts, initialParameters: nil, shuffle: true)
+/// `threads` parallelise one training (the finetune kind's batches); the result does not depend on it.
+public func train(_ data: TrainingData, config: TrainingConfig, epochCounts: [Int]? = nil, threads: Int = 1) throws -> [Checkpoint] {
+    try train(data, config: config, epochCounts: epochCounts, initialParameters: nil, shuffle: true, threads: threads)
 }
 
 /// `train` with given starting weights and, optionally, the rows in their stored order: how the
 /// tests replay a Keras `fit(shuffle=False)` step for step.
 func train(_ data: TrainingData, config: TrainingConfig, epochCounts: [Int]?, initialParameters: [Float]?,
-           shuffle: Bool) throws -> [Checkpoint] {
+           shuffle: Bool, threads: Int = 1) throws -> [Checkpoint] {
     try config.validate()
     guard data.train.rows > 0 else { throw HeadError.invalid("no training rows") }
     try requireTwoClasses(data.classes)
@@ -55,15 +56,23 @@ func train(_ data: TrainingData, config: TrainingConfig, epochCounts: [Int]?, in
     case .softmax:
         guard data.map == nil else { throw HeadError.invalid("a softmax head trains on vectors, and these rows are maps") }
         var trainer = SoftmaxTrainer(dim: data.dim, classes: data.classes.count, batch: batch)
-        return try run(&trainer, data, config: config, epochCounts: epochCounts, initialParameters: initialParameters, shuffle: shuffle)
-    case .finetune, .nearestCentroid, .knn:
-        throw HeadError.invalid("\(config.model.rawValue) is not a model kind train-head trains")
+        return try run(&trainer, data, config: config, epochCounts: epochCounts, initialParameters: initialParameters, shuffle: shuffle,
+                       threads: threads)
+    case .finetune:
+        guard let map = data.map, let top = data.top else {
+            throw HeadError.invalid("a finetune model trains on block_16's maps: extract them with `tlearn extract --maps`")
+        }
+        var trainer = FinetuneTrainer(map: map, dim: data.dim, classes: data.classes.count, top: top, batch: batch, threads: threads)
+        return try run(&trainer, data, config: config, epochCounts: epochCounts, initialParameters: initialParameters, shuffle: shuffle,
+                       threads: threads)
+    case .nearestCentroid, .knn:
+        throw HeadError.invalid("\(config.model.rawValue) is a baseline, not a model kind train-head trains")
     }
 }
 
 /// The training loop shared by every model kind.
 private func run<T: ModelTrainer>(_ trainer: inout T, _ data: TrainingData, config: TrainingConfig, epochCounts: [Int]?,
-                                  initialParameters: [Float]?, shuffle: Bool) throws -> [Checkpoint] {
+                                  initialParameters: [Float]?, shuffle: Bool, threads: Int) throws -> [Checkpoint] {
     let counts = Array(Set(epochCounts ?? [config.epochs])).sorted()
     guard let last = counts.last, counts.first! >= 1 else { throw HeadError.invalid("epochs must be at least 1") }
     let n = data.train.rows, width = trainer.inputWidth, c = data.classes.count, dim = trainer.dim
@@ -117,13 +126,11 @@ private func run<T: ModelTrainer>(_ trainer: inout T, _ data: TrainingData, conf
         while first < n {
             let rows = min(b, n - first)
             xb.withUnsafeMutableBufferPointer { xb in
-                data.train.x.withUnsafeBufferPointer { x in
-                    for r in 0..<rows {
-                        let src = order[first + r]
-                        (xb.baseAddress! + r * width).update(from: x.baseAddress! + src * width, count: width)
-                        yb[r] = data.train.labels[src]
-                        if let classWeights { wb[r] = classWeights[Int(yb[r])] }
-                    }
+                for r in 0..<rows {
+                    let src = order[first + r]
+                    (xb.baseAddress! + r * width).update(from: data.train.row(src), count: width)
+                    yb[r] = data.train.labels[src]
+                    if let classWeights { wb[r] = classWeights[Int(yb[r])] }
                 }
             }
             if rate > 0 {
@@ -160,7 +167,7 @@ private func run<T: ModelTrainer>(_ trainer: inout T, _ data: TrainingData, conf
         }
         var valLoss: Double? = nil, valAccuracy: Double? = nil
         if hasVal {
-            let v = trainer.model(parameters, classes: data.classes).evaluate(data.val)
+            let v = trainer.model(parameters, classes: data.classes).evaluate(data.val, threads: threads)
             valLoss = v.loss
             valAccuracy = v.accuracy
         }

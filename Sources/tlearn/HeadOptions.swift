@@ -1,9 +1,13 @@
 import ArgumentParser
 import Foundation
+import Formats
 import Head
 import Store
 
 extension OptimizerKind: ExpressibleByArgument {}
+extension ModelKind: ExpressibleByArgument {
+    public static var allValueStrings: [String] { [ModelKind.softmax.rawValue, ModelKind.finetune.rawValue] }
+}
 extension ClassWeighting: ExpressibleByArgument {}
 
 /// Training settings that are single values in train-head and in sweep alike.
@@ -48,13 +52,14 @@ func headJSON(_ value: some Encodable) throws -> String {
 }
 
 /// Loads the vectors for training and says what is missing or skipped.
-func loadTrainingData(_ set: EmbeddingSet, views: [View], earlyStopping: Bool) throws -> TrainingData {
+func loadTrainingData(_ set: EmbeddingSet, views: [View], earlyStopping: Bool, quiet: Bool = false) throws -> TrainingData {
     let data = try set.trainingData(trainViews: views)
+    if quiet { return data }
     if views.contains(.hflip) {
         let trainImages = Set(set.rows(in: .train, views: [.orig]).map { set.imageIDs[$0] })
         let flipped = Set(set.rows(in: .train, views: [.hflip]).map { set.imageIDs[$0] })
         let missing = trainImages.subtracting(flipped).count
-        if missing > 0 { warn("\(missing) of \(trainImages.count) training images have no hflip vector; they train on orig only") }
+        if missing > 0 { warn("\(missing) of \(trainImages.count) training images have no hflip \(set.map == nil ? "vector" : "map"); they train on orig only") }
     }
     if data.val.rows == 0 {
         if earlyStopping { throw HeadError.invalid("--early-stopping needs validation rows, and the val split of \(set.path) is empty") }
@@ -72,10 +77,11 @@ func describe(_ set: EmbeddingSet, _ data: TrainingData, views: [View]) -> Strin
 
 /// "adam lr 1e-3, 5 epochs, batch 32, l2 1e-4, smoothing 0.1, ..."
 func describe(_ c: TrainingConfig) -> String {
-    var s = "\(c.optimizer.rawValue) lr \(compact(c.learningRate)), \(c.epochs) epochs, batch \(c.batchSize)"
+    var s = "\(c.model == .softmax ? "" : c.model.rawValue + " ")\(c.optimizer.rawValue) lr \(compact(c.learningRate)), \(c.epochs) epochs, batch \(c.batchSize)"
     if c.momentum != 0 { s += ", momentum \(compact(c.momentum))\(c.nesterov ? " nesterov" : "")" }
     if c.l2 != 0 { s += ", l2 \(compact(c.l2))" }
     if c.labelSmoothing != 0 { s += ", label smoothing \(compact(c.labelSmoothing))" }
+    if c.dropout != 0 { s += ", dropout \(compact(c.dropout))" }
     if c.classWeight != .none { s += ", class weight \(c.classWeight.rawValue)" }
     if let p = c.earlyStopping { s += ", early stopping \(p)" }
     return s + ", seed \(c.seed)"

@@ -6,23 +6,25 @@ import Store
 
 /// The model inputs of image files for run `run`: each file embedded as `tlearn extract` embeds it,
 /// by the run's backbone loaded from `weights` (which must be that backbone's file). Returns the
-/// inputs of the files that worked, in order, their indices in `files`, and the others' errors.
-func embedRunInputs(_ files: [String], run: StoredRun, model: StoredModel, weights: String,
-                    db: Connection) throws -> (inputs: [Float], embedded: [Int], failures: [(path: String, error: Error)]) {
+/// inputs of the files that worked, in order (and, with `tta`, their hflip views), their indices in
+/// `files`, and the others' errors.
+func embedRunInputs(_ files: [String], run: StoredRun, model: StoredModel, weights: String, tta: Bool,
+                    db: Connection) throws -> (orig: [Float], flipped: [Float]?, embedded: [Int], failures: [(path: String, error: Error)]) {
     if model.kind.readsMaps { throw HeadError.invalid("run \(run.id) is a \(model.kind.rawValue) model; this tlearn cannot yet embed new images into maps") }
     let backbone = try BackboneInfo.choose(db, requested: run.backboneID)
     let embedder = try Backbone.embedder(for: backbone, weights: weights)
-    var inputs: [Float] = [], embedded: [Int] = [], failures: [(path: String, error: Error)] = []
-    for (i, result) in embedder.embed(files, views: [.orig], threads: availableCPUs()).enumerated() {
+    var orig: [Float] = [], flipped: [Float] = [], embedded: [Int] = [], failures: [(path: String, error: Error)] = []
+    for (i, result) in embedder.embed(files, views: tta ? [.orig, .hflip] : [.orig], threads: availableCPUs()).enumerated() {
         switch result {
         case let .success(e):
-            inputs += e.vectors[0]
+            orig += e.vectors[0]
+            if tta { flipped += e.vectors[1] }
             embedded.append(i)
         case let .failure(error):
             failures.append((files[i], error))
         }
     }
-    return (inputs, embedded, failures)
+    return (orig, tta ? flipped : nil, embedded, failures)
 }
 
 /// Image files named on the command line: files as given, directories searched recursively for

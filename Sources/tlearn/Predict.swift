@@ -20,6 +20,7 @@ struct Predict: ParsableCommand {
     @OptionGroup var store: DatabaseOptions
     @Option(help: ArgumentHelp("The Keras MobileNetV2 weights (.h5) the run's vectors came from.", valueName: "file")) var weights: String
     @Option(help: "How many classes to show per image.") var top = 3
+    @Flag(help: "Test-time flips: each image's probabilities are the mean of its orig and mirror image's.") var tta = false
     @Flag(help: "Write CSV instead of a table.") var csv = false
     @Flag(help: "Write JSON instead of a table.") var json = false
 
@@ -36,9 +37,9 @@ struct Predict: ParsableCommand {
         let model = try stored.trainedModel(in: db)
         let files = try imageFiles(images)
         if files.isEmpty { throw HeadError.invalid("no images to classify in \(images.joined(separator: " "))") }
-        let (vectors, embedded, failures) = try embedRunInputs(files, run: stored, model: model, weights: weights, db: db)
+        let (inputs, flipped, embedded, failures) = try embedRunInputs(files, run: stored, model: model, weights: weights, tta: tta, db: db)
         for f in failures { writeStandardError("error: \(f.error)\n") }
-        let p = model.probabilities(vectors)
+        let p = model.probabilities(inputs, flipped: flipped, threads: availableCPUs())
         let c = model.classCount, k = min(top, c)
         let results = embedded.enumerated().map { (row, file) in
             (path: files[file], top: model.top(k, of: p[(row * c)..<((row + 1) * c)]))

@@ -46,6 +46,7 @@ struct RunListEntry: Encodable {
     enum Key: String, CodingKey {
         case id, createdAt = "created_at", sweepID = "sweep_id", model, backboneID = "backbone_id", config, seed, classes
         case valAccuracy = "val_accuracy", valLoss = "val_loss", testAccuracy = "test_accuracy", seconds, splitFingerprint = "split_fingerprint"
+        case refitOf = "refit_of"
     }
     func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
@@ -62,5 +63,6 @@ struct RunListEntry: Encodable {
         try c.encode(run.testAccuracy, forKey: .testAccuracy)
         try c.encode(run.seconds, forKey: .seconds)
         try c.encode(run.splitFingerprint, forKey: .splitFingerprint)
+        if let r = (try? RunStore.metrics(of: run))?.refitOf { try c.encode(r, forKey: .refitOf) }
     }
 }

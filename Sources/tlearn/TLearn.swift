@@ -20,6 +20,7 @@ struct TLearn: ParsableCommand {
             Sweep.self,
             Runs.self,
             Evaluate.self,
+            ReportCommand.self,
             Predict.self,
             Query.self,
             Similar.self,

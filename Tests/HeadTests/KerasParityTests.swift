@@ -23,8 +23,8 @@ final class KerasParityTests: XCTestCase {
             .deletingLastPathComponent().appendingPathComponent("fixtures/head/keras_reference.json")
         let ref = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
         let names = (0..<ref.classes).map { "c\($0)" }
-        let rows = LabeledMatrix(x: ref.x, labels: ref.labels, width: ref.dim, sourceRows: Array(ref.labels.indices))
-        let empty = LabeledMatrix(x: [], labels: [], width: ref.dim, sourceRows: [])
+        let rows = LabeledMatrix(x: ref.x, labels: ref.labels, width: ref.dim)
+        let empty = LabeledMatrix(x: [], labels: [], width: ref.dim)
         let data = TrainingData(classes: names, dim: ref.dim, train: rows, val: empty, test: empty)
         XCTAssertEqual(ref.runs.count, 4)
         for run in ref.runs {

@@ -87,7 +87,7 @@ final class TrainingTests: XCTestCase {
 
     func testEarlyStoppingWithoutValidationIsRefused() {
         var d = data
-        d = TrainingData(classes: d.classes, dim: d.dim, train: d.train, val: LabeledMatrix(x: [], labels: [], width: d.dim, sourceRows: []), test: d.test)
+        d = TrainingData(classes: d.classes, dim: d.dim, train: d.train, val: LabeledMatrix(x: [], labels: [], width: d.dim), test: d.test)
         var config = TrainingConfig()
         config.earlyStopping = 3
         XCTAssertThrowsError(try train(d, config: config)) { error in

@@ -129,3 +129,30 @@ final class PredictCommandTests: XCTestCase {
         assertOneLineError(try runHeadTool(["evaluate", "1", "--db", db, "--images", NSTemporaryDirectory()]), contains: "--images needs --weights")
     }
 }
+
+extension PredictCommandTests {
+    /// predict --tta: each class's probability is the mean of head_proba on the image's vector and on
+    /// its mirror image's (`tlearn embed --hflip`).
+    func testPredictWithFlipsIsTheMeanOfBothViewsProbabilities() throws {
+        let db = try makeDatabase()
+        let file = image("rgb_64x48.jpg")
+        let r = try runHeadTool(["predict", "latest", "--db", db, "--weights", weights, "--json", "--top", "3", "--tta", file])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let results = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        let predictions = try XCTUnwrap(results.first?["predictions"] as? [[String: Any]])
+        func vector(_ flags: [String]) throws -> String {
+            let e = try runHeadTool(["embed", "--weights", weights, "--input-size", "96", "--exact-decode", "--json", file] + flags)
+            XCTAssertEqual(e.status, 0, e.stderr)
+            let x = try XCTUnwrap(try headJSONObject(e.stdout)["embedding"] as? [Double])
+            return "[" + x.map { "\(Float($0))" }.joined(separator: ",") + "]"
+        }
+        let orig = try vector([]), flipped = try vector(["--hflip"])
+        for p in predictions {
+            let name = try XCTUnwrap(p["class"] as? String)
+            let q = try runHeadTool(["query", "--db", db, "--csv", "--param", orig, "--param", flipped, "--param", name,
+                                     "SELECT (head_proba(1, vec_from_json(?1), ?3) + head_proba(1, vec_from_json(?2), ?3)) / 2"])
+            XCTAssertEqual(q.status, 0, q.stderr)
+            XCTAssertEqual(try XCTUnwrap(Double(q.stdout.split(separator: "\r\n")[1])), try XCTUnwrap(p["probability"] as? Double), accuracy: 1e-12)
+        }
+    }
+}
