@@ -4,21 +4,25 @@ import Foundation
 import Head
 import Store
 
-/// The model inputs of image files for run `run`: each file embedded as `tlearn extract` embeds it,
-/// by the run's backbone loaded from `weights` (which must be that backbone's file). Returns the
-/// inputs of the files that worked, in order (and, with `tta`, their hflip views), their indices in
-/// `files`, and the others' errors.
+/// The model inputs of image files for run `run`: each file embedded as `tlearn extract` embeds it
+/// (a model that reads maps gets the maps `extract --maps` would store), by the run's backbone loaded
+/// from `weights` (which must be that backbone's file). Returns the inputs of the files that worked,
+/// in order (and, with `tta`, their hflip views), their indices in `files`, and the others' errors.
 func embedRunInputs(_ files: [String], run: StoredRun, model: StoredModel, weights: String, tta: Bool,
                     db: Connection) throws -> (orig: [Float], flipped: [Float]?, embedded: [Int], failures: [(path: String, error: Error)]) {
-    if model.kind.readsMaps { throw HeadError.invalid("run \(run.id) is a \(model.kind.rawValue) model; this tlearn cannot yet embed new images into maps") }
     let backbone = try BackboneInfo.choose(db, requested: run.backboneID)
     let embedder = try Backbone.embedder(for: backbone, weights: weights)
+    if let map = model.map, map != embedder.net.mapShape {
+        throw HeadError.invalid("run \(run.id) reads \(map) maps; backbone \(backbone.id) makes \(embedder.net.mapShape)")
+    }
+    let outputs: ImageEmbedder.Outputs = model.kind.readsMaps ? .maps : .vectors
     var orig: [Float] = [], flipped: [Float] = [], embedded: [Int] = [], failures: [(path: String, error: Error)] = []
-    for (i, result) in embedder.embed(files, views: tta ? [.orig, .hflip] : [.orig], threads: availableCPUs()).enumerated() {
+    for (i, result) in embedder.embed(files, views: tta ? [.orig, .hflip] : [.orig], outputs: outputs, threads: availableCPUs()).enumerated() {
         switch result {
         case let .success(e):
-            orig += e.vectors[0]
-            if tta { flipped += e.vectors[1] }
+            let inputs = model.kind.readsMaps ? e.maps : e.vectors
+            orig += inputs[0]
+            if tta { flipped += inputs[1] }
             embedded.append(i)
         case let .failure(error):
             failures.append((files[i], error))

@@ -164,3 +164,38 @@ final class MapsCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/mixed.sqlite"))
     }
 }
+
+extension MapsCommandTests {
+    /// predict of a finetune run: new files go through the backbone up to block_16 (ImageEmbedder's maps,
+    /// float16-rounded as stored), so a file in the database gets exactly SQL's head_proba on its stored map;
+    /// with --tta, the mean over its two stored views.
+    func testPredictOfAFinetuneRunEqualsHeadProbaOnTheFilesStoredMaps() throws {
+        let root = try goodFixtureTree(self)
+        let db = try scratchFolder(self) + "/f.sqlite"
+        XCTAssertEqual(try extractTool(root, db, ["--maps", "--views", "orig,hflip"]).status, 0)
+        let train = try runTlearn(["train-head", "--db", db, "--model", "finetune", "--epochs", "2"])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        let files = ["cats/rgb_64x48.jpg", "dogs/rgb_37x23.jpg", "owls/rgba_30x20.png"]
+        for tta in [false, true] {
+            let run = try runTlearn(["predict", "latest", "--db", db, "--weights", tinyWeights, "--json", "--top", "3"]
+                + (tta ? ["--tta"] : []) + files.map { root + "/" + $0 })
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let results = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]])
+            XCTAssertEqual(results.count, files.count)
+            for (file, result) in zip(files, results) {
+                let predictions = try XCTUnwrap(result["predictions"] as? [[String: Any]])
+                XCTAssertEqual(predictions.count, 3)
+                for p in predictions {
+                    let name = try XCTUnwrap(p["class"] as? String)
+                    let q = try runTlearn([
+                        "query", "--db", db, "--csv", "--param", file, "--param", name, "--param", tta ? "hflip" : "orig",
+                        "SELECT avg(head_proba(1, map, ?2)) FROM labeled_maps WHERE path = ?1 AND view IN ('orig', ?3)",
+                    ])
+                    XCTAssertEqual(q.status, 0, q.stderr)
+                    let sql = try XCTUnwrap(Double(q.stdout.split(separator: "\r\n")[1]))
+                    XCTAssertEqual(sql, try XCTUnwrap(p["probability"] as? Double), accuracy: 1e-12, "\(file) \(name) tta \(tta)")
+                }
+            }
+        }
+    }
+}
