@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "VectorSQLTests", dependencies: ["VectorSQL", "Formats", "Store", "TestSupport"]),
         .testTarget(name: "HeadTests", dependencies: ["Head", "Formats", "Store"]),
-        .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Formats", "Store", "Imaging", "MobileNet"]),
+        .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Formats", "Head", "Store", "Imaging", "MobileNet"]),
         .testTarget(name: "TLearnTests", dependencies: ["Formats", "Store", "TestSupport"], exclude: ["Snapshots"]),
         .testTarget(name: "ReportTests", dependencies: ["Report"]),
     ]

@@ -98,7 +98,10 @@ public struct EmbeddingSet: Sendable {
         var map: MapShape? = nil, top: [Float]? = nil
         var capacity = backbone.vectors
         if maps {
-            (map, top) = try backboneTop(db, backbone: backbone)
+            guard let t = try BackboneTop.load(db, backbone: backbone.id) else {
+                throw HeadError.invalid("\(db.path) has no maps of backbone \(backbone.id): extract them with `tlearn extract --maps`")
+            }
+            (map, top) = (t.map, t.kernel + t.bias)
             capacity = Int(try db.scalar("SELECT count(*) FROM maps WHERE backbone_id = ?1", [.integer(backbone.id)])?.int ?? 0)
         }
         let width = map?.count ?? dim
@@ -157,25 +160,6 @@ public struct EmbeddingSet: Sendable {
         return EmbeddingSet(path: db.path, backbone: backbone, map: map, top: top, classes: classes, vectors: vectors,
                             labels: rowClass.map { relabel[Int($0)] }, imageIDs: imageIDs, partitions: partitions,
                             views: views, paths: paths)
-    }
-
-    /// The map shape and folded Conv_1 `tlearn extract --maps` stored for `backbone`.
-    static func backboneTop(_ db: Connection, backbone: BackboneSummary) throws -> (MapShape, [Float]) {
-        let hasTable = try db.scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'backbone_tops'")?.int ?? 0
-        guard hasTable > 0, let row = try db.rows("SELECT map_height, map_width, map_channels, conv1 FROM backbone_tops WHERE backbone_id = ?1",
-                                                  [.integer(backbone.id)]).first,
-              let h = row[0].int, let w = row[1].int, let c = row[2].int, case let .blob(conv1) = row[3] else {
-            throw HeadError.invalid("\(db.path) has no maps of backbone \(backbone.id): extract them with `tlearn extract --maps`")
-        }
-        guard [h, w, c].allSatisfy({ (1..<(1 << 16)).contains($0) }) else {
-            throw HeadError.invalid("\(db.path): backbone \(backbone.id) has maps of shape \(h)x\(w)x\(c)")
-        }
-        let map = MapShape(height: Int(h), width: Int(w), channels: Int(c))
-        let expected = map.channels * backbone.dim + backbone.dim
-        guard conv1.count == VectorBlob.stride * expected else {
-            throw HeadError.invalid("\(db.path): the Conv_1 of backbone \(backbone.id) is \(conv1.count) bytes, expected \(VectorBlob.stride * expected)")
-        }
-        return (map, conv1.withUnsafeBytes { VectorBlob.floats($0) })
     }
 }
 

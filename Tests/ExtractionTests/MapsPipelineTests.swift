@@ -2,6 +2,7 @@ import Formats
 import Foundation
 import Store
 import Synchronization
+import Head
 import XCTest
 
 @testable import Extraction
@@ -321,37 +322,35 @@ final class MapsPipelineTests: XCTestCase {
         }
     }
 
-    func testMapMatrixLoadsEveryMapInEmbeddingOrderAndRefusesAWrongSizedBlob() throws {
+    func testMapsLoadForTrainingInEmbeddingOrderAndAWrongSizedBlobIsRefused() throws {
         try extract(db, Self.options(views: [.orig, .hflip]))
         let c = try Database.open(db)
-        let m = try MapMatrix.load(c, backbone: 1)
-        XCTAssertEqual(m.shape, ToyMapEmbedder.shape)
+        let m = try EmbeddingSet.load(from: c, backbone: 1, maps: true)
+        XCTAssertEqual(m.map, ToyMapEmbedder.shape)
         XCTAssertEqual(m.count, 36)
-        XCTAssertEqual(m.values.count, 36 * 12)
+        XCTAssertEqual(m.vectors.count, 36)
+        XCTAssertEqual(m.width, 12)
         let order = try c.rows("SELECT image_id, view FROM embeddings ORDER BY image_id, view").map {
             "\($0[0].int!) \($0[1].string!)"
         }
         XCTAssertEqual(zip(m.imageIDs, m.views).map { "\($0) \($1.rawValue)" }, order)
         let row = try XCTUnwrap(m.paths.indices.first { m.paths[$0] == "fox/2.timg" && m.views[$0] == .hflip })
-        XCTAssertEqual(m.labels[row], "fox")
+        XCTAssertEqual(m.classes[Int(m.labels[row])], "fox")
         guard
             case .blob(let bytes) = try c.rows(
                 "SELECT map FROM labeled_maps WHERE path = 'fox/2.timg' AND view = 'hflip'")[0][0]
         else {
             return XCTFail("no BLOB")
         }
-        XCTAssertEqual(Array(m.values[(row * 12)..<((row + 1) * 12)]), bytes.withUnsafeBytes { MapBlob.floats($0) })
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: m.vectors.row(row), count: 12)), bytes.withUnsafeBytes { MapBlob.floats($0) })
 
         try c.run("UPDATE maps SET map = zeroblob(22) WHERE id = (SELECT max(id) FROM maps)")
-        XCTAssertThrowsError(try MapMatrix.load(c, backbone: 1)) { error in
-            XCTAssertTrue(
-                "\(error)".hasSuffix("map of fox/5.timg is 22 bytes; backbone 1's maps are 2x2x3 float16, 24 bytes"),
-                "\(error)")
+        XCTAssertThrowsError(try EmbeddingSet.load(from: c, backbone: 1, maps: true)) { error in
+            XCTAssertTrue("\(error)".hasSuffix("map of fox/5.timg has 22 bytes, expected 24 (2x2x3 float16)"), "\(error)")
         }
-        XCTAssertThrowsError(try MapMatrix.load(c, backbone: 2)) {
-            XCTAssertEqual(
-                "\($0)",
-                "\(self.db!) has no maps of backbone 2: run `tlearn extract --maps` (it computes only the maps)")
+        try c.run("DELETE FROM backbone_tops")
+        XCTAssertThrowsError(try EmbeddingSet.load(from: c, backbone: 1, maps: true)) {
+            XCTAssertEqual("\($0)", "\(self.db!) has no maps of backbone 1: extract them with `tlearn extract --maps`")
         }
     }
 }
