@@ -15,7 +15,8 @@ public final class MobileNetV2: @unchecked Sendable {
     public let architecture: Architecture
     /// Embedding width: Conv_1's channels, 1280 for alpha <= 1.
     public var dim: Int { architecture.lastChannels }
-    /// Images embedded concurrently by `embed` (one per thread); defaults to the number of cores.
+    /// Images embedded concurrently by `embed` (one per thread); defaults to the CPUs this process
+    /// may use (`AvailableCPUs`).
     public var threads: Int
 
     let blocks: [InvertedResidual]    // expanded_conv (fed by Conv1), block_1 ... block_16
@@ -48,7 +49,7 @@ public final class MobileNetV2: @unchecked Sendable {
         architecture = arch
         alpha = Float(arch.alpha)
         self.inputSize = inputSize
-        threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        threads = AvailableCPUs.current.count
 
         let stemWindow = Window.keras(height: inputSize, width: inputSize, stride: 2)
         let stem = Stem(layer: PointwiseLayer(weights.folded("Conv1", batchNorm: "bn_Conv1"), inChannels: 27, outChannels: arch.stemChannels),

@@ -3,6 +3,7 @@ import ArgumentParser
 import Glibc
 #endif
 import Extraction
+import Kernels
 import MobileNet
 import Store
 
@@ -29,7 +30,7 @@ struct Extract: ParsableCommand {
     @Option(help: ArgumentHelp("Network input side in pixels.", valueName: "n")) var inputSize = 224
     @Option(help: ArgumentHelp("Views to embed: orig, or orig,hflip for the mirror image too.", valueName: "list")) var views = "orig"
     @Option(help: ArgumentHelp("Vectors per database transaction (a kill loses at most this many).", valueName: "n")) var batchSize = 32
-    @Option(help: ArgumentHelp("Threads that each read, decode and embed images (default: one per core).", valueName: "n")) var threads: Int?
+    @Option(help: ArgumentHelp("Threads that each read, decode and embed images (default: one per CPU this process may use).", valueName: "n")) var threads: Int?
     @Option(help: ArgumentHelp("Only shard K of N (1-based), chosen by path hash; combine with `tlearn merge`.", valueName: "K/N")) var shard: String?
     @Flag(help: "Delete rows of files that no longer exist.") var prune = false
     @Flag(help: "Decode every JPEG at full size, bit for bit Pillow's pixels (default: large JPEGs decode at the smallest DCT scale that keeps both sides >= the input size; the two are separate cache keys).")
@@ -37,9 +38,11 @@ struct Extract: ParsableCommand {
     @Option(help: ArgumentHelp("Percent of each class for validation (default: as stored, else 10).", valueName: "p")) var valPercent: Double?
     @Option(help: ArgumentHelp("Percent of each class for test (default: as stored, else 10).", valueName: "p")) var testPercent: Double?
     @Flag(help: "No progress output; the summary line is still printed.") var quiet = false
+    @Flag(help: "Also print the thread count and the CPUs it came from on stderr.") var verbose = false
 
-    /// Each thread decodes and embeds its own images, so one per core keeps every core busy.
-    static var defaultThreads: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+    /// Each thread decodes and embeds its own images, so one per CPU this process may use (affinity
+    /// mask, cgroup quota) keeps those CPUs busy without two workers sharing one.
+    static var defaultThreads: Int { AvailableCPUs.current.count }
 
     func validate() throws {
         if images == nil && manifest == nil { throw ValidationError("give --images DIR (one folder per class) or --manifest CSV") }
@@ -82,6 +85,9 @@ struct Extract: ParsableCommand {
         var job = ExtractJob(images: images, manifest: manifest, db: db)
         job.options.batchSize = batchSize
         job.options.workers = threads ?? Self.defaultThreads
+        if verbose {
+            writeStandardError("extract: \(job.options.workers) thread\(job.options.workers == 1 ? "" : "s") (\(threads == nil ? "default" : "--threads"); CPUs this process may use: \(AvailableCPUs.current))\n")
+        }
         job.options.views = try parsedViews()
         job.options.shard = try parsedShard()
         job.options.prune = prune

@@ -3,6 +3,7 @@ import Extraction
 import Foundation
 import Head
 import Imaging
+import Kernels
 import MobileNet
 import Store
 
@@ -80,7 +81,7 @@ func imagesUnder(_ root: String) -> [String] {
 func embedImageFiles(_ paths: [String], backbone: RunBackbone) -> (vectors: [Float], embedded: [Int], failures: [(path: String, error: Error)]) {
     let net = backbone.net
     let size = net.inputSize, floats = size * size * 3, dim = net.dim
-    let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    let workers = AvailableCPUs.current.count
     let minSide = backbone.minSide
     var vectors: [Float] = [], embedded: [Int] = [], failures: [(path: String, error: Error)] = []
     let chunk = 32

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Head
+import Kernels
 
 /// `tlearn sweep`: a grid of heads trained in parallel, ranked on validation, all saved.
 struct Sweep: ParsableCommand {
@@ -25,8 +26,8 @@ struct Sweep: ParsableCommand {
     @OptionGroup var training: HeadTrainingOptions
     @Option(help: ArgumentHelp("Rank by K-fold stratified cross-validation over train+val.", valueName: "K")) var folds: Int?
     // Optional so the help shows "the active processors", not the count of the machine that printed it.
-    @Option(name: .customLong("jobs"), help: ArgumentHelp("Parallel trainings (default: the active processors).", valueName: "n")) var requestedJobs: Int?
-    var jobs: Int { requestedJobs ?? ProcessInfo.processInfo.activeProcessorCount }
+    @Option(name: .customLong("jobs"), help: ArgumentHelp("Parallel trainings (default: the CPUs this process may use).", valueName: "n")) var requestedJobs: Int?
+    var jobs: Int { requestedJobs ?? AvailableCPUs.current.count }
     @Option(help: "Leaderboard rows to print.") var top = 10
     @Flag(help: "Print one JSON object instead of tables.") var json = false
 
