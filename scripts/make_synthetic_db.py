@@ -85,12 +85,17 @@ def main():
     ap.add_argument("--planted", type=int, default=None, help="cross-split near-copy pairs (default n/1000, at least 10)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--noise", type=float, default=1.0, help="within-class spread (class centres are N(0.4, 1))")
+    ap.add_argument("--copy-noise", default="0.08",
+                    help="relative noise of a planted copy: one value (0.08: cosine about 0.996), or LOW:HIGH spread "
+                         "evenly over the pairs (0.02:0.3 gives cosines from about 0.95 to 0.9997, to measure recall near a threshold)")
     args = ap.parse_args()
     if args.n < 2 * args.classes:
         sys.exit(f"error: --n {args.n} must be at least twice --classes {args.classes}")
     if os.path.exists(args.out):
         sys.exit(f"error: {args.out} exists; choose a new file")
     planted = args.planted if args.planted is not None else max(10, args.n // 1000)
+    low, _, high = args.copy_noise.partition(":")
+    noise_low, noise_high = float(low), float(high or low)
     t0 = time.time()
     rng = np.random.default_rng(args.seed)
     n, dim, nc = args.n, args.dim, args.classes
@@ -169,9 +174,10 @@ def main():
     # Second pass for the copies: their sources may come later in the file than they do.
     crng = np.random.default_rng(args.seed + 2)
     planted_rows = []
-    for a, b, src in pairs:
+    for k, (a, b, src) in enumerate(pairs):
         target = b if a == src else a
-        v = near_copy(crng, source_vectors[src], np.float32(0.08))
+        noise = noise_low + (noise_high - noise_low) * k / max(1, len(pairs) - 1)
+        v = near_copy(crng, source_vectors[src], np.float32(noise))
         db.execute("UPDATE embeddings SET vector = ? WHERE image_id = ?", (v.astype("<f4").tobytes(), target + 1))
         s = source_vectors[src].astype(np.float64)
         cos = float(v.astype(np.float64) @ s / np.sqrt((v.astype(np.float64) @ v) * (s @ s)))
