@@ -197,13 +197,20 @@ public enum LeakSearch {
             scores.withUnsafeBufferPointer { c in
                 halfA.withUnsafeBufferPointer { ha in
                     halfB.withUnsafeBufferPointer { hb in
+                        let b0 = b.lowerBound, width = b.count, wide = width & ~7
                         for (r, x) in a.enumerated() {
                             let bar = ha[x], rowBase = r * tileRows
+                            // Eight columns per compare: almost every tile has no candidate at all.
                             var col = 0
-                            for y in b {
-                                if c[rowBase + col] >= bar + hb[y] { out.append((order[x], order[y])) }
-                                col += 1
+                            while col < wide {
+                                let score = UnsafeRawPointer(c.baseAddress! + rowBase + col).loadUnaligned(as: SIMD8<Float>.self)
+                                let need = UnsafeRawPointer(hb.baseAddress! + b0 + col).loadUnaligned(as: SIMD8<Float>.self) + bar
+                                if any(score .>= need) {
+                                    for j in col..<(col + 8) where c[rowBase + j] >= bar + hb[b0 + j] { out.append((order[x], order[b0 + j])) }
+                                }
+                                col += 8
                             }
+                            for j in wide..<width where c[rowBase + j] >= bar + hb[b0 + j] { out.append((order[x], order[b0 + j])) }
                         }
                     }
                 }
