@@ -26,7 +26,7 @@ struct Sweep: ParsableCommand {
     @OptionGroup var training: HeadTrainingOptions
     @Option(help: ArgumentHelp("Rank by K-fold stratified cross-validation over train+val.", valueName: "K")) var folds: Int?
     // Optional so the help shows "the active processors", not the count of the machine that printed it.
-    @Option(name: .customLong("jobs"), help: ArgumentHelp("Parallel trainings (default: the CPUs this process may use).", valueName: "n")) var requestedJobs: Int?
+    @Option(name: .customLong("jobs"), help: ArgumentHelp("Parallel trainings (default: the usable CPUs).", valueName: "n")) var requestedJobs: Int?
     var jobs: Int { requestedJobs ?? AvailableCPUs.current.count }
     @Option(help: "Leaderboard rows to print.") var top = 10
     @Flag(help: "Print one JSON object instead of tables.") var json = false

@@ -55,7 +55,7 @@ final class SweepCommandTests: XCTestCase {
     func testJobsHelpDoesNotPrintThisMachinesCoreCount() throws {
         let r = try runHeadTool(["sweep", "--help"])
         let line = r.stdout.split(separator: "\n").first { $0.contains("--jobs") }.map(String.init) ?? ""
-        XCTAssertTrue(line.contains("Parallel trainings (default: the active processors)."), r.stdout)
+        XCTAssertTrue(line.contains("Parallel trainings (default: the usable CPUs)."), r.stdout)
         XCTAssertFalse(line.contains("(default: \(ProcessInfo.processInfo.activeProcessorCount))"), line)
     }
 }
