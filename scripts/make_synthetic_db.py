@@ -17,7 +17,7 @@ What it holds (schema.sql, written with plain sqlite3, independently of tlearn's
   the recall of `tlearn duplicates` can be measured.
 
 The same --n, --seed and --classes give the same database bit for bit. 1,000,000 images take a few
-minutes and about 5.7 GB.
+minutes and about 5.3 GB.
 """
 
 import argparse
