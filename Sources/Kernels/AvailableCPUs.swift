@@ -1,6 +1,7 @@
 import CSystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How many CPUs this process may use: the default of every thread count in tlearn.
@@ -68,7 +69,8 @@ public struct AvailableCPUs: Sendable, Equatable, CustomStringConvertible {
     /// `cpu.cfs_quota_us` / `cpu.cfs_period_us`), in CPUs; nil when there is none or nothing can be read.
     public static func cgroupQuota(procRoot: String = "/proc") -> Double? {
         guard let cgroups = readSmallFile("\(procRoot)/self/cgroup"),
-              let mounts = readSmallFile("\(procRoot)/self/mountinfo") else { return nil }
+            let mounts = readSmallFile("\(procRoot)/self/mountinfo")
+        else { return nil }
         var best: Double?
         func take(_ q: Double?) { if let q { best = min(best ?? q, q) } }
         for dir in cgroupDirectories(cgroupFile: cgroups, mountInfo: mounts) {
@@ -76,7 +78,9 @@ public struct AvailableCPUs: Sendable, Equatable, CustomStringConvertible {
             case 2:
                 take(readSmallFile(dir.path + "/cpu.max").flatMap(parseCPUMax))
             default:
-                if let q = readSmallFile(dir.path + "/cpu.cfs_quota_us"), let p = readSmallFile(dir.path + "/cpu.cfs_period_us") {
+                if let q = readSmallFile(dir.path + "/cpu.cfs_quota_us"),
+                    let p = readSmallFile(dir.path + "/cpu.cfs_period_us")
+                {
                     take(parseCFS(quota: q, period: p))
                 }
             }
@@ -130,7 +134,8 @@ public struct AvailableCPUs: Sendable, Equatable, CustomStringConvertible {
                 guard let relative = Self.relative(cgroupPath, to: m.root) else { continue }
                 var components = relative.split(separator: "/").map(String.init)
                 while true {
-                    out.append((version, m.mountPoint + (components.isEmpty ? "" : "/" + components.joined(separator: "/"))))
+                    out.append(
+                        (version, m.mountPoint + (components.isEmpty ? "" : "/" + components.joined(separator: "/"))))
                     if components.isEmpty { break }
                     components.removeLast()
                 }
@@ -149,15 +154,19 @@ public struct AvailableCPUs: Sendable, Equatable, CustomStringConvertible {
 
     /// The cgroup mounts of a `/proc/self/mountinfo`: version, mount point, the hierarchy path it
     /// shows (field 4) and, for v1, the controllers in its super options.
-    static func cgroupMounts(_ mountInfo: String) -> [(version: Int, mountPoint: String, root: String, controllers: [String])] {
+    static func cgroupMounts(_ mountInfo: String) -> [(
+        version: Int, mountPoint: String, root: String, controllers: [String]
+    )] {
         var out: [(version: Int, mountPoint: String, root: String, controllers: [String])] = []
         for line in mountInfo.split(separator: "\n") {
             // "36 25 0:31 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate"
             let halves = line.split(separator: " - ", maxSplits: 1).map(String.init)
             guard halves.count == 2 else { continue }
-            let left = halves[0].split(separator: " "), right = halves[1].split(separator: " ")
+            let left = halves[0].split(separator: " ")
+            let right = halves[1].split(separator: " ")
             guard left.count >= 5, right.count >= 1 else { continue }
-            let root = unescapeMountField(String(left[3])), point = unescapeMountField(String(left[4]))
+            let root = unescapeMountField(String(left[3]))
+            let point = unescapeMountField(String(left[4]))
             switch right[0] {
             case "cgroup2": out.append((2, point, root, []))
             case "cgroup":
@@ -177,7 +186,8 @@ public struct AvailableCPUs: Sendable, Equatable, CustomStringConvertible {
         var i = 0
         while i < u.count {
             if u[i] == UInt8(ascii: "\\"), i + 4 <= u.count,
-               let v = UInt8(String(decoding: u[(i + 1)..<(i + 4)], as: UTF8.self), radix: 8) {
+                let v = UInt8(String(decoding: u[(i + 1)..<(i + 4)], as: UTF8.self), radix: 8)
+            {
                 bytes.append(v)
                 i += 4
             } else {

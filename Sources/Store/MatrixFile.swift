@@ -1,6 +1,7 @@
 import CSQLite3
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The vectors of one backbone and view, memory-mapped from a derived file beside the database
@@ -31,15 +32,18 @@ public final class MappedMatrix: @unchecked Sendable {
         dim = header.dim
         count = header.count
         values = UnsafePointer(base.advanced(by: MatrixFile.headerBytes).assumingMemoryBound(to: Float.self))
-        imageIDs = UnsafeBufferPointer(start: base.advanced(by: header.idsOffset).assumingMemoryBound(to: Int64.self), count: count)
-        inverseNorms = UnsafeBufferPointer(start: base.advanced(by: header.normsOffset).assumingMemoryBound(to: Float.self), count: count)
+        imageIDs = UnsafeBufferPointer(
+            start: base.advanced(by: header.idsOffset).assumingMemoryBound(to: Int64.self), count: count)
+        inverseNorms = UnsafeBufferPointer(
+            start: base.advanced(by: header.normsOffset).assumingMemoryBound(to: Float.self), count: count)
     }
 
     deinit { munmap(base, length) }
 
     /// The row of `imageID`, if it has a vector here (binary search: ids increase).
     public func row(ofImage imageID: Int64) -> Int? {
-        var lo = 0, hi = count
+        var lo = 0
+        var hi = count
         while lo < hi {
             let mid = (lo + hi) / 2
             if imageIDs[mid] < imageID { lo = mid + 1 } else { hi = mid }
@@ -121,13 +125,15 @@ public enum MatrixFile {
             p.storeBytes(of: backbone.littleEndian, toByteOffset: 32, as: Int64.self)
             p.storeBytes(of: token.littleEndian, toByteOffset: 40, as: Int64.self)
             p.storeBytes(of: UInt64(fileBytes).littleEndian, toByteOffset: 48, as: UInt64.self)
-            for (i, b) in view.utf8.prefix(16).enumerated() { p.storeBytes(of: b, toByteOffset: 56 + i, as: UInt8.self) }
+            for (i, b) in view.utf8.prefix(16).enumerated() {
+                p.storeBytes(of: b, toByteOffset: 56 + i, as: UInt8.self)
+            }
         }
 
         static func decode(_ p: UnsafeRawPointer, length: Int) -> Header? {
             guard length >= MatrixFile.headerBytes,
-                  (0..<8).allSatisfy({ p.load(fromByteOffset: $0, as: UInt8.self) == MatrixFile.magic[$0] }),
-                  UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt32.self)) == MatrixFile.format
+                (0..<8).allSatisfy({ p.load(fromByteOffset: $0, as: UInt8.self) == MatrixFile.magic[$0] }),
+                UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt32.self)) == MatrixFile.format
             else { return nil }
             let dim = Int(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
             let count = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
@@ -139,10 +145,11 @@ public enum MatrixFile {
                 if b == 0 { break }
                 viewBytes.append(b)
             }
-            let h = Header(dim: dim, count: Int(count), tableCount: Int(tableCount),
-                           backbone: Int64(littleEndian: p.loadUnaligned(fromByteOffset: 32, as: Int64.self)),
-                           view: String(decoding: viewBytes, as: UTF8.self),
-                           token: Int64(littleEndian: p.loadUnaligned(fromByteOffset: 40, as: Int64.self)))
+            let h = Header(
+                dim: dim, count: Int(count), tableCount: Int(tableCount),
+                backbone: Int64(littleEndian: p.loadUnaligned(fromByteOffset: 32, as: Int64.self)),
+                view: String(decoding: viewBytes, as: UTF8.self),
+                token: Int64(littleEndian: p.loadUnaligned(fromByteOffset: 40, as: Int64.self)))
             let stored = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 48, as: UInt64.self))
             return stored == UInt64(h.fileBytes) && h.fileBytes == length ? h : nil
         }
@@ -154,16 +161,21 @@ public enum MatrixFile {
     }
 
     /// The triggers that keep `vectors_token`; without all of them the token proves nothing.
-    static let triggers = ["embeddings_insert_token", "embeddings_update_token", "embeddings_delete_token",
-                           "images_delete_token", "images_id_token", "classes_delete_token"]
+    static let triggers = [
+        "embeddings_insert_token", "embeddings_update_token", "embeddings_delete_token",
+        "images_delete_token", "images_id_token", "classes_delete_token",
+    ]
 
     /// The database's vectors token, or nil when it has none the file could be keyed by (schema 1,
     /// or triggers dropped).
     static func token(_ db: Connection) throws -> Int64? {
-        let hasTable = try db.scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'vectors_token'")?.int ?? 0
+        let hasTable =
+            try db.scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'vectors_token'")?.int
+            ?? 0
         guard hasTable == 1 else { return nil }
         let list = triggers.map { "'\($0)'" }.joined(separator: ", ")
-        let found = try db.scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name IN (\(list))")?.int ?? 0
+        let found =
+            try db.scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name IN (\(list))")?.int ?? 0
         guard found == Int64(triggers.count) else { return nil }
         return try db.scalar("SELECT token FROM vectors_token WHERE id = 1")?.int
     }
@@ -171,7 +183,10 @@ public enum MatrixFile {
     /// Vectors of `backbone`/`view` in `embeddings`, whether or not their image row exists (the
     /// index answers it without reading a BLOB).
     static func tableCount(_ db: Connection, backbone: Int64, view: String) throws -> Int {
-        Int(try db.scalar("SELECT count(*) FROM embeddings WHERE backbone_id = ?1 AND view = ?2", [.integer(backbone), .text(view)])?.int ?? 0)
+        Int(
+            try db.scalar(
+                "SELECT count(*) FROM embeddings WHERE backbone_id = ?1 AND view = ?2",
+                [.integer(backbone), .text(view)])?.int ?? 0)
     }
 
     /// The valid matrix file of `backbone`/`view` for the database `db` (opened from `database`),
@@ -179,25 +194,32 @@ public enum MatrixFile {
     /// token, or when the file cannot be written. Call inside a read transaction, so the rows the
     /// caller reads from SQLite next belong to the same state as the vectors.
     /// `rowInverseNorm` gives 1/|row| (0 for a zero row), stored so searches need not recompute it.
-    public static func open(_ db: Connection, database: String, backbone: Int64, view: String, mode: Mode = .fromEnvironment,
-                            rowInverseNorm: (UnsafeBufferPointer<Float>) -> Float) throws -> MappedMatrix? {
+    public static func open(
+        _ db: Connection, database: String, backbone: Int64, view: String, mode: Mode = .fromEnvironment,
+        rowInverseNorm: (UnsafeBufferPointer<Float>) -> Float
+    ) throws -> MappedMatrix? {
         #if _endian(big)
-        return nil  // the file is little-endian, mapped as is
+            return nil  // the file is little-endian, mapped as is
         #else
-        if mode == .never { return nil }
-        guard let token = try token(db) else { return nil }
-        guard let dim = try db.scalar("SELECT dim FROM backbones WHERE id = ?1", [.integer(backbone)])?.int, dim > 0 else { return nil }
-        let tableCount = try tableCount(db, backbone: backbone, view: view)
-        if mode == .auto && tableCount * Int(dim) * 4 < autoMinimumBytes { return nil }
-        let file = path(database: database, backbone: backbone, view: view)
-        if let mapped = map(file), mapped.dim == Int(dim), mapped.view == view, mapped.backbone == backbone,
-           mappedHeaderToken(mapped) == token, mappedTableCount(mapped) == tableCount, try samplesMatch(mapped, db) {
+            if mode == .never { return nil }
+            guard let token = try token(db) else { return nil }
+            guard let dim = try db.scalar("SELECT dim FROM backbones WHERE id = ?1", [.integer(backbone)])?.int, dim > 0
+            else { return nil }
+            let tableCount = try tableCount(db, backbone: backbone, view: view)
+            if mode == .auto && tableCount * Int(dim) * 4 < autoMinimumBytes { return nil }
+            let file = path(database: database, backbone: backbone, view: view)
+            if let mapped = map(file), mapped.dim == Int(dim), mapped.view == view, mapped.backbone == backbone,
+                mappedHeaderToken(mapped) == token, mappedTableCount(mapped) == tableCount, try samplesMatch(mapped, db)
+            {
+                return mapped
+            }
+            guard
+                try build(
+                    db, file: file, backbone: backbone, view: view, dim: Int(dim), token: token, tableCount: tableCount,
+                    rowInverseNorm: rowInverseNorm)
+            else { return nil }
+            guard let mapped = map(file), mappedHeaderToken(mapped) == token else { return nil }
             return mapped
-        }
-        guard try build(db, file: file, backbone: backbone, view: view, dim: Int(dim), token: token, tableCount: tableCount,
-                        rowInverseNorm: rowInverseNorm) else { return nil }
-        guard let mapped = map(file), mappedHeaderToken(mapped) == token else { return nil }
-        return mapped
         #endif
     }
 
@@ -206,7 +228,10 @@ public enum MatrixFile {
     }
 
     private static func mappedTableCount(_ m: MappedMatrix) -> Int {
-        Int(UInt64(littleEndian: UnsafeRawPointer(m.values).advanced(by: -headerBytes + 24).loadUnaligned(as: UInt64.self)))
+        Int(
+            UInt64(
+                littleEndian: UnsafeRawPointer(m.values).advanced(by: -headerBytes + 24).loadUnaligned(as: UInt64.self))
+        )
     }
 
     /// Maps `file` read-only when its header is sound; nil otherwise.
@@ -231,7 +256,8 @@ public enum MatrixFile {
     /// are the images whose vectors they are.
     static func samplesMatch(_ m: MappedMatrix, _ db: Connection) throws -> Bool {
         if m.count == 0 { return true }
-        let statement = try db.prepare("""
+        let statement = try db.prepare(
+            """
             SELECT e.vector FROM embeddings e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id
             WHERE e.image_id = ?1 AND e.backbone_id = ?2 AND e.view = ?3
             """)
@@ -241,20 +267,27 @@ public enum MatrixFile {
             try statement.bind([.integer(m.imageIDs[r]), .integer(m.backbone), .text(m.view)])
             guard try statement.step() else { return false }
             let blob = statement.blob(0)
-            guard blob.count == m.dim * 4, memcmp(blob.baseAddress!, m.values + r * m.dim, blob.count) == 0 else { return false }
+            guard blob.count == m.dim * 4, memcmp(blob.baseAddress!, m.values + r * m.dim, blob.count) == 0 else {
+                return false
+            }
         }
         return true
     }
 
     /// Writes the file from SQLite: rows streamed into a mapped temporary file, put in image-id order
     /// if they were not, synced, renamed over `file`. False when the folder cannot be written.
-    static func build(_ db: Connection, file: String, backbone: Int64, view: String, dim: Int, token: Int64, tableCount: Int,
-                      rowInverseNorm: (UnsafeBufferPointer<Float>) -> Float) throws -> Bool {
-        let count = Int(try db.scalar("""
-            SELECT count(*) FROM embeddings e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id
-            WHERE e.backbone_id = ?1 AND e.view = ?2
-            """, [.integer(backbone), .text(view)])?.int ?? 0)
-        let header = Header(dim: dim, count: count, tableCount: tableCount, backbone: backbone, view: view, token: token)
+    static func build(
+        _ db: Connection, file: String, backbone: Int64, view: String, dim: Int, token: Int64, tableCount: Int,
+        rowInverseNorm: (UnsafeBufferPointer<Float>) -> Float
+    ) throws -> Bool {
+        let count = Int(
+            try db.scalar(
+                """
+                SELECT count(*) FROM embeddings e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id
+                WHERE e.backbone_id = ?1 AND e.view = ?2
+                """, [.integer(backbone), .text(view)])?.int ?? 0)
+        let header = Header(
+            dim: dim, count: count, tableCount: tableCount, backbone: backbone, view: view, token: token)
         let tmp = "\(file).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = Glibc.open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return false }
@@ -264,14 +297,17 @@ public enum MatrixFile {
             if !keep { unlink(tmp) }
         }
         guard ftruncate(fd, off_t(header.fileBytes)) == 0 else { return false }
-        guard let base = mmap(nil, header.fileBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), base != MAP_FAILED else { return false }
+        guard let base = mmap(nil, header.fileBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), base != MAP_FAILED
+        else { return false }
         defer { munmap(base, header.fileBytes) }
         let values = base.advanced(by: headerBytes).assumingMemoryBound(to: Float.self)
         let ids = base.advanced(by: header.idsOffset).assumingMemoryBound(to: Int64.self)
         let norms = base.advanced(by: header.normsOffset).assumingMemoryBound(to: Float.self)
         // The rows VectorMatrix.load reads, in the same (rowid) order, checked the same way.
-        let statement = try db.prepare("""
-            SELECT e.image_id, e.vector FROM embeddings e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id
+        let statement = try db.prepare(
+            """
+            SELECT e.image_id, e.vector
+            FROM embeddings e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id
             WHERE e.backbone_id = ?1 AND e.view = ?2
             """, [.integer(backbone), .text(view)])
         var n = 0
@@ -279,7 +315,9 @@ public enum MatrixFile {
         while try statement.step() {
             let blob = statement.blob(1)
             guard blob.count == dim * 4 else {
-                throw StoreError.invalid("\(db.path): the \(view) vector of image \(statement.int(0)) is \(blob.count) bytes; backbone \(backbone) has dim \(dim), so \(dim * 4) bytes")
+                throw StoreError.invalid(
+                    "\(db.path): the \(view) vector of image \(statement.int(0)) is \(blob.count) bytes; backbone \(backbone) has dim \(dim), so \(dim * 4) bytes"
+                )
             }
             guard n < count else { throw StoreError.invalid("\(db.path): vectors changed while reading them") }
             UnsafeMutableRawPointer(values + n * dim).copyMemory(from: blob.baseAddress!, byteCount: blob.count)

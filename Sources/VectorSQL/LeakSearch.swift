@@ -2,8 +2,9 @@ import Dispatch
 import Kernels
 import Store
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Near-duplicate pairs that straddle splits (train-val, train-test, val-test) among many vectors,
@@ -44,7 +45,8 @@ public enum LeakSearch {
         precondition(groups.count == search.count, "LeakSearch: \(groups.count) groups for \(search.count) rows")
         precondition(threshold > 0 && threshold <= 1, "LeakSearch: threshold \(threshold) must be in (0, 1]")
         let start = DispatchTime.now().uptimeNanoseconds
-        let n = search.count, p = sketchDims
+        let n = search.count
+        let p = sketchDims
         var stats = Stats()
         // Rows by group, groups in increasing code order; each group's rows in row order.
         let codes = Array(Set(groups.filter { $0 != skip })).sorted()
@@ -66,7 +68,8 @@ public enum LeakSearch {
         // Candidate when s_a + s_b - 2 g_ab <= cutoff, i.e. g_ab >= (s_a - cutoff) / 2 + s_b / 2.
         // The absolute term covers float32 rounding of the sketches near threshold 1.
         let cutoff = slackFactor * Float(2 * (1 - threshold)) + 1e-4
-        let halfA = squared.map { ($0 - cutoff) / 2 }, halfB = squared.map { $0 / 2 }
+        let halfA = squared.map { ($0 - cutoff) / 2 }
+        let halfB = squared.map { $0 / 2 }
 
         // Tiles: every group against every later group (train x val, train x test, val x test).
         var tiles: [(a: Range<Int>, b: Range<Int>)] = []
@@ -74,19 +77,24 @@ public enum LeakSearch {
             for y in (x + 1)..<ranges.count {
                 for a in stride(from: ranges[x].lowerBound, to: ranges[x].upperBound, by: tileRows) {
                     for b in stride(from: ranges[y].lowerBound, to: ranges[y].upperBound, by: tileRows) {
-                        tiles.append((a..<min(a + tileRows, ranges[x].upperBound), b..<min(b + tileRows, ranges[y].upperBound)))
+                        tiles.append(
+                            (a..<min(a + tileRows, ranges[x].upperBound), b..<min(b + tileRows, ranges[y].upperBound)))
                     }
                 }
                 stats.comparedPairs += ranges[x].count * ranges[y].count
             }
         }
-        let next = Atomic<Int>(0), done = Atomic<Int>(0), found = Atomic<Int>(0), overflow = Atomic<Bool>(false)
+        let next = Atomic<Int>(0)
+        let done = Atomic<Int>(0)
+        let found = Atomic<Int>(0)
+        let overflow = Atomic<Bool>(false)
         let workers = max(1, min(threads, tiles.count))
         let results = Mutex<[(Int, Int)]>([])
         let previousBLASThreads = BLASThreads.current
         BLASThreads.set(1)
         defer { BLASThreads.set(previousBLASThreads) }
-        let shared = Shared(sketches: sketches, halfA: halfA, halfB: halfB, order: order, tiles: tiles, p: p, tileRows: tileRows)
+        let shared = Shared(
+            sketches: sketches, halfA: halfA, halfB: halfB, order: order, tiles: tiles, p: p, tileRows: tileRows)
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             var scores = [Float](repeating: 0, count: tileRows * tileRows)
             var mine: [(Int, Int)] = []
@@ -108,7 +116,9 @@ public enum LeakSearch {
             results.withLock { $0 += mine }
         }
         if overflow.load(ordering: .relaxed) {
-            throw StoreError.invalid("more than \(limit) candidate pairs for cosine >= \(threshold) among \(n) vectors: that is not a list of duplicates; raise --threshold")
+            throw StoreError.invalid(
+                "more than \(limit) candidate pairs for cosine >= \(threshold) among \(n) vectors: that is not a list of duplicates; raise --threshold"
+            )
         }
         let candidates = results.withLock { $0 }.map { (min($0.0, $0.1), max($0.0, $0.1)) }
         stats.candidates = candidates.count
@@ -134,7 +144,8 @@ public enum LeakSearch {
         let sigma = 1 / Double(p).squareRoot()
         var i = 0
         while i < g.count {
-            let r = (-2 * log(uniform())).squareRoot(), angle = 2 * Double.pi * uniform()
+            let r = (-2 * log(uniform())).squareRoot()
+            let angle = 2 * Double.pi * uniform()
             g[i] = Float(sigma * r * cos(angle))
             if i + 1 < g.count { g[i + 1] = Float(sigma * r * sin(angle)) }
             i += 2
@@ -148,7 +159,8 @@ public enum LeakSearch {
                 // Gather the block's rows, scaled to unit length (a zero row stays zero).
                 gathered.withUnsafeMutableBufferPointer { gb in
                     for r in 0..<m {
-                        let i = rows[start + r], scale = inverseNorms[i]
+                        let i = rows[start + r]
+                        let scale = inverseNorms[i]
                         for t in 0..<d { gb[r * d + t] = values[i * d + t] * scale }
                     }
                 }
@@ -174,7 +186,10 @@ public enum LeakSearch {
         let p: Int
         let tileRows: Int
 
-        init(sketches: [Float], halfA: [Float], halfB: [Float], order: [Int], tiles: [(a: Range<Int>, b: Range<Int>)], p: Int, tileRows: Int) {
+        init(
+            sketches: [Float], halfA: [Float], halfB: [Float], order: [Int], tiles: [(a: Range<Int>, b: Range<Int>)],
+            p: Int, tileRows: Int
+        ) {
             self.sketches = sketches
             self.halfA = halfA
             self.halfB = halfB
@@ -190,27 +205,38 @@ public enum LeakSearch {
             sketches.withUnsafeBufferPointer { s in
                 scores.withUnsafeMutableBufferPointer { c in
                     // c (|a| x |b|) = S_a (|a| x p) · S_bᵀ (p x |b|)
-                    gemm(s.baseAddress! + a.lowerBound * p, s.baseAddress! + b.lowerBound * p, c.baseAddress!,
-                         m: a.count, n: b.count, k: p, transB: true, ldc: tileRows)
+                    gemm(
+                        s.baseAddress! + a.lowerBound * p, s.baseAddress! + b.lowerBound * p, c.baseAddress!,
+                        m: a.count, n: b.count, k: p, transB: true, ldc: tileRows)
                 }
             }
             scores.withUnsafeBufferPointer { c in
                 halfA.withUnsafeBufferPointer { ha in
                     halfB.withUnsafeBufferPointer { hb in
-                        let b0 = b.lowerBound, width = b.count, wide = width & ~7
+                        let b0 = b.lowerBound
+                        let width = b.count
+                        let wide = width & ~7
                         for (r, x) in a.enumerated() {
-                            let bar = ha[x], rowBase = r * tileRows
+                            let bar = ha[x]
+                            let rowBase = r * tileRows
                             // Eight columns per compare: almost every tile has no candidate at all.
                             var col = 0
                             while col < wide {
-                                let score = UnsafeRawPointer(c.baseAddress! + rowBase + col).loadUnaligned(as: SIMD8<Float>.self)
-                                let need = UnsafeRawPointer(hb.baseAddress! + b0 + col).loadUnaligned(as: SIMD8<Float>.self) + bar
+                                let score = UnsafeRawPointer(c.baseAddress! + rowBase + col).loadUnaligned(
+                                    as: SIMD8<Float>.self)
+                                let need =
+                                    UnsafeRawPointer(hb.baseAddress! + b0 + col).loadUnaligned(as: SIMD8<Float>.self)
+                                    + bar
                                 if any(score .>= need) {
-                                    for j in col..<(col + 8) where c[rowBase + j] >= bar + hb[b0 + j] { out.append((order[x], order[b0 + j])) }
+                                    for j in col..<(col + 8) where c[rowBase + j] >= bar + hb[b0 + j] {
+                                        out.append((order[x], order[b0 + j]))
+                                    }
                                 }
                                 col += 8
                             }
-                            for j in wide..<width where c[rowBase + j] >= bar + hb[b0 + j] { out.append((order[x], order[b0 + j])) }
+                            for j in wide..<width where c[rowBase + j] >= bar + hb[b0 + j] {
+                                out.append((order[x], order[b0 + j]))
+                            }
                         }
                     }
                 }

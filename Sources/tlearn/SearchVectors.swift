@@ -15,7 +15,9 @@ struct SearchVectors {
     var count: Int { search.count }
 
     static func open(_ db: Connection, database: String, backbone: Int64, view: String) throws -> SearchVectors {
-        if let m = try MatrixFile.open(db, database: database, backbone: backbone, view: view, rowInverseNorm: CosineSearch.inverseNorm) {
+        if let m = try MatrixFile.open(
+            db, database: database, backbone: backbone, view: view, rowInverseNorm: CosineSearch.inverseNorm)
+        {
             return SearchVectors(search: CosineSearch(m), loaded: nil, mapped: m, dim: m.dim)
         }
         let m = try VectorMatrix.load(db, backbone: backbone, view: view)
@@ -37,11 +39,14 @@ struct SearchVectors {
             for r in rows { out[r] = (loaded.paths[r], loaded.labels[r], loaded.splits[r]) }
             return out
         }
-        let statement = try db.prepare("SELECT i.path, c.name, i.split FROM images i JOIN classes c ON c.id = i.class_id WHERE i.id = ?1")
+        let statement = try db.prepare(
+            "SELECT i.path, c.name, i.split FROM images i JOIN classes c ON c.id = i.class_id WHERE i.id = ?1")
         for r in Set(rows) {
             statement.reset()
             try statement.bind([.integer(imageID(r))])
-            guard try statement.step() else { throw StoreError.invalid("\(db.path): image \(imageID(r)) vanished while reading") }
+            guard try statement.step() else {
+                throw StoreError.invalid("\(db.path): image \(imageID(r)) vanished while reading")
+            }
             out[r] = (statement.text(0) ?? "", statement.text(1) ?? "", statement.text(2) ?? "")
         }
         return out
@@ -84,22 +89,29 @@ struct SearchVectorsRows {
     /// them all in memory when the matrix is mapped.
     func forEachRow(_ db: Connection, _ body: (Int64, String, String, String) throws -> Void) throws {
         if let loaded {
-            for i in 0..<loaded.count { try body(loaded.imageIDs[i], loaded.paths[i], loaded.labels[i], loaded.splits[i]) }
+            for i in 0..<loaded.count {
+                try body(loaded.imageIDs[i], loaded.paths[i], loaded.labels[i], loaded.splits[i])
+            }
             return
         }
-        let statement = try db.prepare("""
+        let statement = try db.prepare(
+            """
             SELECT i.id, i.path, c.name, i.split FROM images i JOIN classes c ON c.id = i.class_id
             JOIN embeddings e ON e.image_id = i.id AND e.backbone_id = ?1 AND e.view = ?2 ORDER BY i.id
             """, [.integer(mapped!.backbone), .text(mapped!.view)])
         var r = 0
         while try statement.step() {
             guard r < count, statement.int(0) == imageID(r) else {
-                throw StoreError.invalid("\(db.path): the image rows do not match the vectors of \(mapped!.path); delete that file and retry")
+                throw StoreError.invalid(
+                    "\(db.path): the image rows do not match the vectors of \(mapped!.path); delete that file and retry"
+                )
             }
             try body(statement.int(0), statement.text(1) ?? "", statement.text(2) ?? "", statement.text(3) ?? "")
             r += 1
         }
-        guard r == count else { throw StoreError.invalid("\(db.path): \(r) image rows for \(count) vectors in \(mapped!.path)") }
+        guard r == count else {
+            throw StoreError.invalid("\(db.path): \(r) image rows for \(count) vectors in \(mapped!.path)")
+        }
     }
 }
 

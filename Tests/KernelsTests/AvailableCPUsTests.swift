@@ -22,7 +22,9 @@ final class AvailableCPUsTests: XCTestCase {
         XCTAssertEqual(AvailableCPUs.parseCFS(quota: "50000", period: "100000"), 0.5)
         XCTAssertNil(AvailableCPUs.parseCFS(quota: "-1\n", period: "100000\n"), "no limit")
         for (q, p) in [("", "100000"), ("x", "100000"), ("50000", "0"), ("50000", ""), ("0", "100000")] {
-            XCTAssertNil(AvailableCPUs.parseCFS(quota: q, period: p), "malformed quota \(q.debugDescription) period \(p.debugDescription)")
+            XCTAssertNil(
+                AvailableCPUs.parseCFS(quota: q, period: p),
+                "malformed quota \(q.debugDescription) period \(p.debugDescription)")
         }
     }
 
@@ -36,16 +38,21 @@ final class AvailableCPUsTests: XCTestCase {
         XCTAssertEqual(AvailableCPUs(online: 4, affinity: 8, quota: nil).count, 4)
         XCTAssertEqual(AvailableCPUs(online: 4, affinity: nil, quota: 0.1).count, 1)
         XCTAssertEqual(AvailableCPUs(online: 0, affinity: nil, quota: nil).count, 1, "at least one")
-        XCTAssertEqual(AvailableCPUs(online: 4, affinity: 2, quota: 1.5).description, "2 (online 4, affinity 2, cgroup quota 1.5)")
+        XCTAssertEqual(
+            AvailableCPUs(online: 4, affinity: 2, quota: 1.5).description, "2 (online 4, affinity 2, cgroup quota 1.5)")
     }
 
     func testCgroupV2DirectoriesWalkUpToTheMount() {
-        let mounts = "29 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate\n"
-        let dirs = AvailableCPUs.cgroupDirectories(cgroupFile: "0::/system.slice/slurmstepd.scope/job_5\n", mountInfo: mounts)
-        XCTAssertEqual(dirs.map(\.path), [
-            "/sys/fs/cgroup/system.slice/slurmstepd.scope/job_5", "/sys/fs/cgroup/system.slice/slurmstepd.scope",
-            "/sys/fs/cgroup/system.slice", "/sys/fs/cgroup",
-        ])
+        let mounts =
+            "29 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate\n"
+        let dirs = AvailableCPUs.cgroupDirectories(
+            cgroupFile: "0::/system.slice/slurmstepd.scope/job_5\n", mountInfo: mounts)
+        XCTAssertEqual(
+            dirs.map(\.path),
+            [
+                "/sys/fs/cgroup/system.slice/slurmstepd.scope/job_5", "/sys/fs/cgroup/system.slice/slurmstepd.scope",
+                "/sys/fs/cgroup/system.slice", "/sys/fs/cgroup",
+            ])
         XCTAssertEqual(Set(dirs.map(\.version)), [2])
         // A container with its own cgroup namespace sees its cgroup as the mount's root.
         let container = AvailableCPUs.cgroupDirectories(cgroupFile: "0::/\n", mountInfo: mounts)
@@ -63,13 +70,16 @@ final class AvailableCPUsTests: XCTestCase {
             """
         let file = "4:memory:/a\n2:cpu,cpuacct:/slurm/uid_0/job_7\n0::/\n"
         let dirs = AvailableCPUs.cgroupDirectories(cgroupFile: file, mountInfo: mounts)
-        XCTAssertEqual(dirs.filter { $0.version == 1 }.map(\.path), [
-            "/sys/fs/cgroup/cpu,cpuacct/slurm/uid_0/job_7", "/sys/fs/cgroup/cpu,cpuacct/slurm/uid_0",
-            "/sys/fs/cgroup/cpu,cpuacct/slurm", "/sys/fs/cgroup/cpu,cpuacct",
-        ])
+        XCTAssertEqual(
+            dirs.filter { $0.version == 1 }.map(\.path),
+            [
+                "/sys/fs/cgroup/cpu,cpuacct/slurm/uid_0/job_7", "/sys/fs/cgroup/cpu,cpuacct/slurm/uid_0",
+                "/sys/fs/cgroup/cpu,cpuacct/slurm", "/sys/fs/cgroup/cpu,cpuacct",
+            ])
         XCTAssertEqual(dirs.filter { $0.version == 2 }.map(\.path), ["/sys/fs/cgroup/unified"])
         // A mount that shows only part of the hierarchy (a container's), with an escaped space.
-        let nested = AvailableCPUs.cgroupDirectories(cgroupFile: "3:cpu:/docker/abc/inner\n", mountInfo: String(mounts.split(separator: "\n")[4]))
+        let nested = AvailableCPUs.cgroupDirectories(
+            cgroupFile: "3:cpu:/docker/abc/inner\n", mountInfo: String(mounts.split(separator: "\n")[4]))
         XCTAssertEqual(nested.map(\.path), ["/mnt/my cg/inner", "/mnt/my cg"])
         XCTAssertTrue(AvailableCPUs.cgroupDirectories(cgroupFile: "garbage\n1:cpu\n", mountInfo: mounts).isEmpty)
     }

@@ -21,17 +21,26 @@ final class DeployFilesTests: XCTestCase {
             XCTAssertEqual(syntax.status, 0, "\(name): \(syntax.stderr)")
         }
         let array = try String(contentsOfFile: root + "/deploy/slurm/extract-array.sh", encoding: .utf8)
-        XCTAssertTrue(array.contains("#SBATCH --array=1-8\n") && array.contains("SHARDS=${SHARDS:-8}"), "the array's range and SHARDS agree")
+        XCTAssertTrue(
+            array.contains("#SBATCH --array=1-8\n") && array.contains("SHARDS=${SHARDS:-8}"),
+            "the array's range and SHARDS agree")
         XCTAssertTrue(array.contains("--threads \"${SLURM_CPUS_PER_TASK:-1}\""), array)
         XCTAssertTrue(array.contains("[ $status -eq 3 ] && exit 0"), "exit status 3 (some files failed) is success")
     }
 
     func testKubernetesManifestIsValidAndItsCommandIsTheTestedOne() throws {
         let check = try runProcess("/usr/bin/env", ["python3", "-c", "import yaml"])
-        if check.status != 0 { throw XCTSkip("python3 with PyYAML is not installed (apt-get install python3-yaml): \(check.stderr.suffix(120))") }
-        let r = try runProcess("/usr/bin/env", ["python3", root + "/scripts/check_k8s_job.py", root + "/deploy/kubernetes/extract-job.yaml"])
+        if check.status != 0 {
+            throw XCTSkip(
+                "python3 with PyYAML is not installed (apt-get install python3-yaml): \(check.stderr.suffix(120))")
+        }
+        let r = try runProcess(
+            "/usr/bin/env",
+            ["python3", root + "/scripts/check_k8s_job.py", root + "/deploy/kubernetes/extract-job.yaml"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(r.stdout, """
+        XCTAssertEqual(
+            r.stdout,
+            """
             k=$((JOB_COMPLETION_INDEX + 1))
             tlearn extract --images "$IMAGES" --weights "$WEIGHTS" --quiet \\
                 --shard "$k/$SHARDS" --db "$SHARDS_DIR/part-$k.sqlite"

@@ -22,14 +22,17 @@ final class MatrixFileCommandTests: XCTestCase {
         try s.db.transaction {
             // Image rows first, vectors in reverse id order: the file must put rows in id order.
             for i in 0..<150 {
-                try s.addImage(path: "c\(i % 3)/\(i).jpg", className: ["a", "b", "c"][i % 3], split: ["train", "val", "test", "train"][i % 4],
-                               vector: nil, backbone: backbone)
+                try s.addImage(
+                    path: "c\(i % 3)/\(i).jpg", className: ["a", "b", "c"][i % 3],
+                    split: ["train", "val", "test", "train"][i % 4],
+                    vector: nil, backbone: backbone)
                 vectors.append(rng.vector(24).map { abs($0) })
             }
             vectors[120] = vectors[7].map { $0 * 1.0001 }  // a leak: 8 (test) and 121 (train)
             for i in (0..<150).reversed() {
-                try s.db.run("INSERT INTO embeddings(image_id, backbone_id, view, vector) VALUES (?1, ?2, 'orig', ?3)",
-                             [.integer(Int64(i + 1)), .integer(backbone), blob(vectors[i])])
+                try s.db.run(
+                    "INSERT INTO embeddings(image_id, backbone_id, view, vector) VALUES (?1, ?2, 'orig', ?3)",
+                    [.integer(Int64(i + 1)), .integer(backbone), blob(vectors[i])])
             }
         }
     }
@@ -47,7 +50,9 @@ final class MatrixFileCommandTests: XCTestCase {
         try Connection(path: path).run(statement, args)
     }
 
-    func token() throws -> Int64 { try XCTUnwrap(try Connection(path: path).scalar("SELECT token FROM vectors_token")?.int) }
+    func token() throws -> Int64 {
+        try XCTUnwrap(try Connection(path: path).scalar("SELECT token FROM vectors_token")?.int)
+    }
 
     func testSimilarThroughTheFileEqualsThePlainLoadAndNoticesEveryChange() throws {
         let plain = try similar(["--id", "8", "-k", "6"], never)
@@ -55,7 +60,8 @@ final class MatrixFileCommandTests: XCTestCase {
         XCTAssertEqual(try similar(["--id", "8", "-k", "6"], always), plain)
         XCTAssertTrue(FileManager.default.fileExists(atPath: matrixFile))
         XCTAssertEqual(try similar(["--id", "8", "-k", "6"], always), plain, "warm, from the file")
-        XCTAssertEqual(plain.split(separator: "\r\n")[1].split(separator: ",")[2], "121", "image 8's near copy first: \(plain)")
+        XCTAssertEqual(
+            plain.split(separator: "\r\n")[1].split(separator: ",")[2], "121", "image 8's near copy first: \(plain)")
 
         // An UPDATE of one vector with plain SQL: image 50 becomes a copy of image 8.
         let before = try token()
@@ -63,7 +69,8 @@ final class MatrixFileCommandTests: XCTestCase {
         XCTAssertNotEqual(try token(), before, "the trigger changed the token")
         let updated = try similar(["--id", "8", "-k", "6"], always)
         XCTAssertEqual(updated, try similar(["--id", "8", "-k", "6"], never))
-        XCTAssertEqual(updated.split(separator: "\r\n")[1].split(separator: ",")[1...2].joined(separator: ","), "1.0,50", updated)
+        XCTAssertEqual(
+            updated.split(separator: "\r\n")[1].split(separator: ",")[1...2].joined(separator: ","), "1.0,50", updated)
 
         // A DELETE of an image with foreign keys off leaves its vector behind without an image row.
         try sql("DELETE FROM images WHERE id = 50")
@@ -74,7 +81,9 @@ final class MatrixFileCommandTests: XCTestCase {
         // A DELETE of a vector, and an INSERT of a new one.
         try sql("DELETE FROM embeddings WHERE image_id = 121")
         XCTAssertEqual(try similar(["--id", "8", "-k", "6"], always), try similar(["--id", "8", "-k", "6"], never))
-        try sql("INSERT INTO embeddings(image_id, backbone_id, view, vector) VALUES (121, 1, 'orig', ?1)", [blob(vectors[7])])
+        try sql(
+            "INSERT INTO embeddings(image_id, backbone_id, view, vector) VALUES (121, 1, 'orig', ?1)",
+            [blob(vectors[7])])
         let inserted = try similar(["--id", "8", "-k", "6"], always)
         XCTAssertEqual(inserted, try similar(["--id", "8", "-k", "6"], never))
         XCTAssertTrue(inserted.contains(",1.0,121,"), inserted)
@@ -104,12 +113,15 @@ final class MatrixFileCommandTests: XCTestCase {
     func testSchemaOneDatabaseOpenedReadOnlyFallsBackToThePlainLoad() throws {
         let plain = try similar(["--id", "3", "-k", "4"], never)
         let c = try Connection(path: path)
-        for t in ["embeddings_insert_token", "embeddings_update_token", "embeddings_delete_token", "images_delete_token",
-                  "images_id_token", "classes_delete_token"] { try c.execute("DROP TRIGGER \(t)") }
+        for t in [
+            "embeddings_insert_token", "embeddings_update_token", "embeddings_delete_token", "images_delete_token",
+            "images_id_token", "classes_delete_token",
+        ] { try c.execute("DROP TRIGGER \(t)") }
         try c.execute("DROP TABLE vectors_token; PRAGMA user_version = 1")
         XCTAssertEqual(try similar(["--id", "3", "-k", "4"], always), plain)
         XCTAssertFalse(FileManager.default.fileExists(atPath: matrixFile))
-        XCTAssertEqual(try Connection(path: path).scalar("PRAGMA user_version")?.int, 1, "a read-only open does not migrate")
+        XCTAssertEqual(
+            try Connection(path: path).scalar("PRAGMA user_version")?.int, 1, "a read-only open does not migrate")
         // A writable open migrates it to version 2, with a token; then the file works.
         _ = try runTool(["query", "--db", path, "--write", "SELECT 1"])
         XCTAssertEqual(try Connection(path: path).scalar("PRAGMA user_version")?.int, 2)
@@ -144,7 +156,9 @@ final class MatrixFileCommandTests: XCTestCase {
     }
 
     func testDuplicatesAndExportGiveTheSameThroughTheFile() throws {
-        for args in [["--threshold", "0.99"], ["--threshold", "0.7", "--leaks-only"], ["--threshold", "0.7", "--leaks"]] {
+        for args in [
+            ["--threshold", "0.99"], ["--threshold", "0.7", "--leaks-only"], ["--threshold", "0.7", "--leaks"],
+        ] {
             let a = try runTool(["duplicates", "--db", path, "--csv"] + args, environment: always)
             let b = try runTool(["duplicates", "--db", path, "--csv"] + args, environment: never)
             XCTAssertEqual(a.status, 0, a.stderr)
@@ -154,14 +168,20 @@ final class MatrixFileCommandTests: XCTestCase {
         let sketched = try runTool(["duplicates", "--db", path, "--csv", "--threshold", "0.7", "--leaks"])
         let exact = try runTool(["duplicates", "--db", path, "--csv", "--threshold", "0.7", "--leaks-only"])
         XCTAssertEqual(sketched.stdout, exact.stdout)
-        XCTAssertGreaterThan(sketched.stdout.split(separator: "\r\n").count, 50, "enough pairs near the threshold to matter")
+        XCTAssertGreaterThan(
+            sketched.stdout.split(separator: "\r\n").count, 50, "enough pairs near the threshold to matter")
         XCTAssertTrue(sketched.stderr.contains("candidates re-scored exactly"), sketched.stderr)
         for format in ["npy", "csv"] {
-            let outA = dir.appendingPathComponent("a-\(format)").path, outB = dir.appendingPathComponent("b-\(format)").path
-            XCTAssertEqual(try runTool(["export", "--db", path, "--format", format, "--out", outA], environment: always).status, 0)
-            XCTAssertEqual(try runTool(["export", "--db", path, "--format", format, "--out", outB], environment: never).status, 0)
+            let outA = dir.appendingPathComponent("a-\(format)").path
+            let outB = dir.appendingPathComponent("b-\(format)").path
+            XCTAssertEqual(
+                try runTool(["export", "--db", path, "--format", format, "--out", outA], environment: always).status, 0)
+            XCTAssertEqual(
+                try runTool(["export", "--db", path, "--format", format, "--out", outB], environment: never).status, 0)
             for name in ["vectors.\(format)", "meta.csv"] {
-                XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: outA + "/" + name)), try Data(contentsOf: URL(fileURLWithPath: outB + "/" + name)), name)
+                XCTAssertEqual(
+                    try Data(contentsOf: URL(fileURLWithPath: outA + "/" + name)),
+                    try Data(contentsOf: URL(fileURLWithPath: outB + "/" + name)), name)
             }
         }
         let meta = try String(contentsOfFile: dir.appendingPathComponent("a-npy/meta.csv").path, encoding: .utf8)
