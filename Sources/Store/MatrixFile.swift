@@ -296,7 +296,9 @@ public enum MatrixFile {
             close(fd)
             if !keep { unlink(tmp) }
         }
-        guard ftruncate(fd, off_t(header.fileBytes)) == 0 else { return false }
+        // Blocks reserved up front: writing through the mapping into a sparse file on a full disk
+        // would kill the process with SIGBUS instead of failing here.
+        guard posix_fallocate(fd, 0, off_t(header.fileBytes)) == 0 else { return false }
         guard let base = mmap(nil, header.fileBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), base != MAP_FAILED
         else { return false }
         defer { munmap(base, header.fileBytes) }
