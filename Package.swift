@@ -27,8 +27,10 @@ let package = Package(
         .target(name: "CSHA256", cSettings: [.unsafeFlags(["-O2"])]),
         // vmaxps/vminps for the kernels' clamp (header-only: static inline functions).
         .target(name: "CSIMD", cSettings: [.unsafeFlags(["-O2", "-march=x86-64-v3"])]),
+        // sched_getaffinity and CPU_COUNT_S, glibc macros behind _GNU_SOURCE (Kernels' AvailableCPUs).
+        .target(name: "CSystem", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "Imaging", dependencies: ["CTurboJPEG", "CPNG"], swiftSettings: simd),
-        .target(name: "Kernels", dependencies: ["COpenBLAS", "CSIMD"], swiftSettings: simd),
+        .target(name: "Kernels", dependencies: ["COpenBLAS", "CSIMD", "CSystem"], swiftSettings: simd),
         // The only H5* caller: reads Keras weights files (and writes the weights of exported models).
         .target(name: "HDF5", dependencies: ["CHDF5"]),
         .target(name: "MobileNet", dependencies: ["Kernels", "HDF5", "Formats"], swiftSettings: simd),

@@ -1,7 +1,8 @@
 -- tlearn database: the one definition, compiled into the binary and applied on every open.
--- Migrations: PRAGMA user_version holds the schema version (2 = this file). Every statement is
--- IF NOT EXISTS, so applying this file to an older database adds what it lacks (version 2 added
--- maps, backbone_tops and labeled_maps); a later version only adds, it never rewrites these.
+-- Migrations: PRAGMA user_version holds the schema version (the last line of this file). A database
+-- with a lower version gets this whole file applied again on a writable open: every statement is
+-- IF NOT EXISTS / OR IGNORE, so a later version only adds statements, never rewrites earlier ones
+-- (version 2 added maps, backbone_tops and labeled_maps; version 3 the vectors_token and its triggers).
 --
 -- Vector format: every vector column is a BLOB of `dim` little-endian IEEE-754 float32 values,
 -- 4 * dim bytes, no header. numpy: np.frombuffer(blob, dtype="<f4").
@@ -139,4 +140,30 @@ CREATE TABLE IF NOT EXISTS meta (
     value  TEXT NOT NULL
 );
 
-PRAGMA user_version = 2;
+-- Version 3. A token that changes with every change to the vectors a command may read: triggers
+-- set it to a new random value on every INSERT, UPDATE or DELETE of embeddings, and on every
+-- DELETE of images or classes or change of an image id (a vector without its image or class is
+-- not read), so changes made with plain SQL count as well. Random rather than counted, so a
+-- database restored from a backup and changed again never repeats a token it had.
+-- Derived files beside the database record the token they were built from and are rebuilt when it
+-- differs: `DB.matrix-<backbone>-<view>`, the memory-mapped vector matrix of one backbone and view
+-- (format and checks in Sources/Store/MatrixFile.swift, docs/scale.md). Deleting them is always safe.
+CREATE TABLE IF NOT EXISTS vectors_token (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    token  INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO vectors_token(id, token) VALUES (1, random());
+CREATE TRIGGER IF NOT EXISTS embeddings_insert_token AFTER INSERT ON embeddings
+    BEGIN UPDATE vectors_token SET token = random(); END;
+CREATE TRIGGER IF NOT EXISTS embeddings_update_token AFTER UPDATE ON embeddings
+    BEGIN UPDATE vectors_token SET token = random(); END;
+CREATE TRIGGER IF NOT EXISTS embeddings_delete_token AFTER DELETE ON embeddings
+    BEGIN UPDATE vectors_token SET token = random(); END;
+CREATE TRIGGER IF NOT EXISTS images_delete_token AFTER DELETE ON images
+    BEGIN UPDATE vectors_token SET token = random(); END;
+CREATE TRIGGER IF NOT EXISTS images_id_token AFTER UPDATE OF id ON images
+    BEGIN UPDATE vectors_token SET token = random(); END;
+CREATE TRIGGER IF NOT EXISTS classes_delete_token AFTER DELETE ON classes
+    BEGIN UPDATE vectors_token SET token = random(); END;
+
+PRAGMA user_version = 3;

@@ -23,7 +23,8 @@ public final class MobileNetV2: @unchecked Sendable {
     /// (mapShape.channels x dim, row-major: Keras's (1, 1, channels, dim)) and bias (dim). ReLU6 and global
     /// average pooling of its output give the embedding.
     public var conv1: (kernel: [Float], bias: [Float]) { (head.weights.array, head.bias.array) }
-    /// Images embedded concurrently by `embed` (one per thread); defaults to the number of cores.
+    /// Images embedded concurrently by `embed` (one per thread); defaults to the CPUs this process
+    /// may use (`AvailableCPUs`).
     public var threads: Int
 
     let blocks: [InvertedResidual]    // expanded_conv (fed by Conv1), block_1 ... block_16
@@ -56,7 +57,7 @@ public final class MobileNetV2: @unchecked Sendable {
         architecture = arch
         alpha = Float(arch.alpha)
         self.inputSize = inputSize
-        threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        threads = AvailableCPUs.current.count
 
         let stemWindow = Window.keras(height: inputSize, width: inputSize, stride: 2)
         let stem = Stem(layer: PointwiseLayer(weights.folded("Conv1", batchNorm: "bn_Conv1"), inChannels: 27, outChannels: arch.stemChannels),

@@ -8,7 +8,7 @@ public enum Database {
     /// The schema this binary was built with (top-level `schema.sql`).
     public static let schema = String(decoding: PackageResources.schema_sql, as: UTF8.self)
     /// The `PRAGMA user_version` that `schema` sets.
-    public static let version: Int64 = 2
+    public static let version: Int64 = 3
 
     /// Opens `path` for tlearn, creating and migrating it unless `readOnly`.
     public static func open(_ path: String, readOnly: Bool = false, busyTimeoutMS: Int32 = 5000) throws -> Connection {

@@ -12,6 +12,11 @@ struct BenchContext {
     let runPeer: Bool
     /// Print the human-readable table as the section runs (off with --json).
     let verbose: Bool
+    /// The scale section's image count and database (made there when missing; nil: a default under /tmp).
+    var scaleN = 100_000
+    var scaleDB: String? = nil
+    /// The checkout, for scripts/ (the current directory, as `make bench` runs it).
+    var repository = FileManager.default.currentDirectoryPath
 
     func say(_ line: String) { if verbose { print(line) } }
 }

@@ -17,6 +17,7 @@ struct TLearnBench: ParsableCommand {
         HeadBench.self,
         FinetuneBench.self,
         ReportBench.self,
+        ScaleBench.self,
     ]
 
     @Option(help: "Keras .h5 weights (default: <shared>/weights/mnv2_no_top_keras3.h5).") var weights: String?
@@ -27,11 +28,14 @@ struct TLearnBench: ParsableCommand {
     @Option(help: "Seconds per repetition.") var seconds: Double = 2
     @Option(help: "Sections to run, repeatable (default all; e.g. forward).") var section: [String] = []
     @Flag(help: "Skip the peer (ONNX Runtime) measurements.") var noPeer = false
+    @Option(help: "Images in the scale section's synthetic database.") var n: Int = 100_000
+    @Option(help: "The scale section's database: used when it exists, made there (scripts/make_synthetic_db.py) when not.") var scaleDb: String?
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        guard n >= 1000 else { throw ValidationError("--n must be at least 1000, got \(n)") }
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1, got \(reps)") }
         guard seconds > 0 else { throw ValidationError("--seconds must be positive, got \(seconds)") }
         let known = Set(Self.sections.map { $0.name })
@@ -41,11 +45,14 @@ struct TLearnBench: ParsableCommand {
     }
 
     func run() throws {
-        let context = BenchContext(
+        var context = BenchContext(
             weights: weights ?? "\(shared)/weights/mnv2_no_top_keras3.h5", shared: shared, batch: batch, threads: threads,
             reps: reps, seconds: seconds, runPeer: !noPeer, verbose: !json)
+        context.scaleN = n
+        context.scaleDB = scaleDb
         var report = BenchReport()
-        for s in Self.sections where section.isEmpty || section.contains(s.name) {
+        // The scale section makes a database of hundreds of MB and runs for minutes: only on request.
+        for s in Self.sections where section.isEmpty ? s.name != ScaleBench.name : section.contains(s.name) {
             try s.run(context, &report)
         }
         report.fields.append(("peak_rss_mb", Double(peakRSSKilobytes()) / 1024))

@@ -72,6 +72,3 @@ func exitStatus(for error: Error) -> (status: Int32, message: String) {
     if case StoreError.locked = error { return (ExitStatus.locked, "error: \(error)") }
     return (ExitCode.failure.rawValue, "error: \(error)")
 }
-
-/// The CPUs this process may use: the default thread count of every command.
-func availableCPUs() -> Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }

@@ -2,6 +2,7 @@ import ArgumentParser
 import VectorSQL
 import Extraction
 import Foundation
+import Kernels
 import MobileNet
 import Store
 
@@ -32,7 +33,7 @@ struct Embed: ParsableCommand {
         let embedder = ImageEmbedder(net: try Backbone.load(weights: weights, inputSize: inputSize).1, minSide: exactDecode ? nil : inputSize)
         let view: View = hflip ? .hflip : .orig
         var failed = 0
-        for (path, result) in zip(images, embedder.embed(images, views: [view], threads: availableCPUs())) {
+        for (path, result) in zip(images, embedder.embed(images, views: [view], threads: AvailableCPUs.current.count)) {
             let prepared: ImageEmbedder.Embedded
             switch result {
             case let .success(e): prepared = e

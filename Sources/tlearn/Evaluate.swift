@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Kernels
 import Formats
 import Head
 import Store
@@ -42,7 +43,7 @@ struct Evaluate: ParsableCommand {
         if set.fingerprint != stored.splitFingerprint {
             warn("the images or splits of \(store.db) changed since run \(runID) was trained (split fingerprint \(set.fingerprint), run has \(stored.splitFingerprint)); test images may have been training images")
         }
-        let evaluation = try head.evaluate(on: set, partition: .test, tta: tta, threads: availableCPUs())
+        let evaluation = try head.evaluate(on: set, partition: .test, tta: tta, threads: AvailableCPUs.current.count)
         for (name, n) in evaluation.unknownClasses.sorted(by: { $0.key < $1.key }) {
             warn("\(n) test images of class '\(name)' skipped: run \(runID) was not trained on it")
         }
@@ -75,7 +76,7 @@ struct Evaluate: ParsableCommand {
         if embedded.isEmpty { throw HeadError.invalid("none of the \(known.count) images under \(dir) could be decoded") }
         let m = LabeledMatrix(x: inputs.orig, labels: embedded.map { labels[$0] }, width: head.inputCount)
         let flipped = inputs.flipped.map { LabeledMatrix(x: $0, labels: m.labels, width: head.inputCount) }
-        report(head.evaluate(m, paths: embedded.map { known[$0] }, flipped: flipped, unknownClasses: unknown, threads: availableCPUs()),
+        report(head.evaluate(m, paths: embedded.map { known[$0] }, flipped: flipped, unknownClasses: unknown, threads: AvailableCPUs.current.count),
                stored: stored, on: dir)
         let failures = inputs.failures
         if !failures.isEmpty { throw ExitCode(3) }

@@ -61,35 +61,93 @@ struct Export: ParsableCommand {
             FileHandle.standardError.write(Data("wrote the head of run \(run) to \(out)\n".utf8))
             return
         }
+        try readTransaction(connection) { try exportVectors(connection) }
+    }
+
+    /// Vectors and meta.csv, streamed: from the memory-mapped matrix file when it can be used (the
+    /// vectors go from that file to vectors.npy in chunks, never all in memory), else from one
+    /// plain load written straight from its buffer.
+    private func exportVectors(_ connection: Connection) throws {
         let chosen = try BackboneInfo.choose(connection, requested: selection.backbone)
-        let matrix = try VectorMatrix.load(connection, backbone: chosen.id, view: view)
+        let mapped = try MatrixFile.open(connection, database: store.db, backbone: chosen.id, view: view, rowInverseNorm: CosineSearch.inverseNorm)
+        let loaded = mapped == nil ? try VectorMatrix.load(connection, backbone: chosen.id, view: view) : nil
+        let count = mapped?.count ?? loaded!.count, dim = mapped?.dim ?? loaded!.dim
         // As similar does: an empty vectors.npy would only fail later, in the user's numpy code.
-        if matrix.count == 0 { throw StoreError.invalid("\(db) has no \(view) vectors for backbone \(chosen.summary)") }
+        if count == 0 { throw StoreError.invalid("\(store.db) has no \(view) vectors for backbone \(chosen.summary)") }
         let dir = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let vectorsFile = dir.appendingPathComponent(format == "npy" ? "vectors.npy" : "vectors.csv")
+        /// Calls `body` with consecutive pieces of the row-major float32 matrix.
+        func forEachPiece(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+            if let mapped {
+                try copyRange(of: mapped.path, mapped.vectorBytes, body)
+            } else {
+                try loaded!.values.withUnsafeBytes { all in
+                    for s in stride(from: 0, to: all.count, by: 1 << 24) { try body(UnsafeRawBufferPointer(rebasing: all[s..<min(all.count, s + (1 << 24))])) }
+                }
+            }
+        }
         if format == "npy" {
             try writeFile(vectorsFile) { file in
-                file.write(Data(Npy.float32Header(shape: [matrix.count, matrix.dim])))
-                // Little-endian float32 in memory on every platform Swift runs Linux on (x86-64, arm64).
-                matrix.values.withUnsafeBytes { file.write(Data($0)) }
+                file.write(Data(Npy.float32Header(shape: [count, dim])))
+                // Little-endian float32 on every platform Swift runs Linux on (x86-64, arm64).
+                try forEachPiece { piece in
+                    try file.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: piece.baseAddress!), count: piece.count, deallocator: .none))
+                }
             }
         } else {
             try writeFile(vectorsFile) { file in
-                file.write(Data(((0..<matrix.dim).map { "x\($0)" }.joined(separator: ",") + "\r\n").utf8))
-                var chunk = ""
-                for i in 0..<matrix.count {
-                    chunk += matrix.values[(i * matrix.dim)..<((i + 1) * matrix.dim)].map { JSON.number($0) }.joined(separator: ",") + "\r\n"
-                    if chunk.utf8.count > 1 << 20 { file.write(Data(chunk.utf8)); chunk = "" }
+                file.write(Data(((0..<dim).map { "x\($0)" }.joined(separator: ",") + "\r\n").utf8))
+                var chunk = "", row: [String] = []
+                row.reserveCapacity(dim)
+                try forEachPiece { piece in
+                    for f in piece.bindMemory(to: Float.self) {
+                        row.append(JSON.number(f))
+                        if row.count == dim {
+                            chunk += row.joined(separator: ",") + "\r\n"
+                            row.removeAll(keepingCapacity: true)
+                            if chunk.utf8.count > 1 << 20 { file.write(Data(chunk.utf8)); chunk = "" }
+                        }
+                    }
                 }
                 file.write(Data(chunk.utf8))
             }
         }
-        let meta = QueryWriterText.csv(columns: ["image_id", "path", "label", "split"], rows: (0..<matrix.count).map { i in
-            [.integer(matrix.imageIDs[i]), .text(matrix.paths[i]), .text(matrix.labels[i]), .text(matrix.splits[i])]
-        })
-        try Data(meta.utf8).write(to: dir.appendingPathComponent("meta.csv"), options: .atomic)
-        FileHandle.standardError.write(Data("wrote \(matrix.count) vectors of dim \(matrix.dim) (backbone \(chosen.id), \(view)) to \(vectorsFile.path) and meta.csv\n".utf8))
+        let columns = ["image_id", "path", "label", "split"]
+        let header = QueryWriterText.csv(columns: columns, rows: [])
+        try writeFile(dir.appendingPathComponent("meta.csv")) { file in
+            file.write(Data(header.utf8))
+            var rows: [[SQLValue]] = []
+            func flush() {
+                file.write(Data(QueryWriterText.csv(columns: columns, rows: rows).dropFirst(header.count).utf8))
+                rows.removeAll(keepingCapacity: true)
+            }
+            let vectors = SearchVectorsRows(loaded: loaded, mapped: mapped)
+            try vectors.forEachRow(connection) { id, path, label, split in
+                rows.append([.integer(id), .text(path), .text(label), .text(split)])
+                if rows.count == 10_000 { flush() }
+            }
+            flush()
+        }
+        FileHandle.standardError.write(Data("wrote \(count) vectors of dim \(dim) (backbone \(chosen.id), \(view)) to \(vectorsFile.path) and meta.csv\n".utf8))
+    }
+
+    /// Reads `range` of the file at `path` in 16 MB pieces (pread: no mapping, so the pieces do not
+    /// stay in this process's memory).
+    private func copyRange(of path: String, _ range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError.invalid("cannot read \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 24, alignment: 64)
+        defer { buffer.deallocate() }
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let want = min(buffer.count, range.upperBound - offset)
+            let n = pread(fd, buffer.baseAddress, want, off_t(offset))
+            guard n > 0 else { throw StoreError.invalid("cannot read \(path): \(n == 0 ? "it is shorter than its header says" : String(cString: strerror(errno)))") }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            offset += n
+        }
     }
 
     /// Writes through a temporary file renamed into place, so a failed export leaves no half file.

@@ -3,6 +3,7 @@ import ArgumentParser
 import Glibc
 #endif
 import Extraction
+import Kernels
 import MobileNet
 import Store
 
@@ -29,7 +30,7 @@ struct Extract: ParsableCommand {
     @Option(help: ArgumentHelp("Network input side in pixels.", valueName: "n")) var inputSize = 224
     @Option(help: ArgumentHelp("Views to embed: orig, or orig,hflip for the mirror image too.", valueName: "list")) var views = "orig"
     @Option(help: ArgumentHelp("Vectors per database transaction (a kill loses at most this many).", valueName: "n")) var batchSize = 32
-    @Option(help: ArgumentHelp("Threads that each read, decode and embed images (default: one per core).", valueName: "n")) var threads: Int?
+    @Option(help: ArgumentHelp("Threads that each read, decode and embed images (default: one per CPU this process may use).", valueName: "n")) var threads: Int?
     @Option(help: ArgumentHelp("Only shard K of N (1-based), chosen by path hash; combine with `tlearn merge`.", valueName: "K/N")) var shard: String?
     @Flag(help: "Delete rows of files that no longer exist.") var prune = false
     @Flag(help: "Also store each view's block_16 feature maps (float16, 31 KB per view at 224 px) for fine-tuning; on a database with vectors, computes only the missing maps. See docs/maps.md.")
@@ -39,9 +40,11 @@ struct Extract: ParsableCommand {
     @Option(help: ArgumentHelp("Percent of each class for validation (default: as stored, else 10).", valueName: "p")) var valPercent: Double?
     @Option(help: ArgumentHelp("Percent of each class for test (default: as stored, else 10).", valueName: "p")) var testPercent: Double?
     @Flag(help: "No progress output; the summary line is still printed.") var quiet = false
+    @Flag(help: "Also print the thread count and the CPUs it came from on stderr.") var verbose = false
 
-    /// Each thread decodes and embeds its own images, so one per CPU keeps every CPU busy.
-    static var defaultThreads: Int { availableCPUs() }
+    /// Each thread decodes and embeds its own images, so one per CPU this process may use (affinity
+    /// mask, cgroup quota) keeps those CPUs busy without two workers sharing one.
+    static var defaultThreads: Int { AvailableCPUs.current.count }
 
     func validate() throws {
         if images == nil && manifest == nil { throw ValidationError("give --images DIR (one folder per class) or --manifest CSV") }
@@ -76,6 +79,9 @@ struct Extract: ParsableCommand {
         var job = ExtractJob(images: images, manifest: manifest, db: db)
         job.options.batchSize = batchSize
         job.options.workers = threads ?? Self.defaultThreads
+        if verbose {
+            writeStandardError("extract: \(job.options.workers) thread\(job.options.workers == 1 ? "" : "s") (\(threads == nil ? "default" : "--threads"); CPUs this process may use: \(AvailableCPUs.current))\n")
+        }
         job.options.views = try parsedViews()
         job.options.shard = try parsedShard()
         job.options.prune = prune

@@ -1,6 +1,7 @@
 import Extraction
 import Formats
 import Foundation
+import Kernels
 import Head
 import Store
 
@@ -17,7 +18,7 @@ func embedRunInputs(_ files: [String], run: StoredRun, model: StoredModel, weigh
     }
     let outputs: ImageEmbedder.Outputs = model.kind.readsMaps ? .maps : .vectors
     var orig: [Float] = [], flipped: [Float] = [], embedded: [Int] = [], failures: [(path: String, error: Error)] = []
-    for (i, result) in embedder.embed(files, views: tta ? [.orig, .hflip] : [.orig], outputs: outputs, threads: availableCPUs()).enumerated() {
+    for (i, result) in embedder.embed(files, views: tta ? [.orig, .hflip] : [.orig], outputs: outputs, threads: AvailableCPUs.current.count).enumerated() {
         switch result {
         case let .success(e):
             let inputs = model.kind.readsMaps ? e.maps : e.vectors

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Kernels
 import Extraction
 import Head
 
@@ -39,7 +40,7 @@ struct Predict: ParsableCommand {
         if files.isEmpty { throw HeadError.invalid("no images to classify in \(images.joined(separator: " "))") }
         let (inputs, flipped, embedded, failures) = try embedRunInputs(files, run: stored, model: model, weights: weights, tta: tta, db: db)
         for f in failures { writeStandardError("error: \(f.error)\n") }
-        let p = model.probabilities(inputs, flipped: flipped, threads: availableCPUs())
+        let p = model.probabilities(inputs, flipped: flipped, threads: AvailableCPUs.current.count)
         let c = model.classCount, k = min(top, c)
         let results = embedded.enumerated().map { (row, file) in
             (path: files[file], top: model.top(k, of: p[(row * c)..<((row + 1) * c)]))

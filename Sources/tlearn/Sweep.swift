@@ -1,6 +1,7 @@
 import ArgumentParser
 import Formats
 import Foundation
+import Kernels
 import Head
 import Store
 
@@ -43,7 +44,7 @@ struct Sweep: ParsableCommand {
     // Optional so the help shows "the CPUs", not the count of the machine that printed it.
     @Option(name: .customLong("jobs"), help: ArgumentHelp("Parallel trainings (default: one per usable CPU).", valueName: "n"))
     var requestedJobs: Int?
-    var jobs: Int { requestedJobs ?? availableCPUs() }
+    var jobs: Int { requestedJobs ?? AvailableCPUs.current.count }
     @Option(help: "Leaderboard rows to print.") var top = 10
     @Flag(help: "Print one JSON object instead of tables.") var json = false
 

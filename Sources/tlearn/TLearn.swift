@@ -1,5 +1,6 @@
 import ArgumentParser
 import Extraction
+import Kernels
 
 #if canImport(Glibc)
 import Glibc
@@ -32,6 +33,10 @@ struct TLearn: ParsableCommand {
     /// ArgumentParser's own `main`, but every error a command throws is reported here, once: one
     /// `error: ...` line (the usual Unix form) and the status `exitStatus(for:)` gives it.
     static func main() {
+        // OpenBLAS sizes its pool by the affinity mask alone; where a command lets BLAS run threaded
+        // (similar, duplicates), a cgroup quota should bound it too.
+        let cpus = AvailableCPUs.current.count
+        if BLASThreads.current > cpus { BLASThreads.set(cpus) }
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -1,3 +1,4 @@
+import Kernels
 import ArgumentParser
 import Formats
 import Head
@@ -59,7 +60,7 @@ struct TrainHead: ParsableCommand {
         let set = try EmbeddingSet.load(from: db, backbone: selection.backbone, maps: model.readsMaps)
         config.trainViews = try training.views(for: set)
         let data = try loadTrainingData(set, views: config.trainViews, earlyStopping: config.earlyStopping != nil)
-        let run = try trainAndEvaluate(data, config: config, threads: threads ?? availableCPUs())[0]
+        let run = try trainAndEvaluate(data, config: config, threads: threads ?? AvailableCPUs.current.count)[0]
         let id = try db.transaction { try RunStore.save(run, context: RunContext(set), in: db) }
         if json {
             print(try headJSON(RunReport(id: id, in: db)))

@@ -47,7 +47,7 @@ final class MapTablesTests: XCTestCase {
     func testWritableOpenOfAVersion1DatabaseAddsTheMapTablesAndKeepsItsRows() throws {
         try makeVersion1Database()
         let db = try Database.open(path)
-        XCTAssertEqual(try db.scalar("PRAGMA user_version")?.int, 2)
+        XCTAssertEqual(try db.scalar("PRAGMA user_version")?.int, Database.version)
         XCTAssertTrue(try hasMapTables(db))
         XCTAssertEqual(try db.scalar("SELECT count(*) FROM labeled_maps")?.int, 0)
         XCTAssertEqual(try db.scalar("SELECT name FROM classes")?.string, "daisy")
