@@ -95,6 +95,7 @@ public struct EmbeddingSet: Sendable {
         let backbone = try chooseBackbone(in: db, requested: requested)
         let dim = backbone.dim
         guard dim > 0 else { throw HeadError.invalid("\(db.path): backbone \(backbone.id) has dim \(dim)") }
+        if !maps, let set = try loadMapped(from: db, backbone: backbone) { return set }
         var map: MapShape? = nil, top: [Float]? = nil
         var capacity = backbone.vectors
         if maps {
@@ -163,22 +164,98 @@ public struct EmbeddingSet: Sendable {
     }
 }
 
-/// Model inputs (vectors or flattened feature maps), `count` rows of `width` floats, row-major, in
-/// memory of its own: loaded once and shared by every split, fold and job that reads it.
+extension EmbeddingSet {
+    /// The vectors through the database's memory-mapped matrix files (`MatrixFile`, one per view), when
+    /// they are big enough to have them: nothing is copied, and the rows' facts come from the
+    /// embeddings index and the images table, never from the vector BLOBs' pages. Nil when a file cannot
+    /// be used (small vectors, a version-1 database opened read-only, a folder not writable).
+    static func loadMapped(from db: Connection, backbone: BackboneSummary) throws -> EmbeddingSet? {
+        let began = !db.inTransaction
+        if began { try db.execute("BEGIN") }
+        defer { if began { try? db.execute("COMMIT") } }
+        var files: [View: MappedMatrix] = [:]
+        for name in try db.rows("SELECT DISTINCT view FROM embeddings WHERE backbone_id = ?1", [.integer(backbone.id)]).compactMap({ $0[0].string }) {
+            guard let view = View(rawValue: name), let m = try MatrixFile.open(db, database: db.path, backbone: backbone.id, view: name)
+            else { return nil }
+            files[view] = m
+        }
+        guard !files.isEmpty else { return nil }
+        // `+e.backbone_id` makes SQLite scan the UNIQUE (image_id, backbone_id, view) index, which holds every
+        // column used here and is in this order already.
+        let statement = try db.prepare("""
+            SELECT e.image_id, e.view, i.split, c.name, i.path
+            FROM embeddings e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id
+            WHERE +e.backbone_id = ?1 ORDER BY e.image_id, e.backbone_id, e.view
+            """, [.integer(backbone.id)])
+        var cursor: [View: Int] = [:]
+        var rows: [UnsafePointer<Float>] = []
+        var classIndex: [String: Int32] = [:], names: [String] = [], rowClass: [Int32] = []
+        var imageIDs: [Int64] = [], partitions: [Split] = [], views: [View] = [], paths: [String] = []
+        rows.reserveCapacity(backbone.vectors)
+        while try statement.step() {
+            let image = statement.int(0), path = statement.text(4) ?? ""
+            guard let view = View(rawValue: statement.text(1) ?? ""), let partition = Split(rawValue: statement.text(2) ?? ""),
+                  let m = files[view] else { throw HeadError.invalid("\(db.path): image \(path) has an unknown split or view") }
+            // Both in image-id order: walk the file's ids forward to this image.
+            var r = cursor[view, default: 0]
+            while r < m.count && m.imageIDs[r] < image { r += 1 }
+            guard r < m.count && m.imageIDs[r] == image else { throw HeadError.invalid("\(db.path) changed while its vectors were read") }
+            cursor[view] = r + 1
+            rows.append(m.values + r * m.dim)
+            imageIDs.append(image)
+            partitions.append(partition)
+            let name = statement.text(3) ?? ""
+            if let k = classIndex[name] { rowClass.append(k) } else {
+                classIndex[name] = Int32(names.count)
+                rowClass.append(Int32(names.count))
+                names.append(name)
+            }
+            views.append(view)
+            paths.append(path)
+        }
+        let classes = names.sorted()
+        let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
+        let relabel = names.map { index[$0]! }
+        return EmbeddingSet(path: db.path, backbone: backbone, classes: classes,
+                            vectors: FeatureMatrix(width: backbone.dim, rows: rows, mapped: Array(files.values)),
+                            labels: rowClass.map { relabel[Int($0)] }, imageIDs: imageIDs, partitions: partitions,
+                            views: views, paths: paths)
+    }
+}
+
+/// Model inputs (vectors or flattened feature maps), `count` rows of `width` floats: loaded once and
+/// shared by every split, fold and job that reads it. The rows live in memory of its own, or in the
+/// memory-mapped matrix files of the database (`MatrixFile`), which it keeps open.
 public final class FeatureMatrix: @unchecked Sendable {
     public let count: Int
     public let width: Int
-    let base: UnsafeMutablePointer<Float>
+    private let rows: [UnsafePointer<Float>]
+    private let owned: UnsafeMutablePointer<Float>?
+    private let mapped: [MappedMatrix]
 
     /// Uninitialised room for `count` rows; `fill` writes them and returns how many it wrote.
     init(count: Int, width: Int, fill: (UnsafeMutablePointer<Float>) throws -> Int) rethrows {
         self.width = width
-        base = .allocate(capacity: max(count * width, 1))
-        do { self.count = try fill(base) } catch {
+        let base = UnsafeMutablePointer<Float>.allocate(capacity: max(count * width, 1))
+        let written: Int
+        do { written = try fill(base) } catch {
             base.deallocate()
             throw error
         }
-        precondition(self.count <= count, "FeatureMatrix: \(self.count) rows written into room for \(count)")
+        precondition(written <= count, "FeatureMatrix: \(written) rows written into room for \(count)")
+        self.count = written
+        owned = base
+        mapped = []
+        rows = (0..<written).map { UnsafePointer(base + $0 * width) }
+    }
+
+    /// Rows of mapped matrices (`rows[i]` points into one of `mapped`, which this matrix keeps open).
+    init(width: Int, rows: [UnsafePointer<Float>], mapped: [MappedMatrix]) {
+        self.width = width
+        self.count = rows.count
+        self.rows = rows
+        owned = nil
+        self.mapped = mapped
     }
 
     /// A copy of `values` (a whole number of `width`-float rows).
@@ -190,10 +267,13 @@ public final class FeatureMatrix: @unchecked Sendable {
         }
     }
 
-    deinit { base.deallocate() }
+    deinit { owned?.deallocate() }
+
+    /// Whether the rows are the database's mapped matrix files (not a copy in memory).
+    public var isMapped: Bool { !mapped.isEmpty }
 
     /// Row `i`.
-    @inline(__always) public func row(_ i: Int) -> UnsafePointer<Float> { UnsafePointer(base + i * width) }
+    @inline(__always) public func row(_ i: Int) -> UnsafePointer<Float> { rows[i] }
 }
 
 /// Some rows of a `FeatureMatrix`, in an order of their own, with labels: a training split, a fold or

@@ -1,3 +1,4 @@
+import Formats
 import CSQLite3
 
 #if canImport(Glibc)
@@ -155,6 +156,13 @@ public enum MatrixFile {
         }
     }
 
+    /// 1 / |row| in the precision `VectorMath` computes norms (Double), 0 for an all-zero row (whose
+    /// cosine with anything is 0): what the file stores beside each row.
+    public static func inverseNorm(_ row: UnsafeBufferPointer<Float>) -> Float {
+        let n = VectorMath.norm(Vector(UnsafeRawBufferPointer(row)))
+        return n == 0 ? 0 : Float(1 / n)
+    }
+
     /// The file of `backbone` and `view` beside the database at `database`.
     public static func path(database: String, backbone: Int64, view: String) -> String {
         "\(database).matrix-\(backbone)-\(view)"
@@ -196,7 +204,7 @@ public enum MatrixFile {
     /// `rowInverseNorm` gives 1/|row| (0 for a zero row), stored so searches need not recompute it.
     public static func open(
         _ db: Connection, database: String, backbone: Int64, view: String, mode: Mode = .fromEnvironment,
-        rowInverseNorm: (UnsafeBufferPointer<Float>) -> Float
+        rowInverseNorm: (UnsafeBufferPointer<Float>) -> Float = MatrixFile.inverseNorm
     ) throws -> MappedMatrix? {
         #if _endian(big)
             return nil  // the file is little-endian, mapped as is

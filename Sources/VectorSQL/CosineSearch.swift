@@ -46,10 +46,7 @@ public struct CosineSearch {
 
     /// 1 / |row| in the precision `VectorMath` computes norms, 0 for an all-zero row (whose cosine
     /// with anything is 0); what the matrix file stores (`MatrixFile.open`'s `rowInverseNorm`).
-    public static func inverseNorm(_ row: UnsafeBufferPointer<Float>) -> Float {
-        let n = VectorMath.norm(Vector(UnsafeRawBufferPointer(row)))
-        return n == 0 ? 0 : Float(1 / n)
-    }
+    public static func inverseNorm(_ row: UnsafeBufferPointer<Float>) -> Float { MatrixFile.inverseNorm(row) }
 
     /// Calls `body` with the row-major values and the inverse norms.
     func withRows<R>(_ body: (UnsafePointer<Float>, UnsafePointer<Float>) throws -> R) rethrows -> R {

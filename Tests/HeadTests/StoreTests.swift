@@ -115,3 +115,44 @@ struct DatabaseBox: @unchecked Sendable {
     let db: Connection
     init(_ db: Connection) { self.db = db }
 }
+
+/// Training data read through the memory-mapped matrix files equals the plain load, row for row.
+final class MappedTrainingDataTests: XCTestCase {
+    func testMappedLoadEqualsThePlainLoad() throws {
+        let s = Synthetic(dim: 8, perClass: [12, 9, 7], classNames: ["tulips", "daisy", "roses"])
+        let path = temporaryDatabasePath()
+        let db = try s.write(to: path, hflip: true)
+        defer { unsetenv("TLEARN_MATRIX_FILE") }
+        setenv("TLEARN_MATRIX_FILE", "never", 1)
+        let plain = try EmbeddingSet.load(from: db)
+        XCTAssertFalse(plain.vectors.isMapped)
+        setenv("TLEARN_MATRIX_FILE", "always", 1)
+        let mapped = try EmbeddingSet.load(from: db)
+        XCTAssertTrue(mapped.vectors.isMapped, "the matrix files were used")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path + ".matrix-1-orig"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path + ".matrix-1-hflip"))
+        XCTAssertEqual(mapped.count, plain.count)
+        XCTAssertEqual(mapped.classes, plain.classes)
+        XCTAssertEqual(mapped.labels, plain.labels)
+        XCTAssertEqual(mapped.imageIDs, plain.imageIDs)
+        XCTAssertEqual(mapped.views, plain.views)
+        XCTAssertEqual(mapped.partitions, plain.partitions)
+        XCTAssertEqual(mapped.paths, plain.paths)
+        for r in 0..<plain.count {
+            XCTAssertEqual(Array(UnsafeBufferPointer(start: mapped.vectors.row(r), count: 8)),
+                           Array(UnsafeBufferPointer(start: plain.vectors.row(r), count: 8)), "row \(r)")
+        }
+        // Training on either gives the same head, bit for bit.
+        var config = TrainingConfig()
+        config.trainViews = [.orig, .hflip]
+        let a = try trainAndEvaluate(try plain.trainingData(trainViews: config.trainViews), config: config)[0]
+        let b = try trainAndEvaluate(try mapped.trainingData(trainViews: config.trainViews), config: config)[0]
+        XCTAssertEqual(a.model.parameters, b.model.parameters)
+        XCTAssertEqual(a.test, b.test)
+        // A vector changed with plain SQL is seen: the file is rebuilt, not trusted.
+        try db.run("UPDATE embeddings SET vector = ?1 WHERE id = 1", [.blob(VectorBlob.bytes([Float](repeating: 7, count: 8)))])
+        let changed = try EmbeddingSet.load(from: db)
+        let row = try XCTUnwrap(changed.imageIDs.indices.first { changed.imageIDs[$0] == 1 && changed.views[$0] == .orig })
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: changed.vectors.row(row), count: 8)), [Float](repeating: 7, count: 8))
+    }
+}

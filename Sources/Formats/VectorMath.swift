@@ -1,5 +1,3 @@
-import Formats
-
 /// Double-precision reductions over float32 vectors. Each float product is exact in Double,
 /// so the only rounding is in the sums: results agree with numpy's float64 math to ~1e-15.
 public enum VectorMath {
