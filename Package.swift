@@ -15,6 +15,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
@@ -39,8 +41,14 @@ let package = Package(
         .target(name: "Head", dependencies: ["Kernels", "Store"], swiftSettings: simd),
         .target(name: "Extraction", dependencies: ["Imaging", "MobileNet", "Store"], swiftSettings: simd),
         .target(name: "TLearnSQLiteExtension", dependencies: ["VectorSQL", "CSQLite3"]),
+        // A whole classifier (backbone + head) as an ONNX model or a Keras 3 `.keras` archive.
+        .target(name: "ModelExport", dependencies: [
+            "MobileNet", "HDF5",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
         .executableTarget(name: "tlearn", dependencies: [
-            "Imaging", "MobileNet", "Store", "VectorSQL", "Head", "Extraction",
+            "Imaging", "MobileNet", "Store", "VectorSQL", "Head", "Extraction", "ModelExport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tlearn-bench", dependencies: [
@@ -57,6 +65,10 @@ let package = Package(
         .testTarget(name: "VectorSQLTests", dependencies: ["VectorSQL", "Store", "TestSupport"]),
         .testTarget(name: "HeadTests", dependencies: ["Head", "Store"]),
         .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Store", "Imaging", "MobileNet"]),
+        .testTarget(name: "ModelExportTests", dependencies: [
+            "ModelExport", "MobileNet", "HDF5", "TestSupport",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"), .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
         .testTarget(name: "TLearnTests", dependencies: ["Store", "TestSupport"], exclude: ["Snapshots"]),
     ]
 )

@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""Checks `tlearn export RUN --format onnx` with ONNX Runtime: the exported model computes what tlearn computes.
+
+    python3 scripts/check_onnx_export.py --db DB --run RUN --weights FILE.h5 [--tlearn .build/debug/tlearn]
+        [IMAGE ...] [--split test --images-root DIR]
+        [--reference-inputs inputs_16.f32 --reference-images images_16.txt --images-root DIR]
+    python3 scripts/check_onnx_export.py finetune --model M.onnx --dir DIR
+
+Needs: pip install onnxruntime onnx numpy.
+
+Default mode: exports the run with tlearn (--input float32 and --input uint8), runs onnx.checker.check_model
+(full_check) on both, then for the images given and those of --split (paths from the database, under
+--images-root) compares
+  - `probabilities` with `tlearn predict RUN --json` (max abs difference <= --atol, same top-1 on every image),
+  - `embedding` with `tlearn embed --json` (max abs difference <= --embedding-atol),
+feeding the model exactly the network inputs tlearn made (`tlearn embed --inputs`; for uint8 the bytes they
+come from). With --reference-inputs, the model also gets those float32 inputs (n x S x S x 3, e.g.
+../shared/reference/inputs_16.f32), compared with `tlearn predict` on the images listed in --reference-images
+(relative to --images-root); tlearn's own inputs for them must be the reference inputs bit for bit (a run
+extracted with --exact-decode makes Pillow's pixels).
+
+finetune mode (used by the Swift tests, which write DIR): checks a model exported with a tuned Conv_1 against
+NumPy in float64 from `block_16_project_BN`, the model's own Conv_1 input: relu6(maps K + b), averaged over
+pixels, then softmax(e W + b), with K, b, W, b read from DIR/conv1_kernel.f32 (cin x cout), conv1_bias.f32,
+dense_kernel.f32 (dim x classes), dense_bias.f32, and inputs from DIR/inputs.f32 (n x S x S x 3).
+
+Prints one line per comparison; exits 1 when any bound fails.
+"""
+import argparse, json, os, sqlite3, subprocess, sys, tempfile
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BATCH = 32
+
+
+def session(path):
+    import onnxruntime as ort
+    return ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+
+
+def run_model(sess, x):
+    """probabilities, embedding for all of x, BATCH images at a time."""
+    name = sess.get_inputs()[0].name
+    outs = [sess.run(["probabilities", "embedding"], {name: x[i:i + BATCH]}) for i in range(0, len(x), BATCH)]
+    return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
+
+
+def to_bytes(x):
+    """The uint8 pixels tlearn scaled into x; they must give back x exactly under float32(b) / 127.5 - 1."""
+    b = np.rint((x.astype(np.float64) + 1) * 127.5).astype(np.uint8)
+    if not np.array_equal(b.astype(np.float32) / np.float32(127.5) - np.float32(1), x):
+        sys.exit("error: tlearn's network inputs are not x / 127.5 - 1 of bytes")
+    return b
+
+
+def tool(args, *rest):
+    r = subprocess.run([args.tlearn, *rest], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"error: tlearn {' '.join(rest[:2])} failed ({r.returncode}): {r.stderr.strip()}")
+    return r.stdout
+
+
+def tlearn_outputs(args, images, size, exact, classes, tmp):
+    """tlearn's inputs (n, S, S, 3), embeddings (n, dim) and predict probabilities (n, classes) for images."""
+    inputs = os.path.join(tmp, "inputs.f32")
+    lines = tool(args, "embed", "--weights", args.weights, "--input-size", str(size), "--json", "--inputs", inputs,
+                 *(["--exact-decode"] if exact else []), *images).splitlines()
+    embeddings = np.array([json.loads(line)["embedding"] for line in lines], dtype=np.float32)
+    x = np.fromfile(inputs, "<f4").reshape(-1, size, size, 3)
+    predicted = json.loads(tool(args, "predict", str(args.run), "--db", args.db, "--weights", args.weights, "--json",
+                                "--top", str(len(classes)), *images))
+    if [p["path"] for p in predicted] != images or len(x) != len(images) or len(embeddings) != len(images):
+        sys.exit("error: tlearn did not embed or classify every image (see its errors above)")
+    column = {c: j for j, c in enumerate(classes)}
+    probabilities = np.zeros((len(images), len(classes)))
+    for i, p in enumerate(predicted):
+        for q in p["predictions"]:
+            probabilities[i, column[q["class"]]] = q["probability"]
+    return x, embeddings, probabilities
+
+
+def compare(label, p, e, p_ref, e_ref, atol, embedding_atol):
+    dp = float(np.abs(p.astype(np.float64) - p_ref).max())
+    de = float(np.abs(e.astype(np.float64) - e_ref).max()) if e_ref is not None else None
+    same = int((p.argmax(1) == p_ref.argmax(1)).sum())
+    ok = dp <= atol and same == len(p) and (de is None or de <= embedding_atol)
+    text = f"{label}: {len(p)} images, probabilities max abs diff {dp:.2e} (limit {atol:g}), top-1 same {same}/{len(p)}"
+    if de is not None:
+        text += f", embedding max abs diff {de:.2e} (limit {embedding_atol:g})"
+    print(("ok    " if ok else "FAIL  ") + text)
+    return ok
+
+
+def run_images(args):
+    """The run's input size, whether its JPEGs were decoded at full size, and the images to compare on."""
+    db = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)
+    row = db.execute("SELECT r.backbone_id, b.input_size, b.preprocessing FROM runs r JOIN backbones b ON b.id = r.backbone_id "
+                     "WHERE r.id = ?", (args.run,)).fetchone()
+    if row is None:
+        sys.exit(f"error: {args.db} has no run {args.run}")
+    backbone, size, preprocessing = row
+    images = list(args.images)
+    if args.split:
+        if not args.images_root:
+            sys.exit("error: --split needs --images-root, the folder the database's image paths are relative to")
+        paths = [p for (p,) in db.execute("SELECT DISTINCT path FROM labeled_embeddings WHERE split = ? AND backbone = ? "
+                                          "ORDER BY path", (args.split, backbone))]
+        if not paths:
+            sys.exit(f"error: {args.db} has no {args.split} images for run {args.run}'s backbone")
+        images += [os.path.join(args.images_root, p) for p in paths]
+    return size, "dct-scale" not in preprocessing, images
+
+
+def reference_images(args):
+    """The images listed in --reference-images and their inputs from --reference-inputs."""
+    if not (args.reference_images and args.images_root):
+        sys.exit("error: --reference-inputs needs --reference-images and --images-root")
+    listed = [os.path.join(args.images_root, line.strip()) for line in open(args.reference_images) if line.strip()]
+    return listed, np.fromfile(args.reference_inputs, "<f4").reshape(len(listed), -1)
+
+
+def run_arguments(ap):
+    """The options of a run check (this script's and check_keras_export.py's)."""
+    ap.add_argument("images", nargs="*", help="image files to classify")
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--run", type=int, required=True)
+    ap.add_argument("--weights", required=True)
+    ap.add_argument("--tlearn", default=os.path.join(REPO, ".build", "debug", "tlearn"))
+    ap.add_argument("--split", help="also every image of this split (train, val, test) in the database")
+    ap.add_argument("--images-root", help="the folder the database's image paths are relative to")
+    ap.add_argument("--reference-inputs", help="float32 network inputs (n x S x S x 3), e.g. inputs_16.f32")
+    ap.add_argument("--reference-images", help="the images of --reference-inputs, one per line, relative to --images-root")
+    ap.add_argument("--atol", type=float, default=1e-4, help="bound on the probabilities' max abs difference")
+    ap.add_argument("--embedding-atol", type=float, default=1e-3, help="bound on the embeddings' max abs difference")
+
+
+def check_reference(args, size, exact, classes, tmp, predict):
+    """--reference-inputs through `predict` (inputs -> probabilities) against tlearn predict on their images."""
+    listed, reference = reference_images(args)
+    reference = reference.reshape(len(listed), size, size, 3)
+    x, _, p_ref = tlearn_outputs(args, listed, size, exact, classes, tmp)
+    ok = True
+    if not np.array_equal(x, reference):
+        print(f"FAIL  tlearn's inputs for {args.reference_images} differ from {args.reference_inputs} "
+              f"(max abs {np.abs(x - reference).max():.2e}): extract with --exact-decode for Pillow's pixels")
+        ok = False
+    p = predict(reference)
+    return ok & compare(f"{os.path.basename(args.reference_inputs)} vs tlearn predict", p, None, p_ref, None,
+                        args.atol, args.embedding_atol)
+
+
+def check_run(args):
+    import onnx
+    size, exact, images = run_images(args)
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        models = {}
+        for kind in ("float32", "uint8"):
+            path = os.path.join(tmp, f"{kind}.onnx")
+            tool(args, "export", str(args.run), "--db", args.db, "--weights", args.weights, "--format", "onnx",
+                 "--input", kind, "--out", path)
+            onnx.checker.check_model(onnx.load(path), full_check=True)
+            models[kind] = session(path)
+        meta = models["float32"].get_modelmeta().custom_metadata_map
+        classes = json.loads(meta["classes"])
+        print(f"ok    onnx.checker full check: run {args.run}, {meta['model']}, alpha {meta['alpha']}, input {size}, "
+              f"{len(classes)} classes, opset {onnx.load(path).opset_import[0].version}")
+        if images:
+            x, e_ref, p_ref = tlearn_outputs(args, images, size, exact, classes, tmp)
+            for kind, feed in (("float32", x), ("uint8", to_bytes(x))):
+                p, e = run_model(models[kind], feed)
+                ok &= compare(f"{kind} input vs tlearn predict/embed", p, e, p_ref, e_ref, args.atol, args.embedding_atol)
+        if args.reference_inputs:
+            ok &= check_reference(args, size, exact, classes, tmp, lambda x: run_model(models["float32"], x)[0])
+    return ok
+
+
+def check_finetune(args):
+    import onnx
+    import onnxruntime as ort
+    model = onnx.load(args.model)
+    onnx.checker.check_model(model, full_check=True)
+    # Conv_1's input becomes an output too: the reference starts from the model's own backbone maps.
+    model.graph.output.append(onnx.helper.make_tensor_value_info("block_16_project_BN", onnx.TensorProto.FLOAT, None))
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    size = sess.get_inputs()[0].shape[1]
+    f32 = lambda name: np.fromfile(os.path.join(args.dir, name), "<f4").astype(np.float64)
+    b1, bd = f32("conv1_bias.f32"), f32("dense_bias.f32")
+    k1, wd = f32("conv1_kernel.f32").reshape(-1, len(b1)), f32("dense_kernel.f32").reshape(len(b1), len(bd))
+    x = np.fromfile(os.path.join(args.dir, "inputs.f32"), "<f4").reshape(-1, size, size, 3)
+    p, e, maps = sess.run(["probabilities", "embedding", "block_16_project_BN"], {"image": x})
+    m = maps.astype(np.float64).transpose(0, 2, 3, 1).reshape(len(x), -1, maps.shape[1])   # NCHW -> (n, pixels, cin)
+    e_ref = np.clip(m @ k1 + b1, 0, 6).mean(axis=1)
+    z = e_ref @ wd + bd
+    p_ref = np.exp(z - z.max(1, keepdims=True))
+    p_ref /= p_ref.sum(1, keepdims=True)
+    return compare("finetune model (tuned Conv_1) vs NumPy from its block_16_project_BN", p, e, p_ref, e_ref,
+                   args.atol, args.embedding_atol)
+
+
+def main():
+    finetune = len(sys.argv) > 1 and sys.argv[1] == "finetune"
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if finetune:
+        ap.add_argument("mode")
+        ap.add_argument("--model", required=True)
+        ap.add_argument("--dir", required=True)
+        ap.add_argument("--atol", type=float, default=1e-4, help="bound on the probabilities' max abs difference")
+        ap.add_argument("--embedding-atol", type=float, default=1e-3, help="bound on the embeddings' max abs difference")
+        return check_finetune(ap.parse_args())
+    run_arguments(ap)
+    return check_run(ap.parse_args())
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)
