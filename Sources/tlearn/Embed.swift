@@ -21,6 +21,9 @@ struct Embed: ParsableCommand {
     @Flag(help: "Print every number, one JSON object per line.") var json = false
     @Flag(help: "Embed the mirror image (the hflip view) instead.") var hflip = false
     @Flag(help: "Decode JPEGs at full size, as `tlearn extract --exact-decode` does.") var exactDecode = false
+    @Option(help: ArgumentHelp("Also write the network input of each image printed to FILE: float32 little-endian, "
+                               + "n x size x size x 3 (NHWC, RGB, scaled by x / 127.5 - 1), in output order.", valueName: "file"))
+    var inputs: String?
 
     func validate() throws {
         guard !images.isEmpty else { throw ValidationError("give at least one image file") }
@@ -35,6 +38,7 @@ struct Embed: ParsableCommand {
         let view: View = hflip ? .hflip : .orig
         var failed = 0
         var output = [Float](repeating: 0, count: net.dim)
+        var networkInputs = Data()
         for path in images {
             let prepared: (inputs: [Float], width: Int, height: Int)
             do {
@@ -47,12 +51,18 @@ struct Embed: ParsableCommand {
             prepared.inputs.withUnsafeBufferPointer { x in
                 output.withUnsafeMutableBufferPointer { net.embed(x.baseAddress!, count: 1, into: $0.baseAddress!) }
             }
+            if inputs != nil { prepared.inputs.withUnsafeBytes { networkInputs.append(contentsOf: $0) } }
             if json {
                 let numbers = output.map { "\($0)" }.joined(separator: ",")
                 print("{\"path\":\(JSON.string(path)),\"view\":\"\(view.rawValue)\",\"width\":\(prepared.width),\"height\":\(prepared.height),\"embedding\":[\(numbers)]}")
             } else {
                 let s = VectorStats(output)
                 print("\(path)  \(prepared.width)x\(prepared.height)  dim \(output.count)  mean \(String(format: "%.4f", s.mean))  max \(String(format: "%.4f", s.max))  norm \(String(format: "%.3f", s.norm))  nonzero \(s.nonzero)")
+            }
+        }
+        if let inputs {
+            do { try networkInputs.write(to: URL(fileURLWithPath: inputs), options: .atomic) } catch {
+                throw exitError(StoreError.invalid("cannot write \(inputs): \(posixMessage(error))"))
             }
         }
         if failed > 0 { throw ExitCode(ExtractExit.someFailed) }
