@@ -5,7 +5,7 @@ without custom objects and computes what tlearn computes. Opt-in (TensorFlow is 
     pip install tensorflow-cpu numpy        (Keras 3 comes with TensorFlow >= 2.16)
     python3 scripts/check_keras_export.py --db DB --run RUN --weights FILE.h5 [--tlearn .build/debug/tlearn]
         [IMAGE ...] [--split test --images-root DIR]
-        [--reference-inputs inputs_16.f32 --reference-images images_16.txt --images-root DIR] [--tflite]
+        [--reference-inputs inputs_16.f32] [--tflite]
     python3 scripts/check_keras_export.py compare --keras M.keras --onnx M.onnx   (also needs onnxruntime)
 
 Default mode: the same comparisons as check_onnx_export.py (which see), with the model loaded by
@@ -76,7 +76,7 @@ def check_run(args):
                 ok &= compare("tflite (from_keras_model) vs tlearn predict", lite(x), None, p_ref, None,
                               args.atol, args.embedding_atol)
         if args.reference_inputs:
-            ok &= check_reference(args, size, exact, classes, tmp, lambda x: predict(model, x))
+            ok &= check_reference(args, size, exact, classes, tmp, lambda x: (predict(model, x), predict(embedding, x)))
     return ok
 
 

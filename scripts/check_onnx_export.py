@@ -3,7 +3,7 @@
 
     python3 scripts/check_onnx_export.py --db DB --run RUN --weights FILE.h5 [--tlearn .build/debug/tlearn]
         [IMAGE ...] [--split test --images-root DIR]
-        [--reference-inputs inputs_16.f32 --reference-images images_16.txt --images-root DIR]
+        [--reference-inputs inputs_16.f32]
     python3 scripts/check_onnx_export.py finetune --model M.onnx --dir DIR
 
 Needs: pip install onnxruntime onnx numpy.
@@ -14,10 +14,9 @@ Default mode: exports the run with tlearn (--input float32 and --input uint8), r
   - `probabilities` with `tlearn predict RUN --json` (max abs difference <= --atol, same top-1 on every image),
   - `embedding` with `tlearn embed --json` (max abs difference <= --embedding-atol),
 feeding the model exactly the network inputs tlearn made (`tlearn embed --inputs`; for uint8 the bytes they
-come from). With --reference-inputs, the model also gets those float32 inputs (n x S x S x 3, e.g.
-../shared/reference/inputs_16.f32), compared with `tlearn predict` on the images listed in --reference-images
-(relative to --images-root); tlearn's own inputs for them must be the reference inputs bit for bit (a run
-extracted with --exact-decode makes Pillow's pixels).
+come from). With --reference-inputs, the model also gets those float32 inputs (n x S x S x 3 scaled from
+bytes, e.g. ../shared/reference/inputs_16.f32), compared with `tlearn predict` and `tlearn embed` on S x S PNGs
+of those bytes (tlearn's resize leaves an S x S image as it is: its inputs must be the reference bit for bit).
 
 finetune mode (used by the Swift tests, which write DIR): checks a model exported with a tuned Conv_1 against
 NumPy in float64 from `block_16_project_BN`, the model's own Conv_1 input: relu6(maps K + b), averaged over
@@ -26,7 +25,7 @@ dense_kernel.f32 (dim x classes), dense_bias.f32, and inputs from DIR/inputs.f32
 
 Prints one line per comparison; exits 1 when any bound fails.
 """
-import argparse, json, os, sqlite3, subprocess, sys, tempfile
+import argparse, json, os, sqlite3, struct, subprocess, sys, tempfile, zlib
 import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -111,12 +110,15 @@ def run_images(args):
     return size, "dct-scale" not in preprocessing, images
 
 
-def reference_images(args):
-    """The images listed in --reference-images and their inputs from --reference-inputs."""
-    if not (args.reference_images and args.images_root):
-        sys.exit("error: --reference-inputs needs --reference-images and --images-root")
-    listed = [os.path.join(args.images_root, line.strip()) for line in open(args.reference_images) if line.strip()]
-    return listed, np.fromfile(args.reference_inputs, "<f4").reshape(len(listed), -1)
+def write_png(path, pixels):
+    """An 8-bit RGB PNG of pixels (h, w, 3) uint8: signature, IHDR, one zlib IDAT (filter 0 per row), IEND."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    h, w, _ = pixels.shape
+    rows = b"".join(b"\0" + pixels[y].tobytes() for y in range(h))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 def run_arguments(ap):
@@ -128,24 +130,28 @@ def run_arguments(ap):
     ap.add_argument("--tlearn", default=os.path.join(REPO, ".build", "debug", "tlearn"))
     ap.add_argument("--split", help="also every image of this split (train, val, test) in the database")
     ap.add_argument("--images-root", help="the folder the database's image paths are relative to")
-    ap.add_argument("--reference-inputs", help="float32 network inputs (n x S x S x 3), e.g. inputs_16.f32")
-    ap.add_argument("--reference-images", help="the images of --reference-inputs, one per line, relative to --images-root")
+    ap.add_argument("--reference-inputs", help="float32 network inputs (n x S x S x 3) scaled from bytes, e.g. inputs_16.f32")
     ap.add_argument("--atol", type=float, default=1e-4, help="bound on the probabilities' max abs difference")
     ap.add_argument("--embedding-atol", type=float, default=1e-3, help="bound on the embeddings' max abs difference")
 
 
 def check_reference(args, size, exact, classes, tmp, predict):
-    """--reference-inputs through `predict` (inputs -> probabilities) against tlearn predict on their images."""
-    listed, reference = reference_images(args)
-    reference = reference.reshape(len(listed), size, size, 3)
-    x, _, p_ref = tlearn_outputs(args, listed, size, exact, classes, tmp)
+    """--reference-inputs through `predict` (inputs -> probabilities) against `tlearn predict` on the same inputs:
+    each becomes an S x S PNG of the bytes it was scaled from, which tlearn's resize to S x S leaves as it is."""
+    reference = np.fromfile(args.reference_inputs, "<f4").reshape(-1, size, size, 3)
+    folder = os.path.join(tmp, "reference")
+    os.makedirs(folder)
+    pngs = [os.path.join(folder, f"{i:03d}.png") for i in range(len(reference))]
+    for path, pixels in zip(pngs, to_bytes(reference)):
+        write_png(path, pixels)
+    x, e_ref, p_ref = tlearn_outputs(args, pngs, size, exact, classes, tmp)
     ok = True
     if not np.array_equal(x, reference):
-        print(f"FAIL  tlearn's inputs for {args.reference_images} differ from {args.reference_inputs} "
-              f"(max abs {np.abs(x - reference).max():.2e}): extract with --exact-decode for Pillow's pixels")
+        print(f"FAIL  tlearn's inputs for the PNGs of {args.reference_inputs} are not those inputs "
+              f"(max abs {np.abs(x - reference).max():.2e})")
         ok = False
-    p = predict(reference)
-    return ok & compare(f"{os.path.basename(args.reference_inputs)} vs tlearn predict", p, None, p_ref, None,
+    p, e = predict(reference)
+    return ok & compare(f"{os.path.basename(args.reference_inputs)} vs tlearn predict/embed", p, e, p_ref, e_ref,
                         args.atol, args.embedding_atol)
 
 
@@ -171,7 +177,7 @@ def check_run(args):
                 p, e = run_model(models[kind], feed)
                 ok &= compare(f"{kind} input vs tlearn predict/embed", p, e, p_ref, e_ref, args.atol, args.embedding_atol)
         if args.reference_inputs:
-            ok &= check_reference(args, size, exact, classes, tmp, lambda x: run_model(models["float32"], x)[0])
+            ok &= check_reference(args, size, exact, classes, tmp, lambda x: run_model(models["float32"], x))
     return ok
 
 
