@@ -51,8 +51,9 @@ public final class HDF5Writer {
 
     /// A contiguous float32 (little-endian) dataset `name` (absolute; its group must exist) of `shape`.
     public func writeFloats(_ name: String, shape: [Int], _ values: [Float]) throws {
-        precondition(shape.reduce(1, *) == values.count,
-                     "HDF5Writer.writeFloats: \(values.count) values for shape \(shape) of \(name)")
+        precondition(
+            shape.reduce(1, *) == values.count,
+            "HDF5Writer.writeFloats: \(values.count) values for shape \(shape) of \(name)")
         var dims = shape.map { hsize_t($0) }
         let space = H5Screate_simple(Int32(dims.count), &dims, nil)
         guard space >= 0 else { throw bad("cannot make the dataspace of \(name)") }
@@ -72,11 +73,13 @@ public final class HDF5Writer {
         let type = H5Tcopy(tl_H5T_C_S1())
         defer { H5Tclose(type) }
         guard H5Tset_size(type, tl_H5T_VARIABLE()) >= 0, H5Tset_cset(type, H5T_CSET_UTF8) >= 0,
-              H5Tset_strpad(type, H5T_STR_NULLTERM) >= 0 else { throw bad("cannot make the string type of \(name)") }
+            H5Tset_strpad(type, H5T_STR_NULLTERM) >= 0
+        else { throw bad("cannot make the string type of \(name)") }
         let space = H5Screate(H5S_SCALAR)
         guard space >= 0 else { throw bad("cannot make the dataspace of attribute \(name)") }
         defer { H5Sclose(space) }
-        let attr = H5Acreate_by_name(id, object, name, type, space, tl_H5P_DEFAULT(), tl_H5P_DEFAULT(), tl_H5P_DEFAULT())
+        let attr = H5Acreate_by_name(
+            id, object, name, type, space, tl_H5P_DEFAULT(), tl_H5P_DEFAULT(), tl_H5P_DEFAULT())
         guard attr >= 0 else { throw bad("cannot create attribute \(name) of \(object)") }
         defer { H5Aclose(attr) }
         let rc = value.withCString { text -> herr_t in

@@ -15,7 +15,8 @@ public struct FoldedNetwork: Sendable {
     /// Reads a Keras `.h5` (any layout `MobileNetV2(weightsAt:)` reads) for `inputSize` x `inputSize` inputs.
     public init(weightsAt path: String, inputSize: Int) throws {
         guard (32...MobileNetV2.maxInputSize).contains(inputSize) else {
-            throw WeightsError.invalid(file: path, reason: "input size \(inputSize) is outside 32...\(MobileNetV2.maxInputSize)")
+            throw WeightsError.invalid(
+                file: path, reason: "input size \(inputSize) is outside 32...\(MobileNetV2.maxInputSize)")
         }
         self.init(weights: try KerasWeights(path: path), inputSize: inputSize)
     }
@@ -27,40 +28,55 @@ public struct FoldedNetwork: Sendable {
         var layers: [FoldedConvolution] = []
         var size = inputSize
         /// Appends one convolution reading a `size` x `size` map, and moves `size` to its output.
-        func add(_ name: String, bn: String, kind: FoldedConvolution.Kind, kernelSize: Int, channels: (Int, Int),
-                 stride: Int = 1, activation: String?, pad: String? = nil, add: String? = nil, startsBlock: Bool = false) {
-            let window = kernelSize == 3 ? Window.keras(height: size, width: size, stride: stride)
-                : Window(inHeight: size, inWidth: size, stride: 1, padTop: 0, padLeft: 0, outHeight: size, outWidth: size)
+        func add(
+            _ name: String, bn: String, kind: FoldedConvolution.Kind, kernelSize: Int, channels: (Int, Int),
+            stride: Int = 1, activation: String?, pad: String? = nil, add: String? = nil, startsBlock: Bool = false
+        ) {
+            let window =
+                kernelSize == 3
+                ? Window.keras(height: size, width: size, stride: stride)
+                : Window(
+                    inHeight: size, inWidth: size, stride: 1, padTop: 0, padLeft: 0, outHeight: size, outWidth: size)
             let trailing = kernelSize == 3 ? (window.outHeight - 1) * stride + 3 - size - window.padTop : 0
             let keras = FoldedConvolution.KerasArrays(
                 kernel: weights.arrays["\(name)/kernel"]!, gamma: weights.arrays["\(bn)/gamma"]!,
                 beta: weights.arrays["\(bn)/beta"]!, movingMean: weights.arrays["\(bn)/moving_mean"]!,
                 movingVariance: weights.arrays["\(bn)/moving_variance"]!)
             let folded = weights.folded(name, batchNorm: bn)
-            layers.append(FoldedConvolution(
-                names: .init(convolution: name, batchNorm: bn, activation: activation, padding: pad, add: add),
-                kind: kind, kernelSize: kernelSize, inChannels: channels.0, outChannels: channels.1, stride: stride,
-                inputSize: size, outputSize: window.outHeight,
-                padding: .init(top: window.padTop, left: window.padLeft, bottom: trailing, right: trailing),
-                relu6: activation != nil, startsBlock: startsBlock, kernel: folded.kernel, bias: folded.bias, keras: keras))
+            layers.append(
+                FoldedConvolution(
+                    names: .init(convolution: name, batchNorm: bn, activation: activation, padding: pad, add: add),
+                    kind: kind, kernelSize: kernelSize, inChannels: channels.0, outChannels: channels.1, stride: stride,
+                    inputSize: size, outputSize: window.outHeight,
+                    padding: .init(top: window.padTop, left: window.padLeft, bottom: trailing, right: trailing),
+                    relu6: activation != nil, startsBlock: startsBlock, kernel: folded.kernel, bias: folded.bias,
+                    keras: keras))
             size = window.outHeight
         }
-        add("Conv1", bn: "bn_Conv1", kind: .full, kernelSize: 3, channels: (3, arch.stemChannels), stride: 2,
+        add(
+            "Conv1", bn: "bn_Conv1", kind: .full, kernelSize: 3, channels: (3, arch.stemChannels), stride: 2,
             activation: "Conv1_relu")
         for b in arch.blocks {
             let p = b.prefix
             if b.hasExpand {
-                add(p + "expand", bn: p + "expand_BN", kind: .full, kernelSize: 1, channels: (b.inChannels, b.expandedChannels),
+                add(
+                    p + "expand", bn: p + "expand_BN", kind: .full, kernelSize: 1,
+                    channels: (b.inChannels, b.expandedChannels),
                     activation: p + "expand_relu", startsBlock: true)
             }
             // Keras pads stride-2 depthwise layers with an explicit ZeroPadding2D (block_N_pad), then "valid".
-            add(p + "depthwise", bn: p + "depthwise_BN", kind: .depthwise, kernelSize: 3,
+            add(
+                p + "depthwise", bn: p + "depthwise_BN", kind: .depthwise, kernelSize: 3,
                 channels: (b.expandedChannels, b.expandedChannels), stride: b.stride, activation: p + "depthwise_relu",
                 pad: b.stride == 2 ? p + "pad" : nil, startsBlock: !b.hasExpand)
-            add(p + "project", bn: p + "project_BN", kind: .full, kernelSize: 1, channels: (b.expandedChannels, b.outChannels),
+            add(
+                p + "project", bn: p + "project_BN", kind: .full, kernelSize: 1,
+                channels: (b.expandedChannels, b.outChannels),
                 activation: nil, add: b.hasResidual ? p + "add" : nil)
         }
-        add("Conv_1", bn: "Conv_1_bn", kind: .full, kernelSize: 1, channels: (arch.blocks.last!.outChannels, arch.lastChannels),
+        add(
+            "Conv_1", bn: "Conv_1_bn", kind: .full, kernelSize: 1,
+            channels: (arch.blocks.last!.outChannels, arch.lastChannels),
             activation: "out_relu")
         self.layers = layers
     }
@@ -74,11 +90,11 @@ public struct FoldedConvolution: Sendable {
 
     /// Keras's layer names, from keras/src/applications/mobilenet_v2.py.
     public struct Names: Sendable, Equatable {
-        public let convolution: String     // Conv1, block_N_expand, block_N_depthwise, block_N_project, Conv_1
-        public let batchNorm: String       // bn_Conv1, block_N_*_BN, Conv_1_bn
-        public let activation: String?     // the ReLU(6) layer (Conv1_relu, block_N_*_relu, out_relu); nil: linear
-        public let padding: String?        // block_N_pad: a ZeroPadding2D before a stride-2 depthwise layer
-        public let add: String?            // block_N_add: this output plus the block's input
+        public let convolution: String  // Conv1, block_N_expand, block_N_depthwise, block_N_project, Conv_1
+        public let batchNorm: String  // bn_Conv1, block_N_*_BN, Conv_1_bn
+        public let activation: String?  // the ReLU(6) layer (Conv1_relu, block_N_*_relu, out_relu); nil: linear
+        public let padding: String?  // block_N_pad: a ZeroPadding2D before a stride-2 depthwise layer
+        public let add: String?  // block_N_add: this output plus the block's input
     }
 
     /// Zero pixels around the input, in pixels; stride 2 pads bottom/right only on even sizes
@@ -92,7 +108,7 @@ public struct FoldedConvolution: Sendable {
 
     /// The unfolded arrays as Keras stores them: the kernel, then the BatchNorm's four.
     public struct KerasArrays: Sendable {
-        public let kernel: [Float]        // (kh, kw, cin, cout), or (3, 3, C, 1) for depthwise
+        public let kernel: [Float]  // (kh, kw, cin, cout), or (3, 3, C, 1) for depthwise
         public let gamma: [Float]
         public let beta: [Float]
         public let movingMean: [Float]
@@ -109,11 +125,11 @@ public struct FoldedConvolution: Sendable {
 
     public let names: Names
     public let kind: Kind
-    public let kernelSize: Int           // 3 or 1
+    public let kernelSize: Int  // 3 or 1
     public let inChannels: Int
     public let outChannels: Int
     public let stride: Int
-    public let inputSize: Int            // square input map side
+    public let inputSize: Int  // square input map side
     public let outputSize: Int
     public let padding: Padding
     /// ReLU6 after the BatchNorm (`names.activation`); else linear.

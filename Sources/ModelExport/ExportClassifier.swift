@@ -38,18 +38,21 @@ public struct ExportClassifier: Sendable {
 
     /// Checks every shape against the network, so a mismatch is an error naming both, not a broken file.
     func check(against network: FoldedNetwork) throws {
-        let dim = network.dim, n = classes.count
+        let dim = network.dim
+        let n = classes.count
         guard n > 0 else { throw ExportError.invalid("the classifier has no classes") }
         guard Set(classes).count == n else { throw ExportError.invalid("the class names are not unique: \(classes)") }
         guard denseWeights.count == dim * n, denseBias.count == n else {
-            throw ExportError.invalid("the head has \(denseWeights.count) weights and \(denseBias.count) biases; "
-                + "the backbone's \(dim)-float embeddings and \(n) classes need \(dim * n) and \(n)")
+            throw ExportError.invalid(
+                "the head has \(denseWeights.count) weights and \(denseBias.count) biases; "
+                    + "the backbone's \(dim)-float embeddings and \(n) classes need \(dim * n) and \(n)")
         }
         if let conv1 {
             let cin = network.architecture.blocks.last!.outChannels
             guard conv1.kernel.count == cin * dim, conv1.bias.count == dim else {
-                throw ExportError.invalid("the tuned Conv_1 has \(conv1.kernel.count) weights and \(conv1.bias.count) biases; "
-                    + "the backbone's Conv_1 (\(cin) -> \(dim)) needs \(cin * dim) and \(dim)")
+                throw ExportError.invalid(
+                    "the tuned Conv_1 has \(conv1.kernel.count) weights and \(conv1.bias.count) biases; "
+                        + "the backbone's Conv_1 (\(cin) -> \(dim)) needs \(cin * dim) and \(dim)")
             }
         }
         let values = denseWeights + denseBias + (conv1.map { $0.kernel + $0.bias } ?? [])
@@ -77,7 +80,9 @@ public struct ExportProvenance: Sendable {
     /// `backbones.preprocessing`: how the run's images were decoded and scaled.
     public let preprocessing: String
 
-    public init(runID: Int64, splitFingerprint: String, weightsSHA256: String, weightsName: String, preprocessing: String) {
+    public init(
+        runID: Int64, splitFingerprint: String, weightsSHA256: String, weightsName: String, preprocessing: String
+    ) {
         self.runID = runID
         self.splitFingerprint = splitFingerprint
         self.weightsSHA256 = weightsSHA256
@@ -100,9 +105,12 @@ public struct ExportProvenance: Sendable {
             ("input_size", String(size)),
             ("preprocessing", preprocessing),
             ("split_fingerprint", splitFingerprint),
-            ("input", input == .float32
-                ? "image: float32 [N, \(size), \(size), 3], RGB already scaled by x / 127.5 - 1"
-                : "image: uint8 [N, \(size), \(size), 3], RGB bytes; scaled by x / 127.5 - 1 inside the model"),
+            (
+                "input",
+                input == .float32
+                    ? "image: float32 [N, \(size), \(size), 3], RGB already scaled by x / 127.5 - 1"
+                    : "image: uint8 [N, \(size), \(size), 3], RGB bytes; scaled by x / 127.5 - 1 inside the model"
+            ),
         ]
     }
 }
@@ -114,8 +122,8 @@ public enum ExportError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .invalid(reason): "cannot export: \(reason)"
-        case let .unwritable(path, reason): "cannot write \(path): \(reason)"
+        case .invalid(let reason): "cannot export: \(reason)"
+        case .unwritable(let path, let reason): "cannot write \(path): \(reason)"
         }
     }
 }

@@ -3,7 +3,8 @@ import Foundation
 /// A JSON value whose objects keep their keys in the order written, so exported configs are stable
 /// and read like the ones Keras writes.
 indirect enum JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
-    ExpressibleByArrayLiteral, ExpressibleByNilLiteral {
+    ExpressibleByArrayLiteral, ExpressibleByNilLiteral
+{
     case null
     case bool(Bool)
     case int(Int)
@@ -22,12 +23,13 @@ indirect enum JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral
     var text: String {
         switch self {
         case .null: "null"
-        case let .bool(b): b ? "true" : "false"
-        case let .int(i): String(i)
-        case let .double(d): d == d.rounded() && abs(d) < 1e15 ? String(format: "%.1f", d) : "\(d)"
-        case let .string(s): JSONValue.quoted(s)
-        case let .array(items): "[" + items.map(\.text).joined(separator: ",") + "]"
-        case let .object(pairs): "{" + pairs.map { JSONValue.quoted($0.0) + ":" + $0.1.text }.joined(separator: ",") + "}"
+        case .bool(let b): b ? "true" : "false"
+        case .int(let i): String(i)
+        case .double(let d): d == d.rounded() && abs(d) < 1e15 ? String(format: "%.1f", d) : "\(d)"
+        case .string(let s): JSONValue.quoted(s)
+        case .array(let items): "[" + items.map(\.text).joined(separator: ",") + "]"
+        case .object(let pairs):
+            "{" + pairs.map { JSONValue.quoted($0.0) + ":" + $0.1.text }.joined(separator: ",") + "}"
         }
     }
 

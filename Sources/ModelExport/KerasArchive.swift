@@ -4,7 +4,7 @@ import MobileNet
 import ZIPFoundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A Keras 3 `.keras` archive of the classifier (`KerasModel`): a zip of `metadata.json`, `config.json` and
@@ -17,8 +17,10 @@ public enum KerasArchive {
     public static let kerasVersion = "3.15.1"
 
     /// Writes the archive to `path` through a temporary file beside it.
-    public static func write(to path: String, network: FoldedNetwork, classifier: ExportClassifier,
-                             provenance: ExportProvenance, date: Date = Date()) throws {
+    public static func write(
+        to path: String, network: FoldedNetwork, classifier: ExportClassifier,
+        provenance: ExportProvenance, date: Date = Date()
+    ) throws {
         try classifier.check(against: network)
         let model = KerasModel(network: network, classifier: classifier, name: "tlearn_run_\(provenance.runID)")
         try writeAtomically(path) { temporary in
@@ -28,8 +30,9 @@ public enum KerasArchive {
             do {
                 let archive = try Archive(url: URL(fileURLWithPath: temporary), accessMode: .create)
                 // Stored, not deflated, as Keras writes its archives.
-                try add(Data(metadata(provenance: provenance, network: network, classifier: classifier, date: date).utf8),
-                        as: "metadata.json", to: archive, date: date)
+                try add(
+                    Data(metadata(provenance: provenance, network: network, classifier: classifier, date: date).utf8),
+                    as: "metadata.json", to: archive, date: date)
                 try add(Data(model.config.utf8), as: "config.json", to: archive, date: date)
                 try archive.addEntry(with: "model.weights.h5", fileURL: URL(fileURLWithPath: weights))
             } catch let error as ExportError {
@@ -61,26 +64,35 @@ public enum KerasArchive {
     }
 
     private static func add(_ data: Data, as name: String, to archive: Archive, date: Date) throws {
-        try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count), modificationDate: date) { position, size in
+        try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count), modificationDate: date) {
+            position, size in
             data.subdata(in: Int(position)..<(Int(position) + size))
         }
     }
 
     /// `metadata.json`: Keras's two keys, and under "tlearn" where the model came from.
-    static func metadata(provenance: ExportProvenance, network: FoldedNetwork, classifier: ExportClassifier, date: Date) -> String {
+    static func metadata(provenance: ExportProvenance, network: FoldedNetwork, classifier: ExportClassifier, date: Date)
+        -> String
+    {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.dateFormat = "yyyy-MM-dd@HH:mm:ss"
         var properties = provenance.properties(network: network, classifier: classifier, input: .float32)
-        properties = properties.filter { $0.0 != "input" } + [
-            ("input", "float32 [N, \(network.inputSize), \(network.inputSize), 3], RGB already scaled by x / 127.5 - 1"),
-        ]
+        properties =
+            properties.filter { $0.0 != "input" } + [
+                (
+                    "input",
+                    "float32 [N, \(network.inputSize), \(network.inputSize), 3], RGB already scaled by x / 127.5 - 1"
+                )
+            ]
         // Numbers and the class list go in as JSON values, the rest as strings.
         let json: Set<String> = ["run_id", "classes", "dim", "alpha", "input_size"]
-        let tlearn = "{" + properties.map { key, value in
-            JSONValue.quoted(key) + ": " + (json.contains(key) ? value : JSONValue.quoted(value))
-        }.joined(separator: ", ") + "}"
-        return "{\"keras_version\": \(JSONValue.quoted(kerasVersion)), \"date_saved\": \(JSONValue.quoted(formatter.string(from: date))), "
-            + "\"tlearn\": \(tlearn)}"
+        let tlearn =
+            "{"
+            + properties.map { key, value in
+                JSONValue.quoted(key) + ": " + (json.contains(key) ? value : JSONValue.quoted(value))
+            }.joined(separator: ", ") + "}"
+        let saved = JSONValue.quoted(formatter.string(from: date))
+        return "{\"keras_version\": \(JSONValue.quoted(kerasVersion)), \"date_saved\": \(saved), \"tlearn\": \(tlearn)}"
     }
 }

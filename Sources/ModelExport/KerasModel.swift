@@ -12,8 +12,8 @@ struct KerasModel {
         let className: String
         let name: String
         let config: [(String, JSONValue)]
-        let inputs: [String]              // layer names (each layer has one output)
-        let shape: [Int]                  // output shape without the batch
+        let inputs: [String]  // layer names (each layer has one output)
+        let shape: [Int]  // output shape without the batch
         let variables: [(shape: [Int], values: [Float])]
     }
 
@@ -26,26 +26,40 @@ struct KerasModel {
     init(network: FoldedNetwork, classifier: ExportClassifier, name: String) {
         self.name = name
         let s = network.inputSize
-        add("InputLayer", "input_layer", [("batch_shape", [nil, .int(s), .int(s), 3]), ("dtype", "float32"),
-                                          ("sparse", false)], inputs: [], shape: [s, s, 3])
-        var x = "input_layer", blockInput = x
+        add(
+            "InputLayer", "input_layer",
+            [
+                ("batch_shape", [nil, .int(s), .int(s), 3]), ("dtype", "float32"),
+                ("sparse", false),
+            ], inputs: [], shape: [s, s, 3])
+        var x = "input_layer"
+        var blockInput = x
         for layer in network.layers {
             if layer.startsBlock { blockInput = x }
-            let n = layer.names, size = layer.outputSize, c = layer.outChannels, k = layer.kernelSize
+            let n = layer.names
+            let size = layer.outputSize
+            let c = layer.outChannels
+            let k = layer.kernelSize
             if let pad = n.padding {
                 let p = layer.padding
-                add("ZeroPadding2D", pad, [("padding", .array([[.int(p.top), .int(p.bottom)], [.int(p.left), .int(p.right)]])),
-                                           ("data_format", "channels_last")],
-                    inputs: [x], shape: [layer.inputSize + p.top + p.bottom, layer.inputSize + p.left + p.right, layer.inChannels])
+                add(
+                    "ZeroPadding2D", pad,
+                    [
+                        ("padding", .array([[.int(p.top), .int(p.bottom)], [.int(p.left), .int(p.right)]])),
+                        ("data_format", "channels_last"),
+                    ],
+                    inputs: [x],
+                    shape: [layer.inputSize + p.top + p.bottom, layer.inputSize + p.left + p.right, layer.inChannels])
                 x = pad
             }
             var arrays = layer.keras
             if n.convolution == "Conv_1", let tuned = classifier.conv1 {
                 // The tuned Conv_1 has its BatchNorm folded in: Conv_1_bn becomes the identity plus its bias.
                 // 1 - eps is 0.999f, and 0.999f + 0.001f rounds to exactly 1.0f, so 1/sqrt(var + eps) is 1.
-                arrays = .init(kernel: tuned.kernel, gamma: [Float](repeating: 1, count: c), beta: tuned.bias,
-                               movingMean: [Float](repeating: 0, count: c),
-                               movingVariance: [Float](repeating: 1 - KerasModel.epsilon, count: c))
+                arrays = .init(
+                    kernel: tuned.kernel, gamma: [Float](repeating: 1, count: c), beta: tuned.bias,
+                    movingMean: [Float](repeating: 0, count: c),
+                    movingVariance: [Float](repeating: 1 - KerasModel.epsilon, count: c))
             }
             let common: [(String, JSONValue)] = [
                 ("kernel_size", [.int(k), .int(k)]), ("strides", [.int(layer.stride), .int(layer.stride)]),
@@ -53,19 +67,31 @@ struct KerasModel {
                 ("dilation_rate", [1, 1]),
             ]
             if layer.kind == .depthwise {
-                add("DepthwiseConv2D", n.convolution, [("depth_multiplier", 1)] + common + [("activation", "linear"), ("use_bias", false)],
+                add(
+                    "DepthwiseConv2D", n.convolution,
+                    [("depth_multiplier", 1)] + common + [("activation", "linear"), ("use_bias", false)],
                     inputs: [x], shape: [size, size, c], variables: [([k, k, c, 1], arrays.kernel)])
             } else {
-                add("Conv2D", n.convolution, [("filters", .int(c))] + common + [("groups", 1), ("activation", "linear"), ("use_bias", false)],
+                add(
+                    "Conv2D", n.convolution,
+                    [("filters", .int(c))] + common + [("groups", 1), ("activation", "linear"), ("use_bias", false)],
                     inputs: [x], shape: [size, size, c], variables: [([k, k, layer.inChannels, c], arrays.kernel)])
             }
-            add("BatchNormalization", n.batchNorm, [("axis", -1), ("momentum", .double(0.999)), ("epsilon", .double(0.001)),
-                                                    ("center", true), ("scale", true)],
+            add(
+                "BatchNormalization", n.batchNorm,
+                [
+                    ("axis", -1), ("momentum", .double(0.999)), ("epsilon", .double(0.001)),
+                    ("center", true), ("scale", true),
+                ],
                 inputs: [n.convolution], shape: [size, size, c],
-                variables: [([c], arrays.gamma), ([c], arrays.beta), ([c], arrays.movingMean), ([c], arrays.movingVariance)])
+                variables: [
+                    ([c], arrays.gamma), ([c], arrays.beta), ([c], arrays.movingMean), ([c], arrays.movingVariance),
+                ])
             x = n.batchNorm
             if let relu = n.activation {
-                add("ReLU", relu, [("max_value", .double(6)), ("negative_slope", .double(0)), ("threshold", .double(0))],
+                add(
+                    "ReLU", relu,
+                    [("max_value", .double(6)), ("negative_slope", .double(0)), ("threshold", .double(0))],
                     inputs: [x], shape: [size, size, c])
                 x = relu
             }
@@ -74,17 +100,26 @@ struct KerasModel {
                 x = sum
             }
         }
-        add("GlobalAveragePooling2D", "global_average_pooling2d", [("data_format", "channels_last"), ("keepdims", false)],
+        add(
+            "GlobalAveragePooling2D", "global_average_pooling2d",
+            [("data_format", "channels_last"), ("keepdims", false)],
             inputs: [x], shape: [network.dim])
-        add("Dense", "predictions", [("units", .int(classifier.classes.count)), ("activation", "softmax"), ("use_bias", true)],
+        add(
+            "Dense", "predictions",
+            [("units", .int(classifier.classes.count)), ("activation", "softmax"), ("use_bias", true)],
             inputs: ["global_average_pooling2d"], shape: [classifier.classes.count],
-            variables: [([network.dim, classifier.classes.count], classifier.denseWeights),
-                        ([classifier.classes.count], classifier.denseBias)])
+            variables: [
+                ([network.dim, classifier.classes.count], classifier.denseWeights),
+                ([classifier.classes.count], classifier.denseBias),
+            ])
     }
 
-    private mutating func add(_ className: String, _ name: String, _ config: [(String, JSONValue)], inputs: [String], shape: [Int],
-                              variables: [(shape: [Int], values: [Float])] = []) {
-        layers.append(Layer(className: className, name: name, config: config, inputs: inputs, shape: shape, variables: variables))
+    private mutating func add(
+        _ className: String, _ name: String, _ config: [(String, JSONValue)], inputs: [String], shape: [Int],
+        variables: [(shape: [Int], values: [Float])] = []
+    ) {
+        layers.append(
+            Layer(className: className, name: name, config: config, inputs: inputs, shape: shape, variables: variables))
     }
 
     /// `config.json`: what `keras.saving.serialize_keras_object(model)` gives, minus the settings left at their
@@ -93,15 +128,22 @@ struct KerasModel {
         var shapes: [String: [Int]] = [:]
         for l in layers { shapes[l.name] = l.shape }
         func tensor(_ name: String) -> JSONValue {
-            .object([("class_name", "__keras_tensor__"), ("config", .object([
-                ("shape", .array([nil] + shapes[name]!.map { .int($0) })), ("dtype", "float32"),
-                ("keras_history", [.string(name), 0, 0]),
-            ]))])
+            .object([
+                ("class_name", "__keras_tensor__"),
+                (
+                    "config",
+                    .object([
+                        ("shape", .array([nil] + shapes[name]!.map { .int($0) })), ("dtype", "float32"),
+                        ("keras_history", [.string(name), 0, 0]),
+                    ])
+                ),
+            ])
         }
         let entries: [JSONValue] = layers.map { l in
             let arguments: JSONValue = l.inputs.count == 1 ? tensor(l.inputs[0]) : .array(l.inputs.map(tensor))
             let nodes: JSONValue = l.inputs.isEmpty ? [] : [.object([("args", [arguments]), ("kwargs", .object([]))])]
-            let settings: [(String, JSONValue)] = l.className == "InputLayer"
+            let settings: [(String, JSONValue)] =
+                l.className == "InputLayer"
                 ? l.config + [("name", .string(l.name))]
                 : [("name", .string(l.name)), ("trainable", true), ("dtype", "float32")] + l.config
             return .object([
@@ -111,11 +153,16 @@ struct KerasModel {
         }
         let model: JSONValue = .object([
             ("module", "keras.src.models.functional"), ("class_name", "Functional"),
-            ("config", .object([
-                ("name", .string(name)), ("trainable", true), ("layers", .array(entries)),
-                ("input_layers", [.string(layers[0].name), 0, 0]), ("output_layers", [.string(layers.last!.name), 0, 0]),
-            ])),
-            ("registered_name", "Functional"), ("build_config", .object([("input_shape", nil)])), ("compile_config", nil),
+            (
+                "config",
+                .object([
+                    ("name", .string(name)), ("trainable", true), ("layers", .array(entries)),
+                    ("input_layers", [.string(layers[0].name), 0, 0]),
+                    ("output_layers", [.string(layers.last!.name), 0, 0]),
+                ])
+            ),
+            ("registered_name", "Functional"), ("build_config", .object([("input_shape", nil)])),
+            ("compile_config", nil),
         ])
         return model.text
     }
@@ -136,7 +183,8 @@ struct KerasModel {
     /// keras/src/utils/naming.py `to_snake_case`: Conv2D -> conv2d, ReLU -> re_lu, InputLayer -> input_layer.
     static func snakeCase(_ name: String) -> String {
         // re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name), then re.sub("([a-z])([A-Z])", r"\1_\2", ...).lower()
-        var chars = Array(name), out: [Character] = []
+        var chars = Array(name)
+        var out: [Character] = []
         var i = 0
         while i < chars.count {
             if i > 0, chars[i].isUppercase, i + 1 < chars.count, chars[i + 1].isLowercase { out.append("_") }

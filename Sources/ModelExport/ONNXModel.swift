@@ -17,24 +17,32 @@ public enum ONNXModel {
     public static let irVersion: Int64 = 7
 
     /// Writes the model to `path` through a temporary file beside it.
-    public static func write(to path: String, network: FoldedNetwork, classifier: ExportClassifier, input: ExportInput,
-                             provenance: ExportProvenance) throws {
+    public static func write(
+        to path: String, network: FoldedNetwork, classifier: ExportClassifier, input: ExportInput,
+        provenance: ExportProvenance
+    ) throws {
         let data = try serialized(network: network, classifier: classifier, input: input, provenance: provenance)
         try writeAtomically(data, to: path)
     }
 
     /// The serialized model.
-    public static func serialized(network: FoldedNetwork, classifier: ExportClassifier, input: ExportInput,
-                                  provenance: ExportProvenance) throws -> Data {
+    public static func serialized(
+        network: FoldedNetwork, classifier: ExportClassifier, input: ExportInput,
+        provenance: ExportProvenance
+    ) throws -> Data {
         let model = try build(network: network, classifier: classifier, input: input, provenance: provenance)
         return try model.serializedData()
     }
 
-    static func build(network: FoldedNetwork, classifier: ExportClassifier, input: ExportInput,
-                      provenance: ExportProvenance) throws -> Onnx_ModelProto {
+    static func build(
+        network: FoldedNetwork, classifier: ExportClassifier, input: ExportInput,
+        provenance: ExportProvenance
+    ) throws -> Onnx_ModelProto {
         try classifier.check(against: network)
         var g = GraphBuilder()
-        let size = Int64(network.inputSize), dim = Int64(network.dim), classes = Int64(classifier.classes.count)
+        let size = Int64(network.inputSize)
+        let dim = Int64(network.dim)
+        let classes = Int64(classifier.classes.count)
 
         // NHWC -> NCHW once, on the input (for uint8 before the scaling: a quarter of the bytes to move).
         g.node("Transpose", ["image"], "image_nchw", name: "to_nchw", attributes: [.ints("perm", [0, 3, 1, 2])])
@@ -43,7 +51,8 @@ public enum ONNXModel {
             // The same IEEE operations as tlearn's preprocessing: float32(byte) / 127.5 - 1.
             g.constant("preprocess/127.5", [127.5])
             g.constant("preprocess/1", [1])
-            g.node("Cast", [x], "image_float", attributes: [.int("to", Int64(Onnx_TensorProto.DataType.float.rawValue))])
+            g.node(
+                "Cast", [x], "image_float", attributes: [.int("to", Int64(Onnx_TensorProto.DataType.float.rawValue))])
             g.node("Div", ["image_float", "preprocess/127.5"], "image_divided")
             g.node("Sub", ["image_divided", "preprocess/1"], "image_scaled")
             x = "image_scaled"
@@ -54,7 +63,8 @@ public enum ONNXModel {
         var blockInput = x
         for layer in network.layers {
             if layer.startsBlock { blockInput = x }
-            var kernel = layer.kernel, bias = layer.bias
+            var kernel = layer.kernel
+            var bias = layer.bias
             if layer.names.convolution == "Conv_1", let tuned = classifier.conv1 {
                 kernel = tuned.kernel
                 bias = tuned.bias
@@ -66,7 +76,7 @@ public enum ONNXModel {
             }
         }
 
-        g.node("GlobalAveragePool", [x], "global_average_pooling2d")                     // (N, dim, 1, 1)
+        g.node("GlobalAveragePool", [x], "global_average_pooling2d")  // (N, dim, 1, 1)
         g.node("Flatten", ["global_average_pooling2d"], "embedding", attributes: [.int("axis", 1)])  // (N, dim)
         g.constant("predictions/kernel", classifier.denseWeights, shape: [dim, classes])
         g.constant("predictions/bias", classifier.denseBias, shape: [classes])
@@ -75,23 +85,35 @@ public enum ONNXModel {
 
         var graph = Onnx_GraphProto()
         graph.name = "tlearn_run_\(provenance.runID)"
-        graph.docString = "MobileNetV2 alpha \(network.architecture.alpha) (BatchNorm folded) + \(classifier.kind) head, "
+        graph.docString =
+            "MobileNetV2 alpha \(network.architecture.alpha) (BatchNorm folded) + \(classifier.kind) head, "
             + "exported by tlearn from run \(provenance.runID)"
         graph.node = g.nodes
         graph.initializer = g.initializers
         let elemType: Onnx_TensorProto.DataType = input == .float32 ? .float : .uint8
         graph.input = [valueInfo("image", elemType, [nil, size, size, 3])]
-        graph.output = [valueInfo("probabilities", .float, [nil, classes]), valueInfo("embedding", .float, [nil, dim])]
+        graph.output = [
+            valueInfo("probabilities", .float, [nil, classes]), valueInfo("embedding", .float, [nil, dim]),
+        ]
 
         var model = Onnx_ModelProto()
         model.irVersion = irVersion
         model.producerName = "tlearn"
         model.producerVersion = "tlearn-model/1"
-        model.opsetImport = [Onnx_OperatorSetIdProto.with { $0.domain = ""; $0.version = opset }]
+        model.opsetImport = [
+            Onnx_OperatorSetIdProto.with {
+                $0.domain = ""
+                $0.version = opset
+            }
+        ]
         model.docString = graph.docString
         model.graph = graph
-        model.metadataProps = provenance.properties(network: network, classifier: classifier, input: input).map { pair in
-            Onnx_StringStringEntryProto.with { $0.key = pair.0; $0.value = pair.1 }
+        model.metadataProps = provenance.properties(network: network, classifier: classifier, input: input).map {
+            pair in
+            Onnx_StringStringEntryProto.with {
+                $0.key = pair.0
+                $0.value = pair.1
+            }
         }
         return model
     }
@@ -122,11 +144,11 @@ struct GraphBuilder {
         var proto: Onnx_AttributeProto {
             var a = Onnx_AttributeProto()
             switch self {
-            case let .int(name, value):
+            case .int(let name, let value):
                 a.name = name
                 a.type = .int
                 a.i = value
-            case let .ints(name, values):
+            case .ints(let name, let values):
                 a.name = name
                 a.type = .ints
                 a.ints = values
@@ -136,7 +158,9 @@ struct GraphBuilder {
     }
 
     /// Appends a node `name` (default: its output's name) computing `output` from `inputs`.
-    mutating func node(_ op: String, _ inputs: [String], _ output: String, name: String? = nil, attributes: [Attribute] = []) {
+    mutating func node(
+        _ op: String, _ inputs: [String], _ output: String, name: String? = nil, attributes: [Attribute] = []
+    ) {
         var n = Onnx_NodeProto()
         n.opType = op
         n.name = name ?? output
@@ -148,7 +172,9 @@ struct GraphBuilder {
 
     /// A float32 initializer; a scalar when `shape` is empty, else `shape` must hold `values.count` floats.
     mutating func constant(_ name: String, _ values: [Float], shape: [Int64] = []) {
-        precondition(shape.reduce(1, *) == Int64(values.count), "GraphBuilder.constant: \(values.count) values for \(name) \(shape)")
+        precondition(
+            shape.reduce(1, *) == Int64(values.count),
+            "GraphBuilder.constant: \(values.count) values for \(name) \(shape)")
         var t = Onnx_TensorProto()
         t.name = name
         t.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
@@ -161,7 +187,9 @@ struct GraphBuilder {
     /// One folded Keras convolution (+ ReLU6 as Clip) on NCHW `input`; returns the output tensor's name:
     /// the Keras name of the last layer it stands for (BatchNorm or ReLU).
     mutating func convolution(_ layer: FoldedConvolution, kernel: [Float], bias: [Float], input: String) -> String {
-        let k = layer.kernelSize, cin = layer.inChannels, cout = layer.outChannels
+        let k = layer.kernelSize
+        let cin = layer.inChannels
+        let cout = layer.outChannels
         let name = layer.names.convolution
         // Keras (kh, kw, cin, cout) -> ONNX (cout, cin, kh, kw); depthwise (kh, kw, C) -> (C, 1, kh, kw).
         let perGroup = layer.kind == .depthwise ? 1 : cin
@@ -170,7 +198,8 @@ struct GraphBuilder {
             for kx in 0..<k {
                 for ci in 0..<perGroup {
                     for co in 0..<cout {
-                        weights[((co * perGroup + ci) * k + ky) * k + kx] = kernel[((ky * k + kx) * perGroup + ci) * cout + co]
+                        weights[((co * perGroup + ci) * k + ky) * k + kx] =
+                            kernel[((ky * k + kx) * perGroup + ci) * cout + co]
                     }
                 }
             }
@@ -179,13 +208,15 @@ struct GraphBuilder {
         constant("\(name)/bias", bias, shape: [Int64(cout)])
         let p = layer.padding
         let folded = layer.names.batchNorm
-        node("Conv", [input, "\(name)/kernel", "\(name)/bias"], folded, name: name, attributes: [
-            .ints("kernel_shape", [Int64(k), Int64(k)]),
-            .ints("strides", [Int64(layer.stride), Int64(layer.stride)]),
-            .ints("pads", [p.top, p.left, p.bottom, p.right].map(Int64.init)),   // begins (H, W), then ends
-            .ints("dilations", [1, 1]),
-            .int("group", layer.kind == .depthwise ? Int64(cout) : 1),
-        ])
+        node(
+            "Conv", [input, "\(name)/kernel", "\(name)/bias"], folded, name: name,
+            attributes: [
+                .ints("kernel_shape", [Int64(k), Int64(k)]),
+                .ints("strides", [Int64(layer.stride), Int64(layer.stride)]),
+                .ints("pads", [p.top, p.left, p.bottom, p.right].map(Int64.init)),  // begins (H, W), then ends
+                .ints("dilations", [1, 1]),
+                .int("group", layer.kind == .depthwise ? Int64(cout) : 1),
+            ])
         guard let relu = layer.names.activation else { return folded }
         node("Clip", [folded, "relu6/min", "relu6/max"], relu)
         return relu

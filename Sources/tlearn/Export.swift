@@ -41,7 +41,7 @@ struct Export: ParsableCommand {
             return  // the rest (run, weights, --out) is checked when exporting, with exit status 1
         }
         if runID != nil {
-            if format != nil { throw ValidationError("--format npy|csv is for vectors; a run's head is JSON, its model onnx or keras") }
+            if format != nil { throw ValidationError("--format is for vectors; a run's head is always JSON (its whole model: --format onnx or keras)") }
             var outIsDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: out, isDirectory: &outIsDirectory), outIsDirectory.boolValue {
                 throw ValidationError("--out \(out) is a directory; a run's head goes to a JSON file, like \(out)/head.json")
@@ -54,7 +54,7 @@ struct Export: ParsableCommand {
             }
         } else {
             guard let format else { throw ValidationError("give --format npy|csv to export vectors, or a RUN id to export a head") }
-            if !["npy", "csv"].contains(format) { throw ValidationError("--format must be npy or csv (or onnx or keras with a RUN), not \(format)") }
+            if !["npy", "csv"].contains(format) { throw ValidationError("--format must be npy or csv, not \(format) (onnx and keras export a RUN's model)") }
             if !["orig", "hflip"].contains(view) { throw ValidationError("--view must be orig or hflip, not \(view)") }
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), !isDirectory.boolValue {

@@ -13,11 +13,15 @@ enum ModelFormat: String, CaseIterable {
 
 /// The options only a model export takes (`export` declares them through this group).
 struct ModelExportOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("With --format onnx|keras: the Keras MobileNetV2 weights (.h5) the run was trained on.",
-                               valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "With --format onnx|keras: the Keras MobileNetV2 weights (.h5) the run was trained on.",
+            valueName: "file"))
     var weights: String?
-    @Option(help: ArgumentHelp("With --format onnx: what the model's `image` input takes: float32 (already scaled by "
-                               + "x / 127.5 - 1) or uint8 (RGB bytes, scaled inside the model).", valueName: "float32|uint8"))
+    @Option(
+        help: ArgumentHelp(
+            "With --format onnx: what the model's `image` input takes: float32 (already scaled by "
+                + "x / 127.5 - 1) or uint8 (RGB bytes, scaled inside the model).", valueName: "float32|uint8"))
     var input: String?
 
     /// Checks the flags of `export RUN --format FORMAT`; `format` nil or not a model format: none of these flags.
@@ -28,12 +32,17 @@ struct ModelExportOptions: ParsableArguments {
             return
         }
         if run == nil { throw ValidationError("--format \(format) exports a run's model: give the RUN id") }
-        if weights == nil { throw ValidationError("--format \(format) needs --weights, the backbone file the run was trained on") }
+        if weights == nil {
+            throw ValidationError("--format \(format) needs --weights, the backbone file the run was trained on")
+        }
         if let input {
-            guard let kind = ExportInput(rawValue: input) else { throw ValidationError("--input must be float32 or uint8, not \(input)") }
+            guard let kind = ExportInput(rawValue: input) else {
+                throw ValidationError("--input must be float32 or uint8, not \(input)")
+            }
             if model == .keras && kind == .uint8 {
-                throw ValidationError("--input uint8 is for --format onnx; the .keras model takes float32 scaled by x / 127.5 - 1, "
-                    + "as keras.applications.mobilenet_v2.preprocess_input gives")
+                throw ValidationError(
+                    "--input uint8 is for --format onnx; the .keras model takes float32 scaled by x / 127.5 - 1, "
+                        + "as keras.applications.mobilenet_v2.preprocess_input gives")
             }
         }
     }
@@ -42,19 +51,29 @@ struct ModelExportOptions: ParsableArguments {
     func export(run: Int64, db path: String, format: ModelFormat, out: String) throws {
         let db = try Database.open(path, readOnly: true)
         let stored = try RunStore.load(run, from: db)
-        let head = try stored.head()   // throws, naming the run, for a knn or nearest_centroid baseline
-        guard let weights else { preconditionFailure("ModelExportOptions.export without --weights (validate checks it)") }
+        let head = try stored.head()  // throws, naming the run, for a knn or nearest_centroid baseline
+        guard let weights else {
+            preconditionFailure("ModelExportOptions.export without --weights (validate checks it)")
+        }
         // The same checks as predict: the very weights file (SHA-256), a preprocessing this tlearn makes.
         let backbone = try loadRunBackbone(stored, weights: weights, db: db).net
-        guard let row = try db.rows("SELECT weights_sha256, weights_name, preprocessing FROM backbones WHERE id = ?1",
-                                    [.integer(stored.backboneID)]).first else {
-            throw HeadError.invalid("\(path): run \(run) names backbone \(stored.backboneID), which is not in the backbones table")
+        guard
+            let row = try db.rows(
+                "SELECT weights_sha256, weights_name, preprocessing FROM backbones WHERE id = ?1",
+                [.integer(stored.backboneID)]
+            ).first
+        else {
+            throw HeadError.invalid(
+                "\(path): run \(run) names backbone \(stored.backboneID), which is not in the backbones table")
         }
         let network = try FoldedNetwork(weightsAt: weights, inputSize: backbone.inputSize)
-        let w = head.parameters, split = head.dim * head.classCount
-        let classifier = ExportClassifier(classes: head.classes, denseWeights: Array(w[..<split]), denseBias: Array(w[split...]))
-        let provenance = ExportProvenance(runID: run, splitFingerprint: stored.splitFingerprint, weightsSHA256: row[0].string ?? "",
-                                          weightsName: row[1].string ?? "", preprocessing: row[2].string ?? "")
+        let w = head.parameters
+        let split = head.dim * head.classCount
+        let classifier = ExportClassifier(
+            classes: head.classes, denseWeights: Array(w[..<split]), denseBias: Array(w[split...]))
+        let provenance = ExportProvenance(
+            runID: run, splitFingerprint: stored.splitFingerprint, weightsSHA256: row[0].string ?? "",
+            weightsName: row[1].string ?? "", preprocessing: row[2].string ?? "")
         let kind = ExportInput(rawValue: input ?? "float32")!
         switch format {
         case .onnx:
@@ -63,7 +82,10 @@ struct ModelExportOptions: ParsableArguments {
             try KerasArchive.write(to: out, network: network, classifier: classifier, provenance: provenance)
         }
         let size = network.inputSize
-        writeStandardError("wrote run \(run) (\(classifier.kind), \(head.classCount) classes, MobileNetV2 alpha "
-            + "\(network.architecture.alpha) at \(size)x\(size), input \(format == .keras ? "float32" : kind.rawValue)) to \(out)\n")
+        writeStandardError(
+            "wrote run \(run) (\(classifier.kind), \(head.classCount) classes, MobileNetV2 alpha "
+                + "\(network.architecture.alpha) at \(size)x\(size), "
+                + "input \(format == .keras ? "float32" : kind.rawValue)) to \(out)\n"
+        )
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import HDF5
-@testable import ModelExport
 import XCTest
+
+@testable import ModelExport
 
 /// HDF5Writer's files read back by HDF5File (the same library's reader), and the atomic writes.
 final class HDF5WriterTests: XCTestCase {
@@ -12,7 +13,7 @@ final class HDF5WriterTests: XCTestCase {
             try file.createGroup("/layers/conv2d/vars")
             try file.writeFloats("/layers/conv2d/vars/0", shape: [1, 2, 3], values)
             try file.setAttribute("name", string: "Conv1 \"é\"", on: "/layers/conv2d/vars")
-            try file.createGroup("/layers/conv2d")   // existing groups are kept
+            try file.createGroup("/layers/conv2d")  // existing groups are kept
         }
         hdf5Lock.lock()
         defer { hdf5Lock.unlock() }
@@ -26,7 +27,9 @@ final class HDF5WriterTests: XCTestCase {
     func testAnExistingFileIsNotOverwritten() throws {
         let path = try temporaryDirectory(self).appendingPathComponent("w.h5").path
         try Data("keep".utf8).write(to: URL(fileURLWithPath: path))
-        XCTAssertThrowsError(try HDF5Writer.write(path) { _ in }) { XCTAssertTrue("\($0)".hasPrefix("\(path): cannot create it"), "\($0)") }
+        XCTAssertThrowsError(try HDF5Writer.write(path) { _ in }) {
+            XCTAssertTrue("\($0)".hasPrefix("\(path): cannot create it"), "\($0)")
+        }
         XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "keep")
     }
 
@@ -35,12 +38,14 @@ final class HDF5WriterTests: XCTestCase {
         let path = dir.appendingPathComponent("model.onnx").path
         try writeAtomically(Data("one".utf8), to: path)
         struct Interrupted: Error {}
-        XCTAssertThrowsError(try writeAtomically(path) { temporary in
-            try Data("half".utf8).write(to: URL(fileURLWithPath: temporary))
-            throw Interrupted()
-        })
+        XCTAssertThrowsError(
+            try writeAtomically(path) { temporary in
+                try Data("half".utf8).write(to: URL(fileURLWithPath: temporary))
+                throw Interrupted()
+            })
         XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "one")
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["model.onnx"], "no temporary file left")
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: dir.path), ["model.onnx"], "no temporary file left")
         try writeAtomically(Data("two".utf8), to: path)
         XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "two")
     }

@@ -1,9 +1,10 @@
 import Foundation
 import HDF5
 import MobileNet
-@testable import ModelExport
 import XCTest
 import ZIPFoundation
+
+@testable import ModelExport
 
 /// The `.keras` archive read back: its three members, the config's layers, and every array in
 /// `model.weights.h5` where Keras's loader looks for it, against the names and shapes real Keras writes
@@ -13,7 +14,7 @@ final class KerasArchiveTests: XCTestCase {
         let members: [String]
         let config: [String: Any]
         let metadata: [String: Any]
-        let weights: String   // path of the extracted model.weights.h5
+        let weights: String  // path of the extracted model.weights.h5
     }
 
     func export(size: Int = 40, finetune: Bool = false) throws -> (Unpacked, FoldedNetwork, ExportClassifier) {
@@ -22,7 +23,8 @@ final class KerasArchiveTests: XCTestCase {
         let classifier = randomClassifier(network: network, finetune: finetune)
         let path = dir.appendingPathComponent("model.keras").path
         try KerasArchive.write(to: path, network: network, classifier: classifier, provenance: testProvenance)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["model.keras"], "no temporary file left")
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: dir.path), ["model.keras"], "no temporary file left")
         let archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
         var contents: [String: Data] = [:]
         for entry in archive {
@@ -36,8 +38,9 @@ final class KerasArchiveTests: XCTestCase {
         let object = { (name: String) throws -> [String: Any] in
             try XCTUnwrap(try JSONSerialization.jsonObject(with: contents[name] ?? Data()) as? [String: Any], name)
         }
-        let unpacked = Unpacked(members: archive.map(\.path), config: try object("config.json"), metadata: try object("metadata.json"),
-                                weights: weights.path)
+        let unpacked = Unpacked(
+            members: archive.map(\.path), config: try object("config.json"), metadata: try object("metadata.json"),
+            weights: weights.path)
         return (unpacked, network, classifier)
     }
 
@@ -54,9 +57,13 @@ final class KerasArchiveTests: XCTestCase {
     /// Layers with weights, in config order, give Keras's own weight names and shapes for alpha 0.35, then the head.
     func testConfigAndWeightsFollowKerasNamesAndShapes() throws {
         let (u, network, classifier) = try export()
-        let golden = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: repoRoot.appendingPathComponent(
-            "fixtures/golden/keras_weight_shapes.json"))) as? [String: Any])
-        let goldenNames = try XCTUnwrap(golden["names"] as? [String]), goldenShapes = try XCTUnwrap(golden["0.35"] as? [[Int]])
+        let golden = try XCTUnwrap(
+            try JSONSerialization.jsonObject(
+                with: Data(
+                    contentsOf: repoRoot.appendingPathComponent(
+                        "fixtures/golden/keras_weight_shapes.json"))) as? [String: Any])
+        let goldenNames = try XCTUnwrap(golden["names"] as? [String])
+        let goldenShapes = try XCTUnwrap(golden["0.35"] as? [[Int]])
 
         let config = try XCTUnwrap(u.config["config"] as? [String: Any])
         let layers = try XCTUnwrap(config["layers"] as? [[String: Any]])
@@ -66,12 +73,16 @@ final class KerasArchiveTests: XCTestCase {
         XCTAssertEqual((layers.last?["config"] as? [String: Any])?["activation"] as? String, "softmax")
 
         let file = try HDF5File(path: u.weights)
-        var names: [String] = [], shapes: [[Int]] = []
+        var names: [String] = []
+        var shapes: [[Int]] = []
         var used: [String: Int] = [:]
-        let weightNames = ["Conv2D": ["kernel"], "DepthwiseConv2D": ["kernel"], "Dense": ["kernel", "bias"],
-                           "BatchNormalization": ["gamma", "beta", "moving_mean", "moving_variance"]]
+        let weightNames = [
+            "Conv2D": ["kernel"], "DepthwiseConv2D": ["kernel"], "Dense": ["kernel", "bias"],
+            "BatchNormalization": ["gamma", "beta", "moving_mean", "moving_variance"],
+        ]
         for layer in layers {
-            let className = try XCTUnwrap(layer["class_name"] as? String), name = try XCTUnwrap(layer["name"] as? String)
+            let className = try XCTUnwrap(layer["class_name"] as? String)
+            let name = try XCTUnwrap(layer["name"] as? String)
             let snake = KerasModel.snakeCase(className)
             let n = used[snake].map { $0 + 1 } ?? 0
             used[snake] = n
@@ -81,7 +92,8 @@ final class KerasArchiveTests: XCTestCase {
                 names.append("\(name)/\(w)")
                 shapes.append(try XCTUnwrap(file.shape(of: "\(group)/\(i)"), "\(group)/\(i)"))
             }
-            XCTAssertNil(file.shape(of: "\(group)/\((weightNames[className] ?? []).count)"), "\(group) has no extra arrays")
+            XCTAssertNil(
+                file.shape(of: "\(group)/\((weightNames[className] ?? []).count)"), "\(group) has no extra arrays")
         }
         XCTAssertEqual(names, goldenNames + ["predictions/kernel", "predictions/bias"])
         XCTAssertEqual(shapes, goldenShapes + [[1280, 4], [4]])
@@ -90,10 +102,12 @@ final class KerasArchiveTests: XCTestCase {
         // The arrays themselves: Keras's unfolded ones, and the head.
         let project = try XCTUnwrap(network.layers.first { $0.names.convolution == "block_16_project" })
         XCTAssertEqual(try file.floats("/layers/conv2d/vars/0", count: 3 * 3 * 3 * 16), network.layers[0].keras.kernel)
-        XCTAssertEqual(try file.floats("/layers/batch_normalization/vars/3", count: 16), network.layers[0].keras.movingVariance)
+        XCTAssertEqual(
+            try file.floats("/layers/batch_normalization/vars/3", count: 16), network.layers[0].keras.movingVariance)
         let projects = layers.filter { $0["class_name"] as? String == "Conv2D" }.map { $0["name"] as! String }
         let index = try XCTUnwrap(projects.firstIndex(of: "block_16_project"))
-        XCTAssertEqual(try file.floats("/layers/conv2d_\(index)/vars/0", count: project.keras.kernel.count), project.keras.kernel)
+        XCTAssertEqual(
+            try file.floats("/layers/conv2d_\(index)/vars/0", count: project.keras.kernel.count), project.keras.kernel)
         XCTAssertEqual(try file.floats("/layers/dense/vars/0", count: 1280 * 4), classifier.denseWeights)
         XCTAssertEqual(try file.floats("/layers/dense/vars/1", count: 4), classifier.denseBias)
     }
@@ -117,26 +131,38 @@ final class KerasArchiveTests: XCTestCase {
     }
 
     func testSnakeCaseIsKerasNaming() {
-        let expected = ["Conv2D": "conv2d", "ReLU": "re_lu", "BatchNormalization": "batch_normalization", "InputLayer": "input_layer",
-                        "DepthwiseConv2D": "depthwise_conv2d", "ZeroPadding2D": "zero_padding2d", "Add": "add", "Dense": "dense",
-                        "GlobalAveragePooling2D": "global_average_pooling2d"]
+        let expected = [
+            "Conv2D": "conv2d", "ReLU": "re_lu", "BatchNormalization": "batch_normalization",
+            "InputLayer": "input_layer",
+            "DepthwiseConv2D": "depthwise_conv2d", "ZeroPadding2D": "zero_padding2d", "Add": "add", "Dense": "dense",
+            "GlobalAveragePooling2D": "global_average_pooling2d",
+        ]
         for (name, snake) in expected { XCTAssertEqual(KerasModel.snakeCase(name), snake, name) }
     }
 
-    /// `keras.models.load_model` on the archive against tlearn's ONNX model (opt-in: TLEARN_CHECK_KERAS=1 and TensorFlow).
+    /// `keras.models.load_model` on the archive against tlearn's ONNX model
+    /// (opt-in: TLEARN_CHECK_KERAS=1 and TensorFlow).
     func testKerasLoadsTheArchiveWithoutCustomObjects() throws {
         guard ProcessInfo.processInfo.environment["TLEARN_CHECK_KERAS"] == "1" else {
-            throw XCTSkip("opt-in: TLEARN_CHECK_KERAS=1 with TensorFlow/Keras 3 importable by python3 (pip install tensorflow-cpu)")
+            throw XCTSkip(
+                "opt-in: TLEARN_CHECK_KERAS=1 with TensorFlow/Keras 3 importable by python3 "
+                    + "(pip install tensorflow-cpu)"
+            )
         }
         let dir = try temporaryDirectory(self)
         let network = try FoldedNetwork(weightsAt: tinyWeights, inputSize: 40)
         for finetune in [false, true] {
             let classifier = randomClassifier(network: network, finetune: finetune)
-            let keras = dir.appendingPathComponent("m\(finetune).keras").path, onnx = dir.appendingPathComponent("m\(finetune).onnx").path
+            let keras = dir.appendingPathComponent("m\(finetune).keras").path
+            let onnx = dir.appendingPathComponent("m\(finetune).onnx").path
             try KerasArchive.write(to: keras, network: network, classifier: classifier, provenance: testProvenance)
-            try ONNXModel.write(to: onnx, network: network, classifier: classifier, input: .float32, provenance: testProvenance)
+            try ONNXModel.write(
+                to: onnx, network: network, classifier: classifier, input: .float32, provenance: testProvenance)
             let script = repoRoot.appendingPathComponent("scripts/check_keras_export.py").path
-            guard let r = try python([script, "compare", "--keras", keras, "--onnx", onnx], needs: "keras, onnxruntime, numpy") else {
+            guard
+                let r = try python(
+                    [script, "compare", "--keras", keras, "--onnx", onnx], needs: "keras, onnxruntime, numpy")
+            else {
                 throw XCTSkip("python3 cannot import keras, onnxruntime and numpy")
             }
             XCTAssertEqual(r.status, 0, r.output)
