@@ -123,7 +123,8 @@ struct KerasModel {
     }
 
     /// `config.json`: what `keras.saving.serialize_keras_object(model)` gives, minus the settings left at their
-    /// defaults (initializers, regularizers), which keeps the file loadable by older Keras 3 releases too.
+    /// defaults (initializers, regularizers, dtype policies as objects), which newer Keras releases added:
+    /// Keras 3.3 and 3.15 both load it.
     var config: String {
         var shapes: [String: [Int]] = [:]
         for l in layers { shapes[l.name] = l.shape }
@@ -157,8 +158,10 @@ struct KerasModel {
                 "config",
                 .object([
                     ("name", .string(name)), ("trainable", true), ("layers", .array(entries)),
-                    ("input_layers", [.string(layers[0].name), 0, 0]),
-                    ("output_layers", [.string(layers.last!.name), 0, 0]),
+                    // Lists of one [layer, node, tensor], as Keras 3.0-3.10 wrote them: their loaders need it,
+                    // and later ones read it (Keras 3.15 itself writes the bare triple, which 3.3 cannot read).
+                    ("input_layers", [[.string(layers[0].name), 0, 0]]),
+                    ("output_layers", [[.string(layers.last!.name), 0, 0]]),
                 ])
             ),
             ("registered_name", "Functional"), ("build_config", .object([("input_shape", nil)])),
