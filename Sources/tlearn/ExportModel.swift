@@ -49,6 +49,7 @@ struct ModelExportOptions: ParsableArguments {
 
     /// Writes run `run` of `db` as `format` to `out`; one line on stderr says what was written.
     func export(run: Int64, db path: String, format: ModelFormat, out: String) throws {
+        try checkWritable(out)  // before loading anything; the write checks again
         let db = try Database.open(path, readOnly: true)
         let stored = try RunStore.load(run, from: db)
         let head = try stored.head()  // throws, naming the run, for a knn or nearest_centroid baseline
