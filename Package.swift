@@ -33,14 +33,18 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["COpenBLAS", "CSIMD"], swiftSettings: simd),
         // The only H5* caller: reads Keras weights files (and writes the weights of exported models).
         .target(name: "HDF5", dependencies: ["CHDF5"]),
-        .target(name: "MobileNet", dependencies: ["Kernels", "HDF5"], swiftSettings: simd),
+        .target(name: "MobileNet", dependencies: ["Kernels", "HDF5", "Formats"], swiftSettings: simd),
+        // The on-disk formats (vector and maps BLOBs, stored models) and the function that applies a stored model.
+        .target(name: "Formats", dependencies: ["Kernels"], swiftSettings: simd),
         // -O even in debug builds: SHA-256 of every image and weights file is 100x slower unoptimized.
-        .target(name: "Store", dependencies: ["CSQLite3", "CSHA256"], resources: [.embedInCode("schema.sql")],
+        .target(name: "Store", dependencies: ["CSQLite3", "CSHA256", "Formats"], resources: [.embedInCode("schema.sql")],
                 swiftSettings: [.unsafeFlags(["-O"])]),
-        .target(name: "VectorSQL", dependencies: ["CSQLite3", "Store", "Kernels"], swiftSettings: simd),
-        .target(name: "Head", dependencies: ["Kernels", "Store"], swiftSettings: simd),
-        .target(name: "Extraction", dependencies: ["Imaging", "MobileNet", "Store"], swiftSettings: simd),
+        .target(name: "VectorSQL", dependencies: ["CSQLite3", "Formats", "Store", "Kernels"], swiftSettings: simd),
+        .target(name: "Head", dependencies: ["Kernels", "Formats", "Store"], swiftSettings: simd),
+        .target(name: "Extraction", dependencies: ["Imaging", "MobileNet", "Store", "Formats"], swiftSettings: simd),
         .target(name: "TLearnSQLiteExtension", dependencies: ["VectorSQL", "CSQLite3"]),
+        // `tlearn report`: renders one self-contained HTML page from plain values (no other module).
+        .target(name: "Report"),
         // A whole classifier (backbone + head) as an ONNX model or a Keras 3 `.keras` archive.
         .target(name: "ModelExport", dependencies: [
             "MobileNet", "HDF5",
@@ -48,7 +52,7 @@ let package = Package(
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .executableTarget(name: "tlearn", dependencies: [
-            "Imaging", "MobileNet", "Store", "VectorSQL", "Head", "Extraction", "ModelExport",
+            "Imaging", "Kernels", "MobileNet", "Store", "VectorSQL", "Head", "Extraction", "Report", "ModelExport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tlearn-bench", dependencies: [
@@ -57,18 +61,20 @@ let package = Package(
         ], path: "Sources/tlearn-bench"),
 
         // Helpers shared by the test targets (seeded random numbers, the vector BLOB encoding).
-        .target(name: "TestSupport", dependencies: ["Store"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Formats", "Store"], path: "Tests/TestSupport"),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
-        .testTarget(name: "MobileNetTests", dependencies: ["MobileNet", "Imaging"]),
+        .testTarget(name: "MobileNetTests", dependencies: ["MobileNet", "Imaging", "Formats"]),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
-        .testTarget(name: "VectorSQLTests", dependencies: ["VectorSQL", "Store", "TestSupport"]),
-        .testTarget(name: "HeadTests", dependencies: ["Head", "Store"]),
-        .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Store", "Imaging", "MobileNet"]),
+        .testTarget(name: "VectorSQLTests", dependencies: ["VectorSQL", "Formats", "Store", "TestSupport"]),
+        .testTarget(name: "HeadTests", dependencies: ["Head", "Formats", "Store"]),
+        .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Formats", "Head", "Store", "Imaging", "MobileNet"]),
         .testTarget(name: "ModelExportTests", dependencies: [
             "ModelExport", "MobileNet", "HDF5", "TestSupport",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"), .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
-        .testTarget(name: "TLearnTests", dependencies: ["Store", "TestSupport"], exclude: ["Snapshots"]),
+        .testTarget(name: "TLearnTests", dependencies: ["Formats", "Store", "TestSupport"], exclude: ["Snapshots"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report"]),
     ]
 )

@@ -1,9 +1,15 @@
 -- tlearn database: the one definition, compiled into the binary and applied on every open.
--- Migrations: PRAGMA user_version holds the schema version (1 = this file). A later version
--- adds statements guarded by the version number; it never rewrites this one.
+-- Migrations: PRAGMA user_version holds the schema version (2 = this file). Every statement is
+-- IF NOT EXISTS, so applying this file to an older database adds what it lacks (version 2 added
+-- maps, backbone_tops and labeled_maps); a later version only adds, it never rewrites these.
 --
 -- Vector format: every vector column is a BLOB of `dim` little-endian IEEE-754 float32 values,
 -- 4 * dim bytes, no header. numpy: np.frombuffer(blob, dtype="<f4").
+--
+-- Map format (maps.map): one feature map of height x width x channels values (NHWC, row-major,
+-- channel fastest) as little-endian IEEE-754 float16, 2 * height * width * channels bytes, no
+-- header; the shape is the backbone's backbone_tops row. At 224 px and alpha <= 1 that is
+-- 7 x 7 x 320: 31,360 bytes. numpy: np.frombuffer(blob, "<f2").reshape(h, w, c). See docs/maps.md.
 
 CREATE TABLE IF NOT EXISTS classes (
     id      INTEGER PRIMARY KEY,
@@ -60,6 +66,35 @@ CREATE VIEW IF NOT EXISTS labeled_embeddings AS
            e.view AS view, e.backbone_id AS backbone, e.vector AS vector
     FROM embeddings e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id;
 
+-- block_16's output (block_16_project_BN, the input of Conv_1) per image and view, stored by
+-- `tlearn extract --maps` in the same transaction as the image's vectors, under the same cache key.
+CREATE TABLE IF NOT EXISTS maps (
+    id          INTEGER PRIMARY KEY,
+    image_id    INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    backbone_id INTEGER NOT NULL REFERENCES backbones(id),
+    view        TEXT NOT NULL DEFAULT 'orig' CHECK (view IN ('orig', 'hflip')),
+    map         BLOB NOT NULL,              -- float16 NHWC, see the top of this file
+    UNIQUE (image_id, backbone_id, view)
+);
+CREATE INDEX IF NOT EXISTS maps_backbone ON maps(backbone_id, view);
+
+-- What turns a backbone's maps into its embeddings, written with its first maps: the map shape
+-- and Conv_1 with Conv_1_bn folded in. conv1 is the kernel (map_channels x dim, row-major: Keras's
+-- (1, 1, channels, dim)) followed by the bias (dim), float32 little-endian (the vector format):
+-- embedding = mean over pixels of relu6(map_pixel kernel + bias). A finetune model starts from it.
+CREATE TABLE IF NOT EXISTS backbone_tops (
+    backbone_id   INTEGER PRIMARY KEY REFERENCES backbones(id),
+    map_height    INTEGER NOT NULL,
+    map_width     INTEGER NOT NULL,
+    map_channels  INTEGER NOT NULL,
+    conv1         BLOB NOT NULL             -- 4 * (map_channels * dim + dim) bytes
+);
+
+CREATE VIEW IF NOT EXISTS labeled_maps AS
+    SELECT i.id AS image_id, i.path AS path, c.name AS label, i.split AS split,
+           m.view AS view, m.backbone_id AS backbone, m.map AS map
+    FROM maps m JOIN images i ON i.id = m.image_id JOIN classes c ON c.id = i.class_id;
+
 -- Training runs (train-head, sweep). A head is W (dim x n_classes, row-major) followed by
 -- b (n_classes), all float32 little-endian: logits = x W + b.
 CREATE TABLE IF NOT EXISTS sweeps (
@@ -104,4 +139,4 @@ CREATE TABLE IF NOT EXISTS meta (
     value  TEXT NOT NULL
 );
 
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;

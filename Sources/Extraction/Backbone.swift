@@ -9,6 +9,16 @@ extension MobileNetV2: Embedder {
         let worker = SerialWorker(self)
         return { worker.embed($0, count: $1, into: $2) }
     }
+
+    public var backboneTop: BackboneTop? {
+        let (kernel, bias) = conv1
+        return BackboneTop(map: mapShape, kernel: kernel, bias: bias)
+    }
+
+    public func makeMapWorker() -> MapWorker? {
+        let worker = SerialWorker(self)
+        return { worker.embed($0, count: $1, into: $2, maps: $3) }
+    }
 }
 
 /// Loads a MobileNetV2 and the cache key its vectors are stored under.

@@ -1,3 +1,4 @@
+import Formats
 import Store
 
 /// A network that turns preprocessed images into vectors. `MobileNetV2` conforms (see
@@ -11,10 +12,23 @@ public protocol Embedder: Sendable {
     /// `count` NHWC inputs of inputSize x inputSize x 3 floats into `count` x `dim` floats, using that
     /// thread only. Must give the same vector for the same input whatever else it was given.
     func makeWorker() -> EmbedWorker
+    /// The shape of the feature maps a map worker writes and the layer that turns them into the vectors
+    /// (the `backbone_tops` row); nil when this embedder cannot give maps.
+    var backboneTop: BackboneTop? { get }
+    /// Like `makeWorker`, but the worker also writes each input's maps (count x backboneTop.map.count floats)
+    /// into its fourth argument, the same for the same input whatever else it was given; nil without maps.
+    func makeMapWorker() -> MapWorker?
+}
+
+extension Embedder {
+    public var backboneTop: BackboneTop? { nil }
+    public func makeMapWorker() -> MapWorker? { nil }
 }
 
 /// See `Embedder.makeWorker`: (inputs, count, outputs).
 public typealias EmbedWorker = (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) throws -> Void
+/// See `Embedder.makeMapWorker`: (inputs, count, outputs, maps).
+public typealias MapWorker = (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) throws -> Void
 
 /// Turns the bytes of one file into network inputs. One instance per worker thread.
 public protocol ImagePreparer {

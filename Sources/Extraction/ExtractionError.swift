@@ -10,13 +10,15 @@ public enum ExtractionError: Error, CustomStringConvertible, Equatable, FailureR
     case badInput(String)
     /// A manifest line that cannot be used; stops the run before any work.
     case manifest(file: String, line: Int, reason: String)
+    /// A map value float16 cannot hold: stops the run (the weights, not the file, make such values).
+    case mapRange(path: String, view: String, value: Float)
 
     public var code: String {
         switch self {
         case .unreadable: "unreadable"
         case .empty: "empty"
         case .tooLarge: "unsupported"
-        case .badInput, .manifest: "invalid"
+        case .badInput, .manifest, .mapRange: "invalid"
         }
     }
 
@@ -27,6 +29,9 @@ public enum ExtractionError: Error, CustomStringConvertible, Equatable, FailureR
         case let .tooLarge(path, bytes, limit): "cannot decode \(path): unsupported: file is \(bytes) bytes, more than the limit of \(limit)"
         case let .badInput(message): message
         case let .manifest(file, line, reason): "\(file):\(line): \(reason)"
+        case let .mapRange(path, view, value):
+            "cannot store the \(view) maps of \(path): block_16's output holds \(value), beyond float16's range (+-65504); "
+                + "maps of these weights cannot be cached as float16: extract without --maps"
         }
     }
 }

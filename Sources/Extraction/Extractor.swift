@@ -1,3 +1,4 @@
+import Formats
 import Store
 
 /// Settings of one extraction run.
@@ -11,6 +12,8 @@ public struct ExtractionOptions: Sendable {
     public var shard: (index: Int, count: Int)?
     /// Delete rows of files that are gone.
     public var prune = false
+    /// Also store each view's maps (block_16's output, float16), in the transaction of its vectors.
+    public var maps = false
 
     public init() {}
 }
@@ -19,8 +22,10 @@ public struct ExtractionOptions: Sendable {
 public struct ExtractionSummary: Sendable {
     /// Files considered in this run (this shard), failures included.
     public var total = 0
-    /// Images whose vectors were computed (new, changed content, or views added).
+    /// Images run through the backbone (new, changed content, or views or maps added).
     public var extracted = 0
+    /// Maps stored in this run; nil when it ran without `maps`.
+    public var maps: Int?
     /// Images whose vectors were already stored for this content and backbone.
     public var cached = 0
     public var relabeled = 0
@@ -77,6 +82,7 @@ public final class Extractor<E: Embedder> {
                 makePreparer: @escaping @Sendable () -> any ImagePreparer) {
         precondition(options.batchSize >= 1 && options.workers >= 1 && !options.views.isEmpty,
                      "batch size \(options.batchSize), workers \(options.workers), views \(options.views)")
+        precondition(!options.maps || embedder.backboneTop != nil, "Extractor: maps asked of an embedder that has none")
         self.store = store
         self.backbone = backbone
         self.embedder = embedder
@@ -89,6 +95,7 @@ public final class Extractor<E: Embedder> {
         let clock = ContinuousClock()
         let start = clock.now
         var summary = ExtractionSummary()
+        if options.maps { summary.maps = 0 }
         let inShard: (String) -> Bool = { [options] p in
             guard let s = options.shard else { return true }
             return PathHash(path: p).shard(of: s.count) == s.index
@@ -99,6 +106,10 @@ public final class Extractor<E: Embedder> {
 
         if !scan.root.isEmpty { try store.setMeta("root", scan.root) }
         try store.setMeta("shard", options.shard.map { "\($0.index)/\($0.count)" })
+        // The top goes in before any map, so a database never holds maps without the shape to read them.
+        let top = options.maps ? embedder.backboneTop : nil
+        try top?.write(store.db, backbone: backbone)
+        let mapShape = top?.map
         let catalog = try store.catalog(backbone: backbone)
         let failures = try store.failurePaths()
 
@@ -127,11 +138,12 @@ public final class Extractor<E: Embedder> {
         let queue = WorkQueue<FileWork.Outcome>(count: candidates.count, capacity: 2 * options.batchSize)
         queue.start(workers: options.workers) {
             var preparer = makePreparer()
-            let buffers = FileWork.Buffers(embedder, views: views.count)
+            let buffers = FileWork.Buffers(embedder, views: views.count, maps: mapShape)
             let embed = embedder.makeWorker()
+            let embedMaps = mapShape == nil ? nil : embedder.makeMapWorker()
             return { i in
                 FileWork.process(snapshot.candidates[i], known: snapshot.catalog[snapshot.candidates[i].path], views: views,
-                                 preparer: &preparer, buffers: buffers, embed: embed)
+                                 preparer: &preparer, buffers: buffers, embed: embed, embedMaps: embedMaps)
             }
         }
 
@@ -146,12 +158,17 @@ public final class Extractor<E: Embedder> {
             if !batch.isEmpty {
                 for item in batch {
                     summary.forwardSeconds += item.forwardSeconds
-                    summary.forwardRows += item.vectors.count
+                    summary.forwardRows += item.forwardRows
                     if item.addOnly {
                         if item.relabel { changes.append(.relabel(path: item.record.path, label: item.record.label)) }
-                        changes.append(.addViews(path: item.record.path, item.vectors))
+                        if !item.vectors.isEmpty { changes.append(.addViews(path: item.record.path, item.vectors)) }
                     } else {
                         changes.append(.image(item.record, item.vectors))
+                    }
+                    // Same transaction as the vectors: a kill never leaves one without the other.
+                    if !item.maps.isEmpty {
+                        changes.append(.maps(path: item.record.path, item.maps))
+                        summary.maps? += item.maps.count
                     }
                     summary.extracted += 1
                     if item.relabel { summary.relabeled += 1 }
@@ -179,7 +196,7 @@ public final class Extractor<E: Embedder> {
                     }
                 case let .ready(r):
                     batch.append(r)
-                    rows += r.vectors.count
+                    rows += r.forwardRows
                     if rows >= options.batchSize { try flush() }
                 case let .backboneFailed(error):
                     throw error
@@ -236,6 +253,10 @@ enum FileWork {
         var addOnly: Bool
         var relabel: Bool
         var vectors: [ViewVector]
+        /// Maps of the views that lacked them (only when extracting maps).
+        var maps: [ViewMap]
+        /// Views run through the backbone: those that lacked a vector or a map.
+        var forwardRows: Int
         /// Wall time the worker spent in the backbone for them.
         var forwardSeconds: Double
     }
@@ -254,17 +275,23 @@ enum FileWork {
         let dim: Int
         let inputs: UnsafeMutablePointer<Float>
         let outputs: UnsafeMutablePointer<Float>
+        /// Shape of one view's maps, when extracting them.
+        let mapShape: MapShape?
+        let maps: UnsafeMutablePointer<Float>?
 
-        init(_ embedder: some Embedder, views: Int) {
+        init(_ embedder: some Embedder, views: Int, maps mapShape: MapShape? = nil) {
             size = embedder.inputSize
             dim = embedder.dim
             inputs = .allocate(capacity: views * size * size * 3)
             outputs = .allocate(capacity: views * dim)
+            self.mapShape = mapShape
+            maps = mapShape.map { .allocate(capacity: views * $0.count) }
         }
 
         deinit {
             inputs.deallocate()
             outputs.deallocate()
+            maps?.deallocate()
         }
     }
 
@@ -285,10 +312,14 @@ enum FileWork {
         return bytes
     }
 
-    /// One file, on a worker thread: read, sniff, hash, and decode and embed what the store lacks.
+    /// One file, on a worker thread: read, sniff, hash, and decode and embed what the store lacks. With
+    /// `embedMaps` (extracting maps), a view whose vector is stored but whose map is not runs again for the
+    /// map alone: its vector comes out bit for bit the stored one and is not written again.
     static func process(_ c: Candidate, known: CatalogEntry?, views: [View], preparer: inout any ImagePreparer,
-                        buffers: Buffers, embed: EmbedWorker) -> Outcome {
+                        buffers: Buffers, embed: EmbedWorker, embedMaps: MapWorker? = nil) -> Outcome {
         let decoded: (record: ImageRecord, addOnly: Bool, relabel: Bool, views: [View])
+        var vectorViews = views
+        var mapViews = embedMaps == nil ? [] : views
         do {
             let bytes = try read(c.file, preparer: &preparer)
             let sha = SHA256.hexString(SHA256.hash(bytes))
@@ -296,7 +327,9 @@ enum FileWork {
             var addOnly = false
             var relabel = false
             if let known, known.sha256 == sha {
-                todo = views.filter { !known.views.contains($0.rawValue) }
+                vectorViews = views.filter { !known.views.contains($0.rawValue) }
+                mapViews = mapViews.filter { !known.mapViews.contains($0.rawValue) }
+                todo = views.filter { vectorViews.contains($0) || mapViews.contains($0) }
                 relabel = known.label != c.label
                 if todo.isEmpty { return .cached(path: c.path, relabel: relabel ? c.label : nil) }
                 addOnly = true
@@ -312,15 +345,41 @@ enum FileWork {
         let clock = ContinuousClock()
         let t0 = clock.now
         do {
-            try embed(buffers.inputs, decoded.views.count, buffers.outputs)
+            if let embedMaps, let maps = buffers.maps, !mapViews.isEmpty {
+                try embedMaps(buffers.inputs, decoded.views.count, buffers.outputs, maps)
+            } else {
+                try embed(buffers.inputs, decoded.views.count, buffers.outputs)
+            }
         } catch {
             return .backboneFailed(error)
         }
         let seconds = (clock.now - t0).seconds
-        let vectors = decoded.views.enumerated().map { i, v in
-            ViewVector(view: v.rawValue, vector: Array(UnsafeBufferPointer(start: buffers.outputs + i * buffers.dim, count: buffers.dim)))
+        var vectors: [ViewVector] = []
+        var maps: [ViewMap] = []
+        for (i, v) in decoded.views.enumerated() {
+            if vectorViews.contains(v) {
+                vectors.append(ViewVector(view: v.rawValue, vector: Array(UnsafeBufferPointer(start: buffers.outputs + i * buffers.dim, count: buffers.dim))))
+            }
+            if mapViews.contains(v), let shape = buffers.mapShape, let all = buffers.maps {
+                let map = UnsafePointer(all + i * shape.count)
+                guard MapBlob.fits(map, count: shape.count) else {
+                    return .backboneFailed(ExtractionError.mapRange(path: c.file, view: v.rawValue, value: outOfRange(map, count: shape.count)))
+                }
+                maps.append(ViewMap(view: v.rawValue, blob: MapBlob.bytes(map, count: shape.count)))
+            }
         }
-        return .ready(Ready(record: decoded.record, addOnly: decoded.addOnly, relabel: decoded.relabel, vectors: vectors, forwardSeconds: seconds))
+        return .ready(Ready(record: decoded.record, addOnly: decoded.addOnly, relabel: decoded.relabel, vectors: vectors, maps: maps,
+                            forwardRows: decoded.views.count, forwardSeconds: seconds))
+    }
+
+    /// The first value of a map that `MapBlob.fits` refuses (for the error message).
+    static func outOfRange(_ map: UnsafePointer<Float>, count: Int) -> Float {
+        var value = map[0]
+        for i in 0..<count where !MapBlob.fits(map + i, count: 1) {
+            value = map[i]
+            break
+        }
+        return value
     }
 }
 

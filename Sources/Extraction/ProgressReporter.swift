@@ -88,7 +88,8 @@ extension String {
 }
 
 extension ExtractionSummary {
-    /// The summary line (README.md): `extracted N, cached N, failed N (reason N, ...), missing N in S s (R images/s)`.
+    /// The summary line (README.md): `extracted N, cached N, failed N (reason N, ...), missing N in S s (R images/s)`,
+    /// with `maps N` (maps stored) after `missing N` when the run extracts maps.
     public var line: String {
         var parts = ["extracted \(extracted)", "cached \(cached)"]
         var failedPart = "failed \(failedCount)"
@@ -97,6 +98,7 @@ extension ExtractionSummary {
         }
         parts.append(failedPart)
         parts.append("missing \(missing)")
+        if let maps { parts.append("maps \(maps)") }
         if pruned > 0 { parts.append("pruned \(pruned)") }
         if relabeled > 0 { parts.append("relabeled \(relabeled)") }
         if recovered > 0 { parts.append("recovered \(recovered)") }

@@ -1,3 +1,4 @@
+import Formats
 import Store
 
 /// A backbone that has vectors in a database, for choosing one and for messages.
@@ -14,16 +15,23 @@ public struct BackboneSummary: Sendable, Equatable {
     }
 }
 
-/// Vectors of one backbone with their labels and splits: one contiguous row-major matrix plus
-/// per-row metadata, read with one query.
+/// Vectors (or block_16 maps) of one backbone with their labels and splits: one contiguous
+/// row-major matrix plus per-row metadata, read with one query.
 public struct EmbeddingSet: Sendable {
     public let path: String
     public let backbone: BackboneSummary
+    /// Width of the embedding (the Dense layer's input).
     public var dim: Int { backbone.dim }
+    /// The maps' shape when rows are block_16 maps (for the finetune kind); nil for vectors.
+    public var map: MapShape? = nil
+    /// The backbone's folded Conv_1 (kernel then bias) when rows are maps.
+    public var top: [Float]? = nil
+    /// Floats per row.
+    public var width: Int { map?.count ?? dim }
     /// Class names in logit order: sorted, as Keras `image_dataset_from_directory` orders folders.
     public let classes: [String]
-    /// `count` x `dim`, row-major.
-    public let vectors: [Float]
+    /// Every row's vector (or map), `count` x `width`.
+    public let vectors: FeatureMatrix
     public let labels: [Int32]
     public let imageIDs: [Int64]
     public let partitions: [Split]
@@ -37,17 +45,9 @@ public struct EmbeddingSet: Sendable {
         (0..<count).filter { partitions[$0] == partition && wanted.contains(views[$0]) }
     }
 
-    /// The rows `indices` copied into their own contiguous matrix.
+    /// The rows `indices` (shared, not copied).
     public func matrix(_ indices: [Int]) -> LabeledMatrix {
-        let x = [Float](unsafeUninitializedCapacity: indices.count * dim) { out, initialized in
-            vectors.withUnsafeBufferPointer { src in
-                for (r, i) in indices.enumerated() {
-                    (out.baseAddress! + r * dim).initialize(from: src.baseAddress! + i * dim, count: dim)
-                }
-            }
-            initialized = indices.count * dim
-        }
-        return LabeledMatrix(x: x, labels: indices.map { labels[$0] }, dim: dim, sourceRows: indices)
+        LabeledMatrix(source: vectors, sourceRows: indices, labels: indices.map { labels[$0] })
     }
 
     /// `splitFingerprint` of every image that has a vector here.
@@ -89,26 +89,40 @@ public struct EmbeddingSet: Sendable {
         return all[0]
     }
 
-    /// Loads every vector of `backbone` (or of the only backbone) with one query.
-    public static func load(from db: Connection, backbone requested: Int64? = nil) throws -> EmbeddingSet {
+    /// Loads every vector of `backbone` (or of the only backbone) with one query; with `maps`, its
+    /// block_16 maps instead (decoded from float16), with the map shape and the backbone's Conv_1.
+    public static func load(from db: Connection, backbone requested: Int64? = nil, maps: Bool = false) throws -> EmbeddingSet {
         let backbone = try chooseBackbone(in: db, requested: requested)
         let dim = backbone.dim
         guard dim > 0 else { throw HeadError.invalid("\(db.path): backbone \(backbone.id) has dim \(dim)") }
+        var map: MapShape? = nil, top: [Float]? = nil
+        var capacity = backbone.vectors
+        if maps {
+            guard let t = try BackboneTop.load(db, backbone: backbone.id) else {
+                throw HeadError.invalid("\(db.path) has no maps of backbone \(backbone.id): extract them with `tlearn extract --maps`")
+            }
+            (map, top) = (t.map, t.kernel + t.bias)
+            capacity = Int(try db.scalar("SELECT count(*) FROM maps WHERE backbone_id = ?1", [.integer(backbone.id)])?.int ?? 0)
+        }
+        let width = map?.count ?? dim
+        let bytes = map.map(MapBlob.byteCount) ?? VectorBlob.stride * dim
+        let what = maps ? "map" : "vector"
         // Reading through a memory map saves a pread per page of a file that is mostly vectors.
         try db.execute("PRAGMA mmap_size = 4294967296")
         // `+e.backbone_id` keeps SQLite from picking the backbone index and then sorting every row
         // (BLOBs included) in a temporary file; scanning the UNIQUE (image_id, backbone_id, view)
         // index instead yields the rows already in this order. The ORDER BY fixes the row order
         // whatever plan SQLite picks, so training data are in the same order on every database.
+        let (table, column) = maps ? ("maps", "map") : ("embeddings", "vector")
         let statement = try db.prepare("""
-            SELECT e.image_id, i.split, c.name, e.view, i.path, e.vector
-            FROM embeddings e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id
+            SELECT e.image_id, i.split, c.name, e.view, i.path, e.\(column)
+            FROM \(table) e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id
             WHERE +e.backbone_id = ?1 ORDER BY e.image_id, e.backbone_id, e.view
             """, [.integer(backbone.id)])
-        let capacity = backbone.vectors
-        var names: [String] = [], imageIDs: [Int64] = [], partitions: [Split] = [], views: [View] = [], paths: [String] = []
+        var classIndex: [String: Int32] = [:], names: [String] = [], rowClass: [Int32] = []
+        var imageIDs: [Int64] = [], partitions: [Split] = [], views: [View] = [], paths: [String] = []
         var failure: HeadError? = nil
-        let vectors = try [Float](unsafeUninitializedCapacity: capacity * dim) { buffer, initialized in
+        let vectors = try FeatureMatrix(count: capacity, width: width) { buffer in
             var rows = 0
             while try statement.step() {
                 let path = statement.text(4) ?? ""
@@ -116,77 +130,172 @@ public struct EmbeddingSet: Sendable {
                       let view = View(rawValue: statement.text(3) ?? "")
                 else { failure = .invalid("\(db.path): image \(path) has an unknown split or view"); break }
                 let blob = statement.blob(5)
-                guard blob.count == 4 * dim else {
-                    failure = .invalid("\(db.path): the \(view.rawValue) vector of \(path) has \(blob.count) bytes, expected \(4 * dim) (\(dim) float32)")
+                guard blob.count == bytes else {
+                    failure = .invalid("\(db.path): the \(view.rawValue) \(what) of \(path) has \(blob.count) bytes, expected \(bytes)"
+                        + (map.map { " (\($0) float16)" } ?? " (\(dim) float32)"))
                     break
                 }
-                guard rows < capacity else { failure = .invalid("\(db.path) changed while its vectors were read"); break }
-                // Vectors are little-endian float32 (schema.sql), as is every platform Swift runs tlearn on.
-                UnsafeMutableRawPointer(buffer.baseAddress! + rows * dim).copyMemory(from: blob.baseAddress!, byteCount: blob.count)
+                guard rows < capacity else { failure = .invalid("\(db.path) changed while its \(what)s were read"); break }
+                if maps { MapBlob.copy(blob, into: buffer + rows * width) } else { VectorBlob.copy(blob, into: buffer + rows * width) }
                 rows += 1
-                initialized = rows * dim
                 imageIDs.append(statement.int(0))
                 partitions.append(partition)
-                names.append(statement.text(2) ?? "")
+                // One string per class, not per row: a million rows share a hundred names.
+                let name = statement.text(2) ?? ""
+                if let k = classIndex[name] { rowClass.append(k) } else {
+                    classIndex[name] = Int32(names.count)
+                    rowClass.append(Int32(names.count))
+                    names.append(name)
+                }
                 views.append(view)
                 paths.append(path)
             }
+            return rows
         }
         if let failure { throw failure }
-        let classes = Array(Set(names)).sorted()
+        if maps && vectors.count == 0 { throw HeadError.invalid("\(db.path) has no maps of backbone \(backbone.id): extract them with `tlearn extract --maps`") }
+        let classes = names.sorted()
         let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
-        return EmbeddingSet(path: db.path, backbone: backbone, classes: classes, vectors: vectors,
-                            labels: names.map { index[$0]! }, imageIDs: imageIDs, partitions: partitions,
+        let relabel = names.map { index[$0]! }
+        return EmbeddingSet(path: db.path, backbone: backbone, map: map, top: top, classes: classes, vectors: vectors,
+                            labels: rowClass.map { relabel[Int($0)] }, imageIDs: imageIDs, partitions: partitions,
                             views: views, paths: paths)
     }
 }
 
-/// Rows of vectors with labels, contiguous and row-major.
+/// Model inputs (vectors or flattened feature maps), `count` rows of `width` floats, row-major, in
+/// memory of its own: loaded once and shared by every split, fold and job that reads it.
+public final class FeatureMatrix: @unchecked Sendable {
+    public let count: Int
+    public let width: Int
+    let base: UnsafeMutablePointer<Float>
+
+    /// Uninitialised room for `count` rows; `fill` writes them and returns how many it wrote.
+    init(count: Int, width: Int, fill: (UnsafeMutablePointer<Float>) throws -> Int) rethrows {
+        self.width = width
+        base = .allocate(capacity: max(count * width, 1))
+        do { self.count = try fill(base) } catch {
+            base.deallocate()
+            throw error
+        }
+        precondition(self.count <= count, "FeatureMatrix: \(self.count) rows written into room for \(count)")
+    }
+
+    /// A copy of `values` (a whole number of `width`-float rows).
+    public convenience init(_ values: [Float], width: Int) {
+        precondition(width > 0 && values.count % width == 0, "FeatureMatrix: \(values.count) floats are not rows of \(width)")
+        self.init(count: values.count / width, width: width) { base in
+            values.withUnsafeBufferPointer { base.initialize(from: $0.baseAddress!, count: values.count) }
+            return values.count / width
+        }
+    }
+
+    deinit { base.deallocate() }
+
+    /// Row `i`.
+    @inline(__always) public func row(_ i: Int) -> UnsafePointer<Float> { UnsafePointer(base + i * width) }
+}
+
+/// Some rows of a `FeatureMatrix`, in an order of their own, with labels: a training split, a fold or
+/// a query set, without copying a single row.
 public struct LabeledMatrix: Sendable {
-    public var x: [Float]
-    public var labels: [Int32]
-    public let dim: Int
-    /// For each row, its index in the `EmbeddingSet` it came from.
+    public let source: FeatureMatrix
+    /// Row r is the source's row `sourceRows[r]` (for a set's matrix, an index into the `EmbeddingSet`).
     public var sourceRows: [Int]
+    public var labels: [Int32]
+    /// Floats per row.
+    public var width: Int { source.width }
     public var rows: Int { labels.count }
 
-    public init(x: [Float], labels: [Int32], dim: Int, sourceRows: [Int]) {
-        precondition(x.count == labels.count * dim, "LabeledMatrix: \(x.count) floats for \(labels.count) rows of \(dim)")
-        self.x = x
-        self.labels = labels
-        self.dim = dim
+    public init(source: FeatureMatrix, sourceRows: [Int], labels: [Int32]) {
+        precondition(sourceRows.count == labels.count, "LabeledMatrix: \(sourceRows.count) rows, \(labels.count) labels")
+        self.source = source
         self.sourceRows = sourceRows
+        self.labels = labels
+    }
+
+    /// Rows of their own: row r of `x` is row r (tests and tools).
+    public init(x: [Float], labels: [Int32], width: Int) {
+        precondition(x.count == labels.count * width, "LabeledMatrix: \(x.count) floats for \(labels.count) rows of \(width)")
+        self.init(source: FeatureMatrix(x, width: width), sourceRows: Array(labels.indices), labels: labels)
+    }
+
+    /// No rows.
+    public static func empty(width: Int) -> LabeledMatrix { LabeledMatrix(x: [], labels: [], width: width) }
+
+    /// Row `r`.
+    @inline(__always) public func row(_ r: Int) -> UnsafePointer<Float> { source.row(sourceRows[r]) }
+
+    /// The rows copied into one contiguous array (for tests and small tools; training never copies).
+    public var x: [Float] {
+        [Float](unsafeUninitializedCapacity: rows * width) { out, initialized in
+            for r in 0..<rows { (out.baseAddress! + r * width).initialize(from: row(r), count: width) }
+            initialized = rows * width
+        }
     }
 }
 
 /// What one training run sees: train rows (all chosen views), val and test rows (original view).
 public struct TrainingData: Sendable {
     public let classes: [String]
+    /// Width of the Dense layer's input (the embedding).
     public let dim: Int
+    /// The shape of each row's feature map for a model that reads maps; nil when rows are vectors.
+    public let map: MapShape?
+    /// The backbone's folded Conv_1 (kernel channels x dim, then bias), where a finetune model starts.
+    public let top: [Float]?
     public let train: LabeledMatrix
     public let val: LabeledMatrix
     public let test: LabeledMatrix
+    /// The hflip view of each val / test row, row for row, for test-time flips; nil when some image lacks it.
+    public let valFlipped: LabeledMatrix?
+    public let testFlipped: LabeledMatrix?
 
-    public init(classes: [String], dim: Int, train: LabeledMatrix, val: LabeledMatrix, test: LabeledMatrix) {
+    public init(classes: [String], dim: Int, map: MapShape? = nil, top: [Float]? = nil, train: LabeledMatrix, val: LabeledMatrix,
+                test: LabeledMatrix, valFlipped: LabeledMatrix? = nil, testFlipped: LabeledMatrix? = nil) {
+        let width = map?.count ?? dim
+        precondition([train, val, test].allSatisfy { $0.width == width }, "TrainingData: rows of \(train.width), \(val.width), \(test.width) floats, expected \(width)")
         self.classes = classes
         self.dim = dim
+        self.map = map
+        self.top = top
         self.train = train
         self.val = val
         self.test = test
+        self.valFlipped = valFlipped
+        self.testFlipped = testFlipped
     }
+
+    /// Floats per row.
+    public var width: Int { map?.count ?? dim }
 }
 
 extension EmbeddingSet {
-    /// Train rows of `trainViews`, val and test rows of the original view; every class must
-    /// have training rows.
-    public func trainingData(trainViews: [View]) throws -> TrainingData {
-        let train = rows(in: .train, views: trainViews)
+    /// Train rows of `trainViews`, val and test rows of the original view; every class must have
+    /// training rows. With `refit`, the val images train too (their `trainViews` rows) and val is
+    /// empty. The val and test rows' hflip views, row for row, come along when every image has one.
+    public func trainingData(trainViews: [View], refit: Bool = false) throws -> TrainingData {
+        let train = (0..<count).filter { (partitions[$0] == .train || (refit && partitions[$0] == .val)) && trainViews.contains(views[$0]) }
         for view in trainViews where !train.contains(where: { views[$0] == view }) {
-            throw HeadError.invalid("\(path): no \(view.rawValue) vectors in the train split of backbone \(backbone.id); extract them first or drop \(view.rawValue) from --train-views")
+            throw HeadError.invalid("\(path): no \(view.rawValue) \(map == nil ? "vectors" : "maps") in the train split of backbone \(backbone.id); extract them first or drop \(view.rawValue) from --train-views")
         }
         try checkEveryClassHasTrainingRows(train)
-        return TrainingData(classes: classes, dim: dim, train: matrix(train),
-                            val: matrix(rows(in: .val, views: [.orig])), test: matrix(rows(in: .test, views: [.orig])))
+        let val = refit ? [] : rows(in: .val, views: [.orig]), test = rows(in: .test, views: [.orig])
+        return TrainingData(classes: classes, dim: dim, map: map, top: top, train: matrix(train), val: matrix(val), test: matrix(test),
+                            valFlipped: flipped(val).map(matrix), testFlipped: flipped(test).map(matrix))
+    }
+
+    /// The hflip row of each of `rows` (orig rows), or nil when some image has none.
+    public func flipped(_ rows: [Int]) -> [Int]? {
+        var hflip: [Int64: Int] = [:]
+        for i in 0..<count where views[i] == .hflip { hflip[imageIDs[i]] = i }
+        var out: [Int] = []
+        out.reserveCapacity(rows.count)
+        for r in rows {
+            guard let f = hflip[imageIDs[r]] else { return nil }
+            out.append(f)
+        }
+        return out
     }
 
     func checkEveryClassHasTrainingRows(_ train: [Int]) throws {

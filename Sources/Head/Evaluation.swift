@@ -1,3 +1,4 @@
+import Formats
 import Store
 
 /// One wrongly classified row, for `evaluate --misclassified`.
@@ -34,30 +35,41 @@ extension EmbeddingSet {
     }
 }
 
-extension SoftmaxHead {
-    /// Metrics and wrong rows of this head on `partition` of `set`.
-    public func evaluate(on set: EmbeddingSet, partition: Split = .test) throws -> Evaluation {
-        guard set.dim == dim else {
-            throw HeadError.invalid("\(set.path): vectors have dim \(set.dim), the head expects \(dim)")
+extension StoredModel {
+    /// Metrics and wrong rows of this model on `partition` of `set` (vectors, or maps for a model
+    /// that reads maps); with `tta`, on the mean of each image's orig and hflip probabilities.
+    public func evaluate(on set: EmbeddingSet, partition: Split = .test, tta: Bool = false, threads: Int = 1) throws -> Evaluation {
+        guard set.width == inputCount else {
+            throw HeadError.invalid("\(set.path): rows have \(set.width) floats, the model reads \(inputCount)")
         }
         let (m, unknown) = set.rows(in: partition, labelledAs: classes)
         guard m.rows > 0 else {
-            throw HeadError.invalid("\(set.path) has no \(partition.rawValue) images of the head's classes (\(classes.joined(separator: ", ")))")
+            throw HeadError.invalid("\(set.path) has no \(partition.rawValue) images of the model's classes (\(classes.joined(separator: ", ")))")
         }
-        return evaluate(m, paths: m.sourceRows.map { set.paths[$0] }, unknownClasses: unknown)
+        var flipped: LabeledMatrix? = nil
+        if tta {
+            guard let rows = set.flipped(m.sourceRows) else {
+                throw HeadError.invalid("--tta needs the hflip view of every \(partition.rawValue) image, and some have none: extract with --views orig,hflip")
+            }
+            var f = set.matrix(rows)
+            f.labels = m.labels
+            flipped = f
+        }
+        return evaluate(m, paths: m.sourceRows.map { set.paths[$0] }, flipped: flipped, unknownClasses: unknown, threads: threads)
     }
 
-    /// Metrics and wrong rows of this head on labelled vectors; `paths[r]` names row r.
-    public func evaluate(_ m: LabeledMatrix, paths: [String], unknownClasses: [String: Int] = [:]) -> Evaluation {
-        precondition(paths.count == m.rows, "SoftmaxHead.evaluate: \(paths.count) paths for \(m.rows) rows")
-        let metrics = evaluate(m)
-        let p = probabilities(m.x)
+    /// Metrics and wrong rows of this model on labelled inputs; `paths[r]` names row r; `flipped`
+    /// holds each row's hflip view for test-time flips.
+    public func evaluate(_ m: LabeledMatrix, paths: [String], flipped: LabeledMatrix? = nil, unknownClasses: [String: Int] = [:],
+                         threads: Int = 1) -> Evaluation {
+        precondition(paths.count == m.rows, "StoredModel.evaluate: \(paths.count) paths for \(m.rows) rows")
+        let (predicted, loss, p) = score(m, flipped: flipped, threads: threads)
+        let metrics = SplitMetrics(labels: m.labels, predicted: predicted, classes: classes, loss: loss)
         let c = classCount
-        let predicted = predictedClasses(m.x)  // the same argmax (of logits) as `metrics`
         var wrong: [Misclassification] = []
         for r in 0..<m.rows where predicted[r] != m.labels[r] {
             wrong.append(Misclassification(path: paths[r], trueClass: classes[Int(m.labels[r])],
-                                           predicted: classes[Int(predicted[r])], probability: Double(p[r * c + Int(predicted[r])])))
+                                           predicted: classes[Int(predicted[r])], probability: p[r * c + Int(predicted[r])]))
         }
         return Evaluation(metrics: metrics, misclassified: wrong.sorted { $0.path < $1.path }, unknownClasses: unknownClasses)
     }

@@ -1,3 +1,4 @@
+import Formats
 /// Mean and spread of validation accuracy over the folds of a cross-validation.
 public struct CrossValidation: Codable, Equatable, Sendable {
     public let folds: Int
@@ -36,7 +37,7 @@ public struct CrossValidation: Codable, Equatable, Sendable {
     }
 }
 
-/// A trained head with its curves and its final metrics: one `runs` row.
+/// A trained model with its curves and its final metrics: one `runs` row.
 public struct RunResult: Sendable {
     /// The settings, with `epochs` the count this head was taken at.
     public let config: TrainingConfig
@@ -45,18 +46,29 @@ public struct RunResult: Sendable {
     public let val: SplitMetrics?
     public let test: SplitMetrics?
     public var crossValidation: CrossValidation?
+    /// Val and test were scored on the mean of the orig and hflip views' probabilities.
+    public let tta: Bool
+    /// A sweep's refit: the chosen config trained again on train+val.
+    public var isRefit = false
 
-    public var head: SoftmaxHead { checkpoint.head }
+    public var model: StoredModel { checkpoint.model }
 }
 
-/// Trains once to the largest of `epochCounts` and evaluates the head at each count on val and
-/// test. Test metrics are computed here, after training, and never feed back into anything.
-public func trainAndEvaluate(_ data: TrainingData, config: TrainingConfig, epochCounts: [Int]? = nil) throws -> [RunResult] {
-    try train(data, config: config, epochCounts: epochCounts).map { cp in
+/// Trains once to the largest of `epochCounts` and evaluates the model at each count on val and,
+/// with `evaluateTest`, on test. Test metrics are computed here, after training, and never feed back
+/// into anything. With `tta`, val and test are scored with test-time flips (`data` must hold them).
+public func trainAndEvaluate(_ data: TrainingData, config: TrainingConfig, epochCounts: [Int]? = nil, threads: Int = 1,
+                             evaluateTest: Bool = true, tta: Bool = false) throws -> [RunResult] {
+    if tta && ((data.val.rows > 0 && data.valFlipped == nil) || (evaluateTest && data.test.rows > 0 && data.testFlipped == nil)) {
+        throw HeadError.invalid("--tta needs the hflip view of every val and test image")
+    }
+    return try train(data, config: config, epochCounts: epochCounts, threads: threads).map { cp in
         var c = config
         c.epochs = cp.epochs
+        let flippedVal = tta ? data.valFlipped : nil, flippedTest = tta ? data.testFlipped : nil
         return RunResult(config: c, checkpoint: cp,
-                         val: data.val.rows > 0 ? cp.head.evaluate(data.val) : nil,
-                         test: data.test.rows > 0 ? cp.head.evaluate(data.test) : nil)
+                         val: data.val.rows > 0 ? cp.model.evaluate(data.val, flipped: flippedVal, threads: threads) : nil,
+                         test: evaluateTest && data.test.rows > 0 ? cp.model.evaluate(data.test, flipped: flippedTest, threads: threads) : nil,
+                         tta: tta)
     }
 }

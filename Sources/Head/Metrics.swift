@@ -1,3 +1,9 @@
+import Dispatch
+import Formats
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Precision, recall and F1 of one class (sklearn's definitions; 0 when undefined).
 public struct ClassMetrics: Codable, Equatable, Sendable {
     public let name: String
@@ -51,28 +57,107 @@ public struct SplitMetrics: Codable, Equatable, Sendable {
     }
 }
 
-extension SoftmaxHead {
-    /// Predicted class (argmax of the logits; ties to the lower index) of each row of `x`.
-    public func predictedClasses(_ x: [Float]) -> [Int32] {
-        argmaxRows(logits(x), columns: classCount)
+extension StoredModel {
+    /// Accuracy, plain cross-entropy, per-class P/R/F1 and confusion of this model on `data`, all
+    /// from `logits`, the function `predict` and SQL's head_* use.
+    ///
+    /// With `flipped` (the hflip view of each row), test-time flips: each row is scored on the mean of
+    /// the two views' probabilities, and the loss is the cross-entropy of that mean.
+    public func evaluate(_ data: LabeledMatrix, flipped: LabeledMatrix? = nil, threads: Int = 1) -> SplitMetrics {
+        let s = score(data, flipped: flipped, threads: threads)
+        return SplitMetrics(labels: data.labels, predicted: s.predicted, classes: classes, loss: s.loss)
     }
 
-    /// Accuracy, plain cross-entropy, per-class P/R/F1 and confusion of this head on `data`.
-    public func evaluate(_ data: LabeledMatrix) -> SplitMetrics {
-        var z: [Float] = []
-        let loss = parameters.withUnsafeBufferPointer {
-            plainLossAndAccuracy(data, parameters: $0.baseAddress!, classes: classCount, logits: &z).loss
+    /// Each row's predicted class, the mean loss (nil without rows) and the class probabilities
+    /// (rows x classes), with test-time flips when `flipped` is given. Without flips the prediction
+    /// is the argmax of the logits, exactly what head_predict gives.
+    public func score(_ data: LabeledMatrix, flipped: LabeledMatrix?, threads: Int = 1)
+        -> (predicted: [Int32], loss: Double?, probabilities: [Double]) {
+        precondition(data.width == inputCount, "StoredModel.evaluate: rows of \(data.width) floats, the model reads \(inputCount)")
+        let c = classCount
+        if let flipped {
+            let p = flipAveragedProbabilities(data, flipped: flipped, threads: threads)
+            var loss = 0.0
+            for (r, y) in data.labels.enumerated() { loss -= log(p[r * c + Int(y)]) }
+            return (predictions(p), data.rows == 0 ? nil : loss / Double(data.rows), p)
         }
-        return SplitMetrics(labels: data.labels, predicted: predictedClasses(data.x), classes: classes,
-                            loss: data.rows == 0 ? nil : loss)
+        var z = logits(data, threads: threads)
+        let predicted = predictions(z)
+        let loss = data.rows == 0 ? nil : plainCrossEntropy(z, labels: data.labels, classes: c)
+        z.withUnsafeMutableBufferPointer { z in for r in 0..<data.rows { softmax(z.baseAddress! + r * c, count: c) } }
+        return (predicted, loss, z)
+    }
+
+    /// The mean of the softmax of `data`'s rows and of their hflip views (`flipped`, row for row).
+    public func flipAveragedProbabilities(_ data: LabeledMatrix, flipped: LabeledMatrix, threads: Int = 1) -> [Double] {
+        precondition(flipped.labels == data.labels, "StoredModel: the hflip rows do not match the rows")
+        return probabilities(logits(data, threads: threads), flipped: logits(flipped, threads: threads))
+    }
+
+    /// Class probabilities of the inputs in `x` (inputs x classes); with `flipped` (each input's hflip
+    /// view, in the same order), the mean of the two views' probabilities: test-time flips.
+    public func probabilities(_ x: [Float], flipped: [Float]?, threads: Int = 1) -> [Double] {
+        let n = inputCount
+        func rows(_ v: [Float]) -> [Double] {
+            v.withUnsafeBufferPointer { p in
+                let base = UncheckedConst(p.baseAddress!)
+                return logits(rows: v.count / n, threads: threads) { base.pointer + $0 * n }
+            }
+        }
+        return probabilities(rows(x), flipped: flipped.map(rows))
+    }
+
+    /// Softmax rows of logits `a`, averaged with those of `b` when given.
+    private func probabilities(_ a: [Double], flipped b: [Double]?) -> [Double] {
+        let c = classCount, rows = a.count / c
+        var a = a, b = b
+        precondition(b == nil || b!.count == a.count, "StoredModel: \(b!.count) flipped logits for \(a.count)")
+        a.withUnsafeMutableBufferPointer { a in
+            for r in 0..<rows { softmax(a.baseAddress! + r * c, count: c) }
+        }
+        guard b != nil else { return a }
+        b!.withUnsafeMutableBufferPointer { b in
+            for r in 0..<rows {
+                softmax(b.baseAddress! + r * c, count: c)
+                for j in 0..<c { a[r * c + j] = (a[r * c + j] + b[r * c + j]) / 2 }
+            }
+        }
+        return a
     }
 }
 
-/// Index of the largest value of each `columns`-wide row (ties: the lower index).
-func argmaxRows(_ z: [Float], columns: Int) -> [Int32] {
-    (0..<(z.count / columns)).map { r in
-        var best = 0
-        for j in 1..<columns where z[r * columns + j] > z[r * columns + best] { best = j }
-        return Int32(best)
+extension StoredModel {
+    /// `logits` of the rows of `m` on up to `threads` threads.
+    public func logits(_ m: LabeledMatrix, threads: Int = 1) -> [Double] {
+        precondition(m.width == inputCount, "StoredModel: rows of \(m.width) floats, the model reads \(inputCount)")
+        return logits(rows: m.rows, threads: threads) { m.row($0) }
     }
+
+    /// `logits` of `rows` inputs, `row(r)` giving input r, on up to `threads` threads: each row's
+    /// logits depend on that row alone, so the result is the same for any thread count.
+    func logits(rows: Int, threads: Int, row: @Sendable (Int) -> UnsafePointer<Float>) -> [Double] {
+        let c = classCount
+        var out = [Double](repeating: 0, count: rows * c)
+        let workers = min(max(1, threads), rows / 16)
+        out.withUnsafeMutableBufferPointer { o in
+            let dst = UncheckedDoubles(o.baseAddress!)
+            withoutActuallyEscaping(row) { row in
+                let work: @Sendable (Range<Int>) -> Void = { range in
+                    var scratch = [Float](repeating: 0, count: max(scratchCount, 1))
+                    scratch.withUnsafeMutableBufferPointer { s in
+                        for r in range { logits(row(r), into: dst.pointer + r * c, scratch: s.baseAddress!) }
+                    }
+                }
+                if workers <= 1 { return work(0..<rows) }
+                DispatchQueue.concurrentPerform(iterations: workers) { w in work((w * rows / workers)..<((w + 1) * rows / workers)) }
+            }
+        }
+        return out
+    }
+}
+
+/// A Double pointer handed to worker threads that write disjoint ranges.
+struct UncheckedDoubles: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Double>
+    init(_ p: UnsafeMutablePointer<Double>) { pointer = p }
 }

@@ -1,16 +1,6 @@
 import FoundationEssentials
-
+import Formats
 import Store
-
-/// What kind of classifier a run holds.
-public enum ModelKind: String, Codable, Sendable {
-    /// A trained Keras `Dense(n)` head.
-    case softmax
-    /// Baseline: the class whose mean training vector is closest in cosine; W holds the unit centroids.
-    case nearestCentroid = "nearest_centroid"
-    /// Baseline: majority vote of the k most cosine-similar training vectors; no head.
-    case knn
-}
 
 /// Where a run's vectors came from: the same for every run of one training set.
 public struct RunContext: Sendable {
@@ -32,20 +22,29 @@ public struct RunMetrics: Codable, Sendable {
     public var weightsEpoch: Int?
     public var stoppedEpoch: Int?
     public var crossValidation: CrossValidation?
+    /// Val and test were scored with test-time flips (orig and hflip probabilities averaged).
+    public var tta: Bool?
+    /// A sweep's refit: the run of the grid point whose config was trained again on train+val.
+    public var refitOf: Int64?
 
     enum CodingKeys: String, CodingKey {
         case val, test, weightsEpoch = "weights_epoch", stoppedEpoch = "stopped_epoch", crossValidation = "cross_validation"
+        case tta, refitOf = "refit_of"
     }
 }
 
-/// `runs.config` of a trained head: the TrainingConfig fields plus "model": "softmax".
-struct SoftmaxRunConfig: Encodable {
+/// `runs.config` of a trained model: the TrainingConfig fields, and for a model that reads maps
+/// their shape ("map_shape": [height, width, channels]), which `StoredModel.load` needs.
+struct TrainedRunConfig: Encodable {
     let config: TrainingConfig
-    enum Key: String, CodingKey { case model }
+    let map: MapShape?
+    enum Key: String, CodingKey { case mapShape = "map_shape" }
     func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
-        try c.encode(ModelKind.softmax, forKey: .model)
         try config.encode(to: encoder)
+        if let map {
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode([map.height, map.width, map.channels], forKey: .mapShape)
+        }
     }
 }
 
@@ -65,9 +64,10 @@ public struct StoredConfig: Decodable, Sendable {
     public let batchSize: Int?
     public let l2: Double?
     public let labelSmoothing: Double?
+    public let dropout: Double?
     public let k: Int?
     enum CodingKeys: String, CodingKey {
-        case model, optimizer, lr, epochs, batchSize = "batch_size", l2, labelSmoothing = "label_smoothing", k
+        case model, optimizer, lr, epochs, batchSize = "batch_size", l2, labelSmoothing = "label_smoothing", dropout, k
     }
 }
 
@@ -83,26 +83,23 @@ public struct StoredRun: Sendable {
     public let splitFingerprint: String
     public let classes: [String]
     public let dim: Int
-    public let headBlob: [UInt8]
     public let valAccuracy: Double?
     public let valLoss: Double?
     public let testAccuracy: Double?
     public let metricsJSON: String
     public let seconds: Double
 
-    public var model: ModelKind { config.model ?? .softmax }
+    public var kind: ModelKind { config.model ?? .softmax }
 
-    /// The trained head; throws for baselines without one, naming the run.
-    public func head() throws -> SoftmaxHead {
-        guard model == .softmax else {
-            throw HeadError.invalid("run \(id) is a \(model.rawValue) baseline\(sweepID.map { " of sweep \($0)" } ?? ""), not a trained head; pick a softmax run from `tlearn runs`")
+    /// The model of a trained run, read by the one loader SQL uses too; a baseline is refused, naming the run.
+    public func trainedModel(in db: Connection) throws -> StoredModel {
+        guard kind.isTrained else {
+            throw HeadError.invalid("run \(id) is a \(kind.rawValue) baseline\(sweepID.map { " of sweep \($0)" } ?? ""), not a trained model; pick a softmax or finetune run from `tlearn runs`")
         }
-        do { return try SoftmaxHead(blob: headBlob, dim: dim, classes: classes) } catch {
-            throw HeadError.invalid("run \(id): \(error)")
-        }
+        return try StoredModel.load(run: id, from: db)
     }
 
-    /// The full training settings of a softmax run.
+    /// The full training settings of a trained run.
     public func trainingConfig() throws -> TrainingConfig {
         do { return try JSONDecoder().decode(TrainingConfig.self, from: Data(configJSON.utf8)) } catch {
             throw HeadError.invalid("run \(id) has a config this tlearn cannot read: \(configJSON)")
@@ -128,12 +125,14 @@ public enum RunStore {
 
     /// Inserts a trained run with its curve; returns its id. Call inside a transaction for many.
     @discardableResult
-    public static func save(_ run: RunResult, context: RunContext, sweepID: Int64? = nil, in db: Connection) throws -> Int64 {
+    public static func save(_ run: RunResult, context: RunContext, sweepID: Int64? = nil, refitOf: Int64? = nil,
+                            in db: Connection) throws -> Int64 {
         let metrics = RunMetrics(val: run.val, test: run.test, weightsEpoch: run.checkpoint.weightsEpoch,
-                                 stoppedEpoch: run.checkpoint.stoppedEpoch, crossValidation: run.crossValidation)
+                                 stoppedEpoch: run.checkpoint.stoppedEpoch, crossValidation: run.crossValidation,
+                                 tta: run.tta ? true : nil, refitOf: refitOf)
         let id = try insert(
-            sweepID: sweepID, context: context, config: try json(SoftmaxRunConfig(config: run.config)), seed: run.config.seed,
-            classes: run.head.classes, dim: run.head.dim, head: run.head.blob,
+            sweepID: sweepID, context: context, config: try json(TrainedRunConfig(config: run.config, map: run.model.map)),
+            seed: run.config.seed, classes: run.model.classes, dim: run.model.dim, head: run.model.blob,
             val: run.val, test: run.test, metrics: try json(metrics), seconds: run.checkpoint.seconds, in: db)
         let statement = try db.prepare("INSERT INTO run_epochs (run_id, epoch, train_loss, train_accuracy, val_loss, val_accuracy) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
         for e in run.checkpoint.history {
@@ -149,7 +148,7 @@ public enum RunStore {
     @discardableResult
     public static func saveBaseline(_ baseline: BaselineResult, context: RunContext, sweepID: Int64?, in db: Connection) throws -> Int64 {
         try insert(sweepID: sweepID, context: context, config: try json(baseline.config), seed: 0,
-                   classes: baseline.classes, dim: baseline.dim, head: baseline.centroids.withUnsafeBytes { Array($0) },
+                   classes: baseline.classes, dim: baseline.dim, head: VectorBlob.bytes(baseline.centroids),
                    val: baseline.val, test: baseline.test,
                    metrics: try json(RunMetrics(val: baseline.val, test: baseline.test)), seconds: baseline.seconds, in: db)
     }
@@ -168,7 +167,7 @@ public enum RunStore {
     }
 
     static let columns = """
-        id, sweep_id, created_at, backbone_id, config, seed, split_fingerprint, classes, dim, head,
+        id, sweep_id, created_at, backbone_id, config, seed, split_fingerprint, classes, dim,
         val_accuracy, val_loss, test_accuracy, metrics, seconds
         """
 
@@ -178,13 +177,11 @@ public enum RunStore {
         guard let config = try? JSONDecoder().decode(StoredConfig.self, from: Data(configJSON.utf8)),
               let classes = try? JSONDecoder().decode([String].self, from: Data((r[7].string ?? "").utf8))
         else { throw HeadError.invalid("\(path): run \(id) has an unreadable config or class list") }
-        var blob: [UInt8] = []
-        if case let .blob(b) = r[9] { blob = b }
         return StoredRun(id: id, sweepID: r[1].int, createdAt: r[2].string ?? "", backboneID: r[3].int ?? 0,
                          configJSON: configJSON, config: config, seed: r[5].int ?? 0, splitFingerprint: r[6].string ?? "",
-                         classes: classes, dim: Int(r[8].int ?? 0), headBlob: blob, valAccuracy: r[10].double,
-                         valLoss: r[11].double, testAccuracy: r[12].double, metricsJSON: r[13].string ?? "{}",
-                         seconds: r[14].double ?? 0)
+                         classes: classes, dim: Int(r[8].int ?? 0), valAccuracy: r[9].double,
+                         valLoss: r[10].double, testAccuracy: r[11].double, metricsJSON: r[12].string ?? "{}",
+                         seconds: r[13].double ?? 0)
     }
 
     /// The run a command-line argument names: a run id, `latest` (the newest trained head) or
@@ -192,7 +189,7 @@ public enum RunStore {
     public static func resolve(_ selector: String, in db: Connection) throws -> Int64 {
         switch selector {
         case "latest":
-            guard let id = try db.scalar("SELECT id FROM runs WHERE json_extract(config, '$.model') = 'softmax' ORDER BY id DESC LIMIT 1")?.int else {
+            guard let id = try db.scalar("SELECT id FROM runs WHERE json_extract(config, '$.model') IN ('softmax', 'finetune') ORDER BY id DESC LIMIT 1")?.int else {
                 throw HeadError.invalid("\(db.path) has no trained runs yet (train one with `tlearn train-head`)")
             }
             return id
@@ -231,6 +228,13 @@ public enum RunStore {
             do { runs.append(try decode(r, path: db.path)) } catch { unreadable.append("\(error)") }
         }
         return (runs, unreadable)
+    }
+
+    /// The metrics JSON of `run`, decoded.
+    public static func metrics(of run: StoredRun) throws -> RunMetrics {
+        do { return try JSONDecoder().decode(RunMetrics.self, from: Data(run.metricsJSON.utf8)) } catch {
+            throw HeadError.invalid("run \(run.id) has metrics this tlearn cannot read")
+        }
     }
 
     /// The curve of run `id`.

@@ -1,3 +1,4 @@
+import Formats
 import Store
 
 /// The optimizer of a training run, with Keras 3 semantics.
@@ -12,6 +13,8 @@ public enum ClassWeighting: String, Codable, Sendable, CaseIterable {
 
 /// Everything that determines a training run besides the data: stored as `runs.config` JSON.
 public struct TrainingConfig: Codable, Equatable, Hashable, Sendable {
+    /// What is trained: softmax (a Dense head on the vectors) or finetune (Conv_1 + Dense on the maps).
+    public var model: ModelKind = .softmax
     public var optimizer: OptimizerKind = .adam
     public var learningRate: Double = 1e-3
     /// 5, the interface the head-trainer issue specifies. Cross-validation on the dev photos prefers
@@ -22,6 +25,8 @@ public struct TrainingConfig: Codable, Equatable, Hashable, Sendable {
     public var l2: Double = 0
     /// Keras `CategoricalCrossentropy(label_smoothing=)`: targets (1 - s) one-hot + s / n_classes.
     public var labelSmoothing: Double = 0
+    /// Keras `Dropout(rate)` on the Dense layer's input during training.
+    public var dropout: Double = 0
     /// SGD only (Keras `SGD(momentum=, nesterov=)`).
     public var momentum: Double = 0
     public var nesterov: Bool = false
@@ -35,9 +40,29 @@ public struct TrainingConfig: Codable, Equatable, Hashable, Sendable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case optimizer, learningRate = "lr", epochs, batchSize = "batch_size", l2, labelSmoothing = "label_smoothing"
+        case model, optimizer, learningRate = "lr", epochs, batchSize = "batch_size", l2, labelSmoothing = "label_smoothing", dropout
         case momentum, nesterov, classWeight = "class_weight", trainViews = "train_views"
         case earlyStopping = "early_stopping", seed
+    }
+
+    /// Reads a stored config; keys a run of an earlier tlearn did not write (model, dropout) take their defaults.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = TrainingConfig()
+        model = try c.decodeIfPresent(ModelKind.self, forKey: .model) ?? d.model
+        optimizer = try c.decodeIfPresent(OptimizerKind.self, forKey: .optimizer) ?? d.optimizer
+        learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? d.learningRate
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? d.epochs
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+        l2 = try c.decodeIfPresent(Double.self, forKey: .l2) ?? d.l2
+        labelSmoothing = try c.decodeIfPresent(Double.self, forKey: .labelSmoothing) ?? d.labelSmoothing
+        dropout = try c.decodeIfPresent(Double.self, forKey: .dropout) ?? 0
+        momentum = try c.decodeIfPresent(Double.self, forKey: .momentum) ?? d.momentum
+        nesterov = try c.decodeIfPresent(Bool.self, forKey: .nesterov) ?? d.nesterov
+        classWeight = try c.decodeIfPresent(ClassWeighting.self, forKey: .classWeight) ?? d.classWeight
+        trainViews = try c.decodeIfPresent([View].self, forKey: .trainViews) ?? d.trainViews
+        earlyStopping = try c.decodeIfPresent(Int.self, forKey: .earlyStopping)
+        seed = try c.decodeIfPresent(Int64.self, forKey: .seed) ?? d.seed
     }
 
     /// Throws `HeadError.invalid` naming the first setting that cannot train.
@@ -47,6 +72,8 @@ public struct TrainingConfig: Codable, Equatable, Hashable, Sendable {
         if epochs < 1 { try fail("epochs must be at least 1, got \(epochs)") }
         if batchSize < 1 { try fail("batch size must be at least 1, got \(batchSize)") }
         if !(l2.isFinite && l2 >= 0) { try fail("l2 must be >= 0, got \(l2)") }
+        if !model.isTrained { try fail("\(model.rawValue) is a baseline, not a model to train (use softmax or finetune)") }
+        if !(dropout >= 0 && dropout < 1) { try fail("dropout must be in [0, 1), got \(dropout)") }
         if !(labelSmoothing >= 0 && labelSmoothing < 1) { try fail("label smoothing must be in [0, 1), got \(labelSmoothing)") }
         if !(momentum >= 0 && momentum < 1) { try fail("momentum must be in [0, 1), got \(momentum)") }
         if optimizer == .adam && momentum != 0 { try fail("--momentum applies to sgd only (adam has beta1 0.9)") }

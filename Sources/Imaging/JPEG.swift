@@ -129,3 +129,39 @@ final class JPEGDecoder {
         return rgb
     }
 }
+
+/// A TurboJPEG 2.1.5 compressor (`tjInitCompress`/`tjCompress2`), for thumbnails. Like the
+/// decompressor, a handle is not thread-safe: one per thread.
+public final class JPEGEncoder {
+    private let handle: tjhandle?
+
+    public init() { handle = tjInitCompress() }
+    deinit { if let handle { tjDestroy(handle) } }
+
+    /// `image` as a baseline JPEG (4:2:0, `quality` 1...100).
+    public func encode(_ image: RGBImage, quality: Int = 80) throws -> [UInt8] {
+        precondition((1...100).contains(quality), "JPEG quality must be 1...100, got \(quality)")
+        guard let handle else {
+            throw ImagingError.unsupported(path: "(thumbnail)", reason: "TurboJPEG could not create a compressor")
+        }
+        // Compress into a buffer of the worst-case size, so TurboJPEG never reallocates ours.
+        let capacity = Int(tjBufSize(Int32(image.width), Int32(image.height), Int32(TJSAMP_420.rawValue)))
+        var out = [UInt8](repeating: 0, count: capacity)
+        var size: UInt = 0
+        let rc = image.pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                var pointer: UnsafeMutablePointer<UInt8>? = dst.baseAddress
+                size = UInt(capacity)
+                return tjCompress2(handle, src.baseAddress, Int32(image.width), Int32(image.width * 3),
+                                   Int32(image.height), Int32(TJPF_RGB.rawValue), &pointer, &size,
+                                   Int32(TJSAMP_420.rawValue), Int32(quality), TJFLAG_NOREALLOC | TJFLAG_ACCURATEDCT)
+            }
+        }
+        guard rc == 0 else {
+            let message = tjGetErrorStr2(handle).map { String(cString: $0) } ?? "unknown TurboJPEG error"
+            throw ImagingError.unsupported(path: "(thumbnail)", reason: "JPEG compression failed: \(message)")
+        }
+        out.removeSubrange(Int(size)...)
+        return out
+    }
+}

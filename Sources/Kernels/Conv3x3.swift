@@ -95,3 +95,28 @@ private func conv3x3Pixel(
         store8(clamp8(a, lo, hi), out + 8 * v)
     }
 }
+
+/// The oracle for `conv3x3Channels3`: plain loops in Double over the zero-padded taps of a full 3x3
+/// convolution of a 3-channel (h, w, 3) map; `weights` is Keras's (3, 3, 3, outChannels).
+public func conv3x3Reference(_ x: [Float], weights w: [Float], bias b: [Float], window g: Window, outChannels n: Int, clamp: Clamp) -> [Float] {
+    precondition(x.count == g.inHeight * g.inWidth * 3 && w.count == 27 * n && b.count == n,
+                 "conv3x3Reference: input \(x.count) weights \(w.count) bias \(b.count) for \(g), \(n) channels")
+    var out: [Float] = []
+    out.reserveCapacity(g.outHeight * g.outWidth * n)
+    for oy in 0..<g.outHeight {
+        for ox in 0..<g.outWidth {
+            for co in 0..<n {
+                var a = Double(b[co])
+                for ky in 0..<3 {
+                    for kx in 0..<3 {
+                        let iy = oy * g.stride - g.padTop + ky, ix = ox * g.stride - g.padLeft + kx
+                        guard iy >= 0 && iy < g.inHeight && ix >= 0 && ix < g.inWidth else { continue }
+                        for ci in 0..<3 { a += Double(x[(iy * g.inWidth + ix) * 3 + ci]) * Double(w[((ky * 3 + kx) * 3 + ci) * n + co]) }
+                    }
+                }
+                out.append(min(max(Float(a), clamp.lo), clamp.hi))
+            }
+        }
+    }
+    return out
+}

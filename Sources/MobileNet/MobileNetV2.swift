@@ -1,4 +1,5 @@
 import Dispatch
+import Formats
 import Foundation
 import Kernels
 import Synchronization
@@ -15,6 +16,13 @@ public final class MobileNetV2: @unchecked Sendable {
     public let architecture: Architecture
     /// Embedding width: Conv_1's channels, 1280 for alpha <= 1.
     public var dim: Int { architecture.lastChannels }
+    /// Shape of block_16's output (`block_16_project_BN`, the input of Conv_1), the maps `embed(_:count:into:maps:)`
+    /// writes: ceil(inputSize / 32) pixels a side (Keras pads every stride-2 layer up), 320 channels at alpha <= 1.
+    public let mapShape: MapShape
+    /// Conv_1 with Conv_1_bn folded in, the layer that turns a map into the pre-pooling features: kernel
+    /// (mapShape.channels x dim, row-major: Keras's (1, 1, channels, dim)) and bias (dim). ReLU6 and global
+    /// average pooling of its output give the embedding.
+    public var conv1: (kernel: [Float], bias: [Float]) { (head.weights.array, head.bias.array) }
     /// Images embedded concurrently by `embed` (one per thread); defaults to the number of cores.
     public var threads: Int
 
@@ -83,6 +91,7 @@ public final class MobileNetV2: @unchecked Sendable {
         head = PointwiseLayer(weights.folded("Conv_1", batchNorm: "Conv_1_bn"), inChannels: arch.blocks.last!.outChannels,
                               outChannels: arch.lastChannels)
         headPixels = size * size
+        mapShape = MapShape(height: size, width: size, channels: head.k)
         sizes.expanded = max(sizes.expanded, headPixels * arch.lastChannels)
         self.sizes = sizes
     }
@@ -90,17 +99,34 @@ public final class MobileNetV2: @unchecked Sendable {
     /// Embeds `count` preprocessed images (NHWC, count x inputSize x inputSize x 3, values in [-1, 1])
     /// into `output` (count x dim). Not thread-safe per instance (uses its own arena).
     public func embed(_ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>) {
+        run(input, count: count, embeddings: output, maps: nil)
+    }
+
+    /// `embed`, also writing each image's block_16 output into `maps` (count x mapShape.count, NHWC): the very
+    /// values Conv_1 reads, so they too do not depend on the batch or the thread count, bit for bit.
+    public func embed(_ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>,
+                      maps: UnsafeMutablePointer<Float>) {
+        run(input, count: count, embeddings: output, maps: maps)
+    }
+
+    /// Only the maps of `count` images (count x mapShape.count), without running Conv_1 and the pooling.
+    public func maps(_ input: UnsafePointer<Float>, count: Int, into maps: UnsafeMutablePointer<Float>) {
+        run(input, count: count, embeddings: nil, maps: maps)
+    }
+
+    private func run(_ input: UnsafePointer<Float>, count: Int, embeddings output: UnsafeMutablePointer<Float>?,
+                     maps: UnsafeMutablePointer<Float>?) {
         precondition(count >= 0, "MobileNetV2.embed: negative count \(count)")
         if count == 0 { return }
         let workers = min(count, max(1, threads))
         while arenas.count < workers { arenas.append(Arena(sizes)) }
-        let imageFloats = inputSize * inputSize * 3, dim = self.dim
+        let imageFloats = inputSize * inputSize * 3, dim = self.dim, mapFloats = mapShape.count
         let previousBLASThreads = BLASThreads.current
         BLASThreads.set(1)
         defer { BLASThreads.set(previousBLASThreads) }
-        let io = UnsafeIO(input: input, output: output)
+        let io = UnsafeIO(input: input, output: output, maps: maps)
         if workers == 1 {
-            forward(images: input, count: count, into: output, arena: arenas[0])
+            forward(images: input, count: count, into: output, maps: maps, arena: arenas[0])
             return
         }
         // Each thread claims the next image when it finishes one: when other work takes a core for a
@@ -111,7 +137,8 @@ public final class MobileNetV2: @unchecked Sendable {
             while true {
                 let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 if i >= count { break }
-                self.forward(io.input + i * imageFloats, into: io.output + i * dim, arena: self.arenas[w], profile: nil)
+                self.forward(io.input + i * imageFloats, into: io.output.map { $0 + i * dim }, maps: io.maps.map { $0 + i * mapFloats },
+                             arena: self.arenas[w], profile: nil)
             }
         }
     }
@@ -140,9 +167,16 @@ public final class MobileNetV2: @unchecked Sendable {
             BLASThreads.set(1)
         }
 
-        /// Embeds `count` images, one after another, on the calling thread.
-        public func embed(_ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>) {
-            net.forward(images: input, count: count, into: output, arena: arena)
+        /// Embeds `count` images, one after another, on the calling thread; with `maps`, also writes their
+        /// maps there (count x mapShape.count), as `MobileNetV2.embed(_:count:into:maps:)` does.
+        public func embed(_ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>,
+                          maps: UnsafeMutablePointer<Float>? = nil) {
+            net.forward(images: input, count: count, into: output, maps: maps, arena: arena)
+        }
+
+        /// Only the maps of `count` images, on the calling thread (no Conv_1, no pooling).
+        public func maps(_ input: UnsafePointer<Float>, count: Int, into maps: UnsafeMutablePointer<Float>) {
+            net.forward(images: input, count: count, into: nil, maps: maps, arena: arena)
         }
     }
 
@@ -155,20 +189,24 @@ public final class MobileNetV2: @unchecked Sendable {
         var profile = LayerProfile()
         for i in 0..<count {
             profile.images.append([:])
-            forward(input + i * inputSize * inputSize * 3, into: output + i * dim, arena: arenas[0], profile: &profile)
+            forward(input + i * inputSize * inputSize * 3, into: output + i * dim, maps: nil, arena: arenas[0], profile: &profile)
         }
         return profile
     }
 
-    /// `count` images one after another in one arena, on the calling thread.
-    fileprivate func forward(images: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>, arena: Arena) {
-        let imageFloats = inputSize * inputSize * 3
-        for i in 0..<count { forward(images + i * imageFloats, into: output + i * dim, arena: arena, profile: nil) }
+    /// `count` images one after another in one arena, on the calling thread; either output may be nil.
+    fileprivate func forward(images: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>?,
+                             maps: UnsafeMutablePointer<Float>?, arena: Arena) {
+        let imageFloats = inputSize * inputSize * 3, mapFloats = mapShape.count
+        for i in 0..<count {
+            forward(images + i * imageFloats, into: output.map { $0 + i * dim }, maps: maps.map { $0 + i * mapFloats }, arena: arena,
+                    profile: nil)
+        }
     }
 
-    /// The network, one line per layer.
-    fileprivate func forward(_ image: UnsafePointer<Float>, into embedding: UnsafeMutablePointer<Float>, arena: Arena,
-                         profile: UnsafeMutablePointer<LayerProfile>?) {
+    /// The network, one line per layer. Without `embedding` it stops after copying out the maps.
+    fileprivate func forward(_ image: UnsafePointer<Float>, into embedding: UnsafeMutablePointer<Float>?,
+                             maps: UnsafeMutablePointer<Float>?, arena: Arena, profile: UnsafeMutablePointer<LayerProfile>?) {
         var clock = Stopwatch(profile)
         var x = arena.x, y = arena.y
         blocks[0].apply(image, x, arena: arena, clock: &clock)                             // Conv1 ... expanded_conv
@@ -176,6 +214,8 @@ public final class MobileNetV2: @unchecked Sendable {
             block.apply(x, y, arena: arena, clock: &clock)
             swap(&x, &y)
         }
+        maps?.update(from: x, count: headPixels * head.k)                                  // block_16_project_BN -> (7, 7, 320)
+        guard let embedding else { return }
         head.apply(x, arena.expanded, pixels: headPixels, clamp: .relu6)                 // Conv_1, Conv_1_bn, out_relu -> (7, 7, 1280)
         clock.lap(.head)
         globalAveragePool(arena.expanded, pixels: headPixels, channels: dim, into: embedding)  // (1280,)
@@ -315,7 +355,8 @@ final class Arena: @unchecked Sendable {
 /// Pointers handed to the worker threads; each worker touches disjoint images.
 private struct UnsafeIO: @unchecked Sendable {
     let input: UnsafePointer<Float>
-    let output: UnsafeMutablePointer<Float>
+    let output: UnsafeMutablePointer<Float>?
+    let maps: UnsafeMutablePointer<Float>?
 }
 
 /// The kinds of layer the benchmark reports time for.

@@ -8,7 +8,7 @@ public enum Database {
     /// The schema this binary was built with (top-level `schema.sql`).
     public static let schema = String(decoding: PackageResources.schema_sql, as: UTF8.self)
     /// The `PRAGMA user_version` that `schema` sets.
-    public static let version: Int64 = 1
+    public static let version: Int64 = 2
 
     /// Opens `path` for tlearn, creating and migrating it unless `readOnly`.
     public static func open(_ path: String, readOnly: Bool = false, busyTimeoutMS: Int32 = 5000) throws -> Connection {
@@ -20,7 +20,7 @@ public enum Database {
         // closes last leaves empty -wal/-shm files behind; this one removes them. SQLite still opens
         // a write-protected file read-only by itself.
         let db = try Connection(path: path, readOnly: false, create: !readOnly)
-        sqlite3_busy_timeout(db.handle, busyTimeoutMS)
+        db.setBusyTimeout(milliseconds: busyTimeoutMS)
         if readOnly { try db.execute("PRAGMA query_only = ON") }
         let found: Int64
         do {

@@ -20,6 +20,8 @@ public struct DatabaseInfo: Sendable {
         public var key: BackboneKey
         /// Vectors stored per view.
         public var views: [(view: String, count: Int)]
+        /// Maps stored per view, with their BLOBs' total size.
+        public var maps: [(view: String, count: Int, bytes: Int64)] = []
     }
 
     /// Database file plus its WAL, in bytes.
@@ -57,10 +59,18 @@ public struct DatabaseInfo: Sendable {
             byName[name] = c
         }
         info.classes = byName.values.sorted { $0.name < $1.name }
+        let hasMaps = try hasMapTables(db)
         for b in try EmbeddingStore.backbones(db) {
             let views = try db.rows("SELECT view, count(*) FROM embeddings WHERE backbone_id = ?1 GROUP BY view ORDER BY view", [.integer(b.id)])
                 .map { (view: $0[0].string ?? "", count: Int($0[1].int ?? 0)) }
-            info.backbones.append(Backbone(id: b.id, key: b.key, views: views))
+            var backbone = Backbone(id: b.id, key: b.key, views: views)
+            if hasMaps {
+                // length() of a BLOB comes from the record header: the maps themselves are not read.
+                backbone.maps = try db.rows("SELECT view, count(*), sum(length(map)) FROM maps WHERE backbone_id = ?1 GROUP BY view ORDER BY view",
+                                            [.integer(b.id)])
+                    .map { (view: $0[0].string ?? "", count: Int($0[1].int ?? 0), bytes: $0[2].int ?? 0) }
+            }
+            info.backbones.append(backbone)
         }
         info.failures = try db.rows("SELECT reason, count(*) FROM failures GROUP BY reason ORDER BY count(*) DESC, reason")
             .map { (reason: $0[0].string ?? "", count: Int($0[1].int ?? 0)) }

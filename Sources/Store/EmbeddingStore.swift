@@ -1,4 +1,5 @@
 import CSQLite3
+import Formats
 
 /// What makes two embeddings comparable: vectors of different keys never mix.
 public struct BackboneKey: Equatable, Hashable, Sendable, CustomStringConvertible {
@@ -44,6 +45,8 @@ public struct CatalogEntry: Equatable, Sendable {
     public var split: Split
     /// Views stored for the backbone the catalog was read for.
     public var views: Set<String>
+    /// Views whose maps are stored for that backbone.
+    public var mapViews: Set<String> = []
 }
 
 /// The facts about one successfully decoded image file.
@@ -75,6 +78,16 @@ public struct ViewVector: Sendable {
     }
 }
 
+/// One view's map (block_16's output) as its `maps` BLOB (`MapBlob`).
+public struct ViewMap: Sendable {
+    public var view: String
+    public var blob: [UInt8]
+    public init(view: String, blob: [UInt8]) {
+        self.view = view
+        self.blob = blob
+    }
+}
+
 /// One change an extraction makes; a batch of them commits in one transaction.
 public enum StoreChange: Sendable {
     /// New or changed content: the row is created or replaced and every old embedding dropped.
@@ -87,6 +100,8 @@ public enum StoreChange: Sendable {
     case failure(path: String, reason: String, message: String)
     /// The file is gone (`--prune`): image row and failure row go.
     case remove(path: String)
+    /// Maps of an image row (made or kept by an earlier change of the same batch), replacing any of those views.
+    case maps(path: String, [ViewMap])
 }
 
 /// The extraction side of a tlearn database: backbones, images, embeddings, failures and splits.
@@ -208,17 +223,19 @@ public final class EmbeddingStore {
     /// Every image row with the views stored for `backbone`, by path.
     public func catalog(backbone: Int64) throws -> [String: CatalogEntry] {
         var out: [String: CatalogEntry] = [:]
+        // Both subqueries read only the (image_id, backbone_id, view) indexes, never a BLOB.
         let s = try db.prepare("""
-            SELECT i.id, i.path, c.name, i.sha256, i.bytes, i.split, group_concat(e.view)
+            SELECT i.id, i.path, c.name, i.sha256, i.bytes, i.split,
+                   (SELECT group_concat(view) FROM embeddings WHERE image_id = i.id AND backbone_id = ?1),
+                   (SELECT group_concat(view) FROM maps WHERE image_id = i.id AND backbone_id = ?1)
             FROM images i JOIN classes c ON c.id = i.class_id
-            LEFT JOIN embeddings e ON e.image_id = i.id AND e.backbone_id = ?1
-            GROUP BY i.id
             """, [.integer(backbone)])
         while try s.step() {
             guard let p = s.text(1) else { continue }
             let views = s.text(6).map { Set($0.split(separator: ",").map(String.init)) } ?? []
+            let mapViews = s.text(7).map { Set($0.split(separator: ",").map(String.init)) } ?? []
             out[p] = CatalogEntry(id: s.int(0), label: s.text(2) ?? "", sha256: s.text(3) ?? "", bytes: Int(s.int(4)),
-                                  split: s.text(5).flatMap(Split.init(rawValue:)) ?? .train, views: views)
+                                  split: s.text(5).flatMap(Split.init(rawValue:)) ?? .train, views: views, mapViews: mapViews)
         }
         return out
     }
@@ -234,13 +251,7 @@ public final class EmbeddingStore {
             "SELECT e.vector FROM embeddings e JOIN images i ON i.id = e.image_id WHERE i.path = ?1 AND e.backbone_id = ?2 AND e.view = ?3",
             [.text(path), .integer(backbone), .text(view)])
         guard try s.step() else { return nil }
-        return Self.floats(s.blob(0))
-    }
-
-    /// Little-endian float32 BLOB bytes as floats.
-    public static func floats(_ raw: UnsafeRawBufferPointer) -> [Float] {
-        let n = raw.count / 4
-        return (0..<n).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+        return VectorBlob.floats(s.blob(0))
     }
 
     /// The split currently stored for `path`, if it has an image row.
@@ -286,6 +297,11 @@ public final class EmbeddingStore {
                 case let .remove(p):
                     try removeImage(p, touched: &touched)
                     try db.run("DELETE FROM failures WHERE path = ?1", [.text(p)])
+                case let .maps(p, maps):
+                    guard let id = try db.scalar("SELECT id FROM images WHERE path = ?1", [.text(p)])?.int else {
+                        throw StoreError.invalid("\(path): no image row for \(p) to add maps to")
+                    }
+                    try insertMaps(maps, image: id, backbone: backbone)
                 }
             }
             try resplit(touched)
@@ -315,6 +331,7 @@ public final class EmbeddingStore {
             try db.run("UPDATE images SET class_id = ?1, sha256 = ?2, bytes = ?3, width = ?4, height = ?5 WHERE id = ?6",
                        [.integer(cid), .text(r.sha256), .integer(Int64(r.bytes)), .integer(Int64(r.width)), .integer(Int64(r.height)), .integer(id)])
             try db.run("DELETE FROM embeddings WHERE image_id = ?1", [.integer(id)])
+            try db.run("DELETE FROM maps WHERE image_id = ?1", [.integer(id)])
         } else {
             try db.run("INSERT INTO images(path, class_id, sha256, bytes, width, height, split) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                        [.text(r.path), .integer(cid), .text(r.sha256), .integer(Int64(r.bytes)), .integer(Int64(r.width)),
@@ -332,19 +349,19 @@ public final class EmbeddingStore {
         for v in vectors {
             s.reset()
             try s.bind([.integer(image), .integer(backbone), .text(v.view)])
-            try Self.bindVector(v.vector, to: s, at: 4)
+            try VectorBlob.withBytes(v.vector) { try s.bindBlob($0, at: 4) }
             while try s.step() {}
         }
     }
 
-    /// Binds floats as the little-endian float32 BLOB every vector column holds.
-    public static func bindVector(_ v: [Float], to s: Statement, at index: Int32) throws {
-        #if _endian(little)
-        try v.withUnsafeBytes { try s.bindBlob($0, at: index) }
-        #else
-        let le = v.map { $0.bitPattern.littleEndian }
-        try le.withUnsafeBytes { try s.bindBlob($0, at: index) }
-        #endif
+    private func insertMaps(_ maps: [ViewMap], image: Int64, backbone: Int64) throws {
+        let s = try db.prepare("INSERT OR REPLACE INTO maps(image_id, backbone_id, view, map) VALUES (?1, ?2, ?3, ?4)")
+        for m in maps {
+            s.reset()
+            try s.bind([.integer(image), .integer(backbone), .text(m.view)])
+            try m.blob.withUnsafeBytes { try s.bindBlob($0, at: 4) }
+            while try s.step() {}
+        }
     }
 
     private func removeImage(_ p: String, touched: inout Set<String>) throws {

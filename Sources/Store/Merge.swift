@@ -2,6 +2,7 @@
 public struct MergeReport: Sendable {
     public var images = 0
     public var embeddings = 0
+    public var maps = 0
     public var failures = 0
     /// Images found in more than one input with the same content and label.
     public var duplicates = 0
@@ -12,7 +13,8 @@ public struct MergeReport: Sendable {
 /// Combines databases built by `tlearn extract --shard K/N` into one.
 ///
 /// Every input must hold the same backbones (weights hash, alpha, input size, preprocessing,
-/// dim), the same views and the same split percentages. An image in two inputs must have the same
+/// dim), the same views, maps of the same views (all or none: `extract --maps` on an input without
+/// them computes only the maps) and the same split percentages. An image in two inputs must have the same
 /// content and label. Images are written in path order and splits recomputed over the merged set,
 /// so the result holds what one extraction of the whole dataset would.
 public enum ShardMerge {
@@ -21,6 +23,9 @@ public enum ShardMerge {
         let db: Connection
         let backbones: [(id: Int64, key: BackboneKey)]
         let views: Set<String>
+        /// Like `views`, for the maps table (empty for a version-1 database).
+        let mapViews: Set<String>
+        let hasMapTables: Bool
         let val: String?
         let test: String?
         let shard: String?
@@ -101,6 +106,7 @@ public enum ShardMerge {
             }
             report.images = images.count
             let insertVector = try db.prepare("INSERT INTO embeddings(image_id, backbone_id, view, vector) VALUES (?1, ?2, ?3, ?4)")
+            let insertMap = try db.prepare("INSERT INTO maps(image_id, backbone_id, view, map) VALUES (?1, ?2, ?3, ?4)")
             for (n, input) in opened.enumerated() {
                 let backboneMap = Dictionary(uniqueKeysWithValues: input.backbones.map { ($0.id, backboneIDs[$0.key]!) })
                 let rows = try input.db.prepare("SELECT image_id, backbone_id, view, vector FROM embeddings ORDER BY image_id, backbone_id, view")
@@ -111,6 +117,25 @@ public enum ShardMerge {
                     try insertVector.bindBlob(rows.blob(3), at: 4)
                     while try insertVector.step() {}
                     report.embeddings += 1
+                }
+                guard input.hasMapTables else { continue }
+                let maps = try input.db.prepare("SELECT image_id, backbone_id, view, map FROM maps ORDER BY image_id, backbone_id, view")
+                while try maps.step() {
+                    guard let image = newIDs[n][maps.int(0)], let backbone = backboneMap[maps.int(1)] else { continue }
+                    insertMap.reset()
+                    try insertMap.bind([.integer(image), .integer(backbone), .text(maps.text(2) ?? "orig")])
+                    try insertMap.bindBlob(maps.blob(3), at: 4)
+                    while try insertMap.step() {}
+                    report.maps += 1
+                }
+            }
+            // Each backbone's top from the first input that has it (extractions of one backbone write the same one).
+            for b in first.backbones {
+                for input in opened where input.hasMapTables {
+                    guard let id = input.backbones.first(where: { $0.key == b.key })?.id,
+                          let top = try BackboneTop.load(input.db, backbone: id) else { continue }
+                    try top.write(db, backbone: backboneIDs[b.key]!)
+                    break
                 }
             }
             for (p, f) in failures.sorted(by: { $0.key < $1.key }) where images[p] == nil {
@@ -132,8 +157,14 @@ public enum ShardMerge {
             SELECT DISTINCT b.weights_sha256 || ' ' || b.input_size || ' ' || b.preprocessing || ' ' || e.view
             FROM embeddings e JOIN backbones b ON b.id = e.backbone_id
             """).compactMap { $0[0].string })
+        let hasMaps = try hasMapTables(db)
+        let mapViews = hasMaps ? Set(try db.rows("""
+            SELECT DISTINCT b.weights_sha256 || ' ' || b.input_size || ' ' || b.preprocessing || ' ' || m.view
+            FROM maps m JOIN backbones b ON b.id = m.backbone_id
+            """).compactMap { $0[0].string }) : []
         func meta(_ key: String) throws -> String? { try db.scalar("SELECT value FROM meta WHERE key = ?1", [.text(key)])?.string }
-        return Input(path: path, db: db, backbones: backbones, views: views, val: try meta("val_percent"), test: try meta("test_percent"),
+        return Input(path: path, db: db, backbones: backbones, views: views, mapViews: mapViews, hasMapTables: hasMaps,
+                     val: try meta("val_percent"), test: try meta("test_percent"),
                      shard: try meta("shard"), root: try meta("root"), imageCount: Int(try db.scalar("SELECT count(*) FROM images")?.int ?? 0))
     }
 
@@ -159,6 +190,16 @@ public enum ShardMerge {
                 let a = Set(reference.views.map { String($0.split(separator: " ").last ?? "") }).sorted().joined(separator: ",")
                 let b = Set(input.views.map { String($0.split(separator: " ").last ?? "") }).sorted().joined(separator: ",")
                 throw StoreError.invalid("cannot merge: \(input.path) has views \(b) but \(reference.path) has \(a)")
+            }
+            // A merge of inputs with and without maps would hold maps of some images only, which no one
+            // extraction makes; the input without them gets them cheaply (`extract --maps` computes only the maps).
+            for input in withVectors where input.mapViews != reference.mapViews {
+                func describe(_ views: Set<String>) -> String {
+                    views.isEmpty ? "no maps" : "maps of views " + Set(views.map { String($0.split(separator: " ").last ?? "") }).sorted().joined(separator: ",")
+                }
+                let without = input.mapViews.isEmpty ? input.path : reference.mapViews.isEmpty ? reference.path : nil
+                throw StoreError.invalid("cannot merge: \(input.path) has \(describe(input.mapViews)) but \(reference.path) has \(describe(reference.mapViews))"
+                    + (without.map { ": run `tlearn extract --maps` on \($0) first (it computes only the maps)" } ?? ""))
             }
         }
         // Shards: all K/N with one N; say which are absent or doubled.

@@ -29,10 +29,12 @@ public enum SQLValue: Equatable, Sendable {
     case blob([UInt8])
 }
 
-/// One SQLite connection; closes in `deinit`.
+/// One SQLite connection; closes in `deinit` unless it borrows a handle SQLite lent to a function.
 public final class Connection {
-    public let handle: OpaquePointer
+    /// Package-visible for the function-registration calls (VectorSQL); nothing else touches it.
+    package let handle: OpaquePointer
     public let path: String
+    private let owned: Bool
 
     /// Opens (creating when `create`) the database at `path`; read-only when `readOnly`.
     public init(path: String, readOnly: Bool = false, create: Bool = true) throws {
@@ -47,10 +49,33 @@ public final class Connection {
         }
         handle = h
         self.path = path
+        owned = true
         sqlite3_extended_result_codes(h, 1)
     }
 
-    deinit { sqlite3_close_v2(handle) }
+    /// A connection over a handle SQLite hands an SQL function (`sqlite3_context_db_handle`): used
+    /// for that call only, never closed here.
+    package init(borrowing handle: OpaquePointer) {
+        self.handle = handle
+        path = sqlite3_db_filename(handle, "main").map { String(cString: $0) } ?? ""
+        owned = false
+    }
+
+    deinit { if owned { sqlite3_close_v2(handle) } }
+
+    /// How long a statement waits for another connection's lock before failing with SQLITE_BUSY.
+    public func setBusyTimeout(milliseconds: Int32) {
+        sqlite3_busy_timeout(handle, milliseconds)
+    }
+
+    /// Whether a read or write transaction is open on the main database.
+    public var inTransaction: Bool { sqlite3_txn_state(handle, "main") != SQLITE_TXN_NONE }
+
+    /// The main database's data version (changes when any connection commits to it); nil if unknown.
+    public var dataVersion: UInt32? {
+        var v: UInt32 = 0
+        return sqlite3_file_control(handle, "main", SQLITE_FCNTL_DATA_VERSION, &v) == SQLITE_OK ? v : nil
+    }
 
     /// The message of the last failed call on this connection.
     public var lastMessage: String { String(cString: sqlite3_errmsg(handle)) }
@@ -71,6 +96,46 @@ public final class Connection {
         let statement = try Statement(self, sql: sql)
         try statement.bind(arguments)
         return statement
+    }
+
+    /// Prepares the first statement of `script` and returns it (nil when the text up to the next
+    /// statement is only whitespace or comments) with the UTF-8 length of the text it consumed.
+    public func prepareFirst(of script: Substring) throws -> (statement: Statement?, consumed: Int) {
+        let utf8 = Array(script.utf8)
+        if utf8.isEmpty { return (nil, 0) }
+        var h: OpaquePointer?
+        var consumed = 0
+        let rc = utf8.withUnsafeBufferPointer { buffer -> Int32 in
+            let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+            var tail: UnsafePointer<CChar>?
+            let rc = sqlite3_prepare_v2(handle, base, Int32(buffer.count), &h, &tail)
+            consumed = tail.map { $0 - base } ?? buffer.count
+            return rc
+        }
+        guard rc == SQLITE_OK else {
+            sqlite3_finalize(h)
+            throw StoreError.sqlite(code: rc, message: lastMessage, sql: Self.firstStatement(of: String(script)))
+        }
+        guard let h else { return (nil, consumed) }
+        return (Statement(self, handle: h, sql: Self.trimmed(String(decoding: utf8[..<consumed], as: UTF8.self))), consumed)
+    }
+
+    /// The text up to the first complete statement (for an error message when it does not compile).
+    static func firstStatement(of text: String) -> String {
+        var end = text.startIndex
+        while let semicolon = text[end...].firstIndex(of: ";") {
+            end = text.index(after: semicolon)
+            if sqlite3_complete(String(text[..<end])) != 0 { return trimmed(String(text[..<end])) }
+        }
+        return trimmed(text)
+    }
+
+    /// A statement's text without surrounding whitespace and trailing semicolons.
+    static func trimmed(_ s: String) -> String {
+        var t = Substring(s)
+        while let c = t.first, c.isWhitespace { t.removeFirst() }
+        while let c = t.last, c.isWhitespace || c == ";" { t.removeLast() }
+        return String(t)
     }
 
     /// Runs `sql` with `arguments` and returns every row.
@@ -112,7 +177,7 @@ public final class Connection {
 
 /// A prepared statement; finalizes in `deinit`.
 public final class Statement {
-    public let handle: OpaquePointer
+    let handle: OpaquePointer
     let connection: Connection
     let sql: String
 
@@ -127,7 +192,24 @@ public final class Statement {
         self.sql = sql
     }
 
+    /// The statement's text (trimmed), as error messages quote it.
+    public var text: String { sql }
+
+    init(_ connection: Connection, handle: OpaquePointer, sql: String) {
+        self.handle = handle
+        self.connection = connection
+        self.sql = sql
+    }
+
     deinit { sqlite3_finalize(handle) }
+
+    /// Number of parameters (the largest index).
+    public var parameterCount: Int { Int(sqlite3_bind_parameter_count(handle)) }
+
+    /// The name of parameter `index` (1-based) with its prefix (`:id`, `@id`, `$id`, `?3`); nil for a bare `?`.
+    public func parameterName(_ index: Int) -> String? {
+        sqlite3_bind_parameter_name(handle, Int32(index)).map { String(cString: $0) }
+    }
 
     /// Binds values to ?1, ?2, ... in order.
     public func bind(_ values: [SQLValue]) throws {

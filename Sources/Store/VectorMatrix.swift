@@ -1,4 +1,4 @@
-import CSQLite3
+import Formats
 
 /// Every vector of one backbone and view, in one contiguous row-major matrix (row i = image i of
 /// `imageIDs`, ordered by image id), with the image's path, label and split alongside.
@@ -33,25 +33,16 @@ public struct VectorMatrix: Sendable {
             FROM embeddings e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id
             WHERE e.backbone_id = ?1 AND e.view = ?2
             """, [.integer(backbone), .text(view)])
-        let d = Int(dim), bytesPerRow = 4 * d
+        let d = Int(dim), bytesPerRow = VectorBlob.stride * d
         while try statement.step() {
             let blob = statement.blob(4)
             guard blob.count == bytesPerRow else {
                 throw StoreError.invalid("\(db.path): the \(view) vector of image \(statement.int(0)) (\(statement.text(1) ?? "")) is \(blob.count) bytes; backbone \(backbone) has dim \(dim), so \(bytesPerRow) bytes")
             }
-            // The BLOB is little-endian float32 (schema.sql); on a little-endian host that is a copy.
-            // (SQLite's pointer need not be 4-byte aligned, so the bytes are copied, not bound.)
+            // SQLite's pointer need not be 4-byte aligned, so the bytes are copied, not bound.
             let start = m.values.count
             m.values.append(contentsOf: repeatElement(0, count: d))
-            m.values.withUnsafeMutableBytes { raw in
-                let dest = UnsafeMutableRawBufferPointer(rebasing: raw[(4 * start)...])
-                dest.copyMemory(from: blob)
-                #if _endian(big)
-                for j in 0..<d {
-                    dest.storeBytes(of: UInt32(littleEndian: dest.load(fromByteOffset: 4 * j, as: UInt32.self)), toByteOffset: 4 * j, as: UInt32.self)
-                }
-                #endif
-            }
+            m.values.withUnsafeMutableBufferPointer { VectorBlob.copy(blob, into: $0.baseAddress! + start) }
             m.imageIDs.append(statement.int(0))
             m.paths.append(statement.text(1) ?? "")
             m.labels.append(statement.text(2) ?? "")

@@ -1,3 +1,4 @@
+import Formats
 import CSQLite3
 
 /// Running sum of `vec_mean`, in Double so the mean of thousands of vectors keeps full float32 precision.

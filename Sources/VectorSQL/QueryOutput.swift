@@ -1,3 +1,4 @@
+import Formats
 import Store
 
 /// How `tlearn query` prints a result set.

@@ -1,4 +1,5 @@
 import CSQLite3
+import Formats
 
 /// An error raised inside an SQL function; becomes `sqlite3_result_error` with the function's name.
 struct SQLFunctionError: Error, CustomStringConvertible {
@@ -27,17 +28,24 @@ struct SQLArguments {
 
     /// Argument `i` as a float32 vector; nil for NULL. Anything but a BLOB of 4*n bytes throws.
     func vector(_ i: Int) throws(SQLFunctionError) -> Vector? {
+        guard let raw = try blob(i, expected: "a BLOB of float32 values") else { return nil }
+        guard VectorBlob.isWhole(byteCount: raw.count) else {
+            throw SQLFunctionError("argument \(i + 1) is a BLOB of \(raw.count) bytes, not a whole number of float32 values (4 bytes each)")
+        }
+        return Vector(raw)
+    }
+
+    /// Argument `i` as BLOB bytes, valid during the call; nil for NULL. Anything but a BLOB throws,
+    /// saying what was `expected`.
+    func blob(_ i: Int, expected: String) throws(SQLFunctionError) -> UnsafeRawBufferPointer? {
         let value = values![i]
         switch sqlite3_value_type(value) {
         case SQLITE_NULL: return nil
         case SQLITE_BLOB:
             let n = Int(sqlite3_value_bytes(value))
-            guard n % 4 == 0 else {
-                throw SQLFunctionError("argument \(i + 1) is a BLOB of \(n) bytes, not a whole number of float32 values (4 bytes each)")
-            }
-            return Vector(UnsafeRawBufferPointer(start: n == 0 ? nil : sqlite3_value_blob(value), count: n))
+            return UnsafeRawBufferPointer(start: n == 0 ? nil : sqlite3_value_blob(value), count: n)
         case let t:
-            throw SQLFunctionError("argument \(i + 1) is \(typeName(t)); expected a BLOB of float32 values")
+            throw SQLFunctionError("argument \(i + 1) is \(typeName(t)); expected \(expected)")
         }
     }
 
@@ -107,7 +115,7 @@ func setResult(_ result: SQLFunctionResult, on context: OpaquePointer, function:
         var s = s
         s.withUTF8 { sqlite3_result_text(context, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), Int32($0.count), tl_sqlite_transient()) }
     case let .vector(v):
-        let bytes = littleEndianBytes(v)
+        let bytes = VectorBlob.bytes(v)
         bytes.withUnsafeBytes { raw in
             // A zero-length BLOB needs a non-nil pointer, or SQLite returns NULL.
             sqlite3_result_blob(context, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, Int32(raw.count), tl_sqlite_transient())
@@ -144,13 +152,4 @@ func createScalar(
     // On failure SQLite calls xDestroy itself, so the box is not leaked.
     let rc = sqlite3_create_function_v2(db, name, arguments, flags, box, scalarTrampoline, nil, nil, releaseBox)
     if rc != SQLITE_OK { throw SQLFunctionError("cannot register \(name): \(String(cString: sqlite3_errstr(rc)))") }
-}
-
-/// The float32 values as little-endian bytes (the BLOB format of schema.sql).
-func littleEndianBytes(_ values: [Float]) -> [UInt8] {
-    var bytes = [UInt8](repeating: 0, count: values.count * 4)
-    bytes.withUnsafeMutableBytes { raw in
-        for (i, v) in values.enumerated() { raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
-    }
-    return bytes
 }

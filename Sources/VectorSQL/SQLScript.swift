@@ -1,4 +1,3 @@
-import CSQLite3
 import Store
 
 /// Values for `?1`, `?2`, ... and `:name` parameters, parsed from `--param` strings.
@@ -68,11 +67,10 @@ public enum SQLScript {
         var index = 0
         var usedPositional = Set<Int>(), usedNamed = Set<String>()
         while true {
-            guard let text = try nextStatement(&rest, db: db) else { break }
+            guard let statement = try nextStatement(&rest, db: db) else { break }
             index += 1
-            let statement = try db.prepare(text)
-            try bind(parameters, to: statement, index: index, sql: text, usedPositional: &usedPositional, usedNamed: &usedNamed)
-            try body(Step(index: index, sql: text, statement: statement))
+            try bind(parameters, to: statement, index: index, usedPositional: &usedPositional, usedNamed: &usedNamed)
+            try body(Step(index: index, sql: statement.text, statement: statement))
         }
         if index == 0 { throw StoreError.invalid("no SQL statement to run (the text is empty or only comments)") }
         var unused: [String] = []
@@ -81,58 +79,23 @@ public enum SQLScript {
         return unused
     }
 
-    /// The text of the next statement, trimmed, advancing `rest` past it; nil at the end.
-    static func nextStatement(_ rest: inout Substring, db: Connection) throws -> String? {
+    /// The next statement, prepared, advancing `rest` past it; nil at the end.
+    static func nextStatement(_ rest: inout Substring, db: Connection) throws -> Statement? {
         while true {
-            let utf8 = Array(rest.utf8)
-            if utf8.isEmpty { return nil }
-            var handle: OpaquePointer?
-            var consumed = 0
-            let rc = utf8.withUnsafeBufferPointer { buffer -> Int32 in
-                let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
-                var tail: UnsafePointer<CChar>?
-                let rc = sqlite3_prepare_v2(db.handle, base, Int32(buffer.count), &handle, &tail)
-                consumed = tail.map { $0 - base } ?? buffer.count
-                return rc
-            }
-            sqlite3_finalize(handle)
-            if rc != SQLITE_OK {
-                throw StoreError.sqlite(code: rc, message: db.lastMessage, sql: firstStatement(of: String(rest)))
-            }
-            let text = String(decoding: utf8[..<consumed], as: UTF8.self)
-            rest = Substring(String(decoding: utf8[consumed...], as: UTF8.self))
-            if handle == nil {  // only whitespace or comments
-                if consumed == 0 { return nil }
-                continue
-            }
-            return trimmed(text)
+            let (statement, consumed) = try db.prepareFirst(of: rest)
+            rest = Substring(String(decoding: Array(rest.utf8)[consumed...], as: UTF8.self))
+            if let statement { return statement }
+            if consumed == 0 { return nil }  // only whitespace or comments were left
         }
-    }
-
-    /// The text up to the first complete statement, for an error message when it does not compile.
-    static func firstStatement(of text: String) -> String {
-        var end = text.startIndex
-        while let semicolon = text[end...].firstIndex(of: ";") {
-            end = text.index(after: semicolon)
-            if sqlite3_complete(String(text[..<end])) != 0 { return trimmed(String(text[..<end])) }
-        }
-        return trimmed(text)
-    }
-
-    static func trimmed(_ s: String) -> String {
-        var t = Substring(s)
-        while let c = t.first, c.isWhitespace { t.removeFirst() }
-        while let c = t.last, c.isWhitespace || c == ";" { t.removeLast() }
-        return String(t)
     }
 
     static func bind(
-        _ p: QueryParameters, to statement: Statement, index: Int, sql: String,
+        _ p: QueryParameters, to statement: Statement, index: Int,
         usedPositional: inout Set<Int>, usedNamed: inout Set<String>
     ) throws {
-        let count = Int(sqlite3_bind_parameter_count(statement.handle))
-        for i in stride(from: 1, through: count, by: 1) {
-            let name = sqlite3_bind_parameter_name(statement.handle, Int32(i)).map { String(cString: $0) }
+        let sql = statement.text
+        for i in stride(from: 1, through: statement.parameterCount, by: 1) {
+            let name = statement.parameterName(i)
             if let name, let first = name.first, first != "?" {
                 let key = String(name.dropFirst())
                 guard let v = p.named[key] else {

@@ -1,4 +1,5 @@
 import CSQLite3
+import Formats
 import Store
 
 /// Registers tlearn's vector SQL functions (vec_*, head_*) on a connection.
@@ -85,27 +86,52 @@ public enum VectorSQL {
         // result depends on the runs table, which can change between statements.
         let cache = HeadCache()
         try createScalar(db, "head_predict", arguments: 2, deterministic: false) { context, args throws(SQLFunctionError) in
-            guard let run = try args.integer(0, what: "run id"), let x = try args.vector(1) else { return .null }
-            let head = try cache.head(run, context: context)
-            try checkDim(x, head)
-            return .text(head.classes[head.predict(x)])
+            guard let run = try args.integer(0, what: "run id"), let input = try args.blob(1, expected: "a BLOB (vector or maps)") else { return .null }
+            let model = try cache.model(run, context: context)
+            let z = try logits(model, run: run, input: input)
+            return .text(model.classes[argmax(z[...])])
         }
         try createScalar(db, "head_proba", arguments: 3, deterministic: false) { context, args throws(SQLFunctionError) in
-            guard let run = try args.integer(0, what: "run id"), let x = try args.vector(1),
+            guard let run = try args.integer(0, what: "run id"), let input = try args.blob(1, expected: "a BLOB (vector or maps)"),
                   let name = try args.text(2, what: "class name") else { return .null }
-            let head = try cache.head(run, context: context)
-            guard let j = head.classes.firstIndex(of: name) else {
-                throw SQLFunctionError("class '\(name)' is not in run \(run) (classes: \(head.classes.joined(separator: ", ")))")
+            let model = try cache.model(run, context: context)
+            guard let j = model.classes.firstIndex(of: name) else {
+                throw SQLFunctionError("class '\(name)' is not in run \(run) (classes: \(model.classes.joined(separator: ", ")))")
             }
-            try checkDim(x, head)
-            return .real(head.probabilities(x)[j])
+            var z = try logits(model, run: run, input: input)
+            z.withUnsafeMutableBufferPointer { softmax($0.baseAddress!, count: $0.count) }
+            return .real(z[j])
         }
     }
 
-    private static func checkDim(_ x: Vector, _ head: StoredHead) throws(SQLFunctionError) {
-        guard x.count == head.dim else {
-            throw SQLFunctionError("vector has \(x.count) floats but run \(head.runID) was trained on \(head.dim)")
+    /// `model`'s logits for one BLOB: a float32 vector for a vector model, a float16 map for a model
+    /// that reads maps; the same `StoredModel.logits` `tlearn predict` calls.
+    private static func logits(_ model: StoredModel, run: Int64, input: UnsafeRawBufferPointer) throws(SQLFunctionError) -> [Double] {
+        var x: [Float]
+        if let map = model.map {
+            guard input.count == MapBlob.byteCount(map) else {
+                let vectorHint = input.count == VectorBlob.stride * model.dim ? " (a \(model.dim)-float vector: a finetune run needs the image's maps)" : ""
+                throw SQLFunctionError("run \(run) is a \(model.kind.rawValue) model: it reads block_16 maps of \(map) float16 values "
+                    + "(\(MapBlob.byteCount(map)) bytes, maps.map), not a BLOB of \(input.count) bytes\(vectorHint)")
+            }
+            x = MapBlob.floats(input)
+        } else {
+            guard VectorBlob.isWhole(byteCount: input.count) else {
+                throw SQLFunctionError("argument 2 is a BLOB of \(input.count) bytes, not a whole number of float32 values (4 bytes each)")
+            }
+            guard input.count == VectorBlob.stride * model.dim else {
+                throw SQLFunctionError("vector has \(input.count / VectorBlob.stride) floats but run \(run) was trained on \(model.dim)")
+            }
+            x = VectorBlob.floats(input)
         }
+        var z = [Double](repeating: 0, count: model.classCount)
+        var scratch = [Float](repeating: 0, count: max(model.scratchCount, 1))
+        x.withUnsafeMutableBufferPointer { x in
+            z.withUnsafeMutableBufferPointer { z in
+                scratch.withUnsafeMutableBufferPointer { model.logits(x.baseAddress!, into: z.baseAddress!, scratch: $0.baseAddress!) }
+            }
+        }
+        return z
     }
 
     /// Both vector arguments, or nil if either is NULL; different sizes throw.

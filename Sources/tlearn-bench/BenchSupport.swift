@@ -1,4 +1,5 @@
 import Foundation
+import Store
 
 /// What every section is given.
 struct BenchContext {
@@ -83,4 +84,23 @@ func runPeer(_ arguments: [String]) -> [String: Any]? {
         return nil
     }
     return object
+}
+
+/// Runs a child process; returns its exit status and its own peak RSS (KB), from wait4, so that
+/// earlier children (the ONNX Runtime peer) do not count.
+func runChild(_ path: String, _ arguments: [String]) throws -> (Int32, Int) {
+    var pid: pid_t = 0
+    var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    defer { for p in argv { free(p) } }
+    let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
+    guard rc == 0 else { throw StoreError.invalid("cannot run \(path): \(String(cString: strerror(rc)))") }
+    var status: Int32 = 0
+    var usage = rusage()
+    guard wait4(pid, &status, 0, &usage) == pid else { throw StoreError.invalid("wait4 failed for \(path)") }
+    let exited = status & 0x7f == 0
+    return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), usage.ru_maxrss)
 }

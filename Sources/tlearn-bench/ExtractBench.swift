@@ -95,25 +95,6 @@ private func forwardOnly(images: String, weights: String, batchSize: Int) throws
     return Double(n) / Date().timeIntervalSince(t0)
 }
 
-/// Runs a child process; returns its exit status and its own peak RSS (KB), from wait4, so that
-/// earlier children (the ONNX Runtime peer) do not count.
-private func runChild(_ path: String, _ arguments: [String]) throws -> (Int32, Int) {
-    var pid: pid_t = 0
-    var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    let argv = ([path] + arguments).map { strdup($0) } + [nil]
-    defer { for p in argv { free(p) } }
-    let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
-    guard rc == 0 else { throw StoreError.invalid("cannot run \(path): \(String(cString: strerror(rc)))") }
-    var status: Int32 = 0
-    var usage = rusage()
-    guard wait4(pid, &status, 0, &usage) == pid else { throw StoreError.invalid("wait4 failed for \(path)") }
-    let exited = status & 0x7f == 0
-    return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), usage.ru_maxrss)
-}
-
 /// End-to-end `tlearn extract` of the dev photos beside the usual Python pipeline (OpenCV decode and
 /// resize + ONNX Runtime + numpy save, `ort_bench.py pipeline`) measured in the same run.
 enum ExtractSection: BenchSection {
@@ -149,5 +130,6 @@ enum ExtractSection: BenchSection {
         report.fields.append(("extract_peak_rss_mb", r.peakRSSMB))
         report.fields.append(("pipeline_peer_images_per_s", peer as Any))
         report.fields.append(("extract_ratio_vs_pipeline_peer", ratio as Any))
+        try reportMapsCost(c, images: images, report: &report)
     }
 }

@@ -15,6 +15,8 @@ struct TLearnBench: ParsableCommand {
         ExtractSection.self,
         SimilarSection.self,
         HeadBench.self,
+        FinetuneBench.self,
+        ReportBench.self,
     ]
 
     @Option(help: "Keras .h5 weights (default: <shared>/weights/mnv2_no_top_keras3.h5).") var weights: String?

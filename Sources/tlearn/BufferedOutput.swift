@@ -20,8 +20,3 @@ final class BufferedOutput {
     }
     deinit { flush() }
 }
-
-/// Prints `warning: message` to stderr.
-func sqlWarning(_ message: String) {
-    FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
-}

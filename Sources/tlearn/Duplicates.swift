@@ -15,11 +15,11 @@ struct Duplicates: ParsableCommand {
             Cosines are exact (Double), equal to vec_cosine in `tlearn query`.
             """)
 
-    @Option(help: "The tlearn database.") var db: String
+    @OptionGroup var store: DatabaseOptions
     // Measured on the 1837 tf_flowers dev photos with the real weights: crops and re-colourings of
     // one photo score 0.87-0.96, distinct photos of a class rarely above 0.88; 0.98 found nothing.
     @Option(parsing: .unconditional, help: "The smallest cosine similarity that counts as a duplicate (-1 to 1).") var threshold = 0.98
-    @Option(help: "The backbone whose vectors to compare (backbones.id); needed when the database has several.") var backbone: Int64?
+    @OptionGroup var selection: BackboneOption
     @Option(help: "Which stored view to compare: orig or hflip.") var view = "orig"
     @Flag(help: "Only list pairs that straddle two splits.") var leaksOnly = false
     @Flag(help: "Write CSV instead of a table.") var csv = false
@@ -29,12 +29,11 @@ struct Duplicates: ParsableCommand {
         if !(threshold > -1 && threshold <= 1) { throw ValidationError("--threshold must be in (-1, 1], not \(threshold)") }
         if !["orig", "hflip"].contains(view) { throw ValidationError("--view must be orig or hflip, not \(view)") }
         if csv && json { throw ValidationError("--csv and --json cannot be used together") }
-        if !FileManager.default.fileExists(atPath: db) { throw ValidationError("no database at \(db)") }
     }
 
     func run() throws {
-        let connection = try VectorSQL.open(db, readOnly: true)
-        let chosen = try BackboneInfo.choose(connection, requested: backbone)
+        let connection = try store.open(readOnly: true)
+        let chosen = try BackboneInfo.choose(connection, requested: selection.backbone)
         let matrix = try VectorMatrix.load(connection, backbone: chosen.id, view: view)
         let pairs = try CosineSearch(matrix).pairs(atLeast: threshold)
         var rows: [[SQLValue]] = []

@@ -32,26 +32,26 @@ struct Embed: ParsableCommand {
     }
 
     func run() throws {
-        let net: MobileNetV2
-        do { net = try Backbone.load(weights: weights, inputSize: inputSize).1 } catch { throw exitError(error) }
-        var preparer: any ImagePreparer = ImagingPreparer(minSide: exactDecode ? nil : inputSize)
+        let embedder = ImageEmbedder(net: try Backbone.load(weights: weights, inputSize: inputSize).1, minSide: exactDecode ? nil : inputSize)
         let view: View = hflip ? .hflip : .orig
         var failed = 0
-        var output = [Float](repeating: 0, count: net.dim)
         var networkInputs = Data()
-        for path in images {
-            let prepared: (inputs: [Float], width: Int, height: Int)
-            do {
-                prepared = try prepareFile(path, size: inputSize, views: [view], preparer: &preparer)
-            } catch {
+        var preparer: any ImagePreparer = ImagingPreparer(minSide: embedder.minSide)
+        for (path, result) in zip(images, embedder.embed(images, views: [view], threads: availableCPUs())) {
+            let prepared: ImageEmbedder.Embedded
+            switch result {
+            case let .success(e): prepared = e
+            case let .failure(error):
                 writeStandardError("error: \(error)\n")
                 failed += 1
                 continue
             }
-            prepared.inputs.withUnsafeBufferPointer { x in
-                output.withUnsafeMutableBufferPointer { net.embed(x.baseAddress!, count: 1, into: $0.baseAddress!) }
+            let output = prepared.vectors[0]
+            if inputs != nil {
+                // ImageEmbedder's own preparation (prepareFile), run again to keep the inputs.
+                let again = try prepareFile(path, size: inputSize, views: [view], preparer: &preparer)
+                again.inputs.withUnsafeBytes { networkInputs.append(contentsOf: $0) }
             }
-            if inputs != nil { prepared.inputs.withUnsafeBytes { networkInputs.append(contentsOf: $0) } }
             if json {
                 let numbers = output.map { "\($0)" }.joined(separator: ",")
                 print("{\"path\":\(JSON.string(path)),\"view\":\"\(view.rawValue)\",\"width\":\(prepared.width),\"height\":\(prepared.height),\"embedding\":[\(numbers)]}")
@@ -62,9 +62,9 @@ struct Embed: ParsableCommand {
         }
         if let inputs {
             do { try networkInputs.write(to: URL(fileURLWithPath: inputs), options: .atomic) } catch {
-                throw exitError(StoreError.invalid("cannot write \(inputs): \(posixMessage(error))"))
+                throw StoreError.invalid("cannot write \(inputs): \(posixMessage(error))")
             }
         }
-        if failed > 0 { throw ExitCode(ExtractExit.someFailed) }
+        if failed > 0 { throw ExitCode(ExitStatus.someFailed) }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Formats
 import Head
 import Store
 
@@ -10,11 +11,12 @@ struct Evaluate: ParsableCommand {
         discussion: "Accuracy, per-class precision/recall/F1 and the confusion matrix, as train-head prints them.")
 
     @Argument(help: ArgumentHelp("A run id (see `tlearn runs`), latest (the newest trained head) or best (of the newest sweep).", valueName: "run")) var selector: String
-    @OptionGroup var store: RunDatabaseOptions
+    @OptionGroup var store: DatabaseOptions
     @Flag(help: "List the test images the head got wrong, with predicted and true class.") var misclassified = false
     @Option(help: ArgumentHelp("Evaluate on a labelled folder (one subfolder per class) instead of the database's test split.", valueName: "dir"))
     var images: String?
     @Option(help: ArgumentHelp("The backbone weights (.h5), for --images.", valueName: "file")) var weights: String?
+    @Flag(help: "Test-time flips: score each image on the mean of its orig and hflip views' probabilities.") var tta = false
     @Flag(help: "Print one JSON object instead of tables.") var json = false
 
     func validate() throws {
@@ -29,34 +31,30 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
-        do { try execute() } catch { throw exitError(error) }
-    }
-
-    func execute() throws {
-        let db = try store.open()
+        let db = try store.open(readOnly: true)
         let stored = try RunStore.load(RunStore.resolve(selector, in: db), from: db)
         let runID = stored.id
-        let head = try stored.head()
+        let head = try stored.trainedModel(in: db)
         if let images, let weights {
             return try evaluateFolder(images, weights: weights, stored: stored, head: head, db: db)
         }
-        let set = try EmbeddingSet.load(from: db, backbone: stored.backboneID)
+        let set = try EmbeddingSet.load(from: db, backbone: stored.backboneID, maps: head.kind.readsMaps)
         if set.fingerprint != stored.splitFingerprint {
-            headWarning("the images or splits of \(store.db) changed since run \(runID) was trained (split fingerprint \(set.fingerprint), run has \(stored.splitFingerprint)); test images may have been training images")
+            warn("the images or splits of \(store.db) changed since run \(runID) was trained (split fingerprint \(set.fingerprint), run has \(stored.splitFingerprint)); test images may have been training images")
         }
-        let evaluation = try head.evaluate(on: set, partition: .test)
+        let evaluation = try head.evaluate(on: set, partition: .test, tta: tta, threads: availableCPUs())
         for (name, n) in evaluation.unknownClasses.sorted(by: { $0.key < $1.key }) {
-            headWarning("\(n) test images of class '\(name)' skipped: run \(runID) was not trained on it")
+            warn("\(n) test images of class '\(name)' skipped: run \(runID) was not trained on it")
         }
         report(evaluation, stored: stored, on: "the test split of \(store.db)")
     }
 
     /// `--images DIR`: every image below DIR, labelled by its top-level folder, embedded on the fly.
-    func evaluateFolder(_ dir: String, weights: String, stored: StoredRun, head: SoftmaxHead, db: Connection) throws {
+    func evaluateFolder(_ dir: String, weights: String, stored: StoredRun, head: StoredModel, db: Connection) throws {
         let relative = imagesUnder(dir)
         let labelled = relative.filter { $0.contains("/") }
         if labelled.count < relative.count {
-            headWarning("\(relative.count - labelled.count) images directly in \(dir) skipped: the class is the name of the folder an image is in")
+            warn("\(relative.count - labelled.count) images directly in \(dir) skipped: the class is the name of the folder an image is in")
         }
         let index = Dictionary(uniqueKeysWithValues: head.classes.enumerated().map { ($1, Int32($0)) })
         var known: [String] = [], labels: [Int32] = [], unknown: [String: Int] = [:]
@@ -65,29 +63,32 @@ struct Evaluate: ParsableCommand {
             if let k = index[name] { known.append(path); labels.append(k) } else { unknown[name, default: 0] += 1 }
         }
         for (name, n) in unknown.sorted(by: { $0.key < $1.key }) {
-            headWarning("\(n) images of class '\(name)' skipped: run \(stored.id) was not trained on it")
+            warn("\(n) images of class '\(name)' skipped: run \(stored.id) was not trained on it")
         }
         if known.isEmpty {
             throw HeadError.invalid("no images of the run's classes (\(head.classes.joined(separator: ", "))) in class folders under \(dir)")
         }
-        let backbone = try loadRunBackbone(stored, weights: weights, db: db)
         let root = dir.hasSuffix("/") ? dir : dir + "/"
-        let (vectors, embedded, failures) = embedImageFiles(known.map { root + $0 }, backbone: backbone)
-        for f in failures { headWarning("skipped: \(f.error)") }
+        let inputs = try embedRunInputs(known.map { root + $0 }, run: stored, model: head, weights: weights, tta: tta, db: db)
+        for f in inputs.failures { warn("skipped: \(f.error)") }
+        let embedded = inputs.embedded
         if embedded.isEmpty { throw HeadError.invalid("none of the \(known.count) images under \(dir) could be decoded") }
-        let m = LabeledMatrix(x: vectors, labels: embedded.map { labels[$0] }, dim: head.dim, sourceRows: embedded)
-        report(head.evaluate(m, paths: embedded.map { known[$0] }, unknownClasses: unknown), stored: stored, on: dir)
+        let m = LabeledMatrix(x: inputs.orig, labels: embedded.map { labels[$0] }, width: head.inputCount)
+        let flipped = inputs.flipped.map { LabeledMatrix(x: $0, labels: m.labels, width: head.inputCount) }
+        report(head.evaluate(m, paths: embedded.map { known[$0] }, flipped: flipped, unknownClasses: unknown, threads: availableCPUs()),
+               stored: stored, on: dir)
+        let failures = inputs.failures
         if !failures.isEmpty { throw ExitCode(3) }
     }
 
     func report(_ evaluation: Evaluation, stored: StoredRun, on source: String) {
         if json {
-            print((try? headJSON(EvaluationReport(runID: stored.id, evaluation: evaluation, listMisclassified: misclassified))) ?? "{}")
+            print((try? headJSON(EvaluationReport(runID: stored.id, evaluation: evaluation, listMisclassified: misclassified, tta: tta))) ?? "{}")
             return
         }
         let description = (try? stored.trainingConfig()).map(describe) ?? stored.configJSON
         print("run \(stored.id) (\(description); trained \(stored.createdAt)) on \(source)")
-        print(renderMetrics(evaluation.metrics, title: "test"), terminator: "")
+        print(renderMetrics(evaluation.metrics, title: tta ? "test, with test-time flips" : "test"), terminator: "")
         if misclassified {
             print("\nmisclassified (\(evaluation.misclassified.count) of \(evaluation.metrics.count)):")
             var t = TextTable(["path", "true", "predicted", "probability"], left: [0, 1, 2])
@@ -101,7 +102,8 @@ struct EvaluationReport: Encodable {
     let runID: Int64
     let evaluation: Evaluation
     let listMisclassified: Bool
-    enum Key: String, CodingKey { case runID = "run_id", accuracy, loss, count, perClass = "per_class", confusion, misclassified }
+    let tta: Bool
+    enum Key: String, CodingKey { case runID = "run_id", accuracy, loss, count, perClass = "per_class", confusion, misclassified, tta }
     func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
         let m = evaluation.metrics
@@ -111,6 +113,7 @@ struct EvaluationReport: Encodable {
         try c.encode(m.count, forKey: .count)
         try c.encode(m.perClass, forKey: .perClass)
         try c.encode(m.confusion, forKey: .confusion)
+        try c.encode(tta, forKey: .tta)
         if listMisclassified { try c.encode(evaluation.misclassified, forKey: .misclassified) }
     }
 }

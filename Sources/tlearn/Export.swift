@@ -26,18 +26,17 @@ struct Export: ParsableCommand {
             """)
 
     @Argument(help: ArgumentHelp("A run id (runs.id): export its head (JSON) or model (onnx, keras) instead of vectors.", valueName: "run")) var runID: Int64?
-    @Option(help: "The tlearn database.") var db: String
+    @OptionGroup var store: DatabaseOptions
     @Option(help: "npy or csv (vectors), or onnx or keras (a run's whole model).") var format: String?
     @Option(help: "Output directory (vectors) or file (head, model).") var out: String
-    @Option(help: "The backbone whose vectors to export (backbones.id); needed when the database has several.") var backbone: Int64?
+    @OptionGroup var selection: BackboneOption
     @Option(help: "Which stored view: orig or hflip.") var view = "orig"
     @OptionGroup var model: ModelExportOptions
 
     func validate() throws {
-        if !FileManager.default.fileExists(atPath: db) { throw ValidationError("no database at \(db)") }
         try model.validate(format: format, run: runID)
         if let format, ModelFormat(rawValue: format) != nil {
-            if backbone != nil { throw ValidationError("--backbone is for vectors; a run names its own backbone") }
+            if selection.backbone != nil { throw ValidationError("--backbone is for vectors; a run names its own backbone") }
             return  // the rest (run, weights, --out) is checked when exporting, with exit status 1
         }
         if runID != nil {
@@ -46,7 +45,7 @@ struct Export: ParsableCommand {
             if FileManager.default.fileExists(atPath: out, isDirectory: &outIsDirectory), outIsDirectory.boolValue {
                 throw ValidationError("--out \(out) is a directory; a run's head goes to a JSON file, like \(out)/head.json")
             }
-            if backbone != nil { throw ValidationError("--backbone is for vectors; a run names its own backbone") }
+            if selection.backbone != nil { throw ValidationError("--backbone is for vectors; a run names its own backbone") }
             let parent = URL(fileURLWithPath: out).deletingLastPathComponent().path
             var isDirectory: ObjCBool = false
             if !FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory) || !isDirectory.boolValue {
@@ -65,9 +64,10 @@ struct Export: ParsableCommand {
 
     func run() throws {
         if let run = runID, let format, let kind = ModelFormat(rawValue: format) {
-            do { return try model.export(run: run, db: db, format: kind, out: out) } catch { throw exitError(error) }
+            return try model.export(run: run, db: store.db, format: kind, out: out)
         }
-        let connection = try VectorSQL.open(db, readOnly: true)
+        let db = store.db
+        let connection = try store.open(readOnly: true)
         if let run = runID {
             let document = try HeadJSON.document(connection, run: run)
             do { try Data(document.utf8).write(to: URL(fileURLWithPath: out), options: .atomic) } catch {
@@ -76,7 +76,7 @@ struct Export: ParsableCommand {
             FileHandle.standardError.write(Data("wrote the head of run \(run) to \(out)\n".utf8))
             return
         }
-        let chosen = try BackboneInfo.choose(connection, requested: backbone)
+        let chosen = try BackboneInfo.choose(connection, requested: selection.backbone)
         let matrix = try VectorMatrix.load(connection, backbone: chosen.id, view: view)
         // As similar does: an empty vectors.npy would only fail later, in the user's numpy code.
         if matrix.count == 0 { throw StoreError.invalid("\(db) has no \(view) vectors for backbone \(chosen.summary)") }

@@ -52,29 +52,23 @@ struct ModelExportOptions: ParsableArguments {
         try checkWritable(out)  // before loading anything; the write checks again
         let db = try Database.open(path, readOnly: true)
         let stored = try RunStore.load(run, from: db)
-        let head = try stored.head()  // throws, naming the run, for a knn or nearest_centroid baseline
+        let model = try stored.trainedModel(in: db)  // throws, naming the run, for a knn or nearest_centroid baseline
         guard let weights else {
             preconditionFailure("ModelExportOptions.export without --weights (validate checks it)")
         }
-        // The same checks as predict: the very weights file (SHA-256), a preprocessing this tlearn makes.
-        let backbone = try loadRunBackbone(stored, weights: weights, db: db).net
-        guard
-            let row = try db.rows(
-                "SELECT weights_sha256, weights_name, preprocessing FROM backbones WHERE id = ?1",
-                [.integer(stored.backboneID)]
-            ).first
-        else {
-            throw HeadError.invalid(
-                "\(path): run \(run) names backbone \(stored.backboneID), which is not in the backbones table")
+        // The same checks as predict: the very weights file (SHA-256), its width, a preprocessing this tlearn makes.
+        let backbone = try BackboneInfo.choose(db, requested: stored.backboneID)
+        let embedder = try Backbone.embedder(for: backbone, weights: weights)
+        if let map = model.map, map != embedder.net.mapShape {
+            throw HeadError.invalid("run \(run) reads \(map) maps; backbone \(backbone.id) makes \(embedder.net.mapShape)")
         }
         let network = try FoldedNetwork(weightsAt: weights, inputSize: backbone.inputSize)
-        let w = head.parameters
-        let split = head.dim * head.classCount
         let classifier = ExportClassifier(
-            classes: head.classes, denseWeights: Array(w[..<split]), denseBias: Array(w[split...]))
+            classes: model.classes, denseWeights: Array(model.dense.weights), denseBias: Array(model.dense.bias),
+            conv1: model.top.map { ExportClassifier.TunedConv1(kernel: Array($0.kernel), bias: Array($0.bias)) })
         let provenance = ExportProvenance(
-            runID: run, splitFingerprint: stored.splitFingerprint, weightsSHA256: row[0].string ?? "",
-            weightsName: row[1].string ?? "", preprocessing: row[2].string ?? "")
+            runID: run, splitFingerprint: stored.splitFingerprint, weightsSHA256: backbone.weightsSHA256,
+            weightsName: backbone.weightsName ?? "", preprocessing: backbone.preprocessing)
         let kind = ExportInput(rawValue: input ?? "float32")!
         switch format {
         case .onnx:
@@ -84,7 +78,7 @@ struct ModelExportOptions: ParsableArguments {
         }
         let size = network.inputSize
         writeStandardError(
-            "wrote run \(run) (\(classifier.kind), \(head.classCount) classes, MobileNetV2 alpha "
+            "wrote run \(run) (\(classifier.kind), \(model.classCount) classes, MobileNetV2 alpha "
                 + "\(network.architecture.alpha) at \(size)x\(size), "
                 + "input \(format == .keras ? "float32" : kind.rawValue)) to \(out)\n"
         )

@@ -32,14 +32,16 @@ struct Extract: ParsableCommand {
     @Option(help: ArgumentHelp("Threads that each read, decode and embed images (default: one per core).", valueName: "n")) var threads: Int?
     @Option(help: ArgumentHelp("Only shard K of N (1-based), chosen by path hash; combine with `tlearn merge`.", valueName: "K/N")) var shard: String?
     @Flag(help: "Delete rows of files that no longer exist.") var prune = false
+    @Flag(help: "Also store each view's block_16 feature maps (float16, 31 KB per view at 224 px) for fine-tuning; on a database with vectors, computes only the missing maps. See docs/maps.md.")
+    var maps = false
     @Flag(help: "Decode every JPEG at full size, bit for bit Pillow's pixels (default: large JPEGs decode at the smallest DCT scale that keeps both sides >= the input size; the two are separate cache keys).")
     var exactDecode = false
     @Option(help: ArgumentHelp("Percent of each class for validation (default: as stored, else 10).", valueName: "p")) var valPercent: Double?
     @Option(help: ArgumentHelp("Percent of each class for test (default: as stored, else 10).", valueName: "p")) var testPercent: Double?
     @Flag(help: "No progress output; the summary line is still printed.") var quiet = false
 
-    /// Each thread decodes and embeds its own images, so one per core keeps every core busy.
-    static var defaultThreads: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+    /// Each thread decodes and embeds its own images, so one per CPU keeps every CPU busy.
+    static var defaultThreads: Int { availableCPUs() }
 
     func validate() throws {
         if images == nil && manifest == nil { throw ValidationError("give --images DIR (one folder per class) or --manifest CSV") }
@@ -59,15 +61,7 @@ struct Extract: ParsableCommand {
         if let manifest, !pathExists(manifest) { throw ValidationError("no manifest at \(manifest)") }
     }
 
-    func parsedViews() throws -> [View] {
-        var out: [View] = []
-        for name in views.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-            guard let v = View(rawValue: name) else { throw ValidationError("unknown view '\(name)' in --views: use orig or hflip") }
-            if !out.contains(v) { out.append(v) }
-        }
-        if out.isEmpty { throw ValidationError("--views is empty: use orig or orig,hflip") }
-        return out
-    }
+    func parsedViews() throws -> [View] { try parseViews(views, flag: "--views") }
 
     func parsedShard() throws -> (index: Int, count: Int)? {
         guard let shard else { return nil }
@@ -85,6 +79,7 @@ struct Extract: ParsableCommand {
         job.options.views = try parsedViews()
         job.options.shard = try parsedShard()
         job.options.prune = prune
+        job.options.maps = maps
         job.valPercent = valPercent
         job.testPercent = testPercent
         let reporter = ProgressReporter(quiet: quiet)
@@ -97,17 +92,17 @@ struct Extract: ParsableCommand {
                 backbone: { try Backbone.load(weights: weights, inputSize: inputSize, preprocessing: preprocessing) },
                 makePreparer: { ImagingPreparer(minSide: minSide) },
                 reporter: reporter,
-                warn: { printWarning($0) },
+                warn: { warn($0) },
                 shouldStop: { Interrupt.signal != 0 })
         } catch {
             reporter.finish()
-            throw exitError(error)
+            throw error
         }
         print(summary.line)
         if summary.interrupted {
             writeStandardError("interrupted: everything above is stored; run the same command again to finish\n")
             throw ExitCode(128 + Interrupt.signal)
         }
-        if summary.failedCount > 0 { throw ExitCode(ExtractExit.someFailed) }
+        if summary.failedCount > 0 { throw ExitCode(ExitStatus.someFailed) }
     }
 }

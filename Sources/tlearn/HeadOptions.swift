@@ -1,40 +1,14 @@
 import ArgumentParser
 import Foundation
+import Formats
 import Head
 import Store
 
 extension OptimizerKind: ExpressibleByArgument {}
+extension ModelKind: ExpressibleByArgument {
+    public static var allValueStrings: [String] { [ModelKind.softmax.rawValue, ModelKind.finetune.rawValue] }
+}
 extension ClassWeighting: ExpressibleByArgument {}
-
-/// `--db` and `--backbone` of the head commands (train-head, sweep, evaluate, runs, predict).
-struct HeadDatabaseOptions: ParsableArguments {
-    @Option(help: "The tlearn database (SQLite file) holding the vectors and runs.")
-    var db: String
-
-    @Option(help: ArgumentHelp("Use the vectors of this backbone (needed when the database holds several).", valueName: "id"))
-    var backbone: Int64?
-
-    func validate() throws {
-        if !FileManager.default.fileExists(atPath: db) {
-            throw ValidationError("no database at \(db): create one with `tlearn extract --images DIR --weights FILE --db \(db)`")
-        }
-    }
-
-    /// Opens the database read-write (runs are saved into it).
-    func open() throws -> Connection { try Database.open(db) }
-}
-
-/// `--db` of the commands that work on saved runs (runs, evaluate, predict): a run knows its backbone.
-struct RunDatabaseOptions: ParsableArguments {
-    @Option(help: "The tlearn database (SQLite file) holding the runs.")
-    var db: String
-
-    func validate() throws {
-        if !FileManager.default.fileExists(atPath: db) { throw ValidationError("no database at \(db)") }
-    }
-
-    func open() throws -> Connection { try Database.open(db) }
-}
 
 /// Training settings that are single values in train-head and in sweep alike.
 struct HeadTrainingOptions: ParsableArguments {
@@ -48,14 +22,7 @@ struct HeadTrainingOptions: ParsableArguments {
     var earlyStopping: Int?
     @Option(parsing: .unconditional, help: "Seed of the initial weights and of the batch order (may be negative).") var seed: Int64 = 0
 
-    func views() throws -> [View] {
-        var out: [View] = []
-        for name in trainViews.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingCharacters(in: .whitespaces) }) {
-            guard let v = View(rawValue: name) else { throw ValidationError("--train-views: unknown view '\(name)' (use orig, hflip)") }
-            if !out.contains(v) { out.append(v) }
-        }
-        return out
-    }
+    func views() throws -> [View] { try parseViews(trainViews, flag: "--train-views") }
 
     /// The shared part of a config; grid settings are filled in by the command.
     func base() throws -> TrainingConfig {
@@ -76,16 +43,6 @@ func validated(_ config: TrainingConfig) throws -> TrainingConfig {
     return config
 }
 
-/// Prints `warning: message` to stderr.
-func headWarning(_ message: String) {
-    FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
-}
-
-/// Prints to stderr (progress, not results).
-func headNote(_ message: String) {
-    FileHandle.standardError.write(Data("\(message)\n".utf8))
-}
-
 /// JSON as the head commands print it: sorted keys, NaN as "nan".
 func headJSON(_ value: some Encodable) throws -> String {
     let e = JSONEncoder()
@@ -95,19 +52,20 @@ func headJSON(_ value: some Encodable) throws -> String {
 }
 
 /// Loads the vectors for training and says what is missing or skipped.
-func loadTrainingData(_ set: EmbeddingSet, views: [View], earlyStopping: Bool) throws -> TrainingData {
+func loadTrainingData(_ set: EmbeddingSet, views: [View], earlyStopping: Bool, quiet: Bool = false) throws -> TrainingData {
     let data = try set.trainingData(trainViews: views)
+    if quiet { return data }
     if views.contains(.hflip) {
         let trainImages = Set(set.rows(in: .train, views: [.orig]).map { set.imageIDs[$0] })
         let flipped = Set(set.rows(in: .train, views: [.hflip]).map { set.imageIDs[$0] })
         let missing = trainImages.subtracting(flipped).count
-        if missing > 0 { headWarning("\(missing) of \(trainImages.count) training images have no hflip vector; they train on orig only") }
+        if missing > 0 { warn("\(missing) of \(trainImages.count) training images have no hflip \(set.map == nil ? "vector" : "map"); they train on orig only") }
     }
     if data.val.rows == 0 {
         if earlyStopping { throw HeadError.invalid("--early-stopping needs validation rows, and the val split of \(set.path) is empty") }
-        headWarning("the val split of \(set.path) is empty: no validation metrics")
+        warn("the val split of \(set.path) is empty: no validation metrics")
     }
-    if data.test.rows == 0 { headWarning("the test split of \(set.path) is empty: no test metrics") }
+    if data.test.rows == 0 { warn("the test split of \(set.path) is empty: no test metrics") }
     return data
 }
 
@@ -119,10 +77,11 @@ func describe(_ set: EmbeddingSet, _ data: TrainingData, views: [View]) -> Strin
 
 /// "adam lr 1e-3, 5 epochs, batch 32, l2 1e-4, smoothing 0.1, ..."
 func describe(_ c: TrainingConfig) -> String {
-    var s = "\(c.optimizer.rawValue) lr \(compact(c.learningRate)), \(c.epochs) epochs, batch \(c.batchSize)"
+    var s = "\(c.model == .softmax ? "" : c.model.rawValue + " ")\(c.optimizer.rawValue) lr \(compact(c.learningRate)), \(c.epochs) epochs, batch \(c.batchSize)"
     if c.momentum != 0 { s += ", momentum \(compact(c.momentum))\(c.nesterov ? " nesterov" : "")" }
     if c.l2 != 0 { s += ", l2 \(compact(c.l2))" }
     if c.labelSmoothing != 0 { s += ", label smoothing \(compact(c.labelSmoothing))" }
+    if c.dropout != 0 { s += ", dropout \(compact(c.dropout))" }
     if c.classWeight != .none { s += ", class weight \(c.classWeight.rawValue)" }
     if let p = c.earlyStopping { s += ", early stopping \(p)" }
     return s + ", seed \(c.seed)"

@@ -1,38 +1,34 @@
-import Dispatch
 import Extraction
+import Formats
 import Foundation
 import Head
-import Imaging
-import MobileNet
 import Store
 
-/// The backbone a run's vectors came from, ready to embed more images the same way.
-struct RunBackbone {
-    let net: MobileNetV2
-    /// The decode setting of the run's vectors (nil: full size; else JPEG DCT scaling to this side).
-    let minSide: Int?
-}
-
-/// Loads the backbone of `run` from the weights file the user gave, after checking that it is
-/// that backbone (same SHA-256) and that this tlearn makes its preprocessing.
-func loadRunBackbone(_ run: StoredRun, weights: String, db: Connection) throws -> RunBackbone {
-    guard let row = try db.rows("SELECT weights_sha256, input_size, preprocessing, weights_name FROM backbones WHERE id = ?1",
-                                [.integer(run.backboneID)]).first else {
-        throw HeadError.invalid("\(db.path): run \(run.id) names backbone \(run.backboneID), which is not in the backbones table")
+/// The model inputs of image files for run `run`: each file embedded as `tlearn extract` embeds it
+/// (a model that reads maps gets the maps `extract --maps` would store), by the run's backbone loaded
+/// from `weights` (which must be that backbone's file). Returns the inputs of the files that worked,
+/// in order (and, with `tta`, their hflip views), their indices in `files`, and the others' errors.
+func embedRunInputs(_ files: [String], run: StoredRun, model: StoredModel, weights: String, tta: Bool,
+                    db: Connection) throws -> (orig: [Float], flipped: [Float]?, embedded: [Int], failures: [(path: String, error: Error)]) {
+    let backbone = try BackboneInfo.choose(db, requested: run.backboneID)
+    let embedder = try Backbone.embedder(for: backbone, weights: weights)
+    if let map = model.map, map != embedder.net.mapShape {
+        throw HeadError.invalid("run \(run.id) reads \(map) maps; backbone \(backbone.id) makes \(embedder.net.mapShape)")
     }
-    let expected = row[0].string ?? "", inputSize = Int(row[1].int ?? 224), preprocessing = row[2].string ?? ""
-    let name = row[3].string ?? "unnamed weights"
-    guard let preparer = ImagingPreparer(identifier: preprocessing, inputSize: inputSize) else {
-        throw HeadError.invalid("run \(run.id) was trained on vectors made with preprocessing '\(preprocessing)', which this tlearn does not make, so new images would not match")
+    let outputs: ImageEmbedder.Outputs = model.kind.readsMaps ? .maps : .vectors
+    var orig: [Float] = [], flipped: [Float] = [], embedded: [Int] = [], failures: [(path: String, error: Error)] = []
+    for (i, result) in embedder.embed(files, views: tta ? [.orig, .hflip] : [.orig], outputs: outputs, threads: availableCPUs()).enumerated() {
+        switch result {
+        case let .success(e):
+            let inputs = model.kind.readsMaps ? e.maps : e.vectors
+            orig += inputs[0]
+            if tta { flipped += inputs[1] }
+            embedded.append(i)
+        case let .failure(error):
+            failures.append((files[i], error))
+        }
     }
-    let (key, net) = try Backbone.load(weights: weights, inputSize: inputSize, preprocessing: preprocessing)
-    guard key.weightsSHA256 == expected else {
-        throw HeadError.invalid("\(weights) is not the backbone run \(run.id) was trained on: its SHA-256 is \(key.weightsSHA256.prefix(16))…, run \(run.id) used backbone \(run.backboneID) (\(name), SHA-256 \(expected.prefix(16))…)")
-    }
-    guard net.dim == run.dim else {
-        throw HeadError.invalid("\(weights) gives \(net.dim)-float vectors; run \(run.id) expects \(run.dim)")
-    }
-    return RunBackbone(net: net, minSide: preparer.minSide)
+    return (orig, tta ? flipped : nil, embedded, failures)
 }
 
 /// Image files named on the command line: files as given, directories searched recursively for
@@ -49,7 +45,7 @@ func imageFiles(_ arguments: [String]) throws -> [String] {
             continue
         }
         let found = imagesUnder(arg).map { arg.hasSuffix("/") ? arg + $0 : arg + "/" + $0 }
-        if found.isEmpty { headWarning("no .jpg, .jpeg or .png files under \(arg)") }
+        if found.isEmpty { warn("no .jpg, .jpeg or .png files under \(arg)") }
         out += found
     }
     return out
@@ -71,63 +67,4 @@ func imagesUnder(_ root: String) -> [String] {
         out.append(String(path.dropFirst(base.count + 1)))
     }
     return out.sorted()
-}
-
-/// Embeds image files exactly as `tlearn extract` does for the orig view (Extraction's
-/// `prepareFile` with the run's decode setting, then the network), 32 at a time, reading and
-/// decoding on every core. Returns the vectors of the files that worked (in order) and the errors
-/// of the others.
-func embedImageFiles(_ paths: [String], backbone: RunBackbone) -> (vectors: [Float], embedded: [Int], failures: [(path: String, error: Error)]) {
-    let net = backbone.net
-    let size = net.inputSize, floats = size * size * 3, dim = net.dim
-    let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
-    let minSide = backbone.minSide
-    var vectors: [Float] = [], embedded: [Int] = [], failures: [(path: String, error: Error)] = []
-    let chunk = 32
-    var inputs = [Float](repeating: 0, count: chunk * floats)
-    for start in stride(from: 0, to: paths.count, by: chunk) {
-        let count = min(chunk, paths.count - start)
-        var errors = [Error?](repeating: nil, count: count)
-        inputs.withUnsafeMutableBufferPointer { buffer in
-            let base = UncheckedPointer(buffer.baseAddress!)
-            errors.withUnsafeMutableBufferPointer { errs in
-                let e = UncheckedErrors(errs.baseAddress!)
-                DispatchQueue.concurrentPerform(iterations: min(workers, count)) { w in
-                    var preparer: any ImagePreparer = ImagingPreparer(minSide: minSide)
-                    for i in stride(from: w, to: count, by: workers) {
-                        do {
-                            let prepared = try prepareFile(paths[start + i], size: size, views: [.orig], preparer: &preparer)
-                            prepared.inputs.withUnsafeBufferPointer { (base.pointer + i * floats).update(from: $0.baseAddress!, count: floats) }
-                        } catch {
-                            e.pointer[i] = error
-                        }
-                    }
-                }
-            }
-        }
-        // Pack the images that decoded, then one forward pass for them.
-        var ok: [Int] = []
-        for i in 0..<count {
-            if let error = errors[i] { failures.append((paths[start + i], error)); continue }
-            if ok.count != i { inputs.withUnsafeMutableBufferPointer { b in (b.baseAddress! + ok.count * floats).update(from: b.baseAddress! + i * floats, count: floats) } }
-            ok.append(i)
-        }
-        if ok.isEmpty { continue }
-        var out = [Float](repeating: 0, count: ok.count * dim)
-        inputs.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { net.embed(x.baseAddress!, count: ok.count, into: $0.baseAddress!) } }
-        vectors += out
-        embedded += ok.map { start + $0 }
-    }
-    return (vectors, embedded, failures)
-}
-
-/// A pointer handed to concurrent workers that write disjoint ranges.
-private struct UncheckedPointer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ p: UnsafeMutablePointer<Float>) { pointer = p }
-}
-
-private struct UncheckedErrors: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Error?>
-    init(_ p: UnsafeMutablePointer<Error?>) { pointer = p }
 }

@@ -4,19 +4,14 @@ import Store
 /// `tlearn info`: what a database holds.
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show classes with counts per split, backbones, views, failures and file size of a database.")
+        abstract: "Show classes with counts per split, backbones, views, maps, failures and file size of a database.")
 
-    @Option(help: "The database written by `tlearn extract`.") var db: String
+    @OptionGroup var store: DatabaseOptions
     @Flag(help: "Also list every failed file with its reason and message.") var failures = false
 
-    func validate() throws {
-        // In validate, so the usage line printed after the error is info's, not the root command's.
-        guard pathExists(db) else { throw ValidationError("no database at \(db)") }
-    }
-
     func run() throws {
-        let info: DatabaseInfo
-        do { info = try DatabaseInfo.read(db) } catch { throw exitError(error) }
+        let db = store.db
+        let info = try DatabaseInfo.read(db)
         print("database  \(db)  \(humanBytes(info.fileBytes))  schema \(info.schemaVersion)")
         if let root = info.meta["root"] { print("images    \(root)") }
         if let shard = info.meta["shard"] { print("shard     \(shard)") }
@@ -42,6 +37,9 @@ struct Info: ParsableCommand {
             print("      preprocessing \(k.preprocessing)")
             let views = b.views.isEmpty ? "no vectors" : b.views.map { "\($0.view) \($0.count)" }.joined(separator: ", ")
             print("      views \(views)")
+            if !b.maps.isEmpty {
+                print("      maps \(b.maps.map { "\($0.view) \($0.count) (\(humanBytes($0.bytes)))" }.joined(separator: ", "))")
+            }
         }
 
         let failed = info.failures.reduce(0) { $0 + $1.count }

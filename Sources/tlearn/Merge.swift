@@ -10,7 +10,7 @@ struct Merge: ParsableCommand {
         abstract: "Combine databases built with `tlearn extract --shard K/N` into one.",
         discussion: """
             All inputs must come from the same backbone (weights, input size, preprocessing), views and split \
-            percentages. An image in two inputs must have the same content and label. Splits are recomputed over \
+            percentages, and hold maps of the same views or none (`tlearn extract --maps` adds them to one without). An image in two inputs must have the same content and label. Splits are recomputed over \
             the merged set, so OUT holds what one extraction of the whole dataset would. OUT must be new.
             """)
 
@@ -27,14 +27,15 @@ struct Merge: ParsableCommand {
     func run() throws {
         do {
             let report = try ShardMerge.merge(into: out, from: shards)
-            for w in report.warnings { printWarning(w) }
-            print("merged \(shards.count) database\(shards.count == 1 ? "" : "s") into \(out): \(report.images) images, \(report.embeddings) vectors, \(report.failures) failures" + (report.duplicates > 0 ? ", \(report.duplicates) duplicates skipped" : ""))
+            for w in report.warnings { warn(w) }
+            print("merged \(shards.count) database\(shards.count == 1 ? "" : "s") into \(out): \(report.images) images, \(report.embeddings) vectors, "
+                  + (report.maps > 0 ? "\(report.maps) maps, " : "") + "\(report.failures) failures" + (report.duplicates > 0 ? ", \(report.duplicates) duplicates skipped" : ""))
         } catch {
             // OUT did not exist before (validate): leave no half-made file behind.
             if case StoreError.locked = error {} else {
                 for suffix in ["", "-wal", "-shm"] { unlink(out + suffix) }
             }
-            throw exitError(error)
+            throw error
         }
     }
 }

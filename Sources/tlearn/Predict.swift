@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Extraction
 import Head
 
 /// `tlearn predict RUN IMAGE|DIR...`: classify images with a saved head.
@@ -16,9 +17,10 @@ struct Predict: ParsableCommand {
 
     @Argument(help: ArgumentHelp("A run id (see `tlearn runs`), latest (the newest trained head) or best (of the newest sweep).", valueName: "run")) var selector: String
     @Argument(help: ArgumentHelp("Image files or directories.", valueName: "image-or-dir")) var images: [String]
-    @OptionGroup var store: RunDatabaseOptions
+    @OptionGroup var store: DatabaseOptions
     @Option(help: ArgumentHelp("The Keras MobileNetV2 weights (.h5) the run's vectors came from.", valueName: "file")) var weights: String
     @Option(help: "How many classes to show per image.") var top = 3
+    @Flag(help: "Test-time flips: each image's probabilities are the mean of its orig and mirror image's.") var tta = false
     @Flag(help: "Write CSV instead of a table.") var csv = false
     @Flag(help: "Write JSON instead of a table.") var json = false
 
@@ -30,36 +32,31 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
-        do { try execute() } catch { throw exitError(error) }
-    }
-
-    func execute() throws {
-        let db = try store.open()
+        let db = try store.open(readOnly: true)
         let stored = try RunStore.load(RunStore.resolve(selector, in: db), from: db)
-        let head = try stored.head()
+        let model = try stored.trainedModel(in: db)
         let files = try imageFiles(images)
         if files.isEmpty { throw HeadError.invalid("no images to classify in \(images.joined(separator: " "))") }
-        let backbone = try loadRunBackbone(stored, weights: weights, db: db)
-        let (vectors, embedded, failures) = embedImageFiles(files, backbone: backbone)
-        for f in failures { FileHandle.standardError.write(Data("error: \(f.error)\n".utf8)) }
-        let p = head.probabilities(vectors)
-        let c = head.classCount, k = min(top, c)
+        let (inputs, flipped, embedded, failures) = try embedRunInputs(files, run: stored, model: model, weights: weights, tta: tta, db: db)
+        for f in failures { writeStandardError("error: \(f.error)\n") }
+        let p = model.probabilities(inputs, flipped: flipped, threads: availableCPUs())
+        let c = model.classCount, k = min(top, c)
         let results = embedded.enumerated().map { (row, file) in
-            (path: files[file], top: head.top(k, of: p[(row * c)..<((row + 1) * c)]))
+            (path: files[file], top: model.top(k, of: p[(row * c)..<((row + 1) * c)]))
         }
         if json {
-            print(try headJSON(results.map { PredictionEntry(path: $0.path, predictions: $0.top.map { .init(class: $0.class, probability: Double($0.probability)) }) }))
+            print(try headJSON(results.map { PredictionEntry(path: $0.path, predictions: $0.top.map { .init(class: $0.class, probability: $0.probability) }) }))
         } else if csv {
             var out = "path,rank,class,probability\n"
             for r in results {
-                for (rank, t) in r.top.enumerated() { out += "\(csvField(r.path)),\(rank + 1),\(csvField(t.class)),\(formatNumber("%.6f", Double(t.probability)))\n" }
+                for (rank, t) in r.top.enumerated() { out += "\(csvField(r.path)),\(rank + 1),\(csvField(t.class)),\(formatNumber("%.6f", t.probability))\n" }
             }
             print(out, terminator: "")
         } else if !results.isEmpty {
             var header = ["image"]
             for i in 1...k { header += k == 1 ? ["class", "probability"] : ["class \(i)", "p \(i)"] }
             var t = TextTable(header, left: Set([0] + (0..<k).map { 1 + 2 * $0 }))
-            for r in results { t.add([r.path] + r.top.flatMap { [$0.class, fixed(Double($0.probability))] }) }
+            for r in results { t.add([r.path] + r.top.flatMap { [$0.class, fixed($0.probability)] }) }
             print(t.render(), terminator: "")
         }
         if !failures.isEmpty { throw ExitCode(3) }

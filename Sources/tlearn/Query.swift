@@ -19,7 +19,7 @@ struct Query: ParsableCommand {
             --csv writes them the same way; the table shows <blob N B>.
             """)
 
-    @Option(help: "The tlearn database (SQLite file).") var db: String
+    @OptionGroup var store: DatabaseOptions
     @Flag(help: "Write CSV (RFC 4180) instead of a table.") var csv = false
     @Flag(help: "Write a JSON array of objects instead of a table.") var json = false
     // .unconditional: the value after --param is taken as it is, so --param -1 binds -1.
@@ -32,12 +32,11 @@ struct Query: ParsableCommand {
 
     func validate() throws {
         if csv && json { throw ValidationError("--csv and --json cannot be used together") }
-        if !FileManager.default.fileExists(atPath: db) { throw ValidationError("no database at \(db)") }
         do { _ = try QueryParameters.parse(params) } catch { throw ValidationError("\(error)") }
     }
 
     func run() throws {
-        let connection = try VectorSQL.open(db, readOnly: !write)
+        let connection = try store.open(readOnly: !write)
         let format: QueryFormat = csv ? .csv : json ? .json : .table
         let out = BufferedOutput()
         let writer = QueryWriter(format: format) { out.write($0) }
@@ -55,7 +54,7 @@ struct Query: ParsableCommand {
                     while try step.statement.step() {}
                 }
             }
-            for p in unused { sqlWarning("--param for \(p) is not used by any statement") }
+            for p in unused { warn("--param for \(p) is not used by any statement") }
         } catch let StoreError.sqlite(code, message, sql) where code & 0xFF == 8 && !write {
             throw StoreError.invalid("\(message) - while executing `\(sql ?? "")`: the database is opened read-only; pass --write to allow changes")
         }

@@ -1,22 +1,19 @@
 import ArgumentParser
+import Formats
 import Head
 
 /// `tlearn runs`: the saved runs of a database.
 struct Runs: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the runs saved in a database (train-head, sweep, baselines).")
 
-    @OptionGroup var store: RunDatabaseOptions
+    @OptionGroup var store: DatabaseOptions
     @Option(help: ArgumentHelp("Only the runs of this sweep.", valueName: "id")) var sweep: Int64?
     @Flag(help: "Print a JSON array instead of a table.") var json = false
 
     func run() throws {
-        do { try execute() } catch { throw exitError(error) }
-    }
-
-    func execute() throws {
         let db = try store.open()
         let (runs, unreadable) = try RunStore.list(in: db, sweep: sweep)
-        for message in unreadable { printWarning("\(message); not listed") }
+        for message in unreadable { warn("\(message); not listed") }
         if json {
             print(try headJSON(runs.map(RunListEntry.init)))
             return
@@ -28,7 +25,12 @@ struct Runs: ParsableCommand {
         var t = TextTable(["id", "created", "sweep", "model", "lr", "epochs", "batch", "l2", "smoothing", "val acc", "val loss", "test acc"], left: [1, 3])
         for r in runs {
             let c = r.config
-            let model = r.model == .softmax ? (c.optimizer?.rawValue ?? "?") : r.model == .knn ? "\(c.k ?? 0)-nn" : "centroid"
+            let model = switch r.kind {
+            case .softmax: c.optimizer?.rawValue ?? "?"
+            case .finetune: "finetune " + (c.optimizer?.rawValue ?? "?")
+            case .knn: "\(c.k ?? 0)-nn"
+            case .nearestCentroid: "centroid"
+            }
             t.add(["\(r.id)", String(r.createdAt.prefix(19)).replacingOccurrences(of: "T", with: " "), r.sweepID.map { "\($0)" } ?? "-", model,
                    c.lr.map(compact) ?? "-", c.epochs.map { "\($0)" } ?? "-", c.batchSize.map { "\($0)" } ?? "-",
                    c.l2.map(compact) ?? "-", c.labelSmoothing.map(compact) ?? "-",
@@ -44,13 +46,14 @@ struct RunListEntry: Encodable {
     enum Key: String, CodingKey {
         case id, createdAt = "created_at", sweepID = "sweep_id", model, backboneID = "backbone_id", config, seed, classes
         case valAccuracy = "val_accuracy", valLoss = "val_loss", testAccuracy = "test_accuracy", seconds, splitFingerprint = "split_fingerprint"
+        case refitOf = "refit_of"
     }
     func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
         try c.encode(run.id, forKey: .id)
         try c.encode(run.createdAt, forKey: .createdAt)
         try c.encode(run.sweepID, forKey: .sweepID)
-        try c.encode(run.model, forKey: .model)
+        try c.encode(run.kind, forKey: .model)
         try c.encode(run.backboneID, forKey: .backboneID)
         try c.encode(RawJSON(run.configJSON), forKey: .config)
         try c.encode(run.seed, forKey: .seed)
@@ -60,5 +63,6 @@ struct RunListEntry: Encodable {
         try c.encode(run.testAccuracy, forKey: .testAccuracy)
         try c.encode(run.seconds, forKey: .seconds)
         try c.encode(run.splitFingerprint, forKey: .splitFingerprint)
+        if let r = (try? RunStore.metrics(of: run))?.refitOf { try c.encode(r, forKey: .refitOf) }
     }
 }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Extraction
-import Imaging
 import Store
 import VectorSQL
 
@@ -15,11 +14,11 @@ struct Similar: ParsableCommand {
             Cosines are exact (Double) and equal to vec_cosine in `tlearn query`; ties go to the lower image id.
             """)
 
-    @Option(help: "The tlearn database.") var db: String
+    @OptionGroup var store: DatabaseOptions
     @Argument(help: "An image file to embed and search for.") var image: String?
     @Option(help: "Use the stored vector of this image id (images.id) as the query.") var id: Int64?
     @Option(name: .short, help: "How many neighbours to list.") var k = 10
-    @Option(help: "The backbone whose vectors to search (backbones.id); needed when the database has several.") var backbone: Int64?
+    @OptionGroup var selection: BackboneOption
     @Option(help: "Which stored view to search: orig or hflip.") var view = "orig"
     @Option(help: "The backbone's weights file (.h5), to embed IMAGE.") var weights: String?
     @Flag(help: "Write CSV instead of a table.") var csv = false
@@ -30,7 +29,6 @@ struct Similar: ParsableCommand {
         if k < 1 { throw ValidationError("-k must be at least 1, not \(k)") }
         if !["orig", "hflip"].contains(view) { throw ValidationError("--view must be orig or hflip, not \(view)") }
         if csv && json { throw ValidationError("--csv and --json cannot be used together") }
-        if !FileManager.default.fileExists(atPath: db) { throw ValidationError("no database at \(db)") }
         if let image {
             if !FileManager.default.fileExists(atPath: image) { throw ValidationError("no image at \(image)") }
             guard weights != nil else { throw ValidationError("IMAGE needs --weights FILE (the weights the database's vectors came from)") }
@@ -38,8 +36,9 @@ struct Similar: ParsableCommand {
     }
 
     func run() throws {
-        let connection = try VectorSQL.open(db, readOnly: true)
-        let chosen = try BackboneInfo.choose(connection, requested: backbone)
+        let db = store.db
+        let connection = try store.open(readOnly: true)
+        let chosen = try BackboneInfo.choose(connection, requested: selection.backbone)
         let matrix = try VectorMatrix.load(connection, backbone: chosen.id, view: view)
         if matrix.count == 0 { throw StoreError.invalid("\(db) has no \(view) vectors for backbone \(chosen.summary)") }
         let search = CosineSearch(matrix)
@@ -53,7 +52,8 @@ struct Similar: ParsableCommand {
             query = matrix.vector(row)
             excluded = row
         } else {
-            query = try embedImage(image!, weights: weights!, backbone: chosen, view: view)
+            let embedder = try Backbone.embedder(for: chosen, weights: weights!)
+            query = try embedder.embed([image!], views: [view == "hflip" ? .hflip : .orig], threads: 1)[0].get().vectors[0]
         }
         let found = search.nearest(to: query, k: k, excluding: excluded)
         let rows: [[SQLValue]] = found.enumerated().map { rank, n in
@@ -65,28 +65,4 @@ struct Similar: ParsableCommand {
             .write(columns: ["rank", "cosine", "id", "path", "label", "split"], rows: rows)
         out.flush()
     }
-}
-
-/// The embedding of the image at `path` under `backbone`, computed with the weights at `weights`
-/// exactly as `tlearn extract` computes it (same preparer, same network), so an image that is in
-/// the database finds itself at cosine 1. The vector is only comparable with the stored ones when
-/// the weights file (by SHA-256), input size and preprocessing are those of `backbone`.
-func embedImage(_ path: String, weights: String, backbone: BackboneInfo, view: String) throws -> [Float] {
-    guard let imaging = ImagingPreparer(identifier: backbone.preprocessing, inputSize: backbone.inputSize) else {
-        throw StoreError.invalid("backbone \(backbone.id) was made with preprocessing '\(backbone.preprocessing)', which this tlearn does not produce: use --id N")
-    }
-    let (key, net) = try Backbone.load(weights: weights, inputSize: backbone.inputSize)
-    guard key.weightsSHA256 == backbone.weightsSHA256 else {
-        throw StoreError.invalid("\(weights) (SHA-256 \(key.weightsSHA256.prefix(12))…) is not the weights file backbone \(backbone.id) was made with (\(backbone.weightsName ?? "?"), SHA-256 \(backbone.weightsSHA256.prefix(12))…): its vectors would not be comparable")
-    }
-    guard key.dim == backbone.dim else {
-        throw StoreError.invalid("\(weights) gives \(key.dim)-float embeddings; backbone \(backbone.id) has \(backbone.dim)")
-    }
-    var preparer: any ImagePreparer = imaging
-    let prepared = try prepareFile(path, size: backbone.inputSize, views: [view == "hflip" ? .hflip : .orig], preparer: &preparer)
-    var output = [Float](repeating: 0, count: net.dim)
-    prepared.inputs.withUnsafeBufferPointer { x in
-        output.withUnsafeMutableBufferPointer { net.embed(x.baseAddress!, count: 1, into: $0.baseAddress!) }
-    }
-    return output
 }

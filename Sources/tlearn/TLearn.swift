@@ -20,6 +20,7 @@ struct TLearn: ParsableCommand {
             Sweep.self,
             Runs.self,
             Evaluate.self,
+            ReportCommand.self,
             Predict.self,
             Query.self,
             Similar.self,
@@ -28,21 +29,17 @@ struct TLearn: ParsableCommand {
             Merge.self,
         ])
 
-    /// ArgumentParser's own `main`, but errors print as `error: ...` (the usual Unix form, and the
-    /// one every command already uses for the errors it reports itself).
+    /// ArgumentParser's own `main`, but every error a command throws is reported here, once: one
+    /// `error: ...` line (the usual Unix form) and the status `exitStatus(for:)` gives it.
     static func main() {
         do {
             var command = try parseAsRoot()
             try command.run()
         } catch {
-            let code = exitCode(for: error)
-            guard code != .success else { exit(withError: error) }  // --help, --version
-            let message = fullMessage(for: error)
-            if !message.isEmpty {
-                let line = message.hasPrefix("Error: ") ? "error: " + message.dropFirst("Error: ".count) : message
-                writeStandardError(line + "\n")
-            }
-            Glibc.exit(code.rawValue)
+            if exitCode(for: error) == .success { exit(withError: error) }  // --help, --version
+            let (status, message) = exitStatus(for: error)
+            if !message.isEmpty { writeStandardError(message + "\n") }
+            Glibc.exit(status)
         }
     }
 }

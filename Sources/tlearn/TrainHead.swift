@@ -1,29 +1,41 @@
 import ArgumentParser
+import Formats
 import Head
+import Store
 
-/// `tlearn train-head`: one softmax head on the cached vectors, saved as a run.
+/// `tlearn train-head`: one model on the cached vectors (or maps), saved as a run.
 struct TrainHead: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a softmax head (Keras Dense) on the cached vectors and save it as a run.",
+        abstract: "Train a model on the cached vectors or maps and save it as a run.",
         discussion: """
-            logits = x W + b on the raw vectors, softmax cross-entropy, glorot_uniform W and zero b \
-            from --seed; batches reshuffled every epoch. Val and test use the original view only. \
-            Test metrics are computed once, after training. The run (config, curves, metrics, W and b) \
-            is saved in the database: see `tlearn runs`, `tlearn evaluate`, `tlearn predict`.
+            --model softmax (the default): a Keras Dense head, logits = x W + b on the pooled vectors. \
+            --model finetune: the backbone's last convolution (Conv_1, starting from its weights) + ReLU6 + \
+            pooling + dropout + Dense, on block_16's maps (`tlearn extract --maps`). Softmax cross-entropy, \
+            glorot_uniform W and zero b from --seed; batches reshuffled every epoch. Val and test use the \
+            original view only. Test metrics are computed once, after training. The run (config, curves, \
+            metrics, parameters) is saved in the database: see `tlearn runs`, `tlearn evaluate`, `tlearn predict`.
             """)
 
-    @OptionGroup var store: HeadDatabaseOptions
+    @OptionGroup var store: DatabaseOptions
+    @OptionGroup var selection: BackboneOption
+    @Option(help: "softmax (a Dense head on the vectors) or finetune (Conv_1 + Dense on the maps).") var model: ModelKind = .softmax
     @Option(help: "adam (Keras defaults: beta1 0.9, beta2 0.999, epsilon 1e-7) or sgd.") var optimizer: OptimizerKind = .adam
     @Option(help: "Learning rate.") var lr: Double = TrainingConfig().learningRate
     @Option(help: "Epochs (passes over the training rows).") var epochs: Int = TrainingConfig().epochs
     @Option(help: "Rows per gradient step.") var batchSize: Int = TrainingConfig().batchSize
     @Option(help: "Keras l2 kernel regularizer: loss += l2 * sum(W^2).") var l2: Double = 0
     @Option(help: "Label smoothing in [0, 1).") var labelSmoothing: Double = 0
+    @Option(help: ArgumentHelp("Dropout rate on the Dense layer's input (default: \(TrainHead.defaultDropout(.softmax)) for softmax, \(TrainHead.defaultDropout(.finetune)) for finetune).", valueName: "rate"))
+    var dropout: Double?
+    @Option(help: ArgumentHelp("Threads for one finetune training (default: the CPUs this process may use); the result is the same for any count.", valueName: "n"))
+    var threads: Int?
     @OptionGroup var training: HeadTrainingOptions
     @Flag(help: "Print one JSON object instead of tables.") var json = false
 
     func config() throws -> TrainingConfig {
         var c = try training.base()
+        c.model = model
+        c.dropout = dropout ?? Self.defaultDropout(model)
         c.optimizer = optimizer
         c.learningRate = lr
         c.epochs = epochs
@@ -33,21 +45,23 @@ struct TrainHead: ParsableCommand {
         return try validated(c)
     }
 
-    func validate() throws { _ = try config() }
+    /// Keras's transfer-learning recipe puts Dropout(0.2) before the Dense layer of a fine-tuned top.
+    static func defaultDropout(_ kind: ModelKind) -> Double { kind == .finetune ? 0.2 : 0 }
 
-    func run() throws {
-        do { try execute() } catch { throw exitError(error) }
+    func validate() throws {
+        _ = try config()
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 
-    func execute() throws {
+    func run() throws {
         let config = try config()
         let db = try store.open()
-        let set = try EmbeddingSet.load(from: db, backbone: store.backbone)
+        let set = try EmbeddingSet.load(from: db, backbone: selection.backbone, maps: model.readsMaps)
         let data = try loadTrainingData(set, views: config.trainViews, earlyStopping: config.earlyStopping != nil)
-        let run = try trainAndEvaluate(data, config: config)[0]
+        let run = try trainAndEvaluate(data, config: config, threads: threads ?? availableCPUs())[0]
         let id = try db.transaction { try RunStore.save(run, context: RunContext(set), in: db) }
         if json {
-            print(try headJSON(RunReport(id: id, run: run, set: set)))
+            print(try headJSON(RunReport(id: id, in: db)))
             return
         }
         print("\(describe(set, data, views: config.trainViews))")
@@ -65,36 +79,46 @@ struct TrainHead: ParsableCommand {
     }
 }
 
-/// The JSON of a trained run (train-head --json, and the best run of sweep --json).
+/// The JSON of a saved trained run (train-head --json, and the final run of sweep --json), read
+/// back from the database so it shows exactly what was saved.
 struct RunReport: Encodable {
-    let id: Int64
-    let run: RunResult
-    let set: EmbeddingSet
+    let run: StoredRun
+    let metrics: RunMetrics
+    let history: [EpochStats]
+
+    init(id: Int64, in db: Connection) throws {
+        run = try RunStore.load(id, from: db)
+        metrics = try RunStore.metrics(of: run)
+        history = try RunStore.epochs(of: id, in: db)
+    }
 
     enum Key: String, CodingKey {
         case runID = "run_id", valAccuracy = "val_accuracy", valLoss = "val_loss", testAccuracy = "test_accuracy", testLoss = "test_loss"
         case config, backboneID = "backbone_id", splitFingerprint = "split_fingerprint", seed, classes, epochs
         case val, test, weightsEpoch = "weights_epoch", stoppedEpoch = "stopped_epoch", seconds, crossValidation = "cross_validation"
+        case tta, refitOf = "refit_of"
     }
 
     func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
-        try c.encode(id, forKey: .runID)
-        try c.encode(run.val?.accuracy, forKey: .valAccuracy)
-        try c.encode(run.val?.loss, forKey: .valLoss)
-        try c.encode(run.test?.accuracy, forKey: .testAccuracy)
-        try c.encode(run.test?.loss, forKey: .testLoss)
-        try c.encode(run.config, forKey: .config)
-        try c.encode(set.backbone.id, forKey: .backboneID)
-        try c.encode(set.fingerprint, forKey: .splitFingerprint)
-        try c.encode(run.config.seed, forKey: .seed)
-        try c.encode(run.head.classes, forKey: .classes)
-        try c.encode(run.checkpoint.history, forKey: .epochs)
-        try c.encode(run.val, forKey: .val)
-        try c.encode(run.test, forKey: .test)
-        try c.encode(run.checkpoint.weightsEpoch, forKey: .weightsEpoch)
-        try c.encode(run.checkpoint.stoppedEpoch, forKey: .stoppedEpoch)
-        try c.encode(run.checkpoint.seconds, forKey: .seconds)
-        if let cv = run.crossValidation { try c.encode(cv, forKey: .crossValidation) }
+        try c.encode(run.id, forKey: .runID)
+        try c.encode(run.valAccuracy, forKey: .valAccuracy)
+        try c.encode(run.valLoss, forKey: .valLoss)
+        try c.encode(run.testAccuracy, forKey: .testAccuracy)
+        try c.encode(metrics.test?.loss, forKey: .testLoss)
+        try c.encode(RawJSON(run.configJSON), forKey: .config)
+        try c.encode(run.backboneID, forKey: .backboneID)
+        try c.encode(run.splitFingerprint, forKey: .splitFingerprint)
+        try c.encode(run.seed, forKey: .seed)
+        try c.encode(run.classes, forKey: .classes)
+        try c.encode(history, forKey: .epochs)
+        try c.encode(metrics.val, forKey: .val)
+        try c.encode(metrics.test, forKey: .test)
+        try c.encode(metrics.weightsEpoch, forKey: .weightsEpoch)
+        try c.encode(metrics.stoppedEpoch, forKey: .stoppedEpoch)
+        try c.encode(run.seconds, forKey: .seconds)
+        if let cv = metrics.crossValidation { try c.encode(cv, forKey: .crossValidation) }
+        try c.encode(metrics.tta ?? false, forKey: .tta)
+        if let r = metrics.refitOf { try c.encode(r, forKey: .refitOf) }
     }
 }

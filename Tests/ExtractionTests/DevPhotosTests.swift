@@ -1,4 +1,5 @@
 import Foundation
+import Formats
 import XCTest
 import Store
 import Imaging
@@ -72,7 +73,7 @@ final class DevPhotosTests: XCTestCase {
                 XCTFail("no reference row for \(r[0])")
                 continue
             }
-            let v = bytes.withUnsafeBytes { EmbeddingStore.floats($0) }
+            let v = bytes.withUnsafeBytes { VectorBlob.floats($0) }
             cosines.append(Self.cosine(v, ref))
         }
         let mean = cosines.reduce(0, +) / Double(cosines.count)

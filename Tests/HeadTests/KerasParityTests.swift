@@ -23,8 +23,8 @@ final class KerasParityTests: XCTestCase {
             .deletingLastPathComponent().appendingPathComponent("fixtures/head/keras_reference.json")
         let ref = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
         let names = (0..<ref.classes).map { "c\($0)" }
-        let rows = LabeledMatrix(x: ref.x, labels: ref.labels, dim: ref.dim, sourceRows: Array(ref.labels.indices))
-        let empty = LabeledMatrix(x: [], labels: [], dim: ref.dim, sourceRows: [])
+        let rows = LabeledMatrix(x: ref.x, labels: ref.labels, width: ref.dim)
+        let empty = LabeledMatrix(x: [], labels: [], width: ref.dim)
         let data = TrainingData(classes: names, dim: ref.dim, train: rows, val: empty, test: empty)
         XCTAssertEqual(ref.runs.count, 4)
         for run in ref.runs {
@@ -42,7 +42,7 @@ final class KerasParityTests: XCTestCase {
             // Float32 on both sides, but TensorFlow sums in other orders: 1e-5 is a few ulps of
             // these O(1) weights after 10 steps, while any formula difference (bias correction,
             // epsilon placement, the l2 factor, the weighting divisor) moves them by 1e-3 or more.
-            for (i, (mine, keras)) in zip(cp.head.parameters, run.w + run.b).enumerated() {
+            for (i, (mine, keras)) in zip(cp.model.parameters, run.w + run.b).enumerated() {
                 XCTAssertEqual(mine, keras, accuracy: 1e-5, "\(run.name): parameter \(i)")
             }
             for (e, (mine, keras)) in zip(cp.history.map(\.trainLoss), run.loss).enumerated() {

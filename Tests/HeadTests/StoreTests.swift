@@ -1,4 +1,5 @@
 import XCTest
+import Formats
 import Store
 @testable import Head
 
@@ -10,7 +11,7 @@ final class RunStoreTests: XCTestCase {
         XCTAssertEqual(set.classes, ["daisy", "tulips"], "logit order is sorted by name")
         XCTAssertEqual(set.count, 42)
         let first = set.rows(in: .train, views: [.orig]).first!
-        XCTAssertEqual(Array(set.vectors[(first * 8)..<(first * 8 + 8)]), s.vectors[0])
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: set.vectors.row(first), count: 8)), s.vectors[0])
         XCTAssertEqual(set.labels[first], 1)
         let data = try set.trainingData(trainViews: [.orig, .hflip])
         XCTAssertEqual(data.train.rows, 2 * s.splits.filter { $0 == .train }.count)
@@ -28,9 +29,9 @@ final class RunStoreTests: XCTestCase {
         let run = try trainAndEvaluate(data, config: config)[0]
         let id = try RunStore.save(run, context: RunContext(set), in: db)
         let stored = try RunStore.load(id, from: db)
-        let head = try stored.head()
-        XCTAssertEqual(head, run.head)
-        XCTAssertEqual(head.probabilities(data.test.x), run.head.probabilities(data.test.x))
+        let model = try stored.trainedModel(in: db)
+        XCTAssertEqual(model, run.model)
+        XCTAssertEqual(model.probabilities(data.test.x), run.model.probabilities(data.test.x))
         XCTAssertEqual(try stored.trainingConfig(), config)
         XCTAssertEqual(stored.testAccuracy, run.test!.accuracy)
         XCTAssertEqual(stored.splitFingerprint, set.fingerprint)
@@ -40,7 +41,7 @@ final class RunStoreTests: XCTestCase {
         guard case let .blob(bytes)? = blob else { return XCTFail("no head BLOB") }
         XCTAssertEqual(bytes.count, 4 * (10 * 3 + 3))
         let w01 = bytes[4..<8].withUnsafeBytes { $0.loadUnaligned(as: Float.self) }
-        XCTAssertEqual(w01, run.head.parameters[1])
+        XCTAssertEqual(w01, run.model.parameters[1])
     }
 
     func testUnknownRunIsOneClearLine() throws {
@@ -92,11 +93,25 @@ final class RunSelectorTests: XCTestCase {
         }
         let set = try EmbeddingSet.load(from: db)
         let data = try set.trainingData(trainViews: [.orig])
-        let outcome = try runSweep(data, grid: SweepGrid(learningRates: [0.01, 0.1], epochs: [2]), base: TrainingConfig(), jobs: 1)
-        let saved = try RunStore.save(outcome, grid: SweepGrid(learningRates: [0.01, 0.1], epochs: [2]), context: RunContext(set), in: db)
-        XCTAssertEqual(try RunStore.resolve("best", in: db), saved.runIDs[outcome.ranking[0]])
-        // The baselines come last, but `latest` is the newest trained head.
-        XCTAssertEqual(try RunStore.resolve("latest", in: db), saved.runIDs.max())
+        let context = RunContext(set)
+        let sweep = try RunStore.beginSweep(plan: "{}", context: context, in: db)
+        XCTAssertFalse(sweep.resumed)
+        let box = DatabaseBox(db)
+        let outcome = try runSweep(SweepInputs(data: [.softmax: data]), grids: [SweepGrid(learningRates: [0.01, 0.1], epochs: [2])],
+                                   base: TrainingConfig(), jobs: 1, refit: false,
+                                   save: { try RunStore.savePoint($0, context: context, sweepID: sweep.id, in: box.db) })
+        XCTAssertThrowsError(try RunStore.resolve("best", in: db), "an unfinished sweep has no best run yet")
+        let finished = try RunStore.finishSweep(outcome, sweepID: sweep.id, context: context, in: db)
+        XCTAssertEqual(try RunStore.resolve("best", in: db), outcome.best.runID)
+        XCTAssertEqual(finished.finalID, outcome.best.runID)
+        // The baselines come last, but `latest` is the newest trained model.
+        XCTAssertEqual(try RunStore.resolve("latest", in: db), outcome.points.map(\.runID).max())
         XCTAssertEqual(try RunStore.resolve("2", in: db), 2)
     }
+}
+
+/// The connection handed to a sweep's save callback (it calls it one point at a time).
+struct DatabaseBox: @unchecked Sendable {
+    let db: Connection
+    init(_ db: Connection) { self.db = db }
 }

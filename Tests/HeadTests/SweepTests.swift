@@ -1,3 +1,4 @@
+import Synchronization
 import XCTest
 @testable import Head
 
@@ -6,17 +7,23 @@ final class SweepTests: XCTestCase {
 
     func testSweepEpochsAxisEqualsSeparateRuns() throws {
         let grid = SweepGrid(optimizers: [.adam, .sgd], learningRates: [1e-2, 1e-1], epochs: [1, 3, 6], batchSizes: [8, 32])
-        let outcome = try runSweep(data, grid: grid, base: TrainingConfig(), jobs: 2)
-        XCTAssertEqual(outcome.runs.count, grid.count)
-        XCTAssertEqual(outcome.runs.count, 24)
-        for run in outcome.runs {
+        let saved = Mutex<[Int64: RunResult]>([:])
+        let outcome = try runSweep(SweepInputs(data: [.softmax: data]), grids: [grid], base: TrainingConfig(), jobs: 2, refit: false,
+                                   save: { run in saved.withLock { $0[Int64($0.count + 1)] = run; return Int64($0.count) } })
+        XCTAssertEqual(outcome.points.count, grid.count)
+        XCTAssertEqual(outcome.points.count, 24)
+        let runs = saved.withLock { $0 }
+        for point in outcome.points {
+            let run = try XCTUnwrap(runs[point.runID])
+            XCTAssertEqual(run.config, point.config)
             let alone = try trainAndEvaluate(data, config: run.config)[0]
-            XCTAssertEqual(run.head.parameters, alone.head.parameters, "\(run.config)")
+            XCTAssertEqual(run.model.parameters, alone.model.parameters, "\(run.config)")
             XCTAssertEqual(run.checkpoint.history, alone.checkpoint.history, "\(run.config)")
             XCTAssertEqual(run.val, alone.val)
+            XCTAssertEqual(point.val, alone.val)
         }
         let best = outcome.best
-        for r in outcome.runs {
+        for r in outcome.points {
             XCTAssertLessThanOrEqual(r.val!.accuracy, best.val!.accuracy)
         }
         XCTAssertEqual(outcome.baselines.map(\.config.model), [.nearestCentroid, .knn])
@@ -78,5 +85,39 @@ final class FlippedViewTests: XCTestCase {
         let data = try set.trainingData(trainViews: config.trainViews)
         let run = try trainAndEvaluate(data, config: config)[0]
         XCTAssertEqual(run.val?.count, s.splits.filter { $0 == .val }.count, "val uses the original view only")
+    }
+}
+
+/// An interrupted sweep keeps its finished points; run again, it trains only the missing ones.
+final class SweepResumeTests: XCTestCase {
+    func testRerunTrainsOnlyWhatAnInterruptedSweepLacks() throws {
+        let data = Synthetic(dim: 12, perClass: [40, 30, 35], spread: 1.2).trainingData
+        let grid = SweepGrid(learningRates: [1e-2, 3e-2, 1e-1], epochs: [2, 4])
+        struct Interrupted: Error {}
+        let stored = Mutex<[String: SweepPoint]>([:])
+        let ids = Mutex<Int64>(0)
+        func save(after limit: Int) -> @Sendable (RunResult) throws -> Int64 {
+            { run in
+                try stored.withLock { s in
+                    if s.count >= limit { throw Interrupted() }
+                    let id = ids.withLock { $0 += 1; return $0 }
+                    s[RunStore.pointKey(run.config)] = SweepPoint(config: run.config, val: run.val, test: run.test, crossValidation: nil,
+                                                                  weightsEpoch: run.checkpoint.weightsEpoch, runID: id)
+                    return id
+                }
+            }
+        }
+        // Two of the three trainings (2 points each) are saved, then the third fails as a kill would stop it.
+        XCTAssertThrowsError(try runSweep(SweepInputs(data: [.softmax: data]), grids: [grid], base: TrainingConfig(), jobs: 1, refit: false,
+                                          save: save(after: 4)))
+        XCTAssertEqual(stored.withLock { $0.count }, 4)
+        let kept = stored.withLock { $0 }
+        let rerun = try runSweep(SweepInputs(data: [.softmax: data]), grids: [grid], base: TrainingConfig(), jobs: 1, refit: false,
+                                 existing: { kept[RunStore.pointKey($0)] }, save: save(after: 100))
+        XCTAssertEqual(rerun.trained, 1, "only the training the interruption lost runs again")
+        XCTAssertEqual(rerun.points.count, 6)
+        let whole = try runSweep(data, grid: grid, base: TrainingConfig(), jobs: 1)
+        XCTAssertEqual(rerun.points.map(\.val), whole.points.map(\.val), "the resumed sweep ranks the same points")
+        XCTAssertEqual(rerun.ranking, whole.ranking)
     }
 }

@@ -33,7 +33,7 @@ struct Synthetic {
     var trainingData: TrainingData {
         func part(_ p: Split) -> LabeledMatrix {
             let rows = splits.indices.filter { splits[$0] == p }
-            return LabeledMatrix(x: rows.flatMap { vectors[$0] }, labels: rows.map { Int32(labels[$0]) }, dim: dim, sourceRows: rows)
+            return LabeledMatrix(x: rows.flatMap { vectors[$0] }, labels: rows.map { Int32(labels[$0]) }, width: dim)
         }
         return TrainingData(classes: classes, dim: dim, train: part(.train), val: part(.val), test: part(.test))
     }

@@ -16,19 +16,21 @@ final class TrainingTests: XCTestCase {
             if optimizer == .sgd { config.momentum = 0.9; config.nesterov = true; config.learningRate = 0.01 }
             let a = try trainAndEvaluate(data, config: config)[0]
             let b = try trainAndEvaluate(data, config: config)[0]
-            XCTAssertEqual(a.head.parameters, b.head.parameters, "\(optimizer)")
+            XCTAssertEqual(a.model.parameters, b.model.parameters, "\(optimizer)")
             XCTAssertEqual(a.checkpoint.history, b.checkpoint.history, "\(optimizer)")
             XCTAssertEqual(a.test, b.test, "\(optimizer)")
             config.seed = 1
             let c = try trainAndEvaluate(data, config: config)[0]
-            XCTAssertNotEqual(a.head.parameters, c.head.parameters, "another seed must give another head (\(optimizer))")
+            XCTAssertNotEqual(a.model.parameters, c.model.parameters, "another seed must give another head (\(optimizer))")
         }
     }
 
     func testEpochCheckpointsEqualSeparateRuns() throws {
+        // Overlapping classes, so the val loss really turns up (at epoch 12 here) between checkpoints.
+        let data = Synthetic(dim: 24, perClass: [60, 45, 70], spread: 5).trainingData
         for patience in [nil, 1] as [Int?] {
             var config = TrainingConfig()
-            config.learningRate = 0.05
+            config.learningRate = 0.01
             config.batchSize = 16
             config.earlyStopping = patience
             let together = try train(data, config: config, epochCounts: [2, 5, 9, 40])
@@ -37,7 +39,7 @@ final class TrainingTests: XCTestCase {
             for cp in together {
                 config.epochs = cp.epochs
                 let alone = try train(data, config: config)[0]
-                XCTAssertEqual(cp.head.parameters, alone.head.parameters, "epochs \(cp.epochs), patience \(String(describing: patience))")
+                XCTAssertEqual(cp.model.parameters, alone.model.parameters, "epochs \(cp.epochs), patience \(String(describing: patience))")
                 XCTAssertEqual(cp.history, alone.history, "epochs \(cp.epochs), patience \(String(describing: patience))")
                 XCTAssertEqual(cp.weightsEpoch, alone.weightsEpoch)
                 XCTAssertEqual(cp.stoppedEpoch, alone.stoppedEpoch)
@@ -58,7 +60,7 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(stopped, cp.history.count)
         XCTAssertEqual(stopped - bestEpoch, 2, "stops after exactly `patience` epochs without improvement")
         // The kept head really is the best epoch's: its val loss is the recorded minimum.
-        XCTAssertEqual(cp.head.evaluate(data.val).loss!, losses[bestEpoch - 1], accuracy: 1e-12)
+        XCTAssertEqual(cp.model.evaluate(data.val).loss!, losses[bestEpoch - 1], accuracy: 1e-12)
     }
 
     func testLinearlySeparableProblemReaches100Percent() throws {
@@ -85,7 +87,7 @@ final class TrainingTests: XCTestCase {
 
     func testEarlyStoppingWithoutValidationIsRefused() {
         var d = data
-        d = TrainingData(classes: d.classes, dim: d.dim, train: d.train, val: LabeledMatrix(x: [], labels: [], dim: d.dim, sourceRows: []), test: d.test)
+        d = TrainingData(classes: d.classes, dim: d.dim, train: d.train, val: LabeledMatrix(x: [], labels: [], width: d.dim), test: d.test)
         var config = TrainingConfig()
         config.earlyStopping = 3
         XCTAssertThrowsError(try train(d, config: config)) { error in

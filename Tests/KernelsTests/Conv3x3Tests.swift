@@ -2,27 +2,6 @@ import Kernels
 import XCTest
 
 final class Conv3x3Tests: XCTestCase {
-    /// Plain loops in Double over zero-padded taps: the oracle.
-    static func reference(_ x: [Float], _ w: [Float], _ b: [Float], _ g: Window, _ n: Int, _ clamp: Clamp) -> [Float] {
-        var out: [Float] = []
-        for oy in 0..<g.outHeight {
-            for ox in 0..<g.outWidth {
-                for co in 0..<n {
-                    var a = Double(b[co])
-                    for ky in 0..<3 {
-                        for kx in 0..<3 {
-                            let iy = oy * g.stride - g.padTop + ky, ix = ox * g.stride - g.padLeft + kx
-                            guard iy >= 0 && iy < g.inHeight && ix >= 0 && ix < g.inWidth else { continue }
-                            for ci in 0..<3 { a += Double(x[(iy * g.inWidth + ix) * 3 + ci]) * Double(w[((ky * 3 + kx) * 3 + ci) * n + co]) }
-                        }
-                    }
-                    out.append(min(max(Float(a), clamp.lo), clamp.hi))
-                }
-            }
-        }
-        return out
-    }
-
     func testMatchesPlainLoopsForEveryStemWidthAndOddAndEvenSizes() {
         // 16, 24, 32, 40, 48: the stems of alpha 0.35-0.5, 0.75, 1.0, 1.3, 1.4; 8 for the tail path alone.
         for n in [8, 16, 24, 32, 40, 48] {
@@ -36,7 +15,7 @@ final class Conv3x3Tests: XCTestCase {
                     out.withUnsafeMutableBufferPointer { o in
                         conv3x3Channels3(x, weights: w, bias: b, o.baseAddress!, window: g, outChannels: n, clamp: clamp, rows: 0..<g.outHeight)
                     }
-                    let expected = Self.reference(x, w, b, g, n, clamp)
+                    let expected = conv3x3Reference(x, weights: w, bias: b, window: g, outChannels: n, clamp: clamp)
                     let worst = zip(out, expected).map { abs($0 - $1) }.max() ?? .nan
                     XCTAssertLessThan(worst, 1e-5, "\(n) channels, size \(size), stride \(stride), \(clamp)")
                 }

@@ -23,30 +23,31 @@ final class ExportModelCommandTests: XCTestCase {
     /// scripts/check_onnx_export.py: onnx.checker's full check, then ONNX Runtime (float32 and uint8 inputs)
     /// against `tlearn predict --json` and `tlearn embed --json` on every fixture photo.
     func testONNXModelComputesWhatPredictComputesInONNXRuntime() throws {
-        let script = extractRepoRoot + "/scripts/check_onnx_export.py"
-        let images = try FileManager.default.subpathsOfDirectory(atPath: root).filter { $0.contains(".") }.sorted().map
-        { root + "/" + $0 }
-        XCTAssertEqual(images.count, goodFixtures.count)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", "import onnxruntime, onnx, numpy"]
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
+        try checkONNX(db: db, expectFinetune: false)
+    }
+
+    /// Runs scripts/check_onnx_export.py on run 1 of `db` with every fixture photo; skips without onnxruntime.
+    func checkONNX(db: String, expectFinetune: Bool, file: StaticString = #filePath, line: UInt = #line) throws {
+        let images = try FileManager.default.subpathsOfDirectory(atPath: root).filter { $0.contains(".") }.sorted()
+            .map { root + "/" + $0 }
+        XCTAssertEqual(images.count, goodFixtures.count, file: file, line: line)
+        let probe = try runProcess("/usr/bin/env", ["python3", "-c", "import onnxruntime, onnx, numpy"])
+        guard probe.status == 0 else {
             throw XCTSkip(
                 "python3 cannot import onnxruntime, onnx and numpy: "
-                    + "`pip install onnxruntime onnx numpy` to run this check"
-            )
+                    + "`pip install onnxruntime onnx numpy` to run this check")
         }
+        let script = extractRepoRoot + "/scripts/check_onnx_export.py"
         let r = try runProcess(
             "/usr/bin/env",
-            [
-                "python3", script, "--db", db, "--run", "1", "--weights", tinyWeights,
-                "--tlearn", try tlearnBinary(),
-            ] + images)
-        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
-        XCTAssertEqual(r.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count, 3, r.stdout)
+            ["python3", script, "--db", db, "--run", "1", "--weights", tinyWeights, "--tlearn", try tlearnBinary()]
+                + images)
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr, file: file, line: line)
+        let lines = r.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.filter { $0.hasPrefix("ok ") }.count, 3, r.stdout, file: file, line: line)
+        XCTAssertTrue(
+            lines.first?.contains(expectFinetune ? ", finetune," : ", softmax,") == true, r.stdout, file: file,
+            line: line)
     }
 
     func testBothFormatsAreWrittenAndSayWhatTheyHold() throws {
@@ -79,7 +80,7 @@ final class ExportModelCommandTests: XCTestCase {
             let r = try runTlearn(["export", "1", "--db", db, "--weights", other, "--format", format, "--out", out])
             XCTAssertEqual(r.status, 1)
             XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
-            XCTAssertTrue(r.stderr.hasPrefix("error: \(other) is not the backbone run 1 was trained on"), r.stderr)
+            XCTAssertTrue(r.stderr.hasPrefix("error: \(other) is not the weights file of backbone 1"), r.stderr)
         }
         XCTAssertEqual(
             try String(contentsOfFile: dir + "/m.onnx", encoding: .utf8), "old", "an existing file is left as it was")
@@ -106,7 +107,7 @@ final class ExportModelCommandTests: XCTestCase {
             XCTAssertEqual(r.status, 1)
             XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
             XCTAssertTrue(
-                r.stderr.hasPrefix("error: run \(run) is a \(kind) baseline of sweep 1, not a trained head"), r.stderr)
+                r.stderr.hasPrefix("error: run \(run) is a \(kind) baseline of sweep 1, not a trained model"), r.stderr)
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/m.keras"))
     }

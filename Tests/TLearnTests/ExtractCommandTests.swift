@@ -1,4 +1,5 @@
 import Foundation
+import Formats
 import XCTest
 import Store
 
@@ -51,7 +52,7 @@ final class ExtractCommandTests: XCTestCase {
             let numbers = (object["embedding"] as! [Any]).map { Float("\($0)")! }
             let stored = try conn.prepare("SELECT vector FROM labeled_embeddings WHERE path = ?1 AND view = ?2", [.text(file), .text(view)])
             XCTAssertTrue(try stored.step(), file)
-            let vector = EmbeddingStore.floats(stored.blob(0))
+            let vector = VectorBlob.floats(stored.blob(0))
             XCTAssertEqual(vector.count, numbers.count)
             XCTAssertEqual(vector.map(\.bitPattern), numbers.map(\.bitPattern), "\(file) \(view): stored and embedded vectors differ")
         }
@@ -72,7 +73,7 @@ final class ExtractCommandTests: XCTestCase {
         let numbers = (object["embedding"] as! [Any]).map { Float("\($0)")! }
         let stored = try conn.prepare("SELECT vector FROM labeled_embeddings WHERE path = 'owls/rgb_192x128.jpg' AND backbone = 2")
         XCTAssertTrue(try stored.step())
-        XCTAssertEqual(EmbeddingStore.floats(stored.blob(0)).map(\.bitPattern), numbers.map(\.bitPattern))
+        XCTAssertEqual(VectorBlob.floats(stored.blob(0)).map(\.bitPattern), numbers.map(\.bitPattern))
     }
 
     func testBadFilesBecomeFailureRowsAndTheRunCompletesWithStatus3() throws {

@@ -61,7 +61,7 @@ extension XCTestCase {
 
 func makeHeadDatabase(dim: Int = 16, perClass: [Int] = [40, 30, 35], classNames: [String]? = nil, spread: Float = 0.8,
                       weightsSHA256: String = "abc", inputSize: Int = 224, preprocessing: String = "test",
-                      split: ((Int, Int) -> String)? = nil) throws -> String {
+                      split: ((Int, Int) -> String)? = nil, hflip: Bool = false) throws -> String {
     let path = try headTemporaryDirectory("tlearn-headcli").appendingPathComponent("db.sqlite").path
     let db = try Database.open(path)
     var state: UInt64 = 12345
@@ -88,6 +88,12 @@ func makeHeadDatabase(dim: Int = 16, perClass: [Int] = [40, 30, 35], classNames:
                 let v = centre.map { $0 + spread * (2 * uniform() - 1) }
                 try db.run("INSERT INTO embeddings (image_id, backbone_id, view, vector) VALUES (?1, 1, 'orig', ?2)",
                            [.integer(id), .blob(v.withUnsafeBytes { Array($0) })])
+                if hflip {
+                    // The mirror image's vector: the same point, moved a little.
+                    let f = v.map { $0 + spread * (uniform() - 0.5) }
+                    try db.run("INSERT INTO embeddings (image_id, backbone_id, view, vector) VALUES (?1, 1, 'hflip', ?2)",
+                               [.integer(id), .blob(f.withUnsafeBytes { Array($0) })])
+                }
             }
         }
     }

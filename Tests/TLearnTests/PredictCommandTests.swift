@@ -59,6 +59,14 @@ final class PredictCommandTests: XCTestCase {
             for pr in predictions {
                 let k = try XCTUnwrap(classes.firstIndex(of: pr["class"] as! String))
                 XCTAssertEqual(pr["probability"] as! Double, probs[k], accuracy: 1e-5, file)
+                // SQL's head_proba on the same vector is the same function: the same probability.
+                let vector = "[" + x.map { "\(Float($0))" }.joined(separator: ",") + "]"
+                let q = try runHeadTool(["query", "--db", db, "--csv", "--param", vector, "--param", classes[k],
+                                         "SELECT head_proba(1, vec_from_json(?1), ?2) AS p, head_predict(1, vec_from_json(?1)) AS c"])
+                XCTAssertEqual(q.status, 0, q.stderr)
+                let cells = q.stdout.split(separator: "\r\n")[1].split(separator: ",")
+                XCTAssertEqual(try XCTUnwrap(Double(String(cells[0]))), pr["probability"] as! Double, accuracy: 1e-6, file)
+                XCTAssertEqual(String(cells[1]), predictions[0]["class"] as? String, file)
             }
             XCTAssertGreaterThanOrEqual(predictions[0]["probability"] as! Double, predictions[1]["probability"] as! Double)
         }
@@ -68,7 +76,7 @@ final class PredictCommandTests: XCTestCase {
         let db = try makeDatabase()
         let other = root.appendingPathComponent("fixtures/weights/tiny_a035_keras2.h5").path
         assertOneLineError(try runHeadTool(["predict", "1", "--db", db, "--weights", other, image("rgb_64x48.jpg")]),
-                           contains: "is not the backbone run 1 was trained on")
+                           contains: "is not the weights file of backbone 1 (")
     }
 
     func testUndecodableFileIsOneErrorLineAndTheOthersArePrinted() throws {
@@ -119,5 +127,32 @@ final class PredictCommandTests: XCTestCase {
     func testEvaluateImagesNeedsWeights() throws {
         let db = try makeDatabase()
         assertOneLineError(try runHeadTool(["evaluate", "1", "--db", db, "--images", NSTemporaryDirectory()]), contains: "--images needs --weights")
+    }
+}
+
+extension PredictCommandTests {
+    /// predict --tta: each class's probability is the mean of head_proba on the image's vector and on
+    /// its mirror image's (`tlearn embed --hflip`).
+    func testPredictWithFlipsIsTheMeanOfBothViewsProbabilities() throws {
+        let db = try makeDatabase()
+        let file = image("rgb_64x48.jpg")
+        let r = try runHeadTool(["predict", "latest", "--db", db, "--weights", weights, "--json", "--top", "3", "--tta", file])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let results = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        let predictions = try XCTUnwrap(results.first?["predictions"] as? [[String: Any]])
+        func vector(_ flags: [String]) throws -> String {
+            let e = try runHeadTool(["embed", "--weights", weights, "--input-size", "96", "--exact-decode", "--json", file] + flags)
+            XCTAssertEqual(e.status, 0, e.stderr)
+            let x = try XCTUnwrap(try headJSONObject(e.stdout)["embedding"] as? [Double])
+            return "[" + x.map { "\(Float($0))" }.joined(separator: ",") + "]"
+        }
+        let orig = try vector([]), flipped = try vector(["--hflip"])
+        for p in predictions {
+            let name = try XCTUnwrap(p["class"] as? String)
+            let q = try runHeadTool(["query", "--db", db, "--csv", "--param", orig, "--param", flipped, "--param", name,
+                                     "SELECT (head_proba(1, vec_from_json(?1), ?3) + head_proba(1, vec_from_json(?2), ?3)) / 2"])
+            XCTAssertEqual(q.status, 0, q.stderr)
+            XCTAssertEqual(try XCTUnwrap(Double(q.stdout.split(separator: "\r\n")[1])), try XCTUnwrap(p["probability"] as? Double), accuracy: 1e-12)
+        }
     }
 }

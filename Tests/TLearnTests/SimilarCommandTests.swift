@@ -152,7 +152,7 @@ final class SimilarImageTests: XCTestCase {
         try s.addImage(path: "a.jpg", className: "a", split: "train", vector: [Float](repeating: 1, count: 1280), backbone: backbone)
         let r = try runTool(["similar", "--db", path, image, "--weights", weights])
         XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.stderr.contains("is not the weights file backbone 1 was made with (mobilenet.h5, SHA-256 0123456789ab…)"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("is not the weights file of backbone 1 (mobilenet.h5, SHA-256 0123456789ab…)"), r.stderr)
         try s.db.run("UPDATE backbones SET weights_sha256 = ?1, dim = 16", [.text(try SHA256.hexOfFile(weights))])
         try s.db.run("UPDATE embeddings SET vector = ?1", [blob([Float](repeating: 1, count: 16))])
         XCTAssertTrue(try runTool(["similar", "--db", path, image, "--weights", weights]).stderr.contains("gives 1280-float embeddings; backbone 1 has 16"))

@@ -90,7 +90,7 @@ final class HeadFunctionTests: XCTestCase {
         assertSQLError(db, "SELECT head_predict(?1, 'v')", [.integer(run)], contains: "head_predict: argument 2 is TEXT; expected a BLOB")
         assertSQLError(db, "SELECT head_proba(?1, ?2, 3)", [.integer(run), x], contains: "head_proba: argument 3 (class name) is INTEGER; expected TEXT")
         let bad = try synthetic.addRun(backbone: backbone, classes: classes, dim: dim, w: w, b: [1])
-        assertSQLError(db, "SELECT head_predict(?1, ?2)", [.integer(bad), x], contains: "run \(bad): head is 136 bytes; expected 4 * (11 * 3 + 3) = 144")
+        assertSQLError(db, "SELECT head_predict(?1, ?2)", [.integer(bad), x], contains: "run \(bad): the head BLOB is 136 bytes; a softmax model of dim 11 and 3 classes needs 144")
         try db.run("UPDATE runs SET head = X'' WHERE id = ?1", [.integer(bad)])
         assertSQLError(db, "SELECT head_proba(?1, ?2, 'roses')", [.integer(bad), x], contains: "run \(bad) stores no head weights (a baseline such as k-NN)")
         try db.run("UPDATE runs SET classes = 'daisy' WHERE id = ?1", [.integer(bad)])

@@ -1,23 +1,4 @@
-/// A read-only view of a float32 vector BLOB (little-endian, no header, any alignment).
-public struct Vector {
-    public let bytes: UnsafeRawBufferPointer
-
-    /// Wraps `bytes`, whose count must be a multiple of 4 (checked by the caller).
-    public init(_ bytes: UnsafeRawBufferPointer) {
-        precondition(bytes.count % 4 == 0, "Vector: \(bytes.count) bytes is not a multiple of 4")
-        self.bytes = bytes
-    }
-
-    public var count: Int { bytes.count / 4 }
-
-    /// Element `i`; SQLite BLOBs are not aligned, so it is read unaligned.
-    @inline(__always)
-    public subscript(i: Int) -> Float {
-        Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
-    }
-
-    public var array: [Float] { (0..<count).map { self[$0] } }
-}
+import Formats
 
 /// Double-precision reductions over float32 vectors. Each float product is exact in Double,
 /// so the only rounding is in the sums: results agree with numpy's float64 math to ~1e-15.

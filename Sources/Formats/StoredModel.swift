@@ -1,0 +1,203 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Kernels
+
+/// A classifier as a run stores it (`runs.head`, with `runs.classes`, `runs.dim` and the config's
+/// model kind and map shape), and the one function that applies it: `tlearn predict`, `evaluate`,
+/// training's final metrics and SQL's `head_predict`/`head_proba` all call `logits` here.
+///
+/// Parameters, float32 little-endian in the BLOB, in this order:
+/// - finetune only, the tuned top: Conv_1 kernel (channels x dim, row-major: Keras's (1, 1, channels,
+///   dim)) then its bias (dim), BatchNorm folded in;
+/// - the Dense layer: W (dim x classes, row-major) then b (classes). logits = x W + b.
+public struct StoredModel: Sendable, Equatable {
+    public let kind: ModelKind
+    /// Class names in logit order.
+    public let classes: [String]
+    /// Width of the Dense layer's input: the embedding (1280 at alpha <= 1).
+    public let dim: Int
+    /// The maps a finetune model reads (block_16's output); nil for vector models.
+    public let map: MapShape?
+    /// Every parameter, in the BLOB's order.
+    public let parameters: [Float]
+    /// W then b widened once, so logits are sums of exact products.
+    private let denseWide: [Double]
+
+    /// Number of classes.
+    public var classCount: Int { classes.count }
+    /// Floats of one input: `dim` for a vector model, the map's values for a finetune model.
+    public var inputCount: Int { map?.count ?? dim }
+    /// Offset of W in `parameters`.
+    var denseOffset: Int { map.map { $0.channels * dim + dim } ?? 0 }
+
+    /// The parameter count of a model of this shape.
+    public static func parameterCount(classes: Int, dim: Int, map: MapShape?) -> Int {
+        (map.map { $0.channels * dim + dim } ?? 0) + dim * classes + classes
+    }
+
+    /// Checks the shapes (a kind that reads maps needs `map`, one that does not must not have one).
+    public init(kind: ModelKind, classes: [String], dim: Int, map: MapShape? = nil, parameters: [Float]) throws(FormatError) {
+        try Self.checkShape(kind: kind, classes: classes, dim: dim, map: map)
+        let expected = Self.parameterCount(classes: classes.count, dim: dim, map: map)
+        guard parameters.count == expected else {
+            throw FormatError("\(parameters.count) parameters for a \(kind.rawValue) model of dim \(dim), \(classes.count) classes"
+                + (map.map { " and \($0) maps" } ?? "") + "; expected \(expected)")
+        }
+        self.kind = kind
+        self.classes = classes
+        self.dim = dim
+        self.map = map
+        self.parameters = parameters
+        let offset = map.map { $0.channels * dim + dim } ?? 0
+        denseWide = parameters[offset...].map(Double.init)
+    }
+
+    /// Reads a `runs.head` BLOB.
+    public init(kind: ModelKind, classes: [String], dim: Int, map: MapShape? = nil, blob: UnsafeRawBufferPointer) throws(FormatError) {
+        try Self.checkShape(kind: kind, classes: classes, dim: dim, map: map)
+        let expected = Self.parameterCount(classes: classes.count, dim: dim, map: map)
+        guard blob.count == VectorBlob.stride * expected else {
+            throw FormatError("the head BLOB is \(blob.count) bytes; a \(kind.rawValue) model of dim \(dim) and \(classes.count) classes"
+                + (map.map { " reading \($0) maps" } ?? "") + " needs \(VectorBlob.stride * expected)")
+        }
+        try self.init(kind: kind, classes: classes, dim: dim, map: map, parameters: VectorBlob.floats(blob))
+    }
+
+    /// Throws unless a model of `kind` can have these classes, dim and maps (bounds keep sizes from overflowing).
+    private static func checkShape(kind: ModelKind, classes: [String], dim: Int, map: MapShape?) throws(FormatError) {
+        guard kind != .knn else { throw FormatError("a knn baseline stores no parameters: it cannot predict from a vector") }
+        guard !classes.isEmpty else { throw FormatError("the class list is empty") }
+        guard dim > 0 && dim < 1 << 24 else { throw FormatError("dim is \(dim)") }
+        if kind.readsMaps {
+            guard let map else { throw FormatError("a \(kind.rawValue) model needs the shape of its maps") }
+            let sides = [map.height, map.width, map.channels]
+            guard sides.allSatisfy({ (1..<(1 << 16)).contains($0) }) else { throw FormatError("maps of shape \(sides) are not a feature map") }
+        } else if map != nil {
+            throw FormatError("a \(kind.rawValue) model reads vectors, not maps")
+        }
+    }
+
+    /// The `runs.head` BLOB.
+    public var blob: [UInt8] { VectorBlob.bytes(parameters) }
+
+    /// The tuned Conv_1 of a finetune model: kernel (channels x dim) and bias (dim).
+    public var top: (kernel: ArraySlice<Float>, bias: ArraySlice<Float>)? {
+        guard let map else { return nil }
+        let k = map.channels * dim
+        return (parameters[0..<k], parameters[k..<(k + dim)])
+    }
+
+    /// The Dense layer: W (dim x classes, row-major) and b.
+    public var dense: (weights: ArraySlice<Float>, bias: ArraySlice<Float>) {
+        let w = denseOffset, b = w + dim * classCount
+        return (parameters[w..<b], parameters[b...])
+    }
+
+    /// Logits of one input (`inputCount` floats) into `logits` (`classCount` values). `scratch` holds
+    /// `scratchCount` floats (finetune: the Conv_1 output); vector models do not touch it.
+    ///
+    /// Dense sums run in Double over exact float products, in input order, so the result depends on the
+    /// input alone. A finetune model's top is the backbone's own code path (one image's Conv_1 GEMM with
+    /// single-threaded BLAS, ReLU6, pooling): with the backbone's Conv_1 it gives its embedding bit for bit.
+    public func logits(_ input: UnsafePointer<Float>, into logits: UnsafeMutablePointer<Double>,
+                       scratch: UnsafeMutablePointer<Float>) {
+        if let map {
+            let pooled = scratch + map.pixels * dim
+            parameters.withUnsafeBufferPointer { p in
+                if BLASThreads.current != 1 { BLASThreads.set(1) }
+                pointwise(input, weights: p.baseAddress!, bias: p.baseAddress! + map.channels * dim, scratch,
+                          pixels: map.pixels, inChannels: map.channels, outChannels: dim, clamp: .relu6)
+            }
+            globalAveragePool(scratch, pixels: map.pixels, channels: dim, into: pooled)
+            denseLogits(UnsafePointer(pooled), into: logits)
+        } else {
+            denseLogits(input, into: logits)
+        }
+    }
+
+    /// Floats of scratch space `logits` needs.
+    public var scratchCount: Int { map.map { $0.pixels * dim + dim } ?? 0 }
+
+    /// z = b + sum_i x_i W_i, each product exact in Double.
+    private func denseLogits(_ x: UnsafePointer<Float>, into z: UnsafeMutablePointer<Double>) {
+        let c = classCount
+        denseWide.withUnsafeBufferPointer { w in
+            let bias = w.baseAddress! + dim * c
+            for j in 0..<c { z[j] = bias[j] }
+            for i in 0..<dim {
+                let xi = Double(x[i])
+                if xi == 0 { continue }  // adds nothing; pooled ReLU6 features have many zeros
+                let row = w.baseAddress! + i * c
+                for j in 0..<c { z[j] += xi * row[j] }
+            }
+        }
+    }
+
+    /// Logits of `count` inputs (count x inputCount floats, row-major): count x classCount values.
+    public func logits(_ inputs: UnsafePointer<Float>, count: Int) -> [Double] {
+        let c = classCount, n = inputCount
+        var scratch = [Float](repeating: 0, count: max(scratchCount, 1))
+        return [Double](unsafeUninitializedCapacity: count * c) { out, initialized in
+            scratch.withUnsafeMutableBufferPointer { s in
+                for r in 0..<count { logits(inputs + r * n, into: out.baseAddress! + r * c, scratch: s.baseAddress!) }
+            }
+            initialized = count * c
+        }
+    }
+
+    /// Class probabilities of `count` inputs: count x classCount values, each row the softmax of its logits.
+    public func probabilities(_ inputs: UnsafePointer<Float>, count: Int) -> [Double] {
+        var z = logits(inputs, count: count)
+        let c = classCount
+        z.withUnsafeMutableBufferPointer { z in
+            for r in 0..<count { softmax(z.baseAddress! + r * c, count: c) }
+        }
+        return z
+    }
+
+    /// Probabilities of the inputs in `x` (a whole number of inputs).
+    public func probabilities(_ x: [Float]) -> [Double] {
+        precondition(x.count % inputCount == 0, "StoredModel: \(x.count) floats is not a whole number of \(inputCount)-float inputs")
+        return x.withUnsafeBufferPointer { probabilities($0.baseAddress!, count: x.count / inputCount) }
+    }
+
+    /// Logits of the inputs in `x` (a whole number of inputs).
+    public func logits(_ x: [Float]) -> [Double] {
+        precondition(x.count % inputCount == 0, "StoredModel: \(x.count) floats is not a whole number of \(inputCount)-float inputs")
+        return x.withUnsafeBufferPointer { logits($0.baseAddress!, count: x.count / inputCount) }
+    }
+
+    /// The predicted class of each row of `logits`: the largest, the first one on ties (numpy.argmax).
+    public func predictions(_ logits: [Double]) -> [Int32] {
+        let c = classCount
+        return (0..<(logits.count / c)).map { r in Int32(argmax(logits[(r * c)..<((r + 1) * c)])) }
+    }
+
+    /// The `k` most probable classes of one probability row, most probable first (ties: lower index).
+    public func top(_ k: Int, of probabilities: ArraySlice<Double>) -> [(class: String, probability: Double)] {
+        let row = Array(probabilities)
+        let order = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }
+        return order.prefix(k).map { (classes[$0], row[$0]) }
+    }
+}
+
+/// Replaces `count` logits by their softmax, the maximum subtracted first so nothing overflows.
+public func softmax(_ z: UnsafeMutablePointer<Double>, count: Int) {
+    guard count > 0 else { return }
+    var m = z[0]
+    for j in 1..<count { m = max(m, z[j]) }
+    var s = 0.0
+    for j in 0..<count {
+        z[j] = exp(z[j] - m)
+        s += z[j]
+    }
+    for j in 0..<count { z[j] /= s }
+}
+
+/// Index of the largest value, the first one on ties.
+public func argmax(_ values: ArraySlice<Double>) -> Int {
+    var best = values.startIndex
+    for j in values.indices where values[j] > values[best] { best = j }
+    return best - values.startIndex
+}
