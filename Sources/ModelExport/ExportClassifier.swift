@@ -10,10 +10,14 @@ public struct ExportClassifier: Sendable {
         public let kernel: [Float]
         /// cout.
         public let bias: [Float]
+        /// Whether Conv_1 reads block_16's maps rounded to float16 first, as tlearn's finetune kind does: it
+        /// trains on maps stored as float16, and `predict` rounds a new image's maps the same way.
+        public let mapsAsFloat16: Bool
 
-        public init(kernel: [Float], bias: [Float]) {
+        public init(kernel: [Float], bias: [Float], mapsAsFloat16: Bool = true) {
             self.kernel = kernel
             self.bias = bias
+            self.mapsAsFloat16 = mapsAsFloat16
         }
     }
 

@@ -14,6 +14,7 @@ struct KerasModel {
         let config: [(String, JSONValue)]
         let inputs: [String]  // layer names (each layer has one output)
         let shape: [Int]  // output shape without the batch
+        let dtype: String  // its dtype policy, and its output's dtype
         let variables: [(shape: [Int], values: [Float])]
     }
 
@@ -53,6 +54,14 @@ struct KerasModel {
                 x = pad
             }
             var arrays = layer.keras
+            if n.convolution == "Conv_1", let tuned = classifier.conv1, tuned.mapsAsFloat16 {
+                // Rounds block_16's maps to float16 as tlearn stores them: a float16 layer casts its input
+                // (Keras's autocast), and Conv_1, float32 again, casts it back.
+                add(
+                    "Identity", "block_16_maps_float16", [], inputs: [x],
+                    shape: [layer.inputSize, layer.inputSize, layer.inChannels], dtype: "float16")
+                x = "block_16_maps_float16"
+            }
             if n.convolution == "Conv_1", let tuned = classifier.conv1 {
                 // The tuned Conv_1 has its BatchNorm folded in: Conv_1_bn becomes the identity plus its bias.
                 // 1 - eps is 0.999f, and 0.999f + 0.001f rounds to exactly 1.0f, so 1/sqrt(var + eps) is 1.
@@ -116,10 +125,12 @@ struct KerasModel {
 
     private mutating func add(
         _ className: String, _ name: String, _ config: [(String, JSONValue)], inputs: [String], shape: [Int],
-        variables: [(shape: [Int], values: [Float])] = []
+        variables: [(shape: [Int], values: [Float])] = [], dtype: String = "float32"
     ) {
         layers.append(
-            Layer(className: className, name: name, config: config, inputs: inputs, shape: shape, variables: variables))
+            Layer(
+                className: className, name: name, config: config, inputs: inputs, shape: shape, dtype: dtype,
+                variables: variables))
     }
 
     /// `config.json`: what `keras.saving.serialize_keras_object(model)` gives, minus the settings left at their
@@ -127,14 +138,18 @@ struct KerasModel {
     /// Keras 3.3 and 3.15 both load it.
     var config: String {
         var shapes: [String: [Int]] = [:]
-        for l in layers { shapes[l.name] = l.shape }
+        var dtypes: [String: String] = [:]
+        for l in layers {
+            shapes[l.name] = l.shape
+            dtypes[l.name] = l.dtype
+        }
         func tensor(_ name: String) -> JSONValue {
             .object([
                 ("class_name", "__keras_tensor__"),
                 (
                     "config",
                     .object([
-                        ("shape", .array([nil] + shapes[name]!.map { .int($0) })), ("dtype", "float32"),
+                        ("shape", .array([nil] + shapes[name]!.map { .int($0) })), ("dtype", .string(dtypes[name]!)),
                         ("keras_history", [.string(name), 0, 0]),
                     ])
                 ),
@@ -146,7 +161,7 @@ struct KerasModel {
             let settings: [(String, JSONValue)] =
                 l.className == "InputLayer"
                 ? l.config + [("name", .string(l.name))]
-                : [("name", .string(l.name)), ("trainable", true), ("dtype", "float32")] + l.config
+                : [("name", .string(l.name)), ("trainable", true), ("dtype", .string(l.dtype))] + l.config
             return .object([
                 ("module", "keras.layers"), ("class_name", .string(l.className)), ("config", .object(settings)),
                 ("registered_name", nil), ("name", .string(l.name)), ("inbound_nodes", nodes),

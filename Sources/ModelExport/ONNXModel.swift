@@ -68,6 +68,15 @@ public enum ONNXModel {
             if layer.names.convolution == "Conv_1", let tuned = classifier.conv1 {
                 kernel = tuned.kernel
                 bias = tuned.bias
+                if tuned.mapsAsFloat16 {
+                    // Round to float16 and back (IEEE, ties to even), as tlearn stores the maps this Conv_1 reads.
+                    let float16 = Int64(Onnx_TensorProto.DataType.float16.rawValue)
+                    g.node("Cast", [x], "block_16_maps_float16", attributes: [.int("to", float16)])
+                    g.node(
+                        "Cast", ["block_16_maps_float16"], "block_16_maps",
+                        attributes: [.int("to", Int64(Onnx_TensorProto.DataType.float.rawValue))])
+                    x = "block_16_maps"
+                }
             }
             x = g.convolution(layer, kernel: kernel, bias: bias, input: x)
             if let add = layer.names.add {

@@ -126,6 +126,13 @@ final class KerasArchiveTests: XCTestCase {
         XCTAssertEqual(bn[1], conv1.bias)
         XCTAssertEqual(bn[2], [Float](repeating: 0, count: 1280))
         XCTAssertEqual(bn[3], [Float](repeating: 0.999, count: 1280))
+        // Conv_1 reads block_16's maps through a float16 layer, which rounds them as tlearn stores them.
+        let layers = try XCTUnwrap((u.config["config"] as? [String: Any])?["layers"] as? [[String: Any]])
+        let i = try XCTUnwrap(layers.firstIndex { $0["name"] as? String == "Conv_1" })
+        XCTAssertEqual(layers[i - 1]["class_name"] as? String, "Identity")
+        XCTAssertEqual((layers[i - 1]["config"] as? [String: Any])?["dtype"] as? String, "float16")
+        XCTAssertEqual(layers[i - 2]["name"] as? String, "block_16_project_BN")
+        XCTAssertEqual(try file.strings(attribute: "name", of: "/layers/identity/vars"), ["block_16_maps_float16"])
         // What makes it the identity in float32: (x - 0) * 1 / sqrt(0.999 + 0.001) = x exactly.
         XCTAssertEqual(Float(0.999) + Float(0.001), 1)
     }

@@ -41,6 +41,14 @@ final class ONNXModelTests: XCTestCase {
         let (m8, _, _) = try model(size: 40, input: .uint8)
         XCTAssertEqual(Array(m8.graph.node.prefix(4).map(\.opType)), ["Transpose", "Cast", "Div", "Sub"])
         XCTAssertEqual(m8.graph.input[0].type.tensorType.elemType, Int32(Onnx_TensorProto.DataType.uint8.rawValue))
+
+        // A finetune model rounds Conv_1's input to float16 and back, as tlearn stores the maps it reads.
+        let (tuned, _, _) = try model(size: 40, finetune: true)
+        let conv1 = try XCTUnwrap(tuned.graph.node.firstIndex { $0.name == "Conv_1" })
+        XCTAssertEqual(tuned.graph.node[(conv1 - 2)...conv1].map(\.opType), ["Cast", "Cast", "Conv"])
+        XCTAssertEqual(tuned.graph.node[conv1 - 2].input, ["block_16_project_BN"])
+        XCTAssertEqual(
+            tuned.graph.node[conv1 - 2].attribute.first?.i, Int64(Onnx_TensorProto.DataType.float16.rawValue))
     }
 
     /// Keras pads stride-2 layers bottom/right only on even sizes, (1, 1) on odd ones (`correct_pad`).
@@ -80,8 +88,9 @@ final class ONNXModelTests: XCTestCase {
     }
 
     /// A finetune run: the tuned Conv_1 replaces the backbone's folded Conv_1 + Conv_1_bn; the backbone below
-    /// it (`block_16_project_BN`) is unchanged, and the rest is relu6(maps K + b), pooled, then the head,
-    /// computed here in Double from the classifier's own (cin x cout) kernel.
+    /// it (`block_16_project_BN`) is unchanged, and the rest is relu6(maps K + b) on the maps rounded to float16
+    /// (as tlearn stores them), pooled, then the head, computed here in Double from the classifier's own
+    /// (cin x cout) kernel.
     func testFinetuneModelAppliesTheTunedConv1ThenReLU6PoolingAndTheHead() throws {
         let size = 40
         let (tuned, network, classifier) = try model(size: size, finetune: true)
@@ -102,7 +111,8 @@ final class ONNXModelTests: XCTestCase {
                 for p in 0..<(h * w) {
                     var z = Double(conv1.bias[co])
                     for ci in 0..<cin {
-                        z += Double(maps.data[(img * cin + ci) * h * w + p]) * Double(conv1.kernel[ci * dim + co])
+                        let stored = Float(Float16(maps.data[(img * cin + ci) * h * w + p]))  // as tlearn stores maps
+                        z += Double(stored) * Double(conv1.kernel[ci * dim + co])
                     }
                     sum += min(max(z, 0), 6)
                 }

@@ -64,8 +64,13 @@ struct ONNXReference {
             }
             return Tensor(shape: [s[0], s[3], s[1], s[2]], data: out)
         case "Cast":
-            guard a["to"] == [1] else { throw Failure.unsupported("Cast to \(a["to"]!)") }
-            return x[0]
+            // To FLOAT (1): the values as they are (uint8 inputs are held as floats); to FLOAT16 (10): rounded
+            // to the nearest float16, ties to even, and held as floats again.
+            switch a["to"] {
+            case [1]: return x[0]
+            case [10]: return Tensor(shape: x[0].shape, data: x[0].data.map { Float(Float16($0)) })
+            default: throw Failure.unsupported("Cast to \(a["to"]!)")
+            }
         case "Div", "Sub", "Add":
             // Same shapes, or a scalar second operand (all the broadcasting these graphs need).
             let b = x[1]

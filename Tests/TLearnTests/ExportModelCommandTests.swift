@@ -50,6 +50,25 @@ final class ExportModelCommandTests: XCTestCase {
             line: line)
     }
 
+    /// A finetune run (extract --maps, train-head --model finetune): its tuned Conv_1 goes into the model, which
+    /// ONNX Runtime runs as `tlearn predict` does (scripts/check_onnx_export.py).
+    func testFinetuneRunsModelComputesWhatPredictComputesInONNXRuntime() throws {
+        let ft = dir + "/ft.sqlite"
+        let e = try runTlearn([
+            "extract", "--images", root, "--db", ft, "--weights", tinyWeights, "--input-size", "40",
+            "--maps", "--quiet",
+        ])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        let t = try runTlearn(["train-head", "--db", ft, "--model", "finetune", "--epochs", "3"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let r = try runTlearn([
+            "export", "1", "--db", ft, "--weights", tinyWeights, "--format", "onnx", "--out", dir + "/ft.onnx",
+        ])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("wrote run 1 (finetune, 3 classes,"), r.stderr)
+        try checkONNX(db: ft, expectFinetune: true)
+    }
+
     func testBothFormatsAreWrittenAndSayWhatTheyHold() throws {
         for (format, name) in [("onnx", "m.onnx"), ("keras", "m.keras")] {
             let r = try runTlearn([
