@@ -16,13 +16,23 @@ struct HeadTrainingOptions: ParsableArguments {
     @Flag(help: "Nesterov momentum (Keras SGD; sgd only).") var nesterov = false
     @Option(help: ArgumentHelp("none, or balanced: weight each class by n_samples / (n_classes * count), as sklearn.", valueName: "none|balanced"))
     var classWeight: ClassWeighting = .none
-    @Option(help: ArgumentHelp("Comma list of views used as training rows: orig, hflip (flipped images as extra rows).", valueName: "views"))
-    var trainViews = "orig"
+    @Option(help: ArgumentHelp("Comma list of views used as training rows: orig, hflip (flipped images as extra rows). Default: orig,hflip when every training image has its hflip view stored, else orig.", valueName: "views"))
+    var trainViews: String?
     @Option(help: ArgumentHelp("Stop after N epochs without a lower validation loss and keep the best epoch's weights.", valueName: "N"))
     var earlyStopping: Int?
     @Option(parsing: .unconditional, help: "Seed of the initial weights and of the batch order (may be negative).") var seed: Int64 = 0
 
-    func views() throws -> [View] { try parseViews(trainViews, flag: "--train-views") }
+    /// The views given, or nil for the default (which depends on what the database stores).
+    func views() throws -> [View]? { try trainViews.map { try parseViews($0, flag: "--train-views") } }
+
+    /// The training views: those given, else orig and hflip when every training image has its
+    /// mirror image stored (cross-validation on the dev photos prefers them: README "Training"), else orig.
+    func views(for set: EmbeddingSet) throws -> [View] {
+        if let given = try views() { return given }
+        let train = Set(set.rows(in: .train, views: [.orig]).map { set.imageIDs[$0] })
+        let flipped = Set(set.rows(in: .train, views: [.hflip]).map { set.imageIDs[$0] })
+        return !train.isEmpty && train.isSubset(of: flipped) ? [.orig, .hflip] : [.orig]
+    }
 
     /// The shared part of a config; grid settings are filled in by the command.
     func base() throws -> TrainingConfig {
@@ -30,7 +40,7 @@ struct HeadTrainingOptions: ParsableArguments {
         c.momentum = momentum
         c.nesterov = nesterov
         c.classWeight = classWeight
-        c.trainViews = try views()
+        c.trainViews = try views() ?? [.orig]
         c.earlyStopping = earlyStopping
         c.seed = seed
         return c

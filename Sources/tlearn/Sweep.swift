@@ -91,9 +91,10 @@ struct Sweep: ParsableCommand {
     }
 
     func run() throws {
-        let base = try training.base()
+        var base = try training.base()
         let db = try store.open()
         let set = try EmbeddingSet.load(from: db, backbone: selection.backbone)
+        base.trainViews = try training.views(for: set)
         let kinds = try kinds() ?? (hasMaps(db, backbone: set.backbone.id) ? [.softmax, .finetune] : [.softmax])
         let grids = try grids(kinds: kinds)
         var sets: [ModelKind: EmbeddingSet] = [.softmax: set]

@@ -20,12 +20,14 @@ struct TrainHead: ParsableCommand {
     @OptionGroup var selection: BackboneOption
     @Option(help: "softmax (a Dense head on the vectors) or finetune (Conv_1 + Dense on the maps).") var model: ModelKind = .softmax
     @Option(help: "adam (Keras defaults: beta1 0.9, beta2 0.999, epsilon 1e-7) or sgd.") var optimizer: OptimizerKind = .adam
-    @Option(help: "Learning rate.") var lr: Double = TrainingConfig().learningRate
-    @Option(help: "Epochs (passes over the training rows).") var epochs: Int = TrainingConfig().epochs
+    @Option(help: ArgumentHelp("Learning rate (default: \(compact(TrainingConfig.defaults(for: .softmax).learningRate)) for softmax, \(compact(TrainingConfig.defaults(for: .finetune).learningRate)) for finetune).", valueName: "lr"))
+    var lr: Double?
+    @Option(help: ArgumentHelp("Epochs, passes over the training rows (default: \(TrainingConfig.defaults(for: .softmax).epochs)).", valueName: "n"))
+    var epochs: Int?
     @Option(help: "Rows per gradient step.") var batchSize: Int = TrainingConfig().batchSize
     @Option(help: "Keras l2 kernel regularizer: loss += l2 * sum(W^2).") var l2: Double = 0
     @Option(help: "Label smoothing in [0, 1).") var labelSmoothing: Double = 0
-    @Option(help: ArgumentHelp("Dropout rate on the Dense layer's input (default: \(TrainHead.defaultDropout(.softmax)) for softmax, \(TrainHead.defaultDropout(.finetune)) for finetune).", valueName: "rate"))
+    @Option(help: ArgumentHelp("Dropout rate on the Dense layer's input (default: \(compact(TrainingConfig.defaults(for: .softmax).dropout)) for softmax, \(compact(TrainingConfig.defaults(for: .finetune).dropout)) for finetune).", valueName: "rate"))
     var dropout: Double?
     @Option(help: ArgumentHelp("Threads for one finetune training (default: the CPUs this process may use); the result is the same for any count.", valueName: "n"))
     var threads: Int?
@@ -34,19 +36,17 @@ struct TrainHead: ParsableCommand {
 
     func config() throws -> TrainingConfig {
         var c = try training.base()
+        let d = TrainingConfig.defaults(for: model)
         c.model = model
-        c.dropout = dropout ?? Self.defaultDropout(model)
+        c.dropout = dropout ?? d.dropout
         c.optimizer = optimizer
-        c.learningRate = lr
-        c.epochs = epochs
+        c.learningRate = lr ?? d.learningRate
+        c.epochs = epochs ?? d.epochs
         c.batchSize = batchSize
         c.l2 = l2
         c.labelSmoothing = labelSmoothing
         return try validated(c)
     }
-
-    /// Keras's transfer-learning recipe puts Dropout(0.2) before the Dense layer of a fine-tuned top.
-    static func defaultDropout(_ kind: ModelKind) -> Double { kind == .finetune ? 0.2 : 0 }
 
     func validate() throws {
         _ = try config()
@@ -54,9 +54,10 @@ struct TrainHead: ParsableCommand {
     }
 
     func run() throws {
-        let config = try config()
+        var config = try config()
         let db = try store.open()
         let set = try EmbeddingSet.load(from: db, backbone: selection.backbone, maps: model.readsMaps)
+        config.trainViews = try training.views(for: set)
         let data = try loadTrainingData(set, views: config.trainViews, earlyStopping: config.earlyStopping != nil)
         let run = try trainAndEvaluate(data, config: config, threads: threads ?? availableCPUs())[0]
         let id = try db.transaction { try RunStore.save(run, context: RunContext(set), in: db) }
