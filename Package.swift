@@ -15,6 +15,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
@@ -45,8 +47,14 @@ let package = Package(
         .target(name: "TLearnSQLiteExtension", dependencies: ["VectorSQL", "CSQLite3"]),
         // `tlearn report`: renders one self-contained HTML page from plain values (no other module).
         .target(name: "Report"),
+        // A whole classifier (backbone + head) as an ONNX model or a Keras 3 `.keras` archive.
+        .target(name: "ModelExport", dependencies: [
+            "MobileNet", "HDF5",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
         .executableTarget(name: "tlearn", dependencies: [
-            "Imaging", "Kernels", "MobileNet", "Store", "VectorSQL", "Head", "Extraction", "Report",
+            "Imaging", "Kernels", "MobileNet", "Store", "VectorSQL", "Head", "Extraction", "Report", "ModelExport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tlearn-bench", dependencies: [
@@ -64,6 +72,10 @@ let package = Package(
         .testTarget(name: "VectorSQLTests", dependencies: ["VectorSQL", "Formats", "Store", "TestSupport"]),
         .testTarget(name: "HeadTests", dependencies: ["Head", "Formats", "Store"]),
         .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Formats", "Head", "Store", "Imaging", "MobileNet"]),
+        .testTarget(name: "ModelExportTests", dependencies: [
+            "ModelExport", "MobileNet", "HDF5", "TestSupport",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"), .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
         .testTarget(name: "TLearnTests", dependencies: ["Formats", "Store", "TestSupport"], exclude: ["Snapshots"]),
         .testTarget(name: "ReportTests", dependencies: ["Report"]),
     ]

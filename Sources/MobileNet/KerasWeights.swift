@@ -26,7 +26,7 @@ struct KerasWeights {
 
     let path: String
     let architecture: Architecture
-    private let arrays: [String: [Float]]   // "layer/weight" -> values, shapes already checked
+    let arrays: [String: [Float]]   // "layer/weight" -> values, shapes already checked (FoldedNetwork reads them too)
 
     /// How arrays are found: by Keras name, by Keras's positional order, or whichever matches more.
     enum Matching { case names, positions, best }

@@ -22,6 +22,9 @@ struct Embed: ParsableCommand {
     @Flag(help: "Print every number, one JSON object per line.") var json = false
     @Flag(help: "Embed the mirror image (the hflip view) instead.") var hflip = false
     @Flag(help: "Decode JPEGs at full size, as `tlearn extract --exact-decode` does.") var exactDecode = false
+    @Option(help: ArgumentHelp("Also write the network input of each image printed to FILE: float32 little-endian, "
+                               + "n x size x size x 3 (NHWC, RGB, scaled by x / 127.5 - 1), in output order.", valueName: "file"))
+    var inputs: String?
 
     func validate() throws {
         guard !images.isEmpty else { throw ValidationError("give at least one image file") }
@@ -33,6 +36,8 @@ struct Embed: ParsableCommand {
         let embedder = ImageEmbedder(net: try Backbone.load(weights: weights, inputSize: inputSize).1, minSide: exactDecode ? nil : inputSize)
         let view: View = hflip ? .hflip : .orig
         var failed = 0
+        var networkInputs = Data()
+        var preparer: any ImagePreparer = ImagingPreparer(minSide: embedder.minSide)
         for (path, result) in zip(images, embedder.embed(images, views: [view], threads: AvailableCPUs.current.count)) {
             let prepared: ImageEmbedder.Embedded
             switch result {
@@ -43,12 +48,22 @@ struct Embed: ParsableCommand {
                 continue
             }
             let output = prepared.vectors[0]
+            if inputs != nil {
+                // ImageEmbedder's own preparation (prepareFile), run again to keep the inputs.
+                let again = try prepareFile(path, size: inputSize, views: [view], preparer: &preparer)
+                again.inputs.withUnsafeBytes { networkInputs.append(contentsOf: $0) }
+            }
             if json {
                 let numbers = output.map { "\($0)" }.joined(separator: ",")
                 print("{\"path\":\(JSON.string(path)),\"view\":\"\(view.rawValue)\",\"width\":\(prepared.width),\"height\":\(prepared.height),\"embedding\":[\(numbers)]}")
             } else {
                 let s = VectorStats(output)
                 print("\(path)  \(prepared.width)x\(prepared.height)  dim \(output.count)  mean \(String(format: "%.4f", s.mean))  max \(String(format: "%.4f", s.max))  norm \(String(format: "%.3f", s.norm))  nonzero \(s.nonzero)")
+            }
+        }
+        if let inputs {
+            do { try networkInputs.write(to: URL(fileURLWithPath: inputs), options: .atomic) } catch {
+                throw StoreError.invalid("cannot write \(inputs): \(posixMessage(error))")
             }
         }
         if failed > 0 { throw ExitCode(ExitStatus.someFailed) }

@@ -6,7 +6,7 @@ import VectorSQL
 /// `tlearn export`: vectors for numpy/pandas, or a trained head as JSON.
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Export embeddings (npy or csv) or the head of a training run (JSON).",
+        abstract: "Export embeddings (npy or csv), the head of a training run (JSON) or its whole model (ONNX, Keras).",
         discussion: """
             Vectors: tlearn export --db FILE --format npy|csv --out DIR
               DIR/vectors.npy  float32, shape (n, dim), C order
@@ -16,19 +16,31 @@ struct Export: ParsableCommand {
               classes, dim, W (dim rows of len(classes)), b, backbone
               (weights_sha256, alpha, input_size, preprocessing, dim), config,
               metrics: logits = x @ W + b for an embedding x of that backbone.
-            See README.md for every key.
+            Model:   tlearn export RUN --db FILE --weights FILE --out FILE
+                       --format onnx|keras [--input float32|uint8]
+              the backbone and the head in one file: onnx (input `image` float32
+              [N, S, S, 3] scaled by x / 127.5 - 1, or with --input uint8 RGB bytes;
+              outputs `probabilities`, `embedding`) or keras (a Keras 3 .keras archive).
+              Exit status 1 when it fails, with no file left at --out.
+            See README.md for every key and docs/deploy.md for the models.
             """)
 
-    @Argument(help: ArgumentHelp("A run id (runs.id): export its head as JSON instead of vectors.", valueName: "run")) var runID: Int64?
+    @Argument(help: ArgumentHelp("A run id (runs.id): export its head (JSON) or model (onnx, keras) instead of vectors.", valueName: "run")) var runID: Int64?
     @OptionGroup var store: DatabaseOptions
-    @Option(help: "npy or csv (vectors only).") var format: String?
-    @Option(help: "Output directory (vectors) or JSON file (head).") var out: String
+    @Option(help: "npy or csv (vectors), or onnx or keras (a run's whole model).") var format: String?
+    @Option(help: "Output directory (vectors) or file (head, model).") var out: String
     @OptionGroup var selection: BackboneOption
     @Option(help: "Which stored view: orig or hflip.") var view = "orig"
+    @OptionGroup var model: ModelExportOptions
 
     func validate() throws {
+        try model.validate(format: format, run: runID)
+        if let format, ModelFormat(rawValue: format) != nil {
+            if selection.backbone != nil { throw ValidationError("--backbone is for vectors; a run names its own backbone") }
+            return  // the rest (run, weights, --out) is checked when exporting, with exit status 1
+        }
         if runID != nil {
-            if format != nil { throw ValidationError("--format is for vectors; a run's head is always JSON") }
+            if format != nil { throw ValidationError("--format is for vectors; a run's head is always JSON (its whole model: --format onnx or keras)") }
             var outIsDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: out, isDirectory: &outIsDirectory), outIsDirectory.boolValue {
                 throw ValidationError("--out \(out) is a directory; a run's head goes to a JSON file, like \(out)/head.json")
@@ -41,7 +53,7 @@ struct Export: ParsableCommand {
             }
         } else {
             guard let format else { throw ValidationError("give --format npy|csv to export vectors, or a RUN id to export a head") }
-            if !["npy", "csv"].contains(format) { throw ValidationError("--format must be npy or csv, not \(format)") }
+            if !["npy", "csv"].contains(format) { throw ValidationError("--format must be npy or csv, not \(format) (onnx and keras export a RUN's model)") }
             if !["orig", "hflip"].contains(view) { throw ValidationError("--view must be orig or hflip, not \(view)") }
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), !isDirectory.boolValue {
@@ -51,6 +63,9 @@ struct Export: ParsableCommand {
     }
 
     func run() throws {
+        if let run = runID, let format, let kind = ModelFormat(rawValue: format) {
+            return try model.export(run: run, db: store.db, format: kind, out: out)
+        }
         let db = store.db
         let connection = try store.open(readOnly: true)
         if let run = runID {
