@@ -209,9 +209,9 @@ struct Sweep: ParsableCommand {
 
 /// Each model kind's default sweep axes, chosen by cross-validation (README "Training").
 enum SweepDefaults {
-    static let softmax = SweepGrid(models: [.softmax], optimizers: [.adam], learningRates: [1e-4, 3e-4, 1e-3, 3e-3], epochs: [5, 10, 20, 40],
-                                   batchSizes: [32], l2s: [0], labelSmoothings: [0], dropouts: [0])
-    static let finetune = SweepGrid(models: [.finetune], optimizers: [.adam], learningRates: [3e-5, 1e-4], epochs: [10, 20],
+    static let softmax = SweepGrid(models: [.softmax], optimizers: [.adam], learningRates: [3e-4, 1e-3, 3e-3], epochs: [10, 20, 40, 80],
+                                   batchSizes: [32], l2s: [0], labelSmoothings: [0], dropouts: [0, 0.2])
+    static let finetune = SweepGrid(models: [.finetune], optimizers: [.adam], learningRates: [1e-4, 3e-4], epochs: [10, 20],
                                     batchSizes: [32], l2s: [0], labelSmoothings: [0], dropouts: [0.2])
 
     static func grid(_ kind: ModelKind) -> SweepGrid { kind == .finetune ? finetune : softmax }
