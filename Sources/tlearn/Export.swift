@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Head
 import Store
 import VectorSQL
 
@@ -25,7 +26,7 @@ struct Export: ParsableCommand {
             See README.md for every key and docs/deploy.md for the models.
             """)
 
-    @Argument(help: ArgumentHelp("A run id (runs.id): export its head (JSON) or model (onnx, keras) instead of vectors.", valueName: "run")) var runID: Int64?
+    @Argument(help: ArgumentHelp("A run id (see `tlearn runs`), latest or best: export its head (JSON) or model (onnx, keras) instead of vectors.", valueName: "run")) var selector: String?
     @OptionGroup var store: DatabaseOptions
     @Option(help: "npy or csv (vectors), or onnx or keras (a run's whole model).") var format: String?
     @Option(help: "Output directory (vectors) or file (head, model).") var out: String
@@ -34,12 +35,12 @@ struct Export: ParsableCommand {
     @OptionGroup var model: ModelExportOptions
 
     func validate() throws {
-        try model.validate(format: format, run: runID)
+        try model.validate(format: format, run: selector)
         if let format, ModelFormat(rawValue: format) != nil {
             if selection.backbone != nil { throw ValidationError("--backbone is for vectors; a run names its own backbone") }
             return  // the rest (run, weights, --out) is checked when exporting, with exit status 1
         }
-        if runID != nil {
+        if selector != nil {
             if format != nil { throw ValidationError("--format is for vectors; a run's head is always JSON (its whole model: --format onnx or keras)") }
             var outIsDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: out, isDirectory: &outIsDirectory), outIsDirectory.boolValue {
@@ -63,12 +64,12 @@ struct Export: ParsableCommand {
     }
 
     func run() throws {
-        if let run = runID, let format, let kind = ModelFormat(rawValue: format) {
+        let connection = try store.open(readOnly: true)
+        let run = try selector.map { try RunStore.resolve($0, in: connection) }
+        if let run, let format, let kind = ModelFormat(rawValue: format) {
             return try model.export(run: run, db: store.db, format: kind, out: out)
         }
-        let db = store.db
-        let connection = try store.open(readOnly: true)
-        if let run = runID {
+        if let run {
             let document = try HeadJSON.document(connection, run: run)
             do { try Data(document.utf8).write(to: URL(fileURLWithPath: out), options: .atomic) } catch {
                 throw StoreError.invalid("cannot write \(out): \(posixMessage(error))")

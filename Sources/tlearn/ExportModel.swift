@@ -25,7 +25,7 @@ struct ModelExportOptions: ParsableArguments {
     var input: String?
 
     /// Checks the flags of `export RUN --format FORMAT`; `format` nil or not a model format: none of these flags.
-    func validate(format: String?, run: Int64?) throws {
+    func validate(format: String?, run: String?) throws {
         guard let format, let model = ModelFormat(rawValue: format) else {
             if weights != nil { throw ValidationError("--weights is for --format onnx|keras (a run's whole model)") }
             if input != nil { throw ValidationError("--input is for --format onnx") }

@@ -116,10 +116,10 @@ final class ExportModelCommandTests: XCTestCase {
     }
 
     func testBaselineRunsAreRefused() throws {
-        // Run 2 is the sweep's softmax head, 3 its nearest centroid, 4 its kNN.
+        // Run 2 is the sweep's softmax head, 3 its refit on train+val, 4 its nearest centroid, 5 its kNN.
         let s = try runTlearn(["sweep", "--db", db, "--lr", "0.01", "--epochs", "1"])
         XCTAssertEqual(s.status, 0, s.stderr)
-        for (run, kind) in [("3", "nearest_centroid"), ("4", "knn")] {
+        for (run, kind) in [("4", "nearest_centroid"), ("5", "knn")] {
             let r = try runTlearn([
                 "export", run, "--db", db, "--weights", tinyWeights, "--format", "keras", "--out", dir + "/m.keras",
             ])
