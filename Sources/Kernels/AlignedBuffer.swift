@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// A 64-byte aligned, uninitialised-then-zeroed float buffer: Swift `Array` storage is only
-/// 16-byte aligned, which costs 30-45% in the SIMD kernels (../shared/PLATFORM.md).
+/// 16-byte aligned, and the SIMD kernels' loads split across cache lines then.
 public final class AlignedBuffer: @unchecked Sendable {
     /// Buffers at least this big (bytes) get 2 MB pages of their own.
     static let hugePageThreshold = 256 << 10
@@ -20,8 +20,7 @@ public final class AlignedBuffer: @unchecked Sendable {
         if bytes >= AlignedBuffer.hugePageThreshold {
             // Whole 2 MB pages, asked to be huge pages (Linux THP is often "madvise"): the forward pass
             // streams ~9 MB of weights and a few MB of strip buffers per image, more than the 4 KB-page
-            // TLB covers. +3% images/s at 2 threads (same-process A/B, two runs of 12 turns); costs up to
-            // 2 MB of memory per buffer, about 25 MB in all at alpha 1.0.
+            // TLB covers. Costs up to 2 MB of memory per buffer, about 25 MB in all at alpha 1.0.
             let huge = 2 << 20
             let rounded = (bytes + huge - 1) / huge * huge
             raw = UnsafeMutableRawPointer.allocate(byteCount: rounded, alignment: huge)

@@ -1,6 +1,6 @@
 /// The stem: a dense 3x3 convolution over a 3-channel NHWC image, bias and clamp fused, computed
-/// directly (like XNNPACK's `conv-hwc` first-layer kernels) instead of im2col + GEMM. With K = 27
-/// the GEMM ran at ~54 GFLOP/s and needed an unfold pass, a bias fill and a clamp pass on top.
+/// directly (like XNNPACK's `conv-hwc` first-layer kernels) instead of im2col + GEMM: at K = 27 a
+/// GEMM is inefficient and needs an unfold pass, a bias fill and a clamp pass on top.
 ///
 /// `weights` is Keras's (3, 3, 3, Cout) kernel flattened to (27, Cout), rows ordered (ky, kx, ci);
 /// Cout must be a multiple of 8. Every output sums bias, then the taps in (ky, kx, ci) order, on

@@ -1,11 +1,10 @@
 /// 1x1 convolution over `pixels` NHWC pixels: output (pixels x n) = input (pixels x k) · weights (k x n)
-/// + bias (+ residual), then the clamp. Pixels are GEMM rows (NHWC), which is 40% faster than
-/// channels-as-rows for the memory-bound expand layers (PLATFORM.md).
+/// + bias (+ residual), then the clamp. Pixels are GEMM rows (NHWC): the memory-bound expand layers
+/// then stream their output once instead of transposing it.
 ///
 /// The output starts as bias (+ residual) and the GEMM accumulates onto it (beta = 1): with beta = 0
-/// OpenBLAS first zeroes C in a pass of its own (sgemm alone, K = 16: 37 vs 62 GFLOP/s); with this
-/// fill and the clamp pass the expand layers are 6-25% faster, and a linear projection with a residual
-/// needs no pass after the GEMM at all. The residual is thus added before the K-sum rather than after
+/// OpenBLAS first zeroes C in a pass of its own, which costs more than the fill at small K, and a
+/// linear projection with a residual needs no pass after the GEMM at all. The residual is thus added before the K-sum rather than after
 /// (Keras adds it after the projection's BatchNorm): a last-bit difference, the same for every image.
 public func pointwise(
     _ input: UnsafePointer<Float>, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>,

@@ -35,9 +35,9 @@ public final class MobileNetV2: @unchecked Sendable {
     /// Keras accepts any size from 32; above this the per-thread arena passes 100 MB.
     public static let maxInputSize = 1024
     /// Target size of one strip of depthwise output (floats); see `InvertedResidual.stripRows`.
-    /// Measured on the 2-core Zen 4: 8192 costs 40% (GEMM call overhead), 32768 to unlimited are within
-    /// noise of each other; 131072 (512 KB) splits only the 112x112 and 56x56 blocks, into 2-6 strips.
-    /// On an AVX2 EPYC with 512 KB of L2 per core, smaller strips were slower: 32768 cost 5%, 16384 15%.
+    /// Small strips pay the GEMM's per-call overhead again and again; 131072 (512 KB) splits only the
+    /// 112x112 and 56x56 blocks, into 2-6 strips, which keeps each strip within L2 on the CPUs tried
+    /// (`tlearn-bench --section forward` compares settings).
     static let stripFloats = 131_072
     /// Largest expand GEMM output (floats, 256 KB) before its bias + ReLU6 pass: stays in L2.
     static let expandPieceFloats = 65_536

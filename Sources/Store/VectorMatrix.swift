@@ -26,7 +26,7 @@ public struct VectorMatrix: Sendable {
         m.values.reserveCapacity(Int(n) * Int(dim))
         m.imageIDs.reserveCapacity(Int(n))
         // No ORDER BY: sorting would make SQLite copy every 5 KB BLOB through a temporary
-        // B-tree (10x slower on 100k vectors). Rows come in rowid order and are put in image-id
+        // B-tree. Rows come in rowid order and are put in image-id
         // order below, only if they are not already.
         let statement = try db.prepare("""
             SELECT e.image_id, i.path, c.name, i.split, e.vector

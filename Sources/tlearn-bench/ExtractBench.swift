@@ -12,7 +12,6 @@ struct ExtractBenchResult {
     var seconds: Double { median(runs) }
     /// Network alone on already-preprocessed inputs, same batch size and threads.
     var forwardImagesPerSecond = 0.0
-    var endToEndImagesPerSecond: Double { seconds > 0 ? Double(images) / seconds : 0 }
     /// A second run over the unchanged folder (hash everything, embed nothing).
     var cachedSeconds = 0.0
     /// Peak resident set of the extract process, in MB.

@@ -46,14 +46,11 @@ final class DevPhotoTests: XCTestCase {
         struct Stats { var scaled = 0, identical = 0, max = 0, meanSum = 0.0, worstMean = 0.0 }
         var policy = [Stats(), Stats()]
         var half = Stats()  // minSide 112 against our own full-size decode, which matches Pillow
-        var fullSeconds = 0.0, scaledSeconds = 0.0
         for (i, path) in paths.enumerated() {
             var expected = [UInt8](repeating: 0, count: n)
             expected.withUnsafeMutableBytes { _ = reference.copyBytes(to: $0, from: (i * n)..<((i + 1) * n)) }
             let bytes = try readImageFile(at: dir.appendingPathComponent(path).path)
-            var t = threadCPUSeconds()
             let full = resizeBilinear(try decoder.decode(bytes, path: path).image, width: 224, height: 224)
-            fullSeconds += threadCPUSeconds() - t
             let d = diffStats(full.pixels, expected)
             if d.max == 0 { identical += 1 }
             maxDiff = max(maxDiff, d.max)
@@ -68,9 +65,6 @@ final class DevPhotoTests: XCTestCase {
                 half.meanSum += d.mean
                 half.worstMean = max(half.worstMean, d.mean)
             }
-            t = threadCPUSeconds()
-            _ = resizeBilinear(try decoder.decode(bytes, path: path, minSide: 224).image, width: 224, height: 224)
-            scaledSeconds += threadCPUSeconds() - t
             for (k, dec) in [decoder, exhaustive].enumerated() {
                 let decoded = try dec.decode(bytes, path: path, minSide: 224)
                 guard decoded.image.width != decoded.originalWidth else { continue }
@@ -85,9 +79,7 @@ final class DevPhotoTests: XCTestCase {
         let count = paths.count
         var report = """
             dev photos: \(count)
-            full-size decode + resize 224: \(identical)/\(count) bit-identical to Pillow, max abs diff \(maxDiff), \
-            \(String(format: "%.2f", fullSeconds * 1000 / Double(count))) ms/image (thread CPU time); \
-            with minSide 224: \(String(format: "%.2f", scaledSeconds * 1000 / Double(count))) ms/image
+            full-size decode + resize 224: \(identical)/\(count) bit-identical to Pillow, max abs diff \(maxDiff)
             """
         for (name, p) in zip(["DCT scales 1/2 1/4 1/8 (default) at minSide 224", "all DCT scales 1/8...7/8 at minSide 224",
                               "DCT scales 1/2 1/4 1/8 at minSide 112 (vs full decode, resize 112)"], policy + [half]) {
@@ -100,13 +92,6 @@ final class DevPhotoTests: XCTestCase {
         print(report)
         XCTAssertEqual(identical, count, "full-size decode + resize must match Pillow on every photo")
     }
-}
-
-/// CPU time of the calling thread: on a shared machine, wall time measures the neighbours too.
-func threadCPUSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 /// Max and mean absolute difference in one pass over raw pointers (tests build unoptimised).

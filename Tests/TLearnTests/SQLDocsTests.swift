@@ -3,7 +3,7 @@ import Foundation
 import Store
 import XCTest
 
-/// Runs every ```sql example of README.md exactly as written and checks its result.
+/// Runs every ```sql example of docs/sql.md exactly as written and checks its result.
 final class SQLDocsTests: XCTestCase {
     var dir: URL!
     var path: String { dir.appendingPathComponent("t.sqlite").path }
@@ -22,7 +22,7 @@ final class SQLDocsTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
     func examples() throws -> [String] {
-        let text = try String(contentsOf: repositoryRoot().appendingPathComponent("README.md"), encoding: .utf8)
+        let text = try String(contentsOf: repositoryRoot().appendingPathComponent("docs/sql.md"), encoding: .utf8)
         return text.components(separatedBy: "```sql\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
     }
 
@@ -34,7 +34,7 @@ final class SQLDocsTests: XCTestCase {
 
     func testEveryExampleRunsAndGivesTheExpectedRows() throws {
         let sql = try examples()
-        XCTAssertEqual(sql.count, 4, "README.md should hold the four examples")
+        XCTAssertEqual(sql.count, 4, "docs/sql.md should hold the four examples")
         guard sql.count == 4 else { return }
 
         // 1. Counts per class and split: 3 classes x (2 train, 1 val, 1 test) + the extra tulip.
