@@ -21,8 +21,8 @@ public protocol Embedder: Sendable {
 }
 
 extension Embedder {
-    public var backboneTop: BackboneTop? { nil }
-    public func makeMapWorker() -> MapWorker? { nil }
+    var backboneTop: BackboneTop? { nil }
+    func makeMapWorker() -> MapWorker? { nil }
 }
 
 /// See `Embedder.makeWorker`: (inputs, count, outputs).
@@ -41,6 +41,6 @@ public protocol ImagePreparer {
 }
 
 /// An error that knows its `failures.reason` code (empty, unreadable, not_image, truncated, ...).
-public protocol FailureReason: Error {
+protocol FailureReason: Error {
     var code: String { get }
 }

@@ -1,5 +1,5 @@
 /// Why an extraction (or one of its files) could not go on.
-public enum ExtractionError: Error, CustomStringConvertible, Equatable, FailureReason {
+enum ExtractionError: Error, CustomStringConvertible, Equatable, FailureReason {
     /// A file that could not be read; becomes a failure row.
     case unreadable(path: String, reason: String)
     /// A zero-byte file; becomes a failure row.

@@ -28,21 +28,21 @@ public struct ExtractionSummary: Sendable {
     public var maps: Int?
     /// Images whose vectors were already stored for this content and backbone.
     public var cached = 0
-    public var relabeled = 0
+    var relabeled = 0
     /// Failed files by reason code.
     public var failed: [String: Int] = [:]
     /// Files that had a failure row and now succeeded.
-    public var recovered = 0
+    var recovered = 0
     /// Paths in the database (this shard) with no file any more.
     public var missing = 0
-    public var pruned = 0
+    var pruned = 0
     public var seconds = 0.0
     /// Time spent inside the backbone, summed over the workers.
-    public var forwardSeconds = 0.0
+    var forwardSeconds = 0.0
     /// Network inputs run through the backbone.
-    public var forwardRows = 0
+    var forwardRows = 0
     /// Time spent committing to the database.
-    public var commitSeconds = 0.0
+    var commitSeconds = 0.0
     /// The run was stopped (signal) before every file was seen.
     public var interrupted = false
 
@@ -65,18 +65,18 @@ public struct ExtractionProgress: Sendable {
 /// Decoding and the network share a thread rather than running on threads of their own: with
 /// separate decoder and network threads (4 on 2 cores) each preempted the other, a batch waited
 /// for its slowest image, and a decoded image had left the cache by the time the network read it.
-public final class Extractor<E: Embedder> {
+final class Extractor<E: Embedder> {
     let store: EmbeddingStore
     let backbone: Int64
     var embedder: E
     let options: ExtractionOptions
     let makePreparer: @Sendable () -> any ImagePreparer
     /// Called on the calling thread after each result.
-    public var onProgress: ((ExtractionProgress) -> Void)?
+    var onProgress: ((ExtractionProgress) -> Void)?
     /// Polled after each file; true stops the run after committing what is computed.
     public var shouldStop: (() -> Bool)?
     /// Called once per failed file, on the calling thread.
-    public var onFailure: ((_ path: String, _ reason: String, _ message: String) -> Void)?
+    var onFailure: ((_ path: String, _ reason: String, _ message: String) -> Void)?
 
     public init(store: EmbeddingStore, backbone: Int64, embedder: E, options: ExtractionOptions,
                 makePreparer: @escaping @Sendable () -> any ImagePreparer) {

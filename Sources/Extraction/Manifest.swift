@@ -9,7 +9,7 @@ import Darwin
 /// RFC 4180 quoting, optional `path,label` header, UTF-8 (a BOM is ignored), CRLF or LF. Paths are
 /// relative to the dataset root (the `--images` folder, else the CSV's folder); an absolute path
 /// must lie under the root. A malformed line stops the run before any work, naming file and line.
-public enum Manifest {
+enum Manifest {
     /// Reads `csv` and returns candidates (sorted by path) plus listed files that cannot be read.
     public static func read(_ csv: String, root: String) throws -> ScanResult {
         let bytes: [UInt8]

@@ -27,11 +27,11 @@ public struct ScanResult: Sendable {
     public var candidates: [Candidate] = []
     /// Entries that exist but cannot be opened as files (dangling symlinks, sockets, unlistable
     /// folders): they become failure rows with reason `unreadable`.
-    public var unusable: [(path: String, message: String)] = []
+    var unusable: [(path: String, message: String)] = []
     /// Relative folders that could not be listed: images stored under them are not "missing".
-    public var unlistedFolders: [String] = []
+    var unlistedFolders: [String] = []
     /// Files directly in the root (not in a class folder), skipped.
-    public var looseFiles: [String] = []
+    var looseFiles: [String] = []
 }
 
 /// Finds candidate images under a dataset root laid out as ROOT/<label>/.../<file>.

@@ -16,7 +16,7 @@ public struct BaselineResult: Sendable {
 }
 
 /// Nearest centroid by cosine: each class is the mean of its training vectors.
-public func nearestCentroidBaseline(_ data: TrainingData, threads: Int = 1) -> BaselineResult {
+func nearestCentroidBaseline(_ data: TrainingData, threads: Int = 1) -> BaselineResult {
     let start = ContinuousClock.now
     let d = data.dim, c = data.classes.count
     var sums = [Double](repeating: 0, count: c * d)
@@ -46,12 +46,12 @@ public func nearestCentroidBaseline(_ data: TrainingData, threads: Int = 1) -> B
 /// At most this many val (and test) images are scored by the k-NN baseline: each one is compared
 /// with every training vector, so a million-image database would take hours. A fixed-seed sample
 /// keeps it to about a minute there; smaller databases are scored whole.
-public let knnBaselineQueryLimit = 2000
+let knnBaselineQueryLimit = 2000
 
 /// k nearest training vectors by cosine, majority vote (ties: the class with the larger summed
 /// similarity, then the lower index), on val and test (sampled past `knnBaselineQueryLimit`).
 /// Block by block with a fixed memory budget, on `threads` threads.
-public func knnBaseline(_ data: TrainingData, k: Int = 5, threads: Int = 1) -> BaselineResult {
+func knnBaseline(_ data: TrainingData, k: Int = 5, threads: Int = 1) -> BaselineResult {
     let start = ContinuousClock.now
     let kk = min(k, data.train.rows)
     func metrics(_ m: LabeledMatrix) -> SplitMetrics? {

@@ -72,7 +72,7 @@ public struct EmbeddingSet: Sendable {
     }
 
     /// Picks the backbone: `requested`, or the only one there is.
-    public static func chooseBackbone(in db: Connection, requested: Int64?) throws -> BackboneSummary {
+    static func chooseBackbone(in db: Connection, requested: Int64?) throws -> BackboneSummary {
         let all = try backbones(in: db)
         if all.isEmpty {
             throw HeadError.invalid("\(db.path) has no embeddings: run `tlearn extract --images DIR --weights FILE --db \(db.path)` first")
@@ -270,7 +270,7 @@ public final class FeatureMatrix: @unchecked Sendable {
     deinit { owned?.deallocate() }
 
     /// Whether the rows are the database's mapped matrix files (not a copy in memory).
-    public var isMapped: Bool { !mapped.isEmpty }
+    var isMapped: Bool { !mapped.isEmpty }
 
     /// Row `i`.
     @inline(__always) public func row(_ i: Int) -> UnsafePointer<Float> { rows[i] }
@@ -281,7 +281,7 @@ public final class FeatureMatrix: @unchecked Sendable {
 public struct LabeledMatrix: Sendable {
     public let source: FeatureMatrix
     /// Row r is the source's row `sourceRows[r]` (for a set's matrix, an index into the `EmbeddingSet`).
-    public var sourceRows: [Int]
+    var sourceRows: [Int]
     public var labels: [Int32]
     /// Floats per row.
     public var width: Int { source.width }

@@ -4,7 +4,7 @@ public struct CrossValidation: Codable, Equatable, Sendable {
     public let folds: Int
     /// Fold val accuracies, fold 1 first.
     public let accuracies: [Double]
-    public let losses: [Double]
+    let losses: [Double]
     public var meanAccuracy: Double { accuracies.reduce(0, +) / Double(accuracies.count) }
     /// Population standard deviation (numpy's default), 0 for one fold.
     public var stdAccuracy: Double {
@@ -49,7 +49,7 @@ public struct RunResult: Sendable {
     /// Val and test were scored on the mean of the orig and hflip views' probabilities.
     public let tta: Bool
     /// A sweep's refit: the chosen config trained again on train+val.
-    public var isRefit = false
+    var isRefit = false
 
     public var model: StoredModel { checkpoint.model }
 }

@@ -2,7 +2,7 @@ import Store
 
 /// FNV-1a 64-bit (Fowler, Noll, Vo): a short, stable digest for split fingerprints. Not
 /// cryptographic; it only has to notice that the set of (image, split) pairs changed.
-public struct FNV1a64: Sendable {
+struct FNV1a64: Sendable {
     public private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
 
     public init() {}

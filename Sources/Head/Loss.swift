@@ -75,7 +75,7 @@ func plainCrossEntropy(_ logits: [Double], labels: [Int32], classes c: Int) -> D
 
 /// The softmax objective on whole arrays, for tests and tools: loss and gradient (W then b) of a
 /// Dense head (dim x classes) on `x`, with l2, smoothing and sample weights as in training.
-public func objective(
+func objective(
     parameters: [Float], x: [Float], labels: [Int32], sampleWeights: [Float]? = nil,
     dim: Int, classes: Int, l2: Float = 0, labelSmoothing: Float = 0
 ) -> (loss: Double, gradient: [Float]) {

@@ -89,7 +89,7 @@ extension StoredModel {
     }
 
     /// The mean of the softmax of `data`'s rows and of their hflip views (`flipped`, row for row).
-    public func flipAveragedProbabilities(_ data: LabeledMatrix, flipped: LabeledMatrix, threads: Int = 1) -> [Double] {
+    func flipAveragedProbabilities(_ data: LabeledMatrix, flipped: LabeledMatrix, threads: Int = 1) -> [Double] {
         precondition(flipped.labels == data.labels, "StoredModel: the hflip rows do not match the rows")
         return probabilities(logits(data, threads: threads), flipped: logits(flipped, threads: threads))
     }

@@ -29,10 +29,10 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     }
 
     /// Uniform in [0, 1) with 24 random bits, every value exactly representable as Float.
-    public mutating func unitFloat() -> Float { Float(next() >> 40) * 0x1p-24 }
+    mutating func unitFloat() -> Float { Float(next() >> 40) * 0x1p-24 }
 
     /// Fisher-Yates shuffle of `array` in place.
-    public mutating func shuffle<T>(_ array: inout [T]) {
+    mutating func shuffle<T>(_ array: inout [T]) {
         var i = array.count
         while i > 1 {
             let j = below(i)

@@ -51,7 +51,7 @@ struct TrainedRunConfig: Encodable {
 /// `runs.config` of a baseline.
 public struct BaselineConfig: Codable, Sendable, Equatable {
     public let model: ModelKind
-    public let metric: String
+    let metric: String
     public let k: Int?
 }
 
@@ -146,7 +146,7 @@ public enum RunStore {
 
     /// Inserts a baseline run (no curve); returns its id.
     @discardableResult
-    public static func saveBaseline(_ baseline: BaselineResult, context: RunContext, sweepID: Int64?, in db: Connection) throws -> Int64 {
+    static func saveBaseline(_ baseline: BaselineResult, context: RunContext, sweepID: Int64?, in db: Connection) throws -> Int64 {
         try insert(sweepID: sweepID, context: context, config: try json(baseline.config), seed: 0,
                    classes: baseline.classes, dim: baseline.dim, head: VectorBlob.bytes(baseline.centroids),
                    val: baseline.val, test: baseline.test,

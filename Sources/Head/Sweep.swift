@@ -132,8 +132,8 @@ public struct SweepPoint: Sendable {
 public struct SweepOutcome: Sendable {
     /// One point per grid point, epochs axis included, in grid order (saved or found saved).
     public let points: [SweepPoint]
-    /// Indices into `points`, best first: by CV accuracy when cross-validated, else val accuracy;
-    /// then the matching loss; then grid order.
+    /// Indices into `points`, best first (`SweepSelection.ranking` of the CV means when
+    /// cross-validated, else of the val scores).
     public let ranking: [Int]
     /// Nearest centroid and k-NN on the same split; empty with `baselines: false`.
     public let baselines: [BaselineResult]
@@ -179,26 +179,27 @@ extension EmbeddingSet {
 
 /// `runSweep` over vectors alone (the softmax kind), points kept in memory: as the tests call it.
 public func runSweep(_ data: TrainingData, grid: SweepGrid, base: TrainingConfig, folds: [TrainingData] = [],
-                     refit: TrainingData? = nil, jobs: Int) throws -> SweepOutcome {
+                     refit: TrainingData? = nil, select: SweepSelection = .loss, jobs: Int) throws -> SweepOutcome {
     let next = Mutex<Int64>(0)
     return try runSweep(SweepInputs(data: [.softmax: data], folds: folds.isEmpty ? [:] : [.softmax: folds],
                                     refit: refit.map { [.softmax: $0] } ?? [:]),
-                        grids: [grid], base: base, jobs: jobs, refit: refit != nil,
+                        grids: [grid], base: base, jobs: jobs, refit: refit != nil, select: select,
                         save: { _ in next.withLock { $0 += 1; return $0 } })
 }
 
 /// Runs every grid point on `jobs` threads: each training goes to the largest epoch count and records
-/// every requested count on the way. With folds, each point also trains once per fold and is ranked by
-/// mean fold val accuracy. Baselines run on the vectors' split. With `refit`, the best point's config
-/// is trained again on train+val (for the epochs its kept weights had) and only that run is evaluated
-/// on test (GridSearchCV's refit); without, every point's test metrics are computed as before. With
-/// `tta`, val and test are scored on the mean of the orig and hflip views' probabilities.
+/// every requested count on the way. Points are ranked by `select` on val, or with folds (each point
+/// then also trains once per fold) on the means over the folds. Baselines run on the vectors' split.
+/// With `refit`, the best point's config is trained again on train+val (for the epochs its kept
+/// weights had) and only that run is evaluated on test (GridSearchCV's refit); without, every point's
+/// test metrics are computed as before. With `tta`, val and test are scored on the mean of the orig
+/// and hflip views' probabilities.
 ///
 /// Each training's points go to `save` (on a worker thread, one call at a time) as soon as it and its
 /// folds are done, so an interrupted sweep keeps them; `existing` returns the points an earlier run of
 /// the same sweep saved, which are not trained again.
 public func runSweep(_ inputs: SweepInputs, grids: [SweepGrid], base: TrainingConfig, jobs: Int, refit: Bool, tta: Bool = false,
-                     baselines: Bool = true, existing: (TrainingConfig) -> SweepPoint? = { _ in nil },
+                     select: SweepSelection = .loss, baselines: Bool = true, existing: (TrainingConfig) -> SweepPoint? = { _ in nil },
                      save: @escaping @Sendable (RunResult) throws -> Int64,
                      progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil) throws -> SweepOutcome {
     let start = ContinuousClock.now
@@ -292,14 +293,9 @@ public func runSweep(_ inputs: SweepInputs, grids: [SweepGrid], base: TrainingCo
     if let failure { throw failure }
 
     let points = collected.flatMap { $0! }
-    func key(_ r: SweepPoint) -> (Double, Double) {
-        let (a, l) = r.crossValidation.map { ($0.meanAccuracy, $0.meanLoss) } ?? (r.val?.accuracy ?? 0, r.val?.loss ?? .infinity)
-        return (a.isNaN ? -1 : a, l.isNaN ? .infinity : l)
-    }
-    let keys = points.map(key)
-    let ranking = points.indices.sorted { i, j in
-        keys[i].0 != keys[j].0 ? keys[i].0 > keys[j].0 : keys[i].1 != keys[j].1 ? keys[i].1 < keys[j].1 : i < j
-    }
+    let ranking = select.ranking(points.map { r in
+        r.crossValidation.map { ($0.meanAccuracy, $0.meanLoss) } ?? (r.val?.accuracy, r.val?.loss)
+    })
     let baselineResults = baselines ? [nearestCentroidBaseline(vectors, threads: jobs), knnBaseline(vectors, k: 5, threads: jobs)] : []
     var refitRun: RunResult? = nil
     if refit {

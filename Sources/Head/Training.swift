@@ -201,7 +201,7 @@ private func run<T: ModelTrainer>(_ trainer: inout T, _ data: TrainingData, conf
 }
 
 /// sklearn `compute_class_weight("balanced")`: n_samples / (n_classes * count of the class).
-public func balancedClassWeights(_ labels: [Int32], classes: Int) -> [Float] {
+func balancedClassWeights(_ labels: [Int32], classes: Int) -> [Float] {
     var counts = [Int](repeating: 0, count: classes)
     for y in labels { counts[Int(y)] += 1 }
     return counts.map { $0 == 0 ? 0 : Float(Double(labels.count) / Double(classes * $0)) }

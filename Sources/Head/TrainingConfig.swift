@@ -81,7 +81,7 @@ public struct TrainingConfig: Codable, Equatable, Hashable, Sendable {
     }
 
     /// The finetune kind's default learning rate.
-    public static let finetuneDefaultLR = 1e-4
+    static let finetuneDefaultLR = 1e-4
 
     /// Throws `HeadError.invalid` naming the first setting that cannot train.
     public func validate() throws {

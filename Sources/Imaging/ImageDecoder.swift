@@ -10,7 +10,7 @@ public final class ImageDecoder {
     /// Largest image, in decoded pixels (after DCT scaling), that is decoded at all: 50 megapixels
     /// is 150 MB of RGB. Larger headers (a 65000x65000 JPEG, a PNG bomb) are `unsupported` before
     /// any pixel memory is allocated.
-    public static let maxPixels = 50_000_000
+    static let maxPixels = 50_000_000
 
     let jpeg = JPEGDecoder()
 
@@ -32,7 +32,7 @@ public final class ImageDecoder {
     }
 
     /// Reads and decodes the file at `path` (see `decode(_:path:minSide:)`).
-    public func decodeFile(at path: String, minSide: Int? = nil) throws -> DecodedImage {
+    func decodeFile(at path: String, minSide: Int? = nil) throws -> DecodedImage {
         try decode(readImageFile(at: path), path: path, minSide: minSide)
     }
 }
@@ -62,7 +62,7 @@ let maxFileBytes = 512 << 20
 
 /// Reads a whole file; missing, unreadable, directory or oversized -> `unreadable` or `unsupported`
 /// with the system's reason.
-public func readImageFile(at path: String) throws -> [UInt8] {
+func readImageFile(at path: String) throws -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw ImagingError.unreadable(path: path, reason: String(cString: strerror(errno))) }
     defer { close(fd) }

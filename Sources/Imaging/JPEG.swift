@@ -132,7 +132,7 @@ final class JPEGDecoder {
 
 /// A TurboJPEG 2.1.5 compressor (`tjInitCompress`/`tjCompress2`), for thumbnails. Like the
 /// decompressor, a handle is not thread-safe: one per thread.
-public final class JPEGEncoder {
+final class JPEGEncoder {
     private let handle: tjhandle?
 
     public init() { handle = tjInitCompress() }

@@ -13,7 +13,7 @@ import CSystem
 /// least 1.
 public struct AvailableCPUs: Sendable, Equatable, CustomStringConvertible {
     /// Cores the kernel has online (`_SC_NPROCESSORS_ONLN`).
-    public var online: Int
+    var online: Int
     /// CPUs in the affinity mask (`sched_getaffinity`), nil when it cannot be read.
     public var affinity: Int?
     /// The tightest cgroup CPU quota on the way to the root, in CPUs (quota / period); nil: none.
@@ -58,7 +58,7 @@ public struct AvailableCPUs: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// CPUs in this thread's affinity mask (the main thread's, when called early), or nil.
-    public static func affinityCount() -> Int? {
+    static func affinityCount() -> Int? {
         let n = Int(tl_affinity_count())
         return n > 0 ? n : nil
     }
@@ -67,7 +67,7 @@ public struct AvailableCPUs: Sendable, Equatable, CustomStringConvertible {
 
     /// The smallest CPU quota of this process's cgroup and its ancestors (v2 `cpu.max`, else v1
     /// `cpu.cfs_quota_us` / `cpu.cfs_period_us`), in CPUs; nil when there is none or nothing can be read.
-    public static func cgroupQuota(procRoot: String = "/proc") -> Double? {
+    static func cgroupQuota(procRoot: String = "/proc") -> Double? {
         guard let cgroups = readSmallFile("\(procRoot)/self/cgroup"),
             let mounts = readSmallFile("\(procRoot)/self/mountinfo")
         else { return nil }
@@ -90,7 +90,7 @@ public struct AvailableCPUs: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses a cgroup v2 `cpu.max` (`"$MAX $PERIOD"`, e.g. `150000 100000`, or `max 100000`) into
     /// CPUs; nil for no limit (`max`) or a malformed file.
-    public static func parseCPUMax(_ text: String) -> Double? {
+    static func parseCPUMax(_ text: String) -> Double? {
         let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" })
         guard fields.count == 2 || fields.count == 1 else { return nil }
         if fields[0] == "max" { return nil }
@@ -103,7 +103,7 @@ public struct AvailableCPUs: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses cgroup v1 `cpu.cfs_quota_us` and `cpu.cfs_period_us` into CPUs; nil for no limit
     /// (quota -1) or malformed text.
-    public static func parseCFS(quota: String, period: String) -> Double? {
+    static func parseCFS(quota: String, period: String) -> Double? {
         func integer(_ s: String) -> Int64? { Int64(s.trimmingCharacters(in: " \n\t")) }
         guard let q = integer(quota), let p = integer(period), q > 0, p > 0 else { return nil }
         return Double(q) / Double(p)
@@ -113,7 +113,7 @@ public struct AvailableCPUs: Sendable, Equatable, CustomStringConvertible {
     /// CPU hierarchy in `/proc/self/cgroup` (the v2 line `0::/path`, or a v1 line whose controllers
     /// include `cpu`), the process's directory under that hierarchy's mount and every ancestor
     /// up to the mount (a parent's quota binds its children too).
-    public static func cgroupDirectories(cgroupFile: String, mountInfo: String) -> [(version: Int, path: String)] {
+    static func cgroupDirectories(cgroupFile: String, mountInfo: String) -> [(version: Int, path: String)] {
         let mounts = cgroupMounts(mountInfo)
         var out: [(version: Int, path: String)] = []
         for line in cgroupFile.split(separator: "\n") {

@@ -15,7 +15,7 @@ public func packDepthwise3x3(kernel: [Float], bias: [Float], channels c: Int) ->
 }
 
 /// Floats per packed group of 8 channels: bias + 9 taps.
-public let depthwiseGroupStride = 80
+let depthwiseGroupStride = 80
 
 /// 3x3 depthwise convolution with stride 1 over NHWC (one image), bias and clamp fused. `rows` limits
 /// the output rows computed (the input still starts at row 0), so a caller can stream a map in strips.

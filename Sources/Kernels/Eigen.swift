@@ -1,8 +1,8 @@
 import COpenBLAS
 
 /// A LAPACK routine that reported failure (`info` != 0).
-public struct LAPACKError: Error, CustomStringConvertible {
-    public let routine: String
+struct LAPACKError: Error, CustomStringConvertible {
+    let routine: String
     public let info: Int
     public var description: String {
         info < 0
@@ -15,7 +15,7 @@ public struct LAPACKError: Error, CustomStringConvertible {
 /// alike; the upper triangle is read), largest first, with unit eigenvectors (`vectors[i]` goes
 /// with `values[i]`). LAPACK `dsyevr` (MRRR) with RANGE = 'I' computes only those: the whole
 /// tridiagonal reduction still runs, but no other eigenvector is formed. The only LAPACK caller.
-public func largestEigenpairs(of a: [Double], n: Int, count: Int) throws -> (values: [Double], vectors: [[Double]]) {
+func largestEigenpairs(of a: [Double], n: Int, count: Int) throws -> (values: [Double], vectors: [[Double]]) {
     precondition(a.count == n * n, "largestEigenpairs: \(a.count) values for a \(n) x \(n) matrix")
     precondition(count >= 1 && count <= n, "largestEigenpairs: count \(count) for a \(n) x \(n) matrix")
     var matrix = a  // dsyevr overwrites its input

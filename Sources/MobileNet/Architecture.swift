@@ -11,7 +11,7 @@ public struct Architecture: Sendable, Equatable {
         /// Keras's `if block_id:`: block 0 (t = 1) has no expand layer.
         public var hasExpand: Bool { prefix != "expanded_conv_" }
         /// Keras adds the input back when shapes agree: `in_channels == pointwise_filters and stride == 1`.
-        public var hasResidual: Bool { inChannels == outChannels && stride == 1 }
+        var hasResidual: Bool { inChannels == outChannels && stride == 1 }
     }
 
     /// MobileNetV2 body (Sandler et al. 2018, Table 2). Layer names follow
@@ -27,12 +27,12 @@ public struct Architecture: Sendable, Equatable {
     ]
 
     /// The widths Keras ships weights for.
-    public static let alphas: [Double] = [0.35, 0.5, 0.75, 1.0, 1.3, 1.4]
+    static let alphas: [Double] = [0.35, 0.5, 0.75, 1.0, 1.3, 1.4]
 
     public let alpha: Double
-    public let stemChannels: Int   // Conv1
+    let stemChannels: Int   // Conv1
     public let blocks: [Block]     // expanded_conv, block_1 ... block_16
-    public let lastChannels: Int   // Conv_1: 1280, or more for alpha > 1
+    let lastChannels: Int   // Conv_1: 1280, or more for alpha > 1
 
     /// Keras's `_make_divisible(v, 8)`: round to the nearest multiple of 8, never more than 10% down.
     static func makeDivisible(_ v: Double, _ divisor: Int = 8) -> Int {

@@ -12,7 +12,7 @@ public struct ExportClassifier: Sendable {
         public let bias: [Float]
         /// Whether Conv_1 reads block_16's maps rounded to float16 first, as tlearn's finetune kind does: it
         /// trains on maps stored as float16, and `predict` rounds a new image's maps the same way.
-        public let mapsAsFloat16: Bool
+        let mapsAsFloat16: Bool
 
         public init(kernel: [Float], bias: [Float], mapsAsFloat16: Bool = true) {
             self.kernel = kernel
@@ -120,7 +120,7 @@ public struct ExportProvenance: Sendable {
 }
 
 /// Why an export failed.
-public enum ExportError: Error, CustomStringConvertible, Equatable {
+enum ExportError: Error, CustomStringConvertible, Equatable {
     case invalid(String)
     case unwritable(path: String, reason: String)
 

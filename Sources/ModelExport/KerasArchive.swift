@@ -14,7 +14,7 @@ import ZIPFoundation
 public enum KerasArchive {
     /// The Keras release whose `.keras` layout this follows (`metadata.json`'s `keras_version`; Keras does
     /// not read it back).
-    public static let kerasVersion = "3.15.1"
+    static let kerasVersion = "3.15.1"
 
     /// Writes the archive to `path` through a temporary file beside it.
     public static func write(

@@ -12,9 +12,9 @@ import SwiftProtobuf
 /// Tensors carry Keras's layer names (`block_16_project_BN` is Conv_1's input).
 public enum ONNXModel {
     /// ONNX operator set the graph is written against (Clip with min/max inputs, Softmax on one axis).
-    public static let opset: Int64 = 13
+    static let opset: Int64 = 13
     /// IR version of opset 13 (onnx/helper.py VERSION_TABLE: 1.8 -> IR 7, opset 13).
-    public static let irVersion: Int64 = 7
+    static let irVersion: Int64 = 7
 
     /// Writes the model to `path` through a temporary file beside it.
     public static func write(
@@ -26,7 +26,7 @@ public enum ONNXModel {
     }
 
     /// The serialized model.
-    public static func serialized(
+    static func serialized(
         network: FoldedNetwork, classifier: ExportClassifier, input: ExportInput,
         provenance: ExportProvenance
     ) throws -> Data {

@@ -1,7 +1,7 @@
 /// The Content-Security-Policy of every page: nothing may be fetched (no network, no other file);
 /// images only from `data:` URIs, styles only inline, no scripts at all (the JSON data blocks are
 /// not scripts and are never run).
-public let contentSecurityPolicy =
+let contentSecurityPolicy =
     "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 /// The whole report as one self-contained HTML document.

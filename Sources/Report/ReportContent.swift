@@ -175,7 +175,7 @@ public struct LeaderboardRow: Sendable {
     public let valAccuracy: Double?
     public let valLoss: Double?
     /// Mean fold accuracy, when the sweep cross-validated.
-    public let cvAccuracy: Double?
+    let cvAccuracy: Double?
     public init(
         rank: Int, runID: Int64, settings: [String], valAccuracy: Double?, valLoss: Double?, cvAccuracy: Double?
     ) {
@@ -203,17 +203,17 @@ public struct BaselineRow: Sendable {
 }
 
 /// Val accuracy over two sweep axes: each cell is the best run with those two values.
-public struct SweepHeatmap: Sendable {
-    public var xName = ""
-    public var yName = ""
-    public var xValues: [String] = []
-    public var yValues: [String] = []
+struct SweepHeatmap: Sendable {
+    var xName = ""
+    var yName = ""
+    var xValues: [String] = []
+    var yValues: [String] = []
     /// [y][x]: best val accuracy of the runs at (x, y), nil when none has one.
     public var accuracy: [[Double?]] = []
     /// [y][x]: the run that has it.
-    public var bestRun: [[Int64?]] = []
+    var bestRun: [[Int64?]] = []
     /// Runs per cell (the other axes' combinations).
-    public var runsPerCell = 0
+    var runsPerCell = 0
     public init() {}
 }
 
@@ -221,13 +221,13 @@ public struct SweepHeatmap: Sendable {
 public struct SweepContent: Sendable {
     public var id: Int64 = 0
     public var createdAt = ""
-    public var runCount = 0
+    var runCount = 0
     /// How the leaderboard is ordered, in words.
-    public var rankedBy = ""
-    public var settingNames: [String] = []
+    var rankedBy = ""
+    var settingNames: [String] = []
     /// The best rows, plus the chosen run if it is not among them.
     public var leaderboard: [LeaderboardRow] = []
-    public var heatmap: Part<SweepHeatmap> = .empty("not computed")
+    var heatmap: Part<SweepHeatmap> = .empty("not computed")
     public var baselines: [BaselineRow] = []
     public init() {}
 }
@@ -334,7 +334,7 @@ public struct EmbeddingContent: Sendable {
     public var points: [MapPoint] = []
     /// Share of the variance along each axis (0...1).
     public var explained: [Double] = []
-    public var xLabel = "PC1"
-    public var yLabel = "PC2"
+    var xLabel = "PC1"
+    var yLabel = "PC2"
     public init() {}
 }

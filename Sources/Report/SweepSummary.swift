@@ -31,31 +31,21 @@ public struct SweepRun: Sendable {
 extension SweepContent {
     /// The leaderboard and heatmap of a sweep's runs.
     ///
-    /// Runs are ranked as `tlearn sweep` ranks them (Head's `runSweep`): mean cross-validation
-    /// accuracy when there is one, else val accuracy, higher first; then the matching loss; then
-    /// grid order (run id). The leaderboard shows the axes with more than one value (lr and epochs
+    /// `runs` come best first, as `tlearn sweep` ranked them, and `rankedBy` says by what (e.g. "val
+    /// loss, then accuracy"). The leaderboard shows the axes with more than one value (lr and epochs
     /// always). The heatmap is val accuracy over `lr` (rows) and `epochs` (columns), each cell the
     /// best run sharing those two values; when one of them has a single value and other axes vary,
     /// it uses the two axes with the most values instead.
     public init(
-        id: Int64, createdAt: String, axes: [SweepAxis], runs: [SweepRun], chosen: Int64,
+        id: Int64, createdAt: String, axes: [SweepAxis], runs ranked: [SweepRun], rankedBy: String, chosen: Int64,
         baselines: [BaselineRow], leaderboardRows: Int = 10
     ) {
         self.init()
         self.id = id
         self.createdAt = createdAt
         self.baselines = baselines
-        runCount = runs.count
-        func key(_ r: SweepRun) -> (Double, Double) {
-            let (a, l) = r.cv ?? (r.valAccuracy ?? -1, r.valLoss ?? .infinity)
-            return (a.isNaN ? -1 : a, l.isNaN ? .infinity : l)
-        }
-        let ranked = runs.sorted { a, b in
-            let (ka, kb) = (key(a), key(b))
-            return ka.0 != kb.0 ? ka.0 > kb.0 : ka.1 != kb.1 ? ka.1 < kb.1 : a.runID < b.runID
-        }
-        rankedBy =
-            runs.contains { $0.cv != nil } ? "mean cross-validation accuracy, then loss" : "val accuracy, then val loss"
+        self.rankedBy = rankedBy
+        runCount = ranked.count
         let shownAxes = axes.indices.filter { axes[$0].values.count > 1 || ["lr", "epochs"].contains(axes[$0].name) }
         settingNames = shownAxes.map { axes[$0].name }
         var shown = Array(ranked.enumerated().prefix(leaderboardRows))
@@ -65,7 +55,7 @@ extension SweepContent {
                 rank: rank + 1, runID: r.runID, settings: shownAxes.map { r.settings[$0] },
                 valAccuracy: r.valAccuracy, valLoss: r.valLoss, cvAccuracy: r.cv?.accuracy)
         }
-        heatmap = Self.heatmap(axes: axes, runs: runs)
+        heatmap = Self.heatmap(axes: axes, runs: ranked)
     }
 
     static func heatmap(axes: [SweepAxis], runs: [SweepRun]) -> Part<SweepHeatmap> {

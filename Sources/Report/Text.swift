@@ -6,7 +6,7 @@ import Darwin
 
 /// `s` safe as HTML text and as a double- or single-quoted attribute value: & < > " ' become
 /// character references, everything else is kept (the page is UTF-8).
-public func escapeHTML(_ s: String) -> String {
+func escapeHTML(_ s: String) -> String {
     guard s.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 }) else {
         return s
     }
@@ -28,7 +28,7 @@ public func escapeHTML(_ s: String) -> String {
 /// JSON text made safe inside `<script type="application/json">`: `<`, `>` and `&` become the JSON
 /// escapes \u003c, \u003e, \u0026, so no `</script>` or `<!--` can end the block early. Outside
 /// strings JSON has none of these characters, so the document parses to the same value.
-public func escapeJSONForScript(_ json: String) -> String {
+func escapeJSONForScript(_ json: String) -> String {
     var out = ""
     out.reserveCapacity(json.utf8.count)
     for c in json.unicodeScalars {

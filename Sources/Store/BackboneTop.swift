@@ -76,7 +76,7 @@ public struct BackboneTop: Sendable, Equatable {
 }
 
 /// Whether `db` has the maps tables (schema version 2 and later) (a version-1 database opened read-only has not).
-public func hasMapTables(_ db: Connection) throws -> Bool {
+func hasMapTables(_ db: Connection) throws -> Bool {
     try db.scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('maps', 'backbone_tops')")?.int
         == 2
 }

@@ -310,7 +310,7 @@ public final class EmbeddingStore {
 
     /// Re-applies the split rule to every class (after a policy change or a merge).
     /// Rereads the image rows first, so it also fixes rows written with plain SQL (merge).
-    public func resplitAll(policy newPolicy: SplitPolicy? = nil) throws {
+    func resplitAll(policy newPolicy: SplitPolicy? = nil) throws {
         if let newPolicy { policy = newPolicy }
         try reload()
         try db.transaction { try resplit(Set(members.keys)) }

@@ -84,7 +84,7 @@ public enum MatrixFile {
     }
 
     /// Below this many vector bytes a plain load is fast enough, and no extra file appears.
-    public static let autoMinimumBytes = 64 << 20
+    static let autoMinimumBytes = 64 << 20
     static let headerBytes = 4096
     static let magic: [UInt8] = Array("TLMATRIX".utf8)
     static let format: UInt32 = 1

@@ -64,7 +64,7 @@ public final class Connection {
     deinit { if owned { sqlite3_close_v2(handle) } }
 
     /// How long a statement waits for another connection's lock before failing with SQLITE_BUSY.
-    public func setBusyTimeout(milliseconds: Int32) {
+    func setBusyTimeout(milliseconds: Int32) {
         sqlite3_busy_timeout(handle, milliseconds)
     }
 

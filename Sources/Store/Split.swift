@@ -12,9 +12,9 @@ public enum Split: String, CaseIterable, Sendable, Comparable {
 /// 8 bytes mod N. Separate bytes keep shard membership independent of the split.
 public struct PathHash: Sendable, Hashable {
     /// 0..<10000: an image is in val when `splitKey < val basis points`, then test, then train.
-    public let splitKey: Int
+    let splitKey: Int
     /// Hash bits for shard selection.
-    public let shardBits: UInt64
+    let shardBits: UInt64
 
     public init(path: String) {
         let d = SHA256.hash(Array(path.utf8))
@@ -43,8 +43,8 @@ public struct PathHash: Sendable, Hashable {
 /// image, except the at most three images per class that such a fill moves in or back out.
 public struct SplitPolicy: Sendable, Equatable {
     /// Basis points (1/100 of a percent) of val and test.
-    public let valBasisPoints: Int
-    public let testBasisPoints: Int
+    let valBasisPoints: Int
+    let testBasisPoints: Int
 
     /// Throws `StoreError.invalid` unless both are in 0...100 and their sum is below 100.
     public init(valPercent: Double, testPercent: Double) throws {
@@ -63,7 +63,7 @@ public struct SplitPolicy: Sendable, Equatable {
     public var testPercent: Double { Double(testBasisPoints) / 100 }
 
     /// The split an image would get from its own hash, before the per-class fill.
-    public func baseSplit(_ hash: PathHash) -> Split {
+    func baseSplit(_ hash: PathHash) -> Split {
         if hash.splitKey < valBasisPoints { return .val }
         if hash.splitKey < valBasisPoints + testBasisPoints { return .test }
         return .train

@@ -12,7 +12,7 @@ import Darwin
 /// It is a separate file because closing any descriptor of the database file itself would drop
 /// SQLite's own POSIX locks.
 public final class WriterLock {
-    public let lockPath: String
+    let lockPath: String
     private let fd: Int32
 
     /// Takes the lock for `databasePath` or throws `StoreError.locked` naming the holder's pid.

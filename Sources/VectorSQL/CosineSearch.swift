@@ -255,7 +255,7 @@ public struct CosineSearch {
 
     /// Candidate pairs scored in Double (`vec_cosine`'s value), those >= `threshold` kept, most
     /// similar first, ties by row pair.
-    public func confirm(_ candidates: [(Int, Int)], atLeast threshold: Double) -> [(Int, Int, Double)] {
+    func confirm(_ candidates: [(Int, Int)], atLeast threshold: Double) -> [(Int, Int, Double)] {
         var confirmed: [(Int, Int, Double)] = []
         withRows { values, _ in
             for (i, j) in candidates {

@@ -294,6 +294,15 @@ struct ReportGatherer {
                 runID: r.id, settings: settings.map { $0.of(r.config) }, valAccuracy: r.valAccuracy,
                 valLoss: r.valLoss, cv: cv.map { ($0.meanAccuracy, $0.meanLoss) })
         }
+        // Ranked as the sweep ranked them: by its --select (sweeps from before it existed: accuracy).
+        struct Plan: Decodable {
+            struct Settings: Decodable { let select: SweepSelection?; let folds: Int? }
+            let settings: Settings?
+        }
+        let plan = try? JSONDecoder().decode(Plan.self, from: Data((row[1].string ?? "").utf8))
+        let select = plan?.settings?.select ?? .accuracy
+        let order = select.ranking(points.map { p in p.cv.map { ($0.accuracy, $0.loss) } ?? (p.valAccuracy, p.valLoss) })
+        let rankedBy = "\(points.contains { $0.cv != nil } ? "mean cross-validation" : "val") \(select.description)"
         let baselines = all.filter { !$0.kind.isTrained }.map { r in
             BaselineRow(
                 runID: r.id, name: r.kind == .knn ? "\(r.config.k ?? 0)-NN (cosine)" : "nearest centroid (cosine)",
@@ -301,7 +310,8 @@ struct ReportGatherer {
         }
         return .shown(
             SweepContent(
-                id: id, createdAt: row[0].string ?? "", axes: axes, runs: points, chosen: chosen,
+                id: id, createdAt: row[0].string ?? "", axes: axes, runs: order.map { points[$0] }, rankedBy: rankedBy,
+                chosen: chosen,
                 baselines: baselines, leaderboardRows: ReportLimits.leaderboardRows))
     }
 

@@ -5,6 +5,8 @@ import Kernels
 import Head
 import Store
 
+extension SweepSelection: ExpressibleByArgument {}
+
 /// `tlearn sweep`: a grid of models trained in parallel, ranked on validation, the best refit on
 /// train+val, all saved.
 struct Sweep: ParsableCommand {
@@ -14,8 +16,9 @@ struct Sweep: ParsableCommand {
             Each grid axis is a comma list; an axis not given takes the model kind's default (below). The \
             epochs axis is free: one training per point runs to the largest count and records the model at \
             every listed count, identical to separate runs (with --early-stopping, each count keeps the best \
-            weights so far). The best point is chosen on validation only (or on mean cross-validation \
-            accuracy with --folds K over train+val), then trained again on train+val with its config (for \
+            weights so far). The best point is chosen on validation only (or on the mean over --folds K \
+            folds of train+val): by the lowest loss (--select loss, the default), or the highest accuracy \
+            (--select accuracy); the other breaks ties. It is then trained again on train+val with its config (for \
             as many epochs as its kept weights had) and saved as the sweep's final run, which `best` names; \
             test is computed once, for that run only. --no-refit keeps the best point itself as the final \
             run (every point then has test metrics, only the best one's is shown). Nearest-centroid and 5-NN \
@@ -38,6 +41,7 @@ struct Sweep: ParsableCommand {
     @Option(help: "Comma list of dropout rates (on the Dense layer's input).") var dropout: String?
     @OptionGroup var training: HeadTrainingOptions
     @Option(help: ArgumentHelp("Rank by K-fold stratified cross-validation over train+val.", valueName: "K")) var folds: Int?
+    @Option(help: "Rank by val (or cross-validation) loss, or accuracy; the other breaks ties.") var select: SweepSelection = .loss
     @Flag(help: "Keep the best point as the final run instead of training its config again on train+val.") var noRefit = false
     @Flag(help: "Score val and test on the mean of the orig and hflip views' probabilities (needs --views orig,hflip).") var tta = false
     @Flag(help: "Skip the nearest-centroid and k-NN baselines.") var noBaselines = false
@@ -121,7 +125,7 @@ struct Sweep: ParsableCommand {
         }
         let showProgress = !json && isatty(2) != 0
         let connection = UncheckedConnection(db)
-        let outcome = try runSweep(inputs, grids: grids, base: base, jobs: jobs, refit: !noRefit, tta: tta, baselines: !noBaselines,
+        let outcome = try runSweep(inputs, grids: grids, base: base, jobs: jobs, refit: !noRefit, tta: tta, select: select, baselines: !noBaselines,
                                    existing: { saved[RunStore.pointKey($0)] },
                                    save: { try RunStore.savePoint($0, context: context, sweepID: sweepID, in: connection.db) }) { done, total in
             if showProgress { FileHandle.standardError.write(Data("\r\(done)/\(total) trainings\(done == total ? "\n" : "")".utf8)) }
@@ -130,7 +134,7 @@ struct Sweep: ParsableCommand {
 
         if json {
             print(try headJSON(SweepReport(sweepID: sweepID, seconds: outcome.seconds, grid: grids.count == 1 ? .one(grids[0]) : .many(grids),
-                                           best: try RunReport(id: finalID, in: db), chosenRunID: outcome.best.runID,
+                                           best: try RunReport(id: finalID, in: db), chosenRunID: outcome.best.runID, rankedBy: select,
                                            leaderboard: outcome.ranking.map { LeaderboardEntry(point: outcome.points[$0]) },
                                            baselines: zip(baselineIDs, outcome.baselines).map { BaselineEntry(id: $0, result: $1) })))
             return
@@ -151,7 +155,7 @@ struct Sweep: ParsableCommand {
             }
             t.add(row)
         }
-        print("top \(min(top, outcome.points.count)) of \(outcome.points.count) by \(cv ? "cross-validation" : "val") accuracy\(tta ? " (test-time flips)" : ""), then loss:")
+        print("top \(min(top, outcome.points.count)) of \(outcome.points.count) by \(cv ? "cross-validation" : "val") \(select.description)\(tta ? " (test-time flips)" : ""):")
         print(t.render(), terminator: "")
         if !outcome.baselines.isEmpty {
             print("baselines on the same split:")
@@ -178,7 +182,7 @@ struct Sweep: ParsableCommand {
         var settings = base
         settings.epochs = 0
         let body = try headJSON(PlanJSON(grid: grids.count == 1 ? .one(grids[0]) : .many(grids),
-                                         settings: PlanSettings(base: settings, folds: folds, refit: !noRefit, tta: tta, baselines: !noBaselines)))
+                                         settings: PlanSettings(base: settings, folds: folds, refit: !noRefit, tta: tta, select: select, baselines: !noBaselines)))
         return body
     }
 
@@ -257,8 +261,9 @@ struct PlanSettings: Encodable {
     let folds: Int?
     let refit: Bool
     let tta: Bool
+    let select: SweepSelection
     let baselines: Bool
-    enum CodingKeys: String, CodingKey { case base, folds, refit, tta, baselines }
+    enum CodingKeys: String, CodingKey { case base, folds, refit, tta, select, baselines }
 }
 
 /// The database connection handed to the sweep's worker threads, which save points one at a time.
@@ -300,7 +305,11 @@ struct SweepReport: Encodable {
     let best: RunReport
     /// The leaderboard's winner, whose config the refit trained again.
     let chosenRunID: Int64
+    /// What the leaderboard is ordered by: loss or accuracy (on val, or the fold means).
+    let rankedBy: SweepSelection
     let leaderboard: [LeaderboardEntry]
     let baselines: [BaselineEntry]
-    enum CodingKeys: String, CodingKey { case sweepID = "sweep_id", seconds, grid, best, chosenRunID = "chosen_run_id", leaderboard, baselines }
+    enum CodingKeys: String, CodingKey {
+        case sweepID = "sweep_id", seconds, grid, best, chosenRunID = "chosen_run_id", rankedBy = "ranked_by", leaderboard, baselines
+    }
 }

@@ -1,9 +1,9 @@
 import Foundation
-import Formats
+@testable import Formats
 import XCTest
-import Store
-import Imaging
-import MobileNet
+@testable import Store
+@testable import Imaging
+@testable import MobileNet
 @testable import Extraction
 
 /// End to end on the real dev photos and weights in ../shared: embeddings against Keras+Pillow's.

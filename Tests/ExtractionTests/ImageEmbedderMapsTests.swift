@@ -1,8 +1,8 @@
-import Formats
+@testable import Formats
 import Foundation
-import Imaging
-import MobileNet
-import Store
+@testable import Imaging
+@testable import MobileNet
+@testable import Store
 import XCTest
 
 @testable import Extraction

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import Store
+@testable import Store
 @testable import Extraction
 
 final class ManifestTests: XCTestCase {

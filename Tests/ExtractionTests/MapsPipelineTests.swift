@@ -1,8 +1,8 @@
-import Formats
+@testable import Formats
 import Foundation
-import Store
+@testable import Store
 import Synchronization
-import Head
+@testable import Head
 import XCTest
 
 @testable import Extraction

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import Store
+@testable import Store
 @testable import Extraction
 
 /// The extraction pipeline with a toy format and network: incremental runs, failures, splits,

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 import XCTest
-import Store
+@testable import Store
 @testable import Extraction
 
 /// A folder tree in the temp directory, removed by `remove()`.

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import Formats
+@testable import Formats
 @testable import Head
 
 /// The finetune kind against Keras 3 itself: fixtures/head/keras_finetune_reference.json holds 24

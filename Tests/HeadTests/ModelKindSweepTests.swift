@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 import XCTest
-import Formats
+@testable import Formats
 @testable import Head
 
 /// Sweeps over both model kinds, refits and test-time flips, on synthetic vectors and maps.

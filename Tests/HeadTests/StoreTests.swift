@@ -1,6 +1,6 @@
 import XCTest
-import Formats
-import Store
+@testable import Formats
+@testable import Store
 @testable import Head
 
 final class RunStoreTests: XCTestCase {

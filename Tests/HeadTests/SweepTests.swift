@@ -9,6 +9,7 @@ final class SweepTests: XCTestCase {
         let grid = SweepGrid(optimizers: [.adam, .sgd], learningRates: [1e-2, 1e-1], epochs: [1, 3, 6], batchSizes: [8, 32])
         let saved = Mutex<[Int64: RunResult]>([:])
         let outcome = try runSweep(SweepInputs(data: [.softmax: data]), grids: [grid], base: TrainingConfig(), jobs: 2, refit: false,
+                                   select: .accuracy,
                                    save: { run in saved.withLock { $0[Int64($0.count + 1)] = run; return Int64($0.count) } })
         XCTAssertEqual(outcome.points.count, grid.count)
         XCTAssertEqual(outcome.points.count, 24)

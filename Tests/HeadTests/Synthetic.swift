@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import Store
+@testable import Store
 @testable import Head
 
 /// Synthetic vectors: class k is a Gaussian blob around a random centre, like embeddings

@@ -1,4 +1,4 @@
-import Imaging
+@testable import Imaging
 import XCTest
 
 /// The TurboJPEG encoder and thumbnails made from the fixture images.

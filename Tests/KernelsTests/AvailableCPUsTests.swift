@@ -1,5 +1,5 @@
 import Foundation
-import Kernels
+@testable import Kernels
 import XCTest
 
 /// The CPU count behind every default thread count: cgroup files parsed from fixture strings, and

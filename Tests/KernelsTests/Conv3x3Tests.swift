@@ -1,4 +1,4 @@
-import Kernels
+@testable import Kernels
 import XCTest
 
 final class Conv3x3Tests: XCTestCase {

@@ -1,4 +1,4 @@
-import Kernels
+@testable import Kernels
 import XCTest
 
 /// The SIMD depthwise kernel against `depthwiseReference` with channel counts that exercise the

@@ -1,4 +1,4 @@
-import Kernels
+@testable import Kernels
 import XCTest
 
 /// LAPACK's eigenpairs and the PCA built on them, against a plain cyclic Jacobi eigensolver.

@@ -1,4 +1,4 @@
-import Kernels
+@testable import Kernels
 import XCTest
 
 /// GEMM-backed 1x1 convolution (bias, residual, clamp fused) against a naive Double loop.

@@ -1,5 +1,5 @@
 import Foundation
-import MobileNet
+@testable import MobileNet
 import XCTest
 
 /// The Swift layer table against the weight shapes Keras builds for every width it ships.

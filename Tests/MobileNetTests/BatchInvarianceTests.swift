@@ -1,4 +1,4 @@
-import MobileNet
+@testable import MobileNet
 import XCTest
 
 /// The extraction cache stores embeddings computed in whatever batch an image happened to be in:

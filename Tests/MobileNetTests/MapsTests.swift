@@ -1,6 +1,6 @@
-import Formats
+@testable import Formats
 import Foundation
-import MobileNet
+@testable import MobileNet
 import XCTest
 
 /// block_16's maps (the input of Conv_1) that `extract --maps` caches: their shape, their independence

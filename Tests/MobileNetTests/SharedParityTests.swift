@@ -1,5 +1,5 @@
 import Foundation
-import MobileNet
+@testable import MobileNet
 import XCTest
 
 /// The real pretrained weights in ../shared, in all three layouts, against Keras's embeddings of

@@ -1,5 +1,5 @@
 import Foundation
-import MobileNet
+@testable import MobileNet
 import XCTest
 
 /// Every bad weights file gives its own one-line WeightsError naming the file; nothing crashes.

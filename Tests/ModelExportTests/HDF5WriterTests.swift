@@ -1,5 +1,5 @@
 import Foundation
-import HDF5
+@testable import HDF5
 import XCTest
 
 @testable import ModelExport

@@ -1,6 +1,6 @@
 import Foundation
-import HDF5
-import MobileNet
+@testable import HDF5
+@testable import MobileNet
 import XCTest
 import ZIPFoundation
 

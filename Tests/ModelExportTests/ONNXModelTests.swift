@@ -1,5 +1,5 @@
 import Foundation
-import MobileNet
+@testable import MobileNet
 import SwiftProtobuf
 import XCTest
 

@@ -1,6 +1,6 @@
 import Foundation
-import MobileNet
-import ModelExport
+@testable import MobileNet
+@testable import ModelExport
 import TestSupport
 import XCTest
 

@@ -2,7 +2,7 @@ import XCTest
 
 @testable import Report
 
-/// Leaderboard order and heatmap cells of `SweepContent(…runs:…)` on hand-made runs.
+/// Leaderboard rows and heatmap cells of `SweepContent(…runs:…)` on hand-made runs.
 final class SweepSummaryTests: XCTestCase {
     let axes = [
         SweepAxis(name: "optimizer", values: ["adam"]), SweepAxis(name: "lr", values: ["1e-3", "1e-2"]),
@@ -27,30 +27,34 @@ final class SweepSummaryTests: XCTestCase {
         return out
     }
 
-    func testLeaderboardRanksByAccuracyThenLossThenIDAndKeepsTheChosenRun() {
-        let r = runs(
-            { [1: 0.9, 2: 0.9, 3: 0.95, 4: nil, 5: 0.5, 6: 0.9, 7: .nan, 8: 0.1][$0]! },
-            loss: { $0 == 2 ? 0.3 : 0.5 })
-        let w = SweepContent(id: 1, createdAt: "", axes: axes, runs: r, chosen: 8, baselines: [], leaderboardRows: 4)
-        XCTAssertEqual(
-            w.leaderboard.map(\.runID), [3, 2, 1, 6, 8], "accuracy, then lower loss, then id; chosen appended")
+    func testLeaderboardKeepsTheSweepsOrderAndAppendsTheChosenRun() {
+        let r = runs { Double($0) / 10 }
+        let order = [3, 2, 1, 6, 5, 8, 4, 7].map { r[$0 - 1] }
+        let w = SweepContent(
+            id: 1, createdAt: "", axes: axes, runs: order, rankedBy: "val loss, then accuracy", chosen: 8,
+            baselines: [], leaderboardRows: 4)
+        XCTAssertEqual(w.leaderboard.map(\.runID), [3, 2, 1, 6, 8], "the top 4 as given, then the chosen run")
         XCTAssertEqual(w.leaderboard.map(\.rank), [1, 2, 3, 4, 6])
         XCTAssertEqual(w.settingNames, ["lr", "epochs", "batch size"], "single-value optimizer left out")
         XCTAssertEqual(w.leaderboard[0].settings, ["1e-3", "10", "16"])
-        XCTAssertEqual(w.rankedBy, "val accuracy, then val loss")
+        XCTAssertEqual(w.leaderboard[0].valAccuracy, 0.3)
+        XCTAssertEqual(w.rankedBy, "val loss, then accuracy")
+        XCTAssertEqual(w.runCount, 8)
     }
 
-    func testCrossValidationRanksByMeanFoldAccuracy() {
+    func testCrossValidatedRunsShowTheirMeanFoldAccuracy() {
         var r = runs { _ in 0.5 }
         r[6] = SweepRun(runID: 7, settings: r[6].settings, valAccuracy: 0.1, valLoss: 9, cv: (0.99, 0.1))
-        let w = SweepContent(id: 1, createdAt: "", axes: axes, runs: r, chosen: 7, baselines: [])
+        let w = SweepContent(
+            id: 1, createdAt: "", axes: axes, runs: [r[6]] + r.prefix(6), rankedBy: "mean cross-validation loss, then accuracy",
+            chosen: 7, baselines: [])
         XCTAssertEqual(w.leaderboard.first?.runID, 7)
         XCTAssertEqual(w.leaderboard.first?.cvAccuracy, 0.99)
-        XCTAssertEqual(w.rankedBy, "mean cross-validation accuracy, then loss")
+        XCTAssertEqual(w.leaderboard.first?.valAccuracy, 0.1)
     }
 
     func testHeatmapIsTheBestRunPerLearningRateAndEpochs() throws {
-        let w = SweepContent(id: 1, createdAt: "", axes: axes, runs: runs { Double($0) / 10 }, chosen: 1, baselines: [])
+        let w = SweepContent(id: 1, createdAt: "", axes: axes, runs: runs { Double($0) / 10 }, rankedBy: "", chosen: 1, baselines: [])
         guard case .shown(let h) = w.heatmap else { return XCTFail("no heatmap") }
         XCTAssertEqual(h.yName, "lr")
         XCTAssertEqual(h.xName, "epochs")
@@ -69,14 +73,14 @@ final class SweepSummaryTests: XCTestCase {
                 runID: Int64(i + 1), settings: ["1e-3", "5", ["16", "32", "64"][i % 3], ["0", "1e-4"][i / 3]],
                 valAccuracy: Double(i), valLoss: 1, cv: nil)
         }
-        let w = SweepContent(id: 1, createdAt: "", axes: flat, runs: r, chosen: 1, baselines: [])
+        let w = SweepContent(id: 1, createdAt: "", axes: flat, runs: r, rankedBy: "", chosen: 1, baselines: [])
         guard case .shown(let h) = w.heatmap else { return XCTFail("no heatmap") }
         XCTAssertEqual([h.yName, h.xName], ["batch size", "l2"])
         XCTAssertEqual(h.accuracy, [[0, 3], [1, 4], [2, 5]])
         let unscored = r.map {
             SweepRun(runID: $0.runID, settings: $0.settings, valAccuracy: nil, valLoss: nil, cv: nil)
         }
-        let none = SweepContent(id: 1, createdAt: "", axes: flat, runs: unscored, chosen: 1, baselines: [])
+        let none = SweepContent(id: 1, createdAt: "", axes: flat, runs: unscored, rankedBy: "", chosen: 1, baselines: [])
         guard case .empty = none.heatmap else { return XCTFail("runs without val accuracy give no heatmap") }
     }
 }

@@ -31,7 +31,7 @@ final class EvaluateCommandTests: XCTestCase {
 
     func testBaselineRunIsRefused() throws {
         let db = try makeHeadDatabase()
-        XCTAssertEqual(try runHeadTool(["sweep", "--db", db, "--lr", "0.01", "--epochs", "1"]).status, 0)
+        XCTAssertEqual(try runHeadTool(["sweep", "--db", db, "--lr", "0.01", "--epochs", "1", "--dropout", "0", "--no-refit"]).status, 0)
         assertOneLineError(try runHeadTool(["evaluate", "2", "--db", db]), contains: "run 2 is a nearest_centroid baseline of sweep 1")
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
-import Formats
+@testable import Formats
 import XCTest
-import Store
+@testable import Store
 
 /// `tlearn extract` run as a subprocess on trees built from fixtures/images with the tiny
 /// weights in fixtures/weights.

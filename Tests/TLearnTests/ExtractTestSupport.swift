@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import Store
+@testable import Store
 
 /// The repository root, from this file's path (tests must not depend on the working directory).
 let extractRepoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path

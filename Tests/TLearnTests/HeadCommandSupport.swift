@@ -1,5 +1,5 @@
 import Foundation
-import Store
+@testable import Store
 import XCTest
 
 /// Output of one run of the built `tlearn` (head command tests).

@@ -1,5 +1,5 @@
 import Foundation
-import Store
+@testable import Store
 import XCTest
 
 /// `tlearn extract --maps` as a subprocess on the fixture images with the tiny weights (alpha 0.35 at

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import Store
+@testable import Store
 
 final class MergeCommandTests: XCTestCase {
     func testShardsMergedEqualOneExtraction() throws {

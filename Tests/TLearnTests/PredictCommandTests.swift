@@ -1,5 +1,5 @@
 import Foundation
-import Store
+@testable import Store
 import XCTest
 
 /// predict and evaluate --images with the tiny seeded MobileNetV2 of fixtures/weights and the

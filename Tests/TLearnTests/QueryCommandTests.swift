@@ -1,6 +1,6 @@
 import TestSupport
 import Foundation
-import Store
+@testable import Store
 import XCTest
 
 final class QueryCommandTests: XCTestCase {

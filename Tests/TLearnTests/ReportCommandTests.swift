@@ -1,5 +1,5 @@
 import Foundation
-import Store
+@testable import Store
 import XCTest
 
 /// `tlearn report` on real databases: the 11 good fixture images extracted with the tiny weights,
@@ -30,7 +30,7 @@ final class ReportCommandTests: XCTestCase {
         XCTAssertEqual(extract.status, 0, extract.stderr)
         if sweep {
             let s = try runTlearn([
-                "sweep", "--db", db, "--lr", "1e-3,1e-2", "--epochs", "1,3", "--batch-size", "2,4", "--jobs", "1",
+                "sweep", "--db", db, "--lr", "1e-3,1e-2", "--epochs", "1,3", "--batch-size", "2,4", "--dropout", "0", "--jobs", "1",
             ])
             XCTAssertEqual(s.status, 0, s.stderr)
         }
@@ -144,8 +144,9 @@ final class ReportCommandTests: XCTestCase {
         let boardRuns = attributes(try element(html, tag: "table", dataTable: "leaderboard"), "data-run").compactMap(
             Int.init)
         XCTAssertEqual(Set(boardRuns), Set(sweepRuns.map { $0["id"] as! Int }))
-        let accuracies = boardRuns.map { id in sweepRuns.first { $0["id"] as? Int == id }!["val_accuracy"] as! Double }
-        XCTAssertEqual(accuracies, accuracies.sorted(by: >), "leaderboard by val accuracy")
+        let losses = boardRuns.map { id in sweepRuns.first { $0["id"] as? Int == id }!["val_loss"] as! Double }
+        XCTAssertEqual(losses, losses.sorted(), "leaderboard by val loss (sweep's default --select)")
+        XCTAssertTrue(html.contains("ranked by val loss, then accuracy"))
         XCTAssertEqual(boardRuns.first, refitOf, "the leaderboard ranks as the sweep did: the point it refit first")
 
         // Thumbnails: the misclassified files, least confident first, each a JPEG of the file's shape.

@@ -1,6 +1,6 @@
 import TestSupport
 import Foundation
-import Store
+@testable import Store
 import XCTest
 
 /// Runs every ```sql example of docs/sql.md exactly as written and checks its result.

@@ -1,11 +1,11 @@
 import Foundation
-import Store
+@testable import Store
 import XCTest
 
 final class SweepCommandTests: XCTestCase {
     func testGridPointEqualsSeparateTrainHeadBitForBit() throws {
         let db = try makeHeadDatabase(spread: 3)
-        let r = try runHeadTool(["sweep", "--db", db, "--json", "--lr", "0.003,0.03", "--epochs", "2,6", "--batch-size", "8,32", "--jobs", "2",
+        let r = try runHeadTool(["sweep", "--db", db, "--json", "--lr", "0.003,0.03", "--epochs", "2,6", "--batch-size", "8,32", "--dropout", "0", "--jobs", "2",
                                  "--no-refit"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let j = try headJSONObject(r.stdout)
@@ -31,7 +31,7 @@ final class SweepCommandTests: XCTestCase {
     /// (`best`), the only one with test metrics, for as many epochs as the chosen weights had.
     func testRefitTrainsTheChosenConfigOnTrainAndValAndOnlyItSeesTest() throws {
         let db = try makeHeadDatabase(spread: 3)
-        let r = try runHeadTool(["sweep", "--db", db, "--json", "--lr", "0.003,0.03", "--epochs", "2,6", "--early-stopping", "1"])
+        let r = try runHeadTool(["sweep", "--db", db, "--json", "--lr", "0.003,0.03", "--epochs", "2,6", "--dropout", "0", "--early-stopping", "1"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let j = try headJSONObject(r.stdout)
         let best = try XCTUnwrap(j["best"] as? [String: Any])
@@ -59,9 +59,9 @@ final class SweepCommandTests: XCTestCase {
 
     func testTableShowsLeaderboardBaselinesAndBest() throws {
         let db = try makeHeadDatabase()
-        let r = try runHeadTool(["sweep", "--db", db, "--lr", "0.01", "--epochs", "3", "--optimizer", "adam,sgd"])
+        let r = try runHeadTool(["sweep", "--db", db, "--lr", "0.01", "--epochs", "3", "--optimizer", "adam,sgd", "--dropout", "0"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("top 2 of 2 by val accuracy"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("top 2 of 2 by val loss, then accuracy:"), r.stdout)
         XCTAssertTrue(r.stdout.contains("nearest centroid (cosine)"))
         XCTAssertTrue(r.stdout.contains("5-NN (cosine)"))
         XCTAssertTrue(r.stdout.contains("best on validation: run"))
@@ -75,6 +75,26 @@ final class SweepCommandTests: XCTestCase {
         let cv = try XCTUnwrap(board.first?["cross_validation"] as? [String: Any])
         XCTAssertEqual((cv["accuracies"] as? [Double])?.count, 3)
         XCTAssertNotNil(cv["std_accuracy"] as? Double)
+    }
+
+    /// --select orders the leaderboard (and so picks the refit) by val loss (default) or accuracy,
+    /// and the JSON and the stored plan say which.
+    func testSelectRanksByLossOrAccuracy() throws {
+        let db = try makeHeadDatabase(spread: 1)
+        for (select, key, ascending) in [("loss", "val_loss", true), ("accuracy", "val_accuracy", false)] {
+            let args = ["sweep", "--db", db, "--json", "--lr", "0.001,0.01,0.1", "--epochs", "1,4", "--no-baselines"]
+            let r = try runHeadTool(args + (select == "loss" ? [] : ["--select", select]))
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let j = try headJSONObject(r.stdout)
+            XCTAssertEqual(j["ranked_by"] as? String, select)
+            let board = try XCTUnwrap(j["leaderboard"] as? [[String: Any]])
+            let values = board.map { $0[key] as! Double }
+            XCTAssertEqual(values, ascending ? values.sorted() : values.sorted(by: >), select)
+            XCTAssertEqual(j["chosen_run_id"] as? Int, board.first?["run_id"] as? Int)
+        }
+        let plans = try Database.open(db, readOnly: true).rows("SELECT json_extract(grid, '$.settings.select') FROM sweeps ORDER BY id")
+        XCTAssertEqual(plans.map { $0[0].string }, ["loss", "accuracy"])
+        assertOneLineError(try runHeadTool(["sweep", "--db", db, "--select", "f1"]), contains: "--select")
     }
 
     func testEmptyGridIsOneLine() throws {
@@ -96,7 +116,7 @@ final class SweepCommandTests: XCTestCase {
 final class SweepResumeCommandTests: XCTestCase {
     func testKilledSweepKeepsItsPointsAndTheSameCommandFinishesIt() throws {
         let db = try makeHeadDatabase(perClass: [60, 60, 60])
-        let args = ["sweep", "--db", db, "--lr", "0.001,0.002,0.003,0.004,0.005,0.006", "--epochs", "1000", "--batch-size", "4", "--jobs", "1"]
+        let args = ["sweep", "--db", db, "--lr", "0.001,0.002,0.003,0.004,0.005,0.006", "--epochs", "1000", "--batch-size", "4", "--dropout", "0", "--jobs", "1"]
         let process = Process()
         process.executableURL = productsDirectory().appendingPathComponent("tlearn")
         process.arguments = args

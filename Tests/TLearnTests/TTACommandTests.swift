@@ -1,5 +1,5 @@
 import Foundation
-import Store
+@testable import Store
 import XCTest
 
 /// Test-time flips in evaluate, sweep and predict, and the refusal without hflip vectors.
@@ -35,7 +35,7 @@ final class TTACommandTests: XCTestCase {
 
     func testSweepWithFlipsRecordsItAndRefusesWithoutThem() throws {
         let db = try makeHeadDatabase(dim: 8, hflip: true)
-        let r = try runHeadTool(["sweep", "--db", db, "--json", "--lr", "0.01,0.1", "--epochs", "2", "--tta", "--no-baselines"])
+        let r = try runHeadTool(["sweep", "--db", db, "--json", "--lr", "0.01,0.1", "--epochs", "2", "--dropout", "0", "--tta", "--no-baselines"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let best = try XCTUnwrap(try headJSONObject(r.stdout)["best"] as? [String: Any])
         XCTAssertEqual(best["tta"] as? Bool, true)

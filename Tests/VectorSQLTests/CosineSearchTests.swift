@@ -1,6 +1,6 @@
 import TestSupport
 import XCTest
-import Store
+@testable import Store
 @testable import VectorSQL
 
 final class CosineSearchTests: XCTestCase {

@@ -1,5 +1,5 @@
 import XCTest
-import Store
+@testable import Store
 import TestSupport
 @testable import VectorSQL
 

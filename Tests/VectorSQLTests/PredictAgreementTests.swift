@@ -1,5 +1,5 @@
-import Formats
-import Store
+@testable import Formats
+@testable import Store
 import TestSupport
 import XCTest
 @testable import VectorSQL

@@ -1,7 +1,7 @@
 import TestSupport
 import XCTest
 import CSQLite3
-import Store
+@testable import Store
 @testable import VectorSQL
 
 final class VectorFunctionTests: XCTestCase {
@@ -151,8 +151,8 @@ final class VectorFunctionTests: XCTestCase {
             """).map { "\($0[0].string!)/\($0[1].int!)" }
         XCTAssertEqual(registered, VectorSQL.functions.map { "\($0.name)/\($0.arguments)" }.sorted())
         let docs = try String(contentsOf: URL(fileURLWithPath: "\(#filePath)").deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("README.md"), encoding: .utf8)
-        for f in VectorSQL.functions { XCTAssertTrue(docs.contains("| `\(f.name)("), "README.md does not list \(f.name)") }
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("docs/sql.md"), encoding: .utf8)
+        for f in VectorSQL.functions { XCTAssertTrue(docs.contains("| `\(f.name)("), "docs/sql.md does not list \(f.name)") }
     }
 
     func testPureFunctionsAreDeterministicAndUsableInIndexes() throws {
