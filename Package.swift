@@ -39,8 +39,9 @@ let package = Package(
         // The on-disk formats (vector and maps BLOBs, stored models) and the function that applies a stored model.
         .target(name: "Formats", dependencies: ["Kernels"], swiftSettings: simd),
         // -O even in debug builds: SHA-256 of every image and weights file is 100x slower unoptimized.
-        .target(name: "Store", dependencies: ["CSQLite3", "CSHA256", "Formats"], resources: [.embedInCode("schema.sql")],
-                swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(
+            name: "Store", dependencies: ["CSQLite3", "CSHA256", "Formats"], resources: [.embedInCode("schema.sql")],
+            swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "VectorSQL", dependencies: ["CSQLite3", "Formats", "Store", "Kernels"], swiftSettings: simd),
         .target(name: "Head", dependencies: ["Kernels", "Formats", "Store"], swiftSettings: simd),
         .target(name: "Extraction", dependencies: ["Imaging", "MobileNet", "Store", "Formats"], swiftSettings: simd),
@@ -48,19 +49,25 @@ let package = Package(
         // `tlearn report`: renders one self-contained HTML page from plain values (no other module).
         .target(name: "Report"),
         // A whole classifier (backbone + head) as an ONNX model or a Keras 3 `.keras` archive.
-        .target(name: "ModelExport", dependencies: [
-            "MobileNet", "HDF5",
-            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-        ]),
-        .executableTarget(name: "tlearn", dependencies: [
-            "Imaging", "Kernels", "MobileNet", "Store", "VectorSQL", "Head", "Extraction", "Report", "ModelExport",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .executableTarget(name: "tlearn-bench", dependencies: [
-            "Imaging", "Kernels", "MobileNet", "Store", "Head", "Extraction", "VectorSQL",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], path: "Sources/tlearn-bench"),
+        .target(
+            name: "ModelExport",
+            dependencies: [
+                "MobileNet", "HDF5",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]),
+        .executableTarget(
+            name: "tlearn",
+            dependencies: [
+                "Imaging", "Kernels", "MobileNet", "Store", "VectorSQL", "Head", "Extraction", "Report", "ModelExport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "tlearn-bench",
+            dependencies: [
+                "Imaging", "Kernels", "MobileNet", "Store", "Head", "Extraction", "VectorSQL",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ], path: "Sources/tlearn-bench"),
 
         // Helpers shared by the test targets (seeded random numbers, the vector BLOB encoding).
         .target(name: "TestSupport", dependencies: ["Formats", "Store"], path: "Tests/TestSupport"),
@@ -71,11 +78,15 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "VectorSQLTests", dependencies: ["VectorSQL", "Formats", "Store", "TestSupport"]),
         .testTarget(name: "HeadTests", dependencies: ["Head", "Formats", "Store"]),
-        .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Formats", "Head", "Store", "Imaging", "MobileNet"]),
-        .testTarget(name: "ModelExportTests", dependencies: [
-            "ModelExport", "MobileNet", "HDF5", "TestSupport",
-            .product(name: "SwiftProtobuf", package: "swift-protobuf"), .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-        ]),
+        .testTarget(
+            name: "ExtractionTests", dependencies: ["Extraction", "Formats", "Head", "Store", "Imaging", "MobileNet"]),
+        .testTarget(
+            name: "ModelExportTests",
+            dependencies: [
+                "ModelExport", "MobileNet", "HDF5", "TestSupport",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]),
         .testTarget(name: "TLearnTests", dependencies: ["Formats", "Store", "TestSupport"], exclude: ["Snapshots"]),
         .testTarget(name: "ReportTests", dependencies: ["Report"]),
     ]

@@ -25,12 +25,15 @@ extension MobileNetV2: Embedder {
 public enum Backbone {
     /// Hashes the weights file (the key must change when the file does, whatever its name) and loads it.
     /// `preprocessing` is the preparer's identifier (`ImagingPreparer.identifier`).
-    public static func load(weights: String, inputSize: Int, preprocessing: String = Preprocessing.identifier) throws -> (BackboneKey, MobileNetV2) {
+    public static func load(weights: String, inputSize: Int, preprocessing: String = Preprocessing.identifier) throws
+        -> (BackboneKey, MobileNetV2)
+    {
         let sha = try SHA256.hexOfFile(weights)
         let net = try MobileNetV2(weightsAt: weights, inputSize: inputSize)
         let name = weights.split(separator: "/").last.map(String.init) ?? weights
-        let key = BackboneKey(weightsSHA256: sha, alpha: Double(net.alpha), inputSize: net.inputSize,
-                              preprocessing: preprocessing, dim: net.dim, weightsName: name)
+        let key = BackboneKey(
+            weightsSHA256: sha, alpha: Double(net.alpha), inputSize: net.inputSize,
+            preprocessing: preprocessing, dim: net.dim, weightsName: name)
         return (key, net)
     }
 }

@@ -28,7 +28,8 @@ extension Embedder {
 /// See `Embedder.makeWorker`: (inputs, count, outputs).
 public typealias EmbedWorker = (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) throws -> Void
 /// See `Embedder.makeMapWorker`: (inputs, count, outputs, maps).
-public typealias MapWorker = (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) throws -> Void
+public typealias MapWorker = (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)
+    throws -> Void
 
 /// Turns the bytes of one file into network inputs. One instance per worker thread.
 public protocol ImagePreparer {
@@ -37,7 +38,9 @@ public protocol ImagePreparer {
     mutating func sniff(_ prefix: [UInt8], size: Int, path: String) throws
     /// Decodes `bytes` and writes one size x size x 3 input per view, consecutively, into `output`;
     /// returns the decoded size (after EXIF orientation).
-    mutating func prepare(_ bytes: [UInt8], path: String, size: Int, views: [View], into output: UnsafeMutablePointer<Float>) throws -> (width: Int, height: Int)
+    mutating func prepare(
+        _ bytes: [UInt8], path: String, size: Int, views: [View], into output: UnsafeMutablePointer<Float>
+    ) throws -> (width: Int, height: Int)
 }
 
 /// An error that knows its `failures.reason` code (empty, unreadable, not_image, truncated, ...).

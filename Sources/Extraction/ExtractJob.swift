@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Store
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// One `tlearn extract`: where the images are, where the database is, and how to run.
 /// Shared by the command and the benchmark so both measure the same thing.
@@ -65,17 +66,24 @@ public struct ExtractJob {
         let (key, embedder) = try backbone()
         let store = try EmbeddingStore(path: db)
         if valPercent != nil || testPercent != nil {
-            try store.setPolicy(SplitPolicy(valPercent: valPercent ?? store.policy.valPercent, testPercent: testPercent ?? store.policy.testPercent))
+            try store.setPolicy(
+                SplitPolicy(
+                    valPercent: valPercent ?? store.policy.valPercent,
+                    testPercent: testPercent ?? store.policy.testPercent))
         }
         let id = try store.backboneID(key)
         if !scanned.looseFiles.isEmpty {
-            let names = scanned.looseFiles.prefix(3).joined(separator: ", ") + (scanned.looseFiles.count > 3 ? ", ..." : "")
-            warn("\(scanned.looseFiles.count) file\(scanned.looseFiles.count == 1 ? "" : "s") directly in \(root) skipped (\(names)): images go in class folders, \(root)/<label>/")
+            let names =
+                scanned.looseFiles.prefix(3).joined(separator: ", ") + (scanned.looseFiles.count > 3 ? ", ..." : "")
+            warn(
+                "\(scanned.looseFiles.count) file\(scanned.looseFiles.count == 1 ? "" : "s") directly in \(root) skipped (\(names)): images go in class folders, \(root)/<label>/"
+            )
         }
         if scanned.candidates.isEmpty && scanned.unusable.isEmpty {
             warn("no files found in \(manifest ?? root)")
         }
-        let extractor = Extractor(store: store, backbone: id, embedder: embedder, options: options, makePreparer: makePreparer)
+        let extractor = Extractor(
+            store: store, backbone: id, embedder: embedder, options: options, makePreparer: makePreparer)
         var shown = 0
         let limit = 20
         extractor.onProgress = { reporter.update($0) }
@@ -90,7 +98,9 @@ public struct ExtractJob {
             warn("\(shown - limit) more failures not shown: tlearn info --db \(db) --failures lists them all")
         }
         if summary.missing > 0 && !options.prune && !summary.interrupted {
-            warn("\(summary.missing) file\(summary.missing == 1 ? "" : "s") in the database no longer exist\(summary.missing == 1 ? "s" : "") under \(manifest ?? root); their rows stay until a run with --prune")
+            warn(
+                "\(summary.missing) file\(summary.missing == 1 ? "" : "s") in the database no longer exist\(summary.missing == 1 ? "s" : "") under \(manifest ?? root); their rows stay until a run with --prune"
+            )
         }
         return summary
     }

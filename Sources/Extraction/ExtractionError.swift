@@ -24,12 +24,13 @@ enum ExtractionError: Error, CustomStringConvertible, Equatable, FailureReason {
 
     public var description: String {
         switch self {
-        case let .unreadable(path, reason): "cannot read \(path): \(reason)"
-        case let .empty(path): "cannot decode \(path): the file is empty"
-        case let .tooLarge(path, bytes, limit): "cannot decode \(path): unsupported: file is \(bytes) bytes, more than the limit of \(limit)"
-        case let .badInput(message): message
-        case let .manifest(file, line, reason): "\(file):\(line): \(reason)"
-        case let .mapRange(path, view, value):
+        case .unreadable(let path, let reason): "cannot read \(path): \(reason)"
+        case .empty(let path): "cannot decode \(path): the file is empty"
+        case .tooLarge(let path, let bytes, let limit):
+            "cannot decode \(path): unsupported: file is \(bytes) bytes, more than the limit of \(limit)"
+        case .badInput(let message): message
+        case .manifest(let file, let line, let reason): "\(file):\(line): \(reason)"
+        case .mapRange(let path, let view, let value):
             "cannot store the \(view) maps of \(path): block_16's output holds \(value), beyond float16's range (+-65504); "
                 + "maps of these weights cannot be cached as float16: extract without --maps"
         }

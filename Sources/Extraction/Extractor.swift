@@ -78,10 +78,13 @@ final class Extractor<E: Embedder> {
     /// Called once per failed file, on the calling thread.
     var onFailure: ((_ path: String, _ reason: String, _ message: String) -> Void)?
 
-    public init(store: EmbeddingStore, backbone: Int64, embedder: E, options: ExtractionOptions,
-                makePreparer: @escaping @Sendable () -> any ImagePreparer) {
-        precondition(options.batchSize >= 1 && options.workers >= 1 && !options.views.isEmpty,
-                     "batch size \(options.batchSize), workers \(options.workers), views \(options.views)")
+    public init(
+        store: EmbeddingStore, backbone: Int64, embedder: E, options: ExtractionOptions,
+        makePreparer: @escaping @Sendable () -> any ImagePreparer
+    ) {
+        precondition(
+            options.batchSize >= 1 && options.workers >= 1 && !options.views.isEmpty,
+            "batch size \(options.batchSize), workers \(options.workers), views \(options.views)")
         precondition(!options.maps || embedder.backboneTop != nil, "Extractor: maps asked of an embedder that has none")
         self.store = store
         self.backbone = backbone
@@ -142,8 +145,9 @@ final class Extractor<E: Embedder> {
             let embed = embedder.makeWorker()
             let embedMaps = mapShape == nil ? nil : embedder.makeMapWorker()
             return { i in
-                FileWork.process(snapshot.candidates[i], known: snapshot.catalog[snapshot.candidates[i].path], views: views,
-                                 preparer: &preparer, buffers: buffers, embed: embed, embedMaps: embedMaps)
+                FileWork.process(
+                    snapshot.candidates[i], known: snapshot.catalog[snapshot.candidates[i].path], views: views,
+                    preparer: &preparer, buffers: buffers, embed: embed, embedMaps: embedMaps)
             }
         }
 
@@ -188,19 +192,19 @@ final class Extractor<E: Embedder> {
                 guard let outcome = queue.pop() else { break }
                 done += 1
                 switch outcome {
-                case let .cached(p, relabel):
+                case .cached(let p, let relabel):
                     summary.cached += 1
                     if let relabel {
                         pending.append(.relabel(path: p, label: relabel))
                         summary.relabeled += 1
                     }
-                case let .ready(r):
+                case .ready(let r):
                     batch.append(r)
                     rows += r.forwardRows
                     if rows >= options.batchSize { try flush() }
-                case let .backboneFailed(error):
+                case .backboneFailed(let error):
                     throw error
-                case let .failed(p, reason, message):
+                case .failed(let p, let reason, let message):
                     pending.append(.failure(path: p, reason: reason, message: message))
                     summary.failed[reason, default: 0] += 1
                     failedCount += 1
@@ -215,8 +219,10 @@ final class Extractor<E: Embedder> {
                 }
                 if let onProgress, (clock.now - lastReport) > .milliseconds(100) {
                     lastReport = clock.now
-                    onProgress(ExtractionProgress(done: done, total: summary.total, extracted: summary.extracted,
-                                                  cached: summary.cached, failed: failedCount, seconds: (clock.now - start).seconds))
+                    onProgress(
+                        ExtractionProgress(
+                            done: done, total: summary.total, extracted: summary.extracted,
+                            cached: summary.cached, failed: failedCount, seconds: (clock.now - start).seconds))
                 }
             }
             try flush()
@@ -228,8 +234,10 @@ final class Extractor<E: Embedder> {
         queue.join()
         if options.prune { try store.dropEmptyClasses() }
         summary.seconds = (clock.now - start).seconds
-        onProgress?(ExtractionProgress(done: done, total: summary.total, extracted: summary.extracted,
-                                       cached: summary.cached, failed: failedCount, seconds: summary.seconds))
+        onProgress?(
+            ExtractionProgress(
+                done: done, total: summary.total, extracted: summary.extracted,
+                cached: summary.cached, failed: failedCount, seconds: summary.seconds))
         return summary
     }
 
@@ -305,7 +313,9 @@ enum FileWork {
     static func read(_ file: String, preparer: inout any ImagePreparer) throws -> [UInt8] {
         let reader = try FileReader(file)
         if reader.size == 0 { throw ExtractionError.empty(path: file) }
-        if reader.size > maxFileBytes { throw ExtractionError.tooLarge(path: file, bytes: reader.size, limit: maxFileBytes) }
+        if reader.size > maxFileBytes {
+            throw ExtractionError.tooLarge(path: file, bytes: reader.size, limit: maxFileBytes)
+        }
         try preparer.sniff(try reader.prefix(sniffLength), size: reader.size, path: file)
         let bytes = try reader.all()
         if bytes.isEmpty { throw ExtractionError.empty(path: file) }
@@ -315,8 +325,10 @@ enum FileWork {
     /// One file, on a worker thread: read, sniff, hash, and decode and embed what the store lacks. With
     /// `embedMaps` (extracting maps), a view whose vector is stored but whose map is not runs again for the
     /// map alone: its vector comes out bit for bit the stored one and is not written again.
-    static func process(_ c: Candidate, known: CatalogEntry?, views: [View], preparer: inout any ImagePreparer,
-                        buffers: Buffers, embed: EmbedWorker, embedMaps: MapWorker? = nil) -> Outcome {
+    static func process(
+        _ c: Candidate, known: CatalogEntry?, views: [View], preparer: inout any ImagePreparer,
+        buffers: Buffers, embed: EmbedWorker, embedMaps: MapWorker? = nil
+    ) -> Outcome {
         let decoded: (record: ImageRecord, addOnly: Bool, relabel: Bool, views: [View])
         var vectorViews = views
         var mapViews = embedMaps == nil ? [] : views
@@ -334,7 +346,8 @@ enum FileWork {
                 if todo.isEmpty { return .cached(path: c.path, relabel: relabel ? c.label : nil) }
                 addOnly = true
             }
-            let (w, h) = try preparer.prepare(bytes, path: c.file, size: buffers.size, views: todo, into: buffers.inputs)
+            let (w, h) = try preparer.prepare(
+                bytes, path: c.file, size: buffers.size, views: todo, into: buffers.inputs)
             let record = ImageRecord(path: c.path, label: c.label, sha256: sha, bytes: bytes.count, width: w, height: h)
             decoded = (record, addOnly, relabel, todo)
         } catch let e as any FailureReason {
@@ -358,18 +371,27 @@ enum FileWork {
         var maps: [ViewMap] = []
         for (i, v) in decoded.views.enumerated() {
             if vectorViews.contains(v) {
-                vectors.append(ViewVector(view: v.rawValue, vector: Array(UnsafeBufferPointer(start: buffers.outputs + i * buffers.dim, count: buffers.dim))))
+                vectors.append(
+                    ViewVector(
+                        view: v.rawValue,
+                        vector: Array(UnsafeBufferPointer(start: buffers.outputs + i * buffers.dim, count: buffers.dim))
+                    ))
             }
             if mapViews.contains(v), let shape = buffers.mapShape, let all = buffers.maps {
                 let map = UnsafePointer(all + i * shape.count)
                 guard MapBlob.fits(map, count: shape.count) else {
-                    return .backboneFailed(ExtractionError.mapRange(path: c.file, view: v.rawValue, value: outOfRange(map, count: shape.count)))
+                    return .backboneFailed(
+                        ExtractionError.mapRange(
+                            path: c.file, view: v.rawValue, value: outOfRange(map, count: shape.count)))
                 }
                 maps.append(ViewMap(view: v.rawValue, blob: MapBlob.bytes(map, count: shape.count)))
             }
         }
-        return .ready(Ready(record: decoded.record, addOnly: decoded.addOnly, relabel: decoded.relabel, vectors: vectors, maps: maps,
-                            forwardRows: decoded.views.count, forwardSeconds: seconds))
+        return .ready(
+            Ready(
+                record: decoded.record, addOnly: decoded.addOnly, relabel: decoded.relabel, vectors: vectors,
+                maps: maps,
+                forwardRows: decoded.views.count, forwardSeconds: seconds))
     }
 
     /// The first value of a map that `MapBlob.fits` refuses (for the error message).
@@ -385,7 +407,9 @@ enum FileWork {
 
 /// Network inputs for one file, read and decoded exactly as an extraction does; `tlearn embed`
 /// uses it so its vectors equal the stored ones bit for bit.
-public func prepareFile(_ file: String, size: Int, views: [View], preparer: inout any ImagePreparer) throws -> (inputs: [Float], width: Int, height: Int) {
+public func prepareFile(_ file: String, size: Int, views: [View], preparer: inout any ImagePreparer) throws -> (
+    inputs: [Float], width: Int, height: Int
+) {
     let bytes = try FileWork.read(file, preparer: &preparer)
     var inputs = [Float](repeating: 0, count: views.count * size * size * 3)
     let (w, h) = try inputs.withUnsafeMutableBufferPointer {

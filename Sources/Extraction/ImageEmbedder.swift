@@ -43,9 +43,14 @@ public final class ImageEmbedder: @unchecked Sendable {
     /// Each file's vectors and/or maps (or the error that stopped it), in the order of `files`, on `threads`
     /// threads. Each thread reads, decodes and embeds its own files with its own network arena. Maps alone
     /// skip Conv_1 and the pooling; a map beyond float16's range fails its file (`ExtractionError.mapRange`).
-    public func embed(_ files: [String], views: [View] = [.orig], outputs: Outputs = .vectors, threads: Int) -> [Result<Embedded, Error>] {
+    public func embed(_ files: [String], views: [View] = [.orig], outputs: Outputs = .vectors, threads: Int) -> [Result<
+        Embedded, Error
+    >] {
         precondition(!views.isEmpty && !outputs.isEmpty, "ImageEmbedder.embed: no views or no outputs")
-        let size = net.inputSize, dim = net.dim, minSide = self.minSide, mapCount = net.mapShape.count
+        let size = net.inputSize
+        let dim = net.dim
+        let minSide = self.minSide
+        let mapCount = net.mapShape.count
         let results = Mutex<[Result<Embedded, Error>?]>(Array(repeating: nil, count: files.count))
         let next = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: max(1, min(threads, files.count))) { _ in
@@ -63,16 +68,23 @@ public final class ImageEmbedder: @unchecked Sendable {
                         output.withUnsafeMutableBufferPointer { out in
                             maps.withUnsafeMutableBufferPointer { m in
                                 switch (outputs.contains(.vectors), outputs.contains(.maps)) {
-                                case (true, true): worker.embed(x.baseAddress!, count: views.count, into: out.baseAddress!, maps: m.baseAddress!)
+                                case (true, true):
+                                    worker.embed(
+                                        x.baseAddress!, count: views.count, into: out.baseAddress!, maps: m.baseAddress!
+                                    )
                                 case (false, _): worker.maps(x.baseAddress!, count: views.count, into: m.baseAddress!)
-                                case (true, false): worker.embed(x.baseAddress!, count: views.count, into: out.baseAddress!)
+                                case (true, false):
+                                    worker.embed(x.baseAddress!, count: views.count, into: out.baseAddress!)
                                 }
                             }
                         }
                     }
-                    let vectors = outputs.contains(.vectors) ? (0..<views.count).map { Array(output[($0 * dim)..<(($0 + 1) * dim)]) } : []
+                    let vectors =
+                        outputs.contains(.vectors)
+                        ? (0..<views.count).map { Array(output[($0 * dim)..<(($0 + 1) * dim)]) } : []
                     let stored = outputs.contains(.maps) ? try Self.asStored(maps, views: views, file: files[i]) : []
-                    result = .success(Embedded(width: prepared.width, height: prepared.height, vectors: vectors, maps: stored))
+                    result = .success(
+                        Embedded(width: prepared.width, height: prepared.height, vectors: vectors, maps: stored))
                 } catch {
                     result = .failure(error)
                 }
@@ -91,7 +103,8 @@ extension ImageEmbedder {
             try views.indices.map { v in
                 let map = m.baseAddress! + v * count
                 guard MapBlob.fits(map, count: count) else {
-                    throw ExtractionError.mapRange(path: file, view: views[v].rawValue, value: FileWork.outOfRange(map, count: count))
+                    throw ExtractionError.mapRange(
+                        path: file, view: views[v].rawValue, value: FileWork.outOfRange(map, count: count))
                 }
                 return MapBlob.bytes(map, count: count).withUnsafeBytes { MapBlob.floats($0) }
             }
@@ -105,15 +118,21 @@ extension Backbone {
     /// the backbone's preprocessing: new images must be embedded as the stored ones were.
     public static func embedder(for backbone: BackboneInfo, weights: String) throws -> ImageEmbedder {
         guard let preparer = ImagingPreparer(identifier: backbone.preprocessing, inputSize: backbone.inputSize) else {
-            throw StoreError.invalid("backbone \(backbone.id) was made with preprocessing '\(backbone.preprocessing)', which this tlearn does not make")
+            throw StoreError.invalid(
+                "backbone \(backbone.id) was made with preprocessing '\(backbone.preprocessing)', which this tlearn does not make"
+            )
         }
-        let (key, net) = try load(weights: weights, inputSize: backbone.inputSize, preprocessing: backbone.preprocessing)
+        let (key, net) = try load(
+            weights: weights, inputSize: backbone.inputSize, preprocessing: backbone.preprocessing)
         guard key.weightsSHA256 == backbone.weightsSHA256 else {
-            throw StoreError.invalid("\(weights) is not the weights file of backbone \(backbone.id) (\(backbone.weightsName ?? "unnamed"), "
-                + "SHA-256 \(backbone.weightsSHA256.prefix(12))…): its SHA-256 is \(key.weightsSHA256.prefix(12))…, so its vectors would not compare with the stored ones")
+            throw StoreError.invalid(
+                "\(weights) is not the weights file of backbone \(backbone.id) (\(backbone.weightsName ?? "unnamed"), "
+                    + "SHA-256 \(backbone.weightsSHA256.prefix(12))…): its SHA-256 is \(key.weightsSHA256.prefix(12))…, so its vectors would not compare with the stored ones"
+            )
         }
         guard key.dim == backbone.dim else {
-            throw StoreError.invalid("\(weights) gives \(key.dim)-float embeddings; backbone \(backbone.id) has \(backbone.dim)")
+            throw StoreError.invalid(
+                "\(weights) gives \(key.dim)-float embeddings; backbone \(backbone.id) has \(backbone.dim)")
         }
         return ImageEmbedder(net: net, minSide: preparer.minSide)
     }

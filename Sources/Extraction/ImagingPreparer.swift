@@ -1,5 +1,5 @@
-import Store
 import Imaging
+import Store
 
 /// The real image path: TurboJPEG/libpng decode, Pillow-exact bilinear resize, `x/127.5 - 1`.
 /// Holds an `ImageDecoder`, so one per worker thread.
@@ -33,7 +33,9 @@ public struct ImagingPreparer: ImagePreparer {
         _ = try decoder.decode(prefix, path: path)
     }
 
-    public mutating func prepare(_ bytes: [UInt8], path: String, size: Int, views: [View], into output: UnsafeMutablePointer<Float>) throws -> (width: Int, height: Int) {
+    public mutating func prepare(
+        _ bytes: [UInt8], path: String, size: Int, views: [View], into output: UnsafeMutablePointer<Float>
+    ) throws -> (width: Int, height: Int) {
         let decoded = try decoder.decode(bytes, path: path, minSide: minSide)
         for (k, view) in views.enumerated() {
             preprocess(decoded.image, size: size, flip: view == .hflip, into: output + k * size * size * 3)

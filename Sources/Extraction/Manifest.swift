@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A `path,label` CSV naming the images of a dataset in any layout.
@@ -16,7 +16,10 @@ enum Manifest {
         do { bytes = try FileReader.readAll(csv) } catch {
             throw ExtractionError.badInput("cannot read manifest \(csv): \(reasonText(error))")
         }
-        guard let text = String(validating: bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes, as: UTF8.self) else {
+        guard
+            let text = String(
+                validating: bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes, as: UTF8.self)
+        else {
             throw ExtractionError.badInput("manifest \(csv) is not UTF-8 text")
         }
         var result = ScanResult()
@@ -28,16 +31,19 @@ enum Manifest {
             if fields.count == 1 && fields[0].isEmpty { continue }
             if index == 0, fields.map({ $0.lowercased() }) == ["path", "label"] { continue }
             guard fields.count == 2 else {
-                throw ExtractionError.manifest(file: csv, line: line, reason: "expected 2 fields (path,label), found \(fields.count)")
+                throw ExtractionError.manifest(
+                    file: csv, line: line, reason: "expected 2 fields (path,label), found \(fields.count)")
             }
             let label = fields[1]
             guard !label.isEmpty else { throw ExtractionError.manifest(file: csv, line: line, reason: "empty label") }
             guard let rel = normalize(fields[0], root: root) else {
-                throw ExtractionError.manifest(file: csv, line: line, reason: "path \(fields[0]) is empty or outside the dataset root \(root)")
+                throw ExtractionError.manifest(
+                    file: csv, line: line, reason: "path \(fields[0]) is empty or outside the dataset root \(root)")
             }
             if let previous = labels[rel] {
                 if previous != label {
-                    throw ExtractionError.manifest(file: csv, line: line, reason: "\(rel) is listed again with label \(label) (was \(previous))")
+                    throw ExtractionError.manifest(
+                        file: csv, line: line, reason: "\(rel) is listed again with label \(label) (was \(previous))")
                 }
                 continue
             }
@@ -133,6 +139,6 @@ enum Manifest {
 }
 
 func reasonText(_ error: Error) -> String {
-    if case let ExtractionError.unreadable(_, reason) = error { return reason }
+    if case ExtractionError.unreadable(_, let reason) = error { return reason }
     return "\(error)"
 }

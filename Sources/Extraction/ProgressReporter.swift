@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Shows extraction progress on stderr: a live bar on a terminal, a plain line every few seconds
@@ -43,7 +43,9 @@ public final class ProgressReporter {
             if p.done == p.total && lastLine < 0 { return }  // short runs: the summary says it all
             lastLine = p.seconds
             let percent = p.total > 0 ? 100 * p.done / p.total : 100
-            write("extract: \(p.done)/\(p.total) (\(percent)%), \(Self.rate(p)) images/s, ETA \(Self.eta(p)), extracted \(p.extracted), cached \(p.cached), failed \(p.failed)\n")
+            write(
+                "extract: \(p.done)/\(p.total) (\(percent)%), \(Self.rate(p)) images/s, ETA \(Self.eta(p)), extracted \(p.extracted), cached \(p.cached), failed \(p.failed)\n"
+            )
         }
     }
 
@@ -94,7 +96,8 @@ extension ExtractionSummary {
         var parts = ["extracted \(extracted)", "cached \(cached)"]
         var failedPart = "failed \(failedCount)"
         if failedCount > 0 {
-            failedPart += " (" + failed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"
+            failedPart +=
+                " (" + failed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"
         }
         parts.append(failedPart)
         parts.append("missing \(missing)")

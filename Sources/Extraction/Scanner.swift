@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A file that may be an image, with the label it would get.
@@ -79,7 +79,9 @@ public enum Scanner {
 
     static func skipped(_ name: String) -> Bool { name.hasPrefix(".") || junk.contains(name) }
 
-    private static func walk(_ folder: String, relative: String, label: String, into result: inout ScanResult, seen: inout Set<[UInt64]>) {
+    private static func walk(
+        _ folder: String, relative: String, label: String, into result: inout ScanResult, seen: inout Set<[UInt64]>
+    ) {
         let names: [String]
         do { names = try list(folder) } catch let e as Errno {
             result.unusable.append((relative, "cannot list folder \(folder): \(e.message)"))
@@ -94,7 +96,8 @@ public enum Scanner {
                 let reason = String(cString: strerror(errno))
                 var l = stat()
                 let dangling = lstat(full, &l) == 0 && l.st_mode & S_IFMT == S_IFLNK
-                result.unusable.append((rel, "cannot read \(full): \(dangling ? "symbolic link to a missing file" : reason)"))
+                result.unusable.append(
+                    (rel, "cannot read \(full): \(dangling ? "symbolic link to a missing file" : reason)"))
                 continue
             }
             switch s.st_mode & S_IFMT {

@@ -6,7 +6,9 @@ public struct VectorStats: Sendable, Equatable {
     public var nonzero: Int
 
     public init(_ v: [Float]) {
-        var sum: Float = 0, sq: Float = 0, hi = -Float.infinity
+        var sum: Float = 0
+        var sq: Float = 0
+        var hi = -Float.infinity
         var nz = 0
         for x in v {
             sum += x

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A mutex with one condition variable (pthread), for the producer/consumer queue.
@@ -54,27 +54,30 @@ final class WorkQueue<Result>: @unchecked Sendable {
     func start(workers: Int, makeWork: @escaping @Sendable () -> (Int) -> Result) {
         running = workers
         for _ in 0..<workers {
-            let box = Unmanaged.passRetained(ThreadBody { [self] in
-                let work = makeWork()
-                while let i = claim() {
-                    let r = work(i)
-                    if !push(r) { break }
-                }
-                monitor.locked {
-                    running -= 1
-                    monitor.broadcast()
-                }
-            })
+            let box = Unmanaged.passRetained(
+                ThreadBody { [self] in
+                    let work = makeWork()
+                    while let i = claim() {
+                        let r = work(i)
+                        if !push(r) { break }
+                    }
+                    monitor.locked {
+                        running -= 1
+                        monitor.broadcast()
+                    }
+                })
             var thread = pthread_t()
-            let rc = pthread_create(&thread, nil, { raw in
-                #if canImport(Darwin)
-                let body = Unmanaged<ThreadBody>.fromOpaque(raw).takeRetainedValue()
-                #else
-                let body = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
-                #endif
-                body.run()
-                return nil
-            }, box.toOpaque())
+            let rc = pthread_create(
+                &thread, nil,
+                { raw in
+                    #if canImport(Darwin)
+                        let body = Unmanaged<ThreadBody>.fromOpaque(raw).takeRetainedValue()
+                    #else
+                        let body = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
+                    #endif
+                    body.run()
+                    return nil
+                }, box.toOpaque())
             if rc != 0 {
                 // No thread: run nothing for it, but do not wait for it either.
                 box.release()

@@ -33,7 +33,10 @@ public enum MapBlob {
     public static func bytes(_ values: UnsafePointer<Float>, count: Int) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: count * stride) { out, initialized in
             let raw = UnsafeMutableRawBufferPointer(out)
-            for i in 0..<count { raw.storeBytes(of: Float16(values[i]).bitPattern.littleEndian, toByteOffset: stride * i, as: UInt16.self) }
+            for i in 0..<count {
+                raw.storeBytes(
+                    of: Float16(values[i]).bitPattern.littleEndian, toByteOffset: stride * i, as: UInt16.self)
+            }
             initialized = count * stride
         }
     }
@@ -47,7 +50,9 @@ public enum MapBlob {
     /// Decodes the BLOB `raw` (raw.count / 2 values, any alignment) into float32 `output`.
     public static func copy(_ raw: UnsafeRawBufferPointer, into output: UnsafeMutablePointer<Float>) {
         for i in 0..<(raw.count / stride) {
-            output[i] = Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: stride * i, as: UInt16.self))))
+            output[i] = Float(
+                Float16(
+                    bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: stride * i, as: UInt16.self))))
         }
     }
 

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Kernels
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A classifier as a run stores it (`runs.head`, with `runs.classes`, `runs.dim` and the config's
 /// model kind and map shape), and the one function that applies it: `tlearn predict`, `evaluate`,
@@ -37,12 +38,15 @@ public struct StoredModel: Sendable, Equatable {
     }
 
     /// Checks the shapes (a kind that reads maps needs `map`, one that does not must not have one).
-    public init(kind: ModelKind, classes: [String], dim: Int, map: MapShape? = nil, parameters: [Float]) throws(FormatError) {
+    public init(kind: ModelKind, classes: [String], dim: Int, map: MapShape? = nil, parameters: [Float])
+        throws(FormatError)
+    {
         try Self.checkShape(kind: kind, classes: classes, dim: dim, map: map)
         let expected = Self.parameterCount(classes: classes.count, dim: dim, map: map)
         guard parameters.count == expected else {
-            throw FormatError("\(parameters.count) parameters for a \(kind.rawValue) model of dim \(dim), \(classes.count) classes"
-                + (map.map { " and \($0) maps" } ?? "") + "; expected \(expected)")
+            throw FormatError(
+                "\(parameters.count) parameters for a \(kind.rawValue) model of dim \(dim), \(classes.count) classes"
+                    + (map.map { " and \($0) maps" } ?? "") + "; expected \(expected)")
         }
         self.kind = kind
         self.classes = classes
@@ -54,25 +58,32 @@ public struct StoredModel: Sendable, Equatable {
     }
 
     /// Reads a `runs.head` BLOB.
-    public init(kind: ModelKind, classes: [String], dim: Int, map: MapShape? = nil, blob: UnsafeRawBufferPointer) throws(FormatError) {
+    public init(kind: ModelKind, classes: [String], dim: Int, map: MapShape? = nil, blob: UnsafeRawBufferPointer)
+        throws(FormatError)
+    {
         try Self.checkShape(kind: kind, classes: classes, dim: dim, map: map)
         let expected = Self.parameterCount(classes: classes.count, dim: dim, map: map)
         guard blob.count == VectorBlob.stride * expected else {
-            throw FormatError("the head BLOB is \(blob.count) bytes; a \(kind.rawValue) model of dim \(dim) and \(classes.count) classes"
-                + (map.map { " reading \($0) maps" } ?? "") + " needs \(VectorBlob.stride * expected)")
+            throw FormatError(
+                "the head BLOB is \(blob.count) bytes; a \(kind.rawValue) model of dim \(dim) and \(classes.count) classes"
+                    + (map.map { " reading \($0) maps" } ?? "") + " needs \(VectorBlob.stride * expected)")
         }
         try self.init(kind: kind, classes: classes, dim: dim, map: map, parameters: VectorBlob.floats(blob))
     }
 
     /// Throws unless a model of `kind` can have these classes, dim and maps (bounds keep sizes from overflowing).
     private static func checkShape(kind: ModelKind, classes: [String], dim: Int, map: MapShape?) throws(FormatError) {
-        guard kind != .knn else { throw FormatError("a knn baseline stores no parameters: it cannot predict from a vector") }
+        guard kind != .knn else {
+            throw FormatError("a knn baseline stores no parameters: it cannot predict from a vector")
+        }
         guard !classes.isEmpty else { throw FormatError("the class list is empty") }
         guard dim > 0 && dim < 1 << 24 else { throw FormatError("dim is \(dim)") }
         if kind.readsMaps {
             guard let map else { throw FormatError("a \(kind.rawValue) model needs the shape of its maps") }
             let sides = [map.height, map.width, map.channels]
-            guard sides.allSatisfy({ (1..<(1 << 16)).contains($0) }) else { throw FormatError("maps of shape \(sides) are not a feature map") }
+            guard sides.allSatisfy({ (1..<(1 << 16)).contains($0) }) else {
+                throw FormatError("maps of shape \(sides) are not a feature map")
+            }
         } else if map != nil {
             throw FormatError("a \(kind.rawValue) model reads vectors, not maps")
         }
@@ -90,7 +101,8 @@ public struct StoredModel: Sendable, Equatable {
 
     /// The Dense layer: W (dim x classes, row-major) and b.
     public var dense: (weights: ArraySlice<Float>, bias: ArraySlice<Float>) {
-        let w = denseOffset, b = w + dim * classCount
+        let w = denseOffset
+        let b = w + dim * classCount
         return (parameters[w..<b], parameters[b...])
     }
 
@@ -100,14 +112,17 @@ public struct StoredModel: Sendable, Equatable {
     /// Dense sums run in Double over exact float products, in input order, so the result depends on the
     /// input alone. A finetune model's top is the backbone's own code path (one image's Conv_1 GEMM with
     /// single-threaded BLAS, ReLU6, pooling): with the backbone's Conv_1 it gives its embedding bit for bit.
-    public func logits(_ input: UnsafePointer<Float>, into logits: UnsafeMutablePointer<Double>,
-                       scratch: UnsafeMutablePointer<Float>) {
+    public func logits(
+        _ input: UnsafePointer<Float>, into logits: UnsafeMutablePointer<Double>,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
         if let map {
             let pooled = scratch + map.pixels * dim
             parameters.withUnsafeBufferPointer { p in
                 if BLASThreads.current != 1 { BLASThreads.set(1) }
-                pointwise(input, weights: p.baseAddress!, bias: p.baseAddress! + map.channels * dim, scratch,
-                          pixels: map.pixels, inChannels: map.channels, outChannels: dim, clamp: .relu6)
+                pointwise(
+                    input, weights: p.baseAddress!, bias: p.baseAddress! + map.channels * dim, scratch,
+                    pixels: map.pixels, inChannels: map.channels, outChannels: dim, clamp: .relu6)
             }
             globalAveragePool(scratch, pixels: map.pixels, channels: dim, into: pooled)
             denseLogits(UnsafePointer(pooled), into: logits)
@@ -136,7 +151,8 @@ public struct StoredModel: Sendable, Equatable {
 
     /// Logits of `count` inputs (count x inputCount floats, row-major): count x classCount values.
     public func logits(_ inputs: UnsafePointer<Float>, count: Int) -> [Double] {
-        let c = classCount, n = inputCount
+        let c = classCount
+        let n = inputCount
         var scratch = [Float](repeating: 0, count: max(scratchCount, 1))
         return [Double](unsafeUninitializedCapacity: count * c) { out, initialized in
             scratch.withUnsafeMutableBufferPointer { s in
@@ -158,13 +174,17 @@ public struct StoredModel: Sendable, Equatable {
 
     /// Probabilities of the inputs in `x` (a whole number of inputs).
     public func probabilities(_ x: [Float]) -> [Double] {
-        precondition(x.count % inputCount == 0, "StoredModel: \(x.count) floats is not a whole number of \(inputCount)-float inputs")
+        precondition(
+            x.count % inputCount == 0,
+            "StoredModel: \(x.count) floats is not a whole number of \(inputCount)-float inputs")
         return x.withUnsafeBufferPointer { probabilities($0.baseAddress!, count: x.count / inputCount) }
     }
 
     /// Logits of the inputs in `x` (a whole number of inputs).
     public func logits(_ x: [Float]) -> [Double] {
-        precondition(x.count % inputCount == 0, "StoredModel: \(x.count) floats is not a whole number of \(inputCount)-float inputs")
+        precondition(
+            x.count % inputCount == 0,
+            "StoredModel: \(x.count) floats is not a whole number of \(inputCount)-float inputs")
         return x.withUnsafeBufferPointer { logits($0.baseAddress!, count: x.count / inputCount) }
     }
 

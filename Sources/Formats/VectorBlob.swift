@@ -12,7 +12,9 @@ public enum VectorBlob {
     public static func bytes(_ values: some Collection<Float>) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: values.count * stride)
         out.withUnsafeMutableBytes { raw in
-            for (i, v) in values.enumerated() { raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: stride * i, as: UInt32.self) }
+            for (i, v) in values.enumerated() {
+                raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: stride * i, as: UInt32.self)
+            }
         }
         return out
     }
@@ -20,9 +22,9 @@ public enum VectorBlob {
     /// Calls `body` with the BLOB bytes of `values`, without a copy on a little-endian host.
     public static func withBytes<R>(_ values: [Float], _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         #if _endian(little)
-        return try values.withUnsafeBytes(body)
+            return try values.withUnsafeBytes(body)
         #else
-        return try bytes(values).withUnsafeBytes(body)
+            return try bytes(values).withUnsafeBytes(body)
         #endif
     }
 
@@ -39,9 +41,9 @@ public enum VectorBlob {
         let n = raw.count / stride
         guard n > 0, let base = raw.baseAddress else { return }
         #if _endian(little)
-        UnsafeMutableRawPointer(output).copyMemory(from: base, byteCount: n * stride)
+            UnsafeMutableRawPointer(output).copyMemory(from: base, byteCount: n * stride)
         #else
-        for i in 0..<n { output[i] = Vector(raw)[i] }
+            for i in 0..<n { output[i] = Vector(raw)[i] }
         #endif
     }
 }
@@ -62,7 +64,9 @@ public struct Vector {
     /// Value `i`, read unaligned.
     @inline(__always)
     public subscript(i: Int) -> Float {
-        Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: VectorBlob.stride * i, as: UInt32.self)))
+        Float(
+            bitPattern: UInt32(
+                littleEndian: bytes.loadUnaligned(fromByteOffset: VectorBlob.stride * i, as: UInt32.self)))
     }
 
     /// The values as an array.

@@ -9,9 +9,9 @@ public enum HDF5Error: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .unreadable(file, reason): "cannot read \(file): \(reason)"
-        case let .notHDF5(file): "\(file) is not an HDF5 file"
-        case let .invalid(file, reason): "\(file): \(reason)"
+        case .unreadable(let file, let reason): "cannot read \(file): \(reason)"
+        case .notHDF5(let file): "\(file) is not an HDF5 file"
+        case .invalid(let file, let reason): "\(file): \(reason)"
         }
     }
 }
@@ -36,7 +36,8 @@ public final class HDF5File {
         H5Eset_auto2(tl_H5E_DEFAULT(), nil, nil)  // errors come back as WeightsError, not on stderr
         let id = H5Fopen(path, tl_H5F_ACC_RDONLY(), tl_H5P_DEFAULT())
         guard id >= 0 else {
-            throw HDF5Error.unreadable(file: path, reason: "HDF5 cannot open it (\(HDF5File.lastError())); truncated or damaged?")
+            throw HDF5Error.unreadable(
+                file: path, reason: "HDF5 cannot open it (\(HDF5File.lastError())); truncated or damaged?")
         }
         self.id = id
     }
@@ -68,12 +69,14 @@ public final class HDF5File {
     static func lastError() -> String {
         var messages: [String] = []
         withUnsafeMutablePointer(to: &messages) { pointer in
-            _ = H5Ewalk2(tl_H5E_DEFAULT(), H5E_WALK_UPWARD, { _, error, data in
-                if let text = error?.pointee.desc, let data {
-                    data.assumingMemoryBound(to: [String].self).pointee.append(String(cString: text))
-                }
-                return 0
-            }, pointer)
+            _ = H5Ewalk2(
+                tl_H5E_DEFAULT(), H5E_WALK_UPWARD,
+                { _, error, data in
+                    if let text = error?.pointee.desc, let data {
+                        data.assumingMemoryBound(to: [String].self).pointee.append(String(cString: text))
+                    }
+                    return 0
+                }, pointer)
         }
         H5Eclear2(tl_H5E_DEFAULT())
         return messages.first ?? "unknown HDF5 error"
@@ -92,22 +95,28 @@ public final class HDF5File {
     /// Every dataset below `group` (absolute), as absolute paths, in name order.
     public func datasets(under group: String) throws -> [String] {
         let g = H5Gopen2(id, group, tl_H5P_DEFAULT())
-        guard g >= 0 else { throw HDF5Error.invalid(file: path, reason: "cannot open group \(group): \(HDF5File.lastError())") }
+        guard g >= 0 else {
+            throw HDF5Error.invalid(file: path, reason: "cannot open group \(group): \(HDF5File.lastError())")
+        }
         defer { H5Gclose(g) }
         var found: [String] = []
         let rc = withUnsafeMutablePointer(to: &found) { pointer in
-            H5Lvisit(g, H5_INDEX_NAME, H5_ITER_INC, { group, name, info, data in
-                guard let name, let data, info?.pointee.type == H5L_TYPE_HARD else { return 0 }
-                let object = H5Oopen(group, name, tl_H5P_DEFAULT())
-                guard object >= 0 else { return 0 }
-                if H5Iget_type(object) == H5I_DATASET {
-                    data.assumingMemoryBound(to: [String].self).pointee.append(String(cString: name))
-                }
-                H5Oclose(object)
-                return 0
-            }, pointer)
+            H5Lvisit(
+                g, H5_INDEX_NAME, H5_ITER_INC,
+                { group, name, info, data in
+                    guard let name, let data, info?.pointee.type == H5L_TYPE_HARD else { return 0 }
+                    let object = H5Oopen(group, name, tl_H5P_DEFAULT())
+                    guard object >= 0 else { return 0 }
+                    if H5Iget_type(object) == H5I_DATASET {
+                        data.assumingMemoryBound(to: [String].self).pointee.append(String(cString: name))
+                    }
+                    H5Oclose(object)
+                    return 0
+                }, pointer)
         }
-        guard rc >= 0 else { throw HDF5Error.invalid(file: path, reason: "cannot list \(group): \(HDF5File.lastError())") }
+        guard rc >= 0 else {
+            throw HDF5Error.invalid(file: path, reason: "cannot list \(group): \(HDF5File.lastError())")
+        }
         let base = group.hasSuffix("/") ? group : group + "/"
         return found.map { base + $0 }
     }
@@ -157,7 +166,10 @@ public final class HDF5File {
     /// A dataset's shape; nil when `name` is not a readable dataset.
     public func shape(of name: String) -> [Int]? {
         let ds = H5Dopen2(id, name, tl_H5P_DEFAULT())
-        guard ds >= 0 else { H5Eclear2(tl_H5E_DEFAULT()); return nil }
+        guard ds >= 0 else {
+            H5Eclear2(tl_H5E_DEFAULT())
+            return nil
+        }
         defer { H5Dclose(ds) }
         let space = H5Dget_space(ds)
         guard space >= 0 else { return nil }

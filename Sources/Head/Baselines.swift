@@ -18,11 +18,13 @@ public struct BaselineResult: Sendable {
 /// Nearest centroid by cosine: each class is the mean of its training vectors.
 func nearestCentroidBaseline(_ data: TrainingData, threads: Int = 1) -> BaselineResult {
     let start = ContinuousClock.now
-    let d = data.dim, c = data.classes.count
+    let d = data.dim
+    let c = data.classes.count
     var sums = [Double](repeating: 0, count: c * d)
     var counts = [Int](repeating: 0, count: c)
     for r in 0..<data.train.rows {
-        let y = Int(data.train.labels[r]), x = data.train.row(r)
+        let y = Int(data.train.labels[r])
+        let x = data.train.row(r)
         counts[y] += 1
         for j in 0..<d { sums[y * d + j] += Double(x[j]) }
     }
@@ -35,12 +37,16 @@ func nearestCentroidBaseline(_ data: TrainingData, threads: Int = 1) -> Baseline
     }
     let model = try! StoredModel(kind: .nearestCentroid, classes: data.classes, dim: d, parameters: w)
     func metrics(_ m: LabeledMatrix) -> SplitMetrics? {
-        m.rows == 0 ? nil : SplitMetrics(labels: m.labels, predicted: model.predictions(model.logits(m, threads: threads)),
-                                         classes: data.classes, loss: nil)
+        m.rows == 0
+            ? nil
+            : SplitMetrics(
+                labels: m.labels, predicted: model.predictions(model.logits(m, threads: threads)),
+                classes: data.classes, loss: nil)
     }
-    return BaselineResult(config: BaselineConfig(model: .nearestCentroid, metric: "cosine", k: nil), classes: data.classes,
-                          dim: d, centroids: w, val: metrics(data.val), test: metrics(data.test),
-                          seconds: Double((ContinuousClock.now - start) / .seconds(1)))
+    return BaselineResult(
+        config: BaselineConfig(model: .nearestCentroid, metric: "cosine", k: nil), classes: data.classes,
+        dim: d, centroids: w, val: metrics(data.val), test: metrics(data.test),
+        seconds: Double((ContinuousClock.now - start) / .seconds(1)))
 }
 
 /// At most this many val (and test) images are scored by the k-NN baseline: each one is compared
@@ -62,21 +68,26 @@ func knnBaseline(_ data: TrainingData, k: Int = 5, threads: Int = 1) -> Baseline
             var order = Array(0..<m.rows)
             rng.shuffle(&order)
             let keep = order.prefix(knnBaselineQueryLimit).sorted()
-            q = LabeledMatrix(source: m.source, sourceRows: keep.map { m.sourceRows[$0] }, labels: keep.map { m.labels[$0] })
+            q = LabeledMatrix(
+                source: m.source, sourceRows: keep.map { m.sourceRows[$0] }, labels: keep.map { m.labels[$0] })
         }
-        let predicted = nearestNeighbourVotes(q, train: data.train, k: kk, classes: data.classes.count, threads: threads)
+        let predicted = nearestNeighbourVotes(
+            q, train: data.train, k: kk, classes: data.classes.count, threads: threads)
         return SplitMetrics(labels: q.labels, predicted: predicted, classes: data.classes, loss: nil)
     }
-    return BaselineResult(config: BaselineConfig(model: .knn, metric: "cosine", k: kk), classes: data.classes, dim: data.dim,
-                          centroids: [], val: metrics(data.val), test: metrics(data.test),
-                          seconds: Double((ContinuousClock.now - start) / .seconds(1)))
+    return BaselineResult(
+        config: BaselineConfig(model: .knn, metric: "cosine", k: kk), classes: data.classes, dim: data.dim,
+        centroids: [], val: metrics(data.val), test: metrics(data.test),
+        seconds: Double((ContinuousClock.now - start) / .seconds(1)))
 }
 
 /// The k-NN vote of each query row among the training rows. Queries go in blocks of `queryBlock`
 /// (gathered), training rows in blocks of `trainBlock` (gathered), one GEMM per pair of blocks, each
 /// thread holding one block pair and its similarities: memory does not grow with the data.
-func nearestNeighbourVotes(_ queries: LabeledMatrix, train: LabeledMatrix, k: Int, classes: Int, threads: Int,
-                           queryBlock: Int = 512, trainBlock: Int = 4096) -> [Int32] {
+func nearestNeighbourVotes(
+    _ queries: LabeledMatrix, train: LabeledMatrix, k: Int, classes: Int, threads: Int,
+    queryBlock: Int = 512, trainBlock: Int = 4096
+) -> [Int32] {
     let d = train.width
     func inverseNorms(_ m: LabeledMatrix) -> [Float] {
         (0..<m.rows).map { r in
@@ -86,16 +97,19 @@ func nearestNeighbourVotes(_ queries: LabeledMatrix, train: LabeledMatrix, k: In
             return s > 0 ? 1 / s.squareRoot() : 0
         }
     }
-    let qInv = inverseNorms(queries), tInv = inverseNorms(train)
+    let qInv = inverseNorms(queries)
+    let tInv = inverseNorms(train)
     var predicted = [Int32](repeating: 0, count: queries.rows)
     let blocks = (queries.rows + queryBlock - 1) / queryBlock
     predicted.withUnsafeMutableBufferPointer { out in
         let result = UncheckedLabels(out.baseAddress!)
         DispatchQueue.concurrentPerform(iterations: max(1, min(threads, blocks))) { worker in
-            let qBuffer = AlignedBuffer(count: queryBlock * d), tBuffer = AlignedBuffer(count: trainBlock * d)
+            let qBuffer = AlignedBuffer(count: queryBlock * d)
+            let tBuffer = AlignedBuffer(count: trainBlock * d)
             let sim = AlignedBuffer(count: queryBlock * trainBlock)
             for b in stride(from: worker, to: blocks, by: max(1, min(threads, blocks))) {
-                let q0 = b * queryBlock, qn = min(queryBlock, queries.rows - q0)
+                let q0 = b * queryBlock
+                let qn = min(queryBlock, queries.rows - q0)
                 for r in 0..<qn { (qBuffer.pointer + r * d).update(from: queries.row(q0 + r), count: d) }
                 // Each query's best k so far (similarity, training row), best first; ties to the lower row.
                 var top = [[(sim: Float, index: Int)]](repeating: [], count: qn)
@@ -104,7 +118,8 @@ func nearestNeighbourVotes(_ queries: LabeledMatrix, train: LabeledMatrix, k: In
                     for r in 0..<tn { (tBuffer.pointer + r * d).update(from: train.row(t0 + r), count: d) }
                     gemm(qBuffer.pointer, tBuffer.pointer, sim.pointer, m: qn, n: tn, k: d, transB: true)
                     for r in 0..<qn {
-                        let row = sim.pointer + r * tn, qi = qInv[q0 + r]
+                        let row = sim.pointer + r * tn
+                        let qi = qInv[q0 + r]
                         for i in 0..<tn {
                             let s = row[i] * qi * tInv[t0 + i]
                             if top[r].count == k, let last = top[r].last, !(s > last.sim) { continue }
@@ -115,14 +130,16 @@ func nearestNeighbourVotes(_ queries: LabeledMatrix, train: LabeledMatrix, k: In
                     }
                 }
                 for r in 0..<qn {
-                    var votes = [Int](repeating: 0, count: classes), total = [Float](repeating: 0, count: classes)
+                    var votes = [Int](repeating: 0, count: classes)
+                    var total = [Float](repeating: 0, count: classes)
                     for t in top[r] {
                         let y = Int(train.labels[t.index])
                         votes[y] += 1
                         total[y] += t.sim
                     }
                     var best = 0
-                    for j in 1..<classes where votes[j] > votes[best] || (votes[j] == votes[best] && total[j] > total[best]) { best = j }
+                    for j in 1..<classes
+                    where votes[j] > votes[best] || (votes[j] == votes[best] && total[j] > total[best]) { best = j }
                     result.pointer[q0 + r] = Int32(best)
                 }
             }

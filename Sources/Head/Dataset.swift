@@ -60,14 +60,16 @@ public struct EmbeddingSet: Sendable {
 
     /// The backbones with vectors in `db`, by id.
     public static func backbones(in db: Connection) throws -> [BackboneSummary] {
-        let rows = try db.rows("""
+        let rows = try db.rows(
+            """
             SELECT b.id, b.dim, b.weights_name, b.input_size, b.preprocessing, count(*)
             FROM embeddings e JOIN backbones b ON b.id = e.backbone_id
             GROUP BY b.id ORDER BY b.id
             """)
         return rows.map { r in
-            BackboneSummary(id: r[0].int ?? 0, dim: Int(r[1].int ?? 0), weightsName: r[2].string,
-                            inputSize: Int(r[3].int ?? 0), preprocessing: r[4].string ?? "", vectors: Int(r[5].int ?? 0))
+            BackboneSummary(
+                id: r[0].int ?? 0, dim: Int(r[1].int ?? 0), weightsName: r[2].string,
+                inputSize: Int(r[3].int ?? 0), preprocessing: r[4].string ?? "", vectors: Int(r[5].int ?? 0))
         }
     }
 
@@ -75,35 +77,45 @@ public struct EmbeddingSet: Sendable {
     static func chooseBackbone(in db: Connection, requested: Int64?) throws -> BackboneSummary {
         let all = try backbones(in: db)
         if all.isEmpty {
-            throw HeadError.invalid("\(db.path) has no embeddings: run `tlearn extract --images DIR --weights FILE --db \(db.path)` first")
+            throw HeadError.invalid(
+                "\(db.path) has no embeddings: run `tlearn extract --images DIR --weights FILE --db \(db.path)` first")
         }
         if let requested {
             guard let b = all.first(where: { $0.id == requested }) else {
-                throw HeadError.invalid("\(db.path) has no vectors of backbone \(requested); it has: \(all.map(\.label).joined(separator: "; "))")
+                throw HeadError.invalid(
+                    "\(db.path) has no vectors of backbone \(requested); it has: \(all.map(\.label).joined(separator: "; "))"
+                )
             }
             return b
         }
         guard all.count == 1 else {
-            throw HeadError.invalid("\(db.path) holds vectors of \(all.count) backbones: \(all.map(\.label).joined(separator: "; ")); choose one with --backbone ID")
+            throw HeadError.invalid(
+                "\(db.path) holds vectors of \(all.count) backbones: \(all.map(\.label).joined(separator: "; ")); choose one with --backbone ID"
+            )
         }
         return all[0]
     }
 
     /// Loads every vector of `backbone` (or of the only backbone) with one query; with `maps`, its
     /// block_16 maps instead (decoded from float16), with the map shape and the backbone's Conv_1.
-    public static func load(from db: Connection, backbone requested: Int64? = nil, maps: Bool = false) throws -> EmbeddingSet {
+    public static func load(from db: Connection, backbone requested: Int64? = nil, maps: Bool = false) throws
+        -> EmbeddingSet
+    {
         let backbone = try chooseBackbone(in: db, requested: requested)
         let dim = backbone.dim
         guard dim > 0 else { throw HeadError.invalid("\(db.path): backbone \(backbone.id) has dim \(dim)") }
         if !maps, let set = try loadMapped(from: db, backbone: backbone) { return set }
-        var map: MapShape? = nil, top: [Float]? = nil
+        var map: MapShape? = nil
+        var top: [Float]? = nil
         var capacity = backbone.vectors
         if maps {
             guard let t = try BackboneTop.load(db, backbone: backbone.id) else {
-                throw HeadError.invalid("\(db.path) has no maps of backbone \(backbone.id): extract them with `tlearn extract --maps`")
+                throw HeadError.invalid(
+                    "\(db.path) has no maps of backbone \(backbone.id): extract them with `tlearn extract --maps`")
             }
             (map, top) = (t.map, t.kernel + t.bias)
-            capacity = Int(try db.scalar("SELECT count(*) FROM maps WHERE backbone_id = ?1", [.integer(backbone.id)])?.int ?? 0)
+            capacity = Int(
+                try db.scalar("SELECT count(*) FROM maps WHERE backbone_id = ?1", [.integer(backbone.id)])?.int ?? 0)
         }
         let width = map?.count ?? dim
         let bytes = map.map(MapBlob.byteCount) ?? VectorBlob.stride * dim
@@ -115,35 +127,54 @@ public struct EmbeddingSet: Sendable {
         // index instead yields the rows already in this order. The ORDER BY fixes the row order
         // whatever plan SQLite picks, so training data are in the same order on every database.
         let (table, column) = maps ? ("maps", "map") : ("embeddings", "vector")
-        let statement = try db.prepare("""
+        let statement = try db.prepare(
+            """
             SELECT e.image_id, i.split, c.name, e.view, i.path, e.\(column)
             FROM \(table) e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id
             WHERE +e.backbone_id = ?1 ORDER BY e.image_id, e.backbone_id, e.view
             """, [.integer(backbone.id)])
-        var classIndex: [String: Int32] = [:], names: [String] = [], rowClass: [Int32] = []
-        var imageIDs: [Int64] = [], partitions: [Split] = [], views: [View] = [], paths: [String] = []
+        var classIndex: [String: Int32] = [:]
+        var names: [String] = []
+        var rowClass: [Int32] = []
+        var imageIDs: [Int64] = []
+        var partitions: [Split] = []
+        var views: [View] = []
+        var paths: [String] = []
         var failure: HeadError? = nil
         let vectors = try FeatureMatrix(count: capacity, width: width) { buffer in
             var rows = 0
             while try statement.step() {
                 let path = statement.text(4) ?? ""
                 guard let partition = Split(rawValue: statement.text(1) ?? ""),
-                      let view = View(rawValue: statement.text(3) ?? "")
-                else { failure = .invalid("\(db.path): image \(path) has an unknown split or view"); break }
-                let blob = statement.blob(5)
-                guard blob.count == bytes else {
-                    failure = .invalid("\(db.path): the \(view.rawValue) \(what) of \(path) has \(blob.count) bytes, expected \(bytes)"
-                        + (map.map { " (\($0) float16)" } ?? " (\(dim) float32)"))
+                    let view = View(rawValue: statement.text(3) ?? "")
+                else {
+                    failure = .invalid("\(db.path): image \(path) has an unknown split or view")
                     break
                 }
-                guard rows < capacity else { failure = .invalid("\(db.path) changed while its \(what)s were read"); break }
-                if maps { MapBlob.copy(blob, into: buffer + rows * width) } else { VectorBlob.copy(blob, into: buffer + rows * width) }
+                let blob = statement.blob(5)
+                guard blob.count == bytes else {
+                    failure = .invalid(
+                        "\(db.path): the \(view.rawValue) \(what) of \(path) has \(blob.count) bytes, expected \(bytes)"
+                            + (map.map { " (\($0) float16)" } ?? " (\(dim) float32)"))
+                    break
+                }
+                guard rows < capacity else {
+                    failure = .invalid("\(db.path) changed while its \(what)s were read")
+                    break
+                }
+                if maps {
+                    MapBlob.copy(blob, into: buffer + rows * width)
+                } else {
+                    VectorBlob.copy(blob, into: buffer + rows * width)
+                }
                 rows += 1
                 imageIDs.append(statement.int(0))
                 partitions.append(partition)
                 // One string per class, not per row: a million rows share a hundred names.
                 let name = statement.text(2) ?? ""
-                if let k = classIndex[name] { rowClass.append(k) } else {
+                if let k = classIndex[name] {
+                    rowClass.append(k)
+                } else {
                     classIndex[name] = Int32(names.count)
                     rowClass.append(Int32(names.count))
                     names.append(name)
@@ -154,13 +185,17 @@ public struct EmbeddingSet: Sendable {
             return rows
         }
         if let failure { throw failure }
-        if maps && vectors.count == 0 { throw HeadError.invalid("\(db.path) has no maps of backbone \(backbone.id): extract them with `tlearn extract --maps`") }
+        if maps && vectors.count == 0 {
+            throw HeadError.invalid(
+                "\(db.path) has no maps of backbone \(backbone.id): extract them with `tlearn extract --maps`")
+        }
         let classes = names.sorted()
         let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
         let relabel = names.map { index[$0]! }
-        return EmbeddingSet(path: db.path, backbone: backbone, map: map, top: top, classes: classes, vectors: vectors,
-                            labels: rowClass.map { relabel[Int($0)] }, imageIDs: imageIDs, partitions: partitions,
-                            views: views, paths: paths)
+        return EmbeddingSet(
+            path: db.path, backbone: backbone, map: map, top: top, classes: classes, vectors: vectors,
+            labels: rowClass.map { relabel[Int($0)] }, imageIDs: imageIDs, partitions: partitions,
+            views: views, paths: paths)
     }
 }
 
@@ -174,38 +209,54 @@ extension EmbeddingSet {
         if began { try db.execute("BEGIN") }
         defer { if began { try? db.execute("COMMIT") } }
         var files: [View: MappedMatrix] = [:]
-        for name in try db.rows("SELECT DISTINCT view FROM embeddings WHERE backbone_id = ?1", [.integer(backbone.id)]).compactMap({ $0[0].string }) {
-            guard let view = View(rawValue: name), let m = try MatrixFile.open(db, database: db.path, backbone: backbone.id, view: name)
+        for name in try db.rows("SELECT DISTINCT view FROM embeddings WHERE backbone_id = ?1", [.integer(backbone.id)])
+            .compactMap({ $0[0].string })
+        {
+            guard let view = View(rawValue: name),
+                let m = try MatrixFile.open(db, database: db.path, backbone: backbone.id, view: name)
             else { return nil }
             files[view] = m
         }
         guard !files.isEmpty else { return nil }
         // `+e.backbone_id` makes SQLite scan the UNIQUE (image_id, backbone_id, view) index, which holds every
         // column used here and is in this order already.
-        let statement = try db.prepare("""
+        let statement = try db.prepare(
+            """
             SELECT e.image_id, e.view, i.split, c.name, i.path
             FROM embeddings e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id
             WHERE +e.backbone_id = ?1 ORDER BY e.image_id, e.backbone_id, e.view
             """, [.integer(backbone.id)])
         var cursor: [View: Int] = [:]
         var rows: [UnsafePointer<Float>] = []
-        var classIndex: [String: Int32] = [:], names: [String] = [], rowClass: [Int32] = []
-        var imageIDs: [Int64] = [], partitions: [Split] = [], views: [View] = [], paths: [String] = []
+        var classIndex: [String: Int32] = [:]
+        var names: [String] = []
+        var rowClass: [Int32] = []
+        var imageIDs: [Int64] = []
+        var partitions: [Split] = []
+        var views: [View] = []
+        var paths: [String] = []
         rows.reserveCapacity(backbone.vectors)
         while try statement.step() {
-            let image = statement.int(0), path = statement.text(4) ?? ""
-            guard let view = View(rawValue: statement.text(1) ?? ""), let partition = Split(rawValue: statement.text(2) ?? ""),
-                  let m = files[view] else { throw HeadError.invalid("\(db.path): image \(path) has an unknown split or view") }
+            let image = statement.int(0)
+            let path = statement.text(4) ?? ""
+            guard let view = View(rawValue: statement.text(1) ?? ""),
+                let partition = Split(rawValue: statement.text(2) ?? ""),
+                let m = files[view]
+            else { throw HeadError.invalid("\(db.path): image \(path) has an unknown split or view") }
             // Both in image-id order: walk the file's ids forward to this image.
             var r = cursor[view, default: 0]
             while r < m.count && m.imageIDs[r] < image { r += 1 }
-            guard r < m.count && m.imageIDs[r] == image else { throw HeadError.invalid("\(db.path) changed while its vectors were read") }
+            guard r < m.count && m.imageIDs[r] == image else {
+                throw HeadError.invalid("\(db.path) changed while its vectors were read")
+            }
             cursor[view] = r + 1
             rows.append(m.values + r * m.dim)
             imageIDs.append(image)
             partitions.append(partition)
             let name = statement.text(3) ?? ""
-            if let k = classIndex[name] { rowClass.append(k) } else {
+            if let k = classIndex[name] {
+                rowClass.append(k)
+            } else {
                 classIndex[name] = Int32(names.count)
                 rowClass.append(Int32(names.count))
                 names.append(name)
@@ -216,10 +267,11 @@ extension EmbeddingSet {
         let classes = names.sorted()
         let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
         let relabel = names.map { index[$0]! }
-        return EmbeddingSet(path: db.path, backbone: backbone, classes: classes,
-                            vectors: FeatureMatrix(width: backbone.dim, rows: rows, mapped: Array(files.values)),
-                            labels: rowClass.map { relabel[Int($0)] }, imageIDs: imageIDs, partitions: partitions,
-                            views: views, paths: paths)
+        return EmbeddingSet(
+            path: db.path, backbone: backbone, classes: classes,
+            vectors: FeatureMatrix(width: backbone.dim, rows: rows, mapped: Array(files.values)),
+            labels: rowClass.map { relabel[Int($0)] }, imageIDs: imageIDs, partitions: partitions,
+            views: views, paths: paths)
     }
 }
 
@@ -260,7 +312,8 @@ public final class FeatureMatrix: @unchecked Sendable {
 
     /// A copy of `values` (a whole number of `width`-float rows).
     public convenience init(_ values: [Float], width: Int) {
-        precondition(width > 0 && values.count % width == 0, "FeatureMatrix: \(values.count) floats are not rows of \(width)")
+        precondition(
+            width > 0 && values.count % width == 0, "FeatureMatrix: \(values.count) floats are not rows of \(width)")
         self.init(count: values.count / width, width: width) { base in
             values.withUnsafeBufferPointer { base.initialize(from: $0.baseAddress!, count: values.count) }
             return values.count / width
@@ -288,7 +341,8 @@ public struct LabeledMatrix: Sendable {
     public var rows: Int { labels.count }
 
     public init(source: FeatureMatrix, sourceRows: [Int], labels: [Int32]) {
-        precondition(sourceRows.count == labels.count, "LabeledMatrix: \(sourceRows.count) rows, \(labels.count) labels")
+        precondition(
+            sourceRows.count == labels.count, "LabeledMatrix: \(sourceRows.count) rows, \(labels.count) labels")
         self.source = source
         self.sourceRows = sourceRows
         self.labels = labels
@@ -296,7 +350,8 @@ public struct LabeledMatrix: Sendable {
 
     /// Rows of their own: row r of `x` is row r (tests and tools).
     public init(x: [Float], labels: [Int32], width: Int) {
-        precondition(x.count == labels.count * width, "LabeledMatrix: \(x.count) floats for \(labels.count) rows of \(width)")
+        precondition(
+            x.count == labels.count * width, "LabeledMatrix: \(x.count) floats for \(labels.count) rows of \(width)")
         self.init(source: FeatureMatrix(x, width: width), sourceRows: Array(labels.indices), labels: labels)
     }
 
@@ -331,10 +386,15 @@ public struct TrainingData: Sendable {
     public let valFlipped: LabeledMatrix?
     public let testFlipped: LabeledMatrix?
 
-    public init(classes: [String], dim: Int, map: MapShape? = nil, top: [Float]? = nil, train: LabeledMatrix, val: LabeledMatrix,
-                test: LabeledMatrix, valFlipped: LabeledMatrix? = nil, testFlipped: LabeledMatrix? = nil) {
+    public init(
+        classes: [String], dim: Int, map: MapShape? = nil, top: [Float]? = nil, train: LabeledMatrix,
+        val: LabeledMatrix,
+        test: LabeledMatrix, valFlipped: LabeledMatrix? = nil, testFlipped: LabeledMatrix? = nil
+    ) {
         let width = map?.count ?? dim
-        precondition([train, val, test].allSatisfy { $0.width == width }, "TrainingData: rows of \(train.width), \(val.width), \(test.width) floats, expected \(width)")
+        precondition(
+            [train, val, test].allSatisfy { $0.width == width },
+            "TrainingData: rows of \(train.width), \(val.width), \(test.width) floats, expected \(width)")
         self.classes = classes
         self.dim = dim
         self.map = map
@@ -355,14 +415,20 @@ extension EmbeddingSet {
     /// training rows. With `refit`, the val images train too (their `trainViews` rows) and val is
     /// empty. The val and test rows' hflip views, row for row, come along when every image has one.
     public func trainingData(trainViews: [View], refit: Bool = false) throws -> TrainingData {
-        let train = (0..<count).filter { (partitions[$0] == .train || (refit && partitions[$0] == .val)) && trainViews.contains(views[$0]) }
+        let train = (0..<count).filter {
+            (partitions[$0] == .train || (refit && partitions[$0] == .val)) && trainViews.contains(views[$0])
+        }
         for view in trainViews where !train.contains(where: { views[$0] == view }) {
-            throw HeadError.invalid("\(path): no \(view.rawValue) \(map == nil ? "vectors" : "maps") in the train split of backbone \(backbone.id); extract them first or drop \(view.rawValue) from --train-views")
+            throw HeadError.invalid(
+                "\(path): no \(view.rawValue) \(map == nil ? "vectors" : "maps") in the train split of backbone \(backbone.id); extract them first or drop \(view.rawValue) from --train-views"
+            )
         }
         try checkEveryClassHasTrainingRows(train)
-        let val = refit ? [] : rows(in: .val, views: [.orig]), test = rows(in: .test, views: [.orig])
-        return TrainingData(classes: classes, dim: dim, map: map, top: top, train: matrix(train), val: matrix(val), test: matrix(test),
-                            valFlipped: flipped(val).map(matrix), testFlipped: flipped(test).map(matrix))
+        let val = refit ? [] : rows(in: .val, views: [.orig])
+        let test = rows(in: .test, views: [.orig])
+        return TrainingData(
+            classes: classes, dim: dim, map: map, top: top, train: matrix(train), val: matrix(val), test: matrix(test),
+            valFlipped: flipped(val).map(matrix), testFlipped: flipped(test).map(matrix))
     }
 
     /// The hflip row of each of `rows` (orig rows), or nil when some image has none.
@@ -383,9 +449,12 @@ extension EmbeddingSet {
         for i in train { counts[Int(labels[i])] += 1 }
         if let empty = counts.firstIndex(of: 0) {
             var bySplit: [Split: Int] = [:]
-            for i in 0..<count where labels[i] == Int32(empty) && views[i] == .orig { bySplit[partitions[i], default: 0] += 1 }
+            for i in 0..<count where labels[i] == Int32(empty) && views[i] == .orig {
+                bySplit[partitions[i], default: 0] += 1
+            }
             let detail = Split.allCases.map { "\(bySplit[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ")
-            throw HeadError.invalid("\(path): class '\(classes[empty])' has no training images (\(detail)); a head cannot learn it")
+            throw HeadError.invalid(
+                "\(path): class '\(classes[empty])' has no training images (\(detail)); a head cannot learn it")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Formats
+
 /// Mean and spread of validation accuracy over the folds of a cross-validation.
 public struct CrossValidation: Codable, Equatable, Sendable {
     public let folds: Int
@@ -13,7 +14,11 @@ public struct CrossValidation: Codable, Equatable, Sendable {
     }
     public var meanLoss: Double { losses.reduce(0, +) / Double(losses.count) }
 
-    enum CodingKeys: String, CodingKey { case folds, accuracies, losses, meanAccuracy = "mean_accuracy", stdAccuracy = "std_accuracy" }
+    enum CodingKeys: String, CodingKey {
+        case folds, accuracies, losses
+        case meanAccuracy = "mean_accuracy"
+        case stdAccuracy = "std_accuracy"
+    }
 
     public init(folds: Int, accuracies: [Double], losses: [Double]) {
         self.folds = folds
@@ -23,8 +28,9 @@ public struct CrossValidation: Codable, Equatable, Sendable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(folds: try c.decode(Int.self, forKey: .folds), accuracies: try c.decode([Double].self, forKey: .accuracies),
-                  losses: try c.decode([Double].self, forKey: .losses))
+        self.init(
+            folds: try c.decode(Int.self, forKey: .folds), accuracies: try c.decode([Double].self, forKey: .accuracies),
+            losses: try c.decode([Double].self, forKey: .losses))
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -57,18 +63,26 @@ public struct RunResult: Sendable {
 /// Trains once to the largest of `epochCounts` and evaluates the model at each count on val and,
 /// with `evaluateTest`, on test. Test metrics are computed here, after training, and never feed back
 /// into anything. With `tta`, val and test are scored with test-time flips (`data` must hold them).
-public func trainAndEvaluate(_ data: TrainingData, config: TrainingConfig, epochCounts: [Int]? = nil, threads: Int = 1,
-                             evaluateTest: Bool = true, tta: Bool = false) throws -> [RunResult] {
-    if tta && ((data.val.rows > 0 && data.valFlipped == nil) || (evaluateTest && data.test.rows > 0 && data.testFlipped == nil)) {
+public func trainAndEvaluate(
+    _ data: TrainingData, config: TrainingConfig, epochCounts: [Int]? = nil, threads: Int = 1,
+    evaluateTest: Bool = true, tta: Bool = false
+) throws -> [RunResult] {
+    if tta
+        && ((data.val.rows > 0 && data.valFlipped == nil)
+            || (evaluateTest && data.test.rows > 0 && data.testFlipped == nil))
+    {
         throw HeadError.invalid("--tta needs the hflip view of every val and test image")
     }
     return try train(data, config: config, epochCounts: epochCounts, threads: threads).map { cp in
         var c = config
         c.epochs = cp.epochs
-        let flippedVal = tta ? data.valFlipped : nil, flippedTest = tta ? data.testFlipped : nil
-        return RunResult(config: c, checkpoint: cp,
-                         val: data.val.rows > 0 ? cp.model.evaluate(data.val, flipped: flippedVal, threads: threads) : nil,
-                         test: evaluateTest && data.test.rows > 0 ? cp.model.evaluate(data.test, flipped: flippedTest, threads: threads) : nil,
-                         tta: tta)
+        let flippedVal = tta ? data.valFlipped : nil
+        let flippedTest = tta ? data.testFlipped : nil
+        return RunResult(
+            config: c, checkpoint: cp,
+            val: data.val.rows > 0 ? cp.model.evaluate(data.val, flipped: flippedVal, threads: threads) : nil,
+            test: evaluateTest && data.test.rows > 0
+                ? cp.model.evaluate(data.test, flipped: flippedTest, threads: threads) : nil,
+            tta: tta)
     }
 }

@@ -31,7 +31,9 @@ struct FinetuneTrainer: ModelTrainer {
     private let workspaces: [AlignedBuffer]
 
     init(map: MapShape, dim: Int, classes: Int, top: [Float], batch: Int, threads: Int) {
-        precondition(top.count == map.channels * dim + dim, "FinetuneTrainer: top of \(top.count) floats for \(map) maps and dim \(dim)")
+        precondition(
+            top.count == map.channels * dim + dim,
+            "FinetuneTrainer: top of \(top.count) floats for \(map) maps and dim \(dim)")
         self.map = map
         self.dim = dim
         self.classes = classes
@@ -42,7 +44,8 @@ struct FinetuneTrainer: ModelTrainer {
         pooled = AlignedBuffer(count: batch * dim)
         dPooled = AlignedBuffer(count: batch * dim)
         partials = AlignedBuffer(count: chunks * (map.channels * dim + dim))
-        workspaces = (0..<min(self.threads, chunks)).map { _ in AlignedBuffer(count: Self.chunkRows * map.pixels * dim) }
+        workspaces = (0..<min(self.threads, chunks)).map { _ in AlignedBuffer(count: Self.chunkRows * map.pixels * dim)
+        }
     }
 
     var topCount: Int { map.channels * dim + dim }
@@ -63,21 +66,33 @@ struct FinetuneTrainer: ModelTrainer {
             return
         }
         DispatchQueue.concurrentPerform(iterations: workers) { w in
-            for c in stride(from: w, to: chunks, by: workers) { body(c, (c * Self.chunkRows)..<min(rows, (c + 1) * Self.chunkRows), w) }
+            for c in stride(from: w, to: chunks, by: workers) {
+                body(c, (c * Self.chunkRows)..<min(rows, (c + 1) * Self.chunkRows), w)
+            }
         }
     }
 
-    mutating func forward(_ x: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>,
-                          dropout: UnsafePointer<Float>?, logits z: UnsafeMutablePointer<Float>) {
-        let p = map.pixels, cin = map.channels, d = dim
-        let act = activations, pool = pooled
-        let input = UncheckedConst(x), weights = UncheckedConst(parameters)
+    mutating func forward(
+        _ x: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>,
+        dropout: UnsafePointer<Float>?, logits z: UnsafeMutablePointer<Float>
+    ) {
+        let p = map.pixels
+        let cin = map.channels
+        let d = dim
+        let act = activations
+        let pool = pooled
+        let input = UncheckedConst(x)
+        let weights = UncheckedConst(parameters)
         forEachChunk(rows: rows) { _, range, _ in
             let first = range.lowerBound * p
             // Conv_1 + Conv_1_bn + ReLU6 over the chunk's pixels, then each row's pooling: the backbone's own kernels.
-            pointwise(input.pointer + first * cin, weights: weights.pointer, bias: weights.pointer + cin * d, act.pointer + first * d,
-                      pixels: range.count * p, inChannels: cin, outChannels: d, clamp: .relu6)
-            for r in range { globalAveragePool(act.pointer + r * p * d, pixels: p, channels: d, into: pool.pointer + r * d) }
+            pointwise(
+                input.pointer + first * cin, weights: weights.pointer, bias: weights.pointer + cin * d,
+                act.pointer + first * d,
+                pixels: range.count * p, inChannels: cin, outChannels: d, clamp: .relu6)
+            for r in range {
+                globalAveragePool(act.pointer + r * p * d, pixels: p, channels: d, into: pool.pointer + r * d)
+            }
         }
         if let dropout { for i in 0..<(rows * d) { pool.pointer[i] *= dropout[i] } }
         let w = parameters + topCount
@@ -88,9 +103,14 @@ struct FinetuneTrainer: ModelTrainer {
         }
     }
 
-    mutating func backward(_ x: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>,
-                           dropout: UnsafePointer<Float>?, dlogits g: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>) {
-        let p = map.pixels, cin = map.channels, d = dim, top = topCount
+    mutating func backward(
+        _ x: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>,
+        dropout: UnsafePointer<Float>?, dlogits g: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>
+    ) {
+        let p = map.pixels
+        let cin = map.channels
+        let d = dim
+        let top = topCount
         let w = parameters + top
         // Dense: dW = pooled^T G, db = column sums of G; dloss/dpooled = G W^T (times the dropout mask).
         gemm(pooled.pointer, g, gradient + top, m: d, n: classes, k: rows, transA: true)
@@ -110,14 +130,17 @@ struct FinetuneTrainer: ModelTrainer {
         }
         // Conv_1: dH = dpooled on the pixels where ReLU6 passed the gradient (0 < h < 6, as TF's
         // Relu6Grad), then each chunk's kernel and bias gradients.
-        let act = activations, part = partials, spaces = workspaces
+        let act = activations
+        let part = partials
+        let spaces = workspaces
         let input = UncheckedConst(x)
         forEachChunk(rows: rows) { c, range, worker in
             let dh = spaces[worker].pointer
             for (k, r) in range.enumerated() {
                 let src = dp.pointer + r * d
                 for q in 0..<p {
-                    let h = act.pointer + (r * p + q) * d, out = dh + (k * p + q) * d
+                    let h = act.pointer + (r * p + q) * d
+                    let out = dh + (k * p + q) * d
                     for j in 0..<d { out[j] = h[j] > 0 && h[j] < 6 ? src[j] : 0 }
                 }
             }

@@ -2,6 +2,8 @@
 public enum HeadError: Error, CustomStringConvertible, Equatable {
     case invalid(String)
     public var description: String {
-        switch self { case let .invalid(message): message }
+        switch self {
+        case .invalid(let message): message
+        }
     }
 }

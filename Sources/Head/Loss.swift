@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Formats
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Softmax cross-entropy on one batch's logits, as Keras computes it for a model compiled with
 /// `CategoricalCrossentropy(from_logits=True, label_smoothing=s)` and fitted with class weights:
@@ -12,8 +13,10 @@ import Formats
 /// `z` (rows x classes) by dloss/dz; returns the loss and the number of rows whose argmax is right.
 /// Every model kind trains through this; the kind supplies the logits and their backward pass.
 @inline(__always)
-func softmaxCrossEntropy(_ z: UnsafeMutablePointer<Float>, labels: UnsafePointer<Int32>, sampleWeights: UnsafePointer<Float>?,
-                         rows: Int, classes: Int, smoothing: Float) -> (loss: Double, correct: Int) {
+func softmaxCrossEntropy(
+    _ z: UnsafeMutablePointer<Float>, labels: UnsafePointer<Int32>, sampleWeights: UnsafePointer<Float>?,
+    rows: Int, classes: Int, smoothing: Float
+) -> (loss: Double, correct: Int) {
     let invB = 1 / Float(rows)
     let offTarget = smoothing / Float(classes)
     let onTarget = 1 - smoothing + offTarget
@@ -22,9 +25,14 @@ func softmaxCrossEntropy(_ z: UnsafeMutablePointer<Float>, labels: UnsafePointer
     for r in 0..<rows {
         let row = z + r * classes
         let y = Int(labels[r])
-        var m = row[0], best = 0, sumZ: Float = 0
+        var m = row[0]
+        var best = 0
+        var sumZ: Float = 0
         for j in 0..<classes {
-            if row[j] > m { m = row[j]; best = j }
+            if row[j] > m {
+                m = row[j]
+                best = j
+            }
             sumZ += row[j]
         }
         if best == y { correct += 1 }
@@ -80,8 +88,9 @@ func objective(
     dim: Int, classes: Int, l2: Float = 0, labelSmoothing: Float = 0
 ) -> (loss: Double, gradient: [Float]) {
     let rows = labels.count
-    precondition(x.count == rows * dim && parameters.count == dim * classes + classes,
-                 "objective: x has \(x.count) floats for \(rows) rows of \(dim); \(parameters.count) parameters")
+    precondition(
+        x.count == rows * dim && parameters.count == dim * classes + classes,
+        "objective: x has \(x.count) floats for \(rows) rows of \(dim); \(parameters.count) parameters")
     var trainer = SoftmaxTrainer(dim: dim, classes: classes, batch: rows)
     var z = [Float](repeating: 0, count: rows * classes)
     var g = [Float](repeating: 0, count: parameters.count)
@@ -90,10 +99,14 @@ func objective(
         z.withUnsafeMutableBufferPointer { z in
             g.withUnsafeMutableBufferPointer { g in
                 trainer.forward(x, rows: rows, parameters: p.baseAddress!, dropout: nil, logits: z.baseAddress!)
-                loss = softmaxCrossEntropy(z.baseAddress!, labels: labels, sampleWeights: sampleWeights, rows: rows,
-                                           classes: classes, smoothing: labelSmoothing).loss
-                trainer.backward(x, rows: rows, parameters: p.baseAddress!, dropout: nil, dlogits: z.baseAddress!,
-                                 gradient: g.baseAddress!)
+                loss =
+                    softmaxCrossEntropy(
+                        z.baseAddress!, labels: labels, sampleWeights: sampleWeights, rows: rows,
+                        classes: classes, smoothing: labelSmoothing
+                    ).loss
+                trainer.backward(
+                    x, rows: rows, parameters: p.baseAddress!, dropout: nil, dlogits: z.baseAddress!,
+                    gradient: g.baseAddress!)
                 if l2 > 0 { loss += addL2(l2, kernel: p.baseAddress!, gradient: g.baseAddress!, count: dim * classes) }
             }
         }

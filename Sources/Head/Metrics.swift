@@ -1,7 +1,8 @@
 import Dispatch
 import Formats
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Precision, recall and F1 of one class (sklearn's definitions; 0 when undefined).
@@ -25,12 +26,15 @@ public struct SplitMetrics: Codable, Equatable, Sendable {
     public let confusion: [[Int]]
 
     enum CodingKeys: String, CodingKey {
-        case count, accuracy, loss, perClass = "per_class", confusion
+        case count, accuracy, loss
+        case perClass = "per_class"
+        case confusion
     }
 
     /// Metrics from true and predicted class indices.
     public init(labels: [Int32], predicted: [Int32], classes: [String], loss: Double?) {
-        precondition(labels.count == predicted.count, "SplitMetrics: \(labels.count) labels, \(predicted.count) predictions")
+        precondition(
+            labels.count == predicted.count, "SplitMetrics: \(labels.count) labels, \(predicted.count) predictions")
         let c = classes.count
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: c), count: c)
         for (y, p) in zip(labels, predicted) { confusion[Int(y)][Int(p)] += 1 }
@@ -72,8 +76,11 @@ extension StoredModel {
     /// (rows x classes), with test-time flips when `flipped` is given. Without flips the prediction
     /// is the argmax of the logits, exactly what head_predict gives.
     public func score(_ data: LabeledMatrix, flipped: LabeledMatrix?, threads: Int = 1)
-        -> (predicted: [Int32], loss: Double?, probabilities: [Double]) {
-        precondition(data.width == inputCount, "StoredModel.evaluate: rows of \(data.width) floats, the model reads \(inputCount)")
+        -> (predicted: [Int32], loss: Double?, probabilities: [Double])
+    {
+        precondition(
+            data.width == inputCount,
+            "StoredModel.evaluate: rows of \(data.width) floats, the model reads \(inputCount)")
         let c = classCount
         if let flipped {
             let p = flipAveragedProbabilities(data, flipped: flipped, threads: threads)
@@ -109,8 +116,10 @@ extension StoredModel {
 
     /// Softmax rows of logits `a`, averaged with those of `b` when given.
     private func probabilities(_ a: [Double], flipped b: [Double]?) -> [Double] {
-        let c = classCount, rows = a.count / c
-        var a = a, b = b
+        let c = classCount
+        let rows = a.count / c
+        var a = a
+        var b = b
         precondition(b == nil || b!.count == a.count, "StoredModel: \(b!.count) flipped logits for \(a.count)")
         a.withUnsafeMutableBufferPointer { a in
             for r in 0..<rows { softmax(a.baseAddress! + r * c, count: c) }
@@ -149,7 +158,9 @@ extension StoredModel {
                     }
                 }
                 if workers <= 1 { return work(0..<rows) }
-                DispatchQueue.concurrentPerform(iterations: workers) { w in work((w * rows / workers)..<((w + 1) * rows / workers)) }
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    work((w * rows / workers)..<((w + 1) * rows / workers))
+                }
             }
         }
         return out

@@ -17,11 +17,13 @@ protocol ModelTrainer {
     func initialParameters(using rng: inout SplitMix64) -> [Float]
     /// Logits (rows x classes) of `rows` inputs. `dropout`, when given, multiplies the Dense layer's
     /// input (rows x dim): 0 or 1 / (1 - rate). Keeps what `backward` needs.
-    mutating func forward(_ x: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>,
-                          dropout: UnsafePointer<Float>?, logits: UnsafeMutablePointer<Float>)
+    mutating func forward(
+        _ x: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>,
+        dropout: UnsafePointer<Float>?, logits: UnsafeMutablePointer<Float>)
     /// dloss/dparameters into `gradient` from dloss/dlogits, for the batch `forward` saw last.
-    mutating func backward(_ x: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>,
-                           dropout: UnsafePointer<Float>?, dlogits: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>)
+    mutating func backward(
+        _ x: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>,
+        dropout: UnsafePointer<Float>?, dlogits: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>)
     /// The stored model these parameters make.
     func model(_ parameters: [Float], classes: [String]) -> StoredModel
 }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Optimizer state over the flat parameter vector (W then b), updated in place the way Keras 3
@@ -39,10 +39,13 @@ struct Optimizer {
             // not to sqrt(v_hat): alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t).
             let t = Float(iterations + 1)
             let alpha = lr * (1 - powf(Self.beta2, t)).squareRoot() / (1 - powf(Self.beta1, t))
-            let c1 = 1 - Self.beta1, c2 = 1 - Self.beta2, eps = Self.epsilon
+            let c1 = 1 - Self.beta1
+            let c2 = 1 - Self.beta2
+            let eps = Self.epsilon
             m.withUnsafeMutableBufferPointer { mb in
                 v.withUnsafeMutableBufferPointer { vb in
-                    let m = mb.baseAddress!, v = vb.baseAddress!
+                    let m = mb.baseAddress!
+                    let v = vb.baseAddress!
                     // Eight lanes at a time: each lane does exactly the scalar tail's operations
                     // (IEEE add, mul, div and sqrt, no fused multiply-add), so both give the same bits.
                     var i = 0

@@ -1,6 +1,7 @@
 import Store
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// printf-style formatting of one number (FoundationEssentials has no `String(format:)`).
@@ -49,11 +50,12 @@ public struct TextTable {
         let all = [header] + rows
         let widths = header.indices.map { c in all.map { $0.count > c ? $0[c].count : 0 }.max() ?? 0 }
         return all.map { row in
-            indent + header.indices.map { c in
-                let cell = c < row.count ? row[c] : ""
-                let pad = String(repeating: " ", count: widths[c] - cell.count)
-                return left.contains(c) ? cell + pad : pad + cell
-            }.joined(separator: "  ").replacingTrailingSpaces()
+            indent
+                + header.indices.map { c in
+                    let cell = c < row.count ? row[c] : ""
+                    let pad = String(repeating: " ", count: widths[c] - cell.count)
+                    return left.contains(c) ? cell + pad : pad + cell
+                }.joined(separator: "  ").replacingTrailingSpaces()
         }.joined(separator: "\n") + "\n"
     }
 }
@@ -77,7 +79,8 @@ public func renderHistory(_ history: [EpochStats]) -> String {
 
 /// Accuracy, per-class precision/recall/F1 and the confusion matrix of one split.
 public func renderMetrics(_ m: SplitMetrics, title: String) -> String {
-    var out = "\(title): accuracy \(fixed(m.accuracy)) (\(m.confusion.indices.reduce(0) { $0 + m.confusion[$1][$1] })/\(m.count))"
+    var out =
+        "\(title): accuracy \(fixed(m.accuracy)) (\(m.confusion.indices.reduce(0) { $0 + m.confusion[$1][$1] })/\(m.count))"
     if let loss = m.loss { out += ", loss \(fixed(loss))" }
     out += ", macro F1 \(fixed(m.macroF1))\n"
     var t = TextTable(["class", "precision", "recall", "f1", "support"])

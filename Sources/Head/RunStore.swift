@@ -1,5 +1,5 @@
-import FoundationEssentials
 import Formats
+import FoundationEssentials
 import Store
 
 /// Where a run's vectors came from: the same for every run of one training set.
@@ -28,8 +28,12 @@ public struct RunMetrics: Codable, Sendable {
     public var refitOf: Int64?
 
     enum CodingKeys: String, CodingKey {
-        case val, test, weightsEpoch = "weights_epoch", stoppedEpoch = "stopped_epoch", crossValidation = "cross_validation"
-        case tta, refitOf = "refit_of"
+        case val, test
+        case weightsEpoch = "weights_epoch"
+        case stoppedEpoch = "stopped_epoch"
+        case crossValidation = "cross_validation"
+        case tta
+        case refitOf = "refit_of"
     }
 }
 
@@ -67,7 +71,11 @@ public struct StoredConfig: Decodable, Sendable {
     public let dropout: Double?
     public let k: Int?
     enum CodingKeys: String, CodingKey {
-        case model, optimizer, lr, epochs, batchSize = "batch_size", l2, labelSmoothing = "label_smoothing", dropout, k
+        case model, optimizer, lr, epochs
+        case batchSize = "batch_size"
+        case l2
+        case labelSmoothing = "label_smoothing"
+        case dropout, k
     }
 }
 
@@ -94,7 +102,9 @@ public struct StoredRun: Sendable {
     /// The model of a trained run, read by the one loader SQL uses too; a baseline is refused, naming the run.
     public func trainedModel(in db: Connection) throws -> StoredModel {
         guard kind.isTrained else {
-            throw HeadError.invalid("run \(id) is a \(kind.rawValue) baseline\(sweepID.map { " of sweep \($0)" } ?? ""), not a trained model; pick a softmax or finetune run from `tlearn runs`")
+            throw HeadError.invalid(
+                "run \(id) is a \(kind.rawValue) baseline\(sweepID.map { " of sweep \($0)" } ?? ""), not a trained model; pick a softmax or finetune run from `tlearn runs`"
+            )
         }
         return try StoredModel.load(run: id, from: db)
     }
@@ -113,7 +123,8 @@ public enum RunStore {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
         // JSON has no NaN: a diverged run's losses become null rather than failing the save.
-        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        e.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return String(decoding: try e.encode(value), as: UTF8.self)
     }
 
@@ -125,20 +136,28 @@ public enum RunStore {
 
     /// Inserts a trained run with its curve; returns its id. Call inside a transaction for many.
     @discardableResult
-    public static func save(_ run: RunResult, context: RunContext, sweepID: Int64? = nil, refitOf: Int64? = nil,
-                            in db: Connection) throws -> Int64 {
-        let metrics = RunMetrics(val: run.val, test: run.test, weightsEpoch: run.checkpoint.weightsEpoch,
-                                 stoppedEpoch: run.checkpoint.stoppedEpoch, crossValidation: run.crossValidation,
-                                 tta: run.tta ? true : nil, refitOf: refitOf)
+    public static func save(
+        _ run: RunResult, context: RunContext, sweepID: Int64? = nil, refitOf: Int64? = nil,
+        in db: Connection
+    ) throws -> Int64 {
+        let metrics = RunMetrics(
+            val: run.val, test: run.test, weightsEpoch: run.checkpoint.weightsEpoch,
+            stoppedEpoch: run.checkpoint.stoppedEpoch, crossValidation: run.crossValidation,
+            tta: run.tta ? true : nil, refitOf: refitOf)
         let id = try insert(
-            sweepID: sweepID, context: context, config: try json(TrainedRunConfig(config: run.config, map: run.model.map)),
+            sweepID: sweepID, context: context,
+            config: try json(TrainedRunConfig(config: run.config, map: run.model.map)),
             seed: run.config.seed, classes: run.model.classes, dim: run.model.dim, head: run.model.blob,
             val: run.val, test: run.test, metrics: try json(metrics), seconds: run.checkpoint.seconds, in: db)
-        let statement = try db.prepare("INSERT INTO run_epochs (run_id, epoch, train_loss, train_accuracy, val_loss, val_accuracy) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        let statement = try db.prepare(
+            "INSERT INTO run_epochs (run_id, epoch, train_loss, train_accuracy, val_loss, val_accuracy) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        )
         for e in run.checkpoint.history {
             statement.reset()
-            try statement.bind([.integer(id), .integer(Int64(e.epoch)), real(e.trainLoss),
-                                .real(e.trainAccuracy), real(e.valLoss), real(e.valAccuracy)])
+            try statement.bind([
+                .integer(id), .integer(Int64(e.epoch)), real(e.trainLoss),
+                .real(e.trainAccuracy), real(e.valLoss), real(e.valAccuracy),
+            ])
             while try statement.step() {}
         }
         return id
@@ -146,23 +165,32 @@ public enum RunStore {
 
     /// Inserts a baseline run (no curve); returns its id.
     @discardableResult
-    static func saveBaseline(_ baseline: BaselineResult, context: RunContext, sweepID: Int64?, in db: Connection) throws -> Int64 {
-        try insert(sweepID: sweepID, context: context, config: try json(baseline.config), seed: 0,
-                   classes: baseline.classes, dim: baseline.dim, head: VectorBlob.bytes(baseline.centroids),
-                   val: baseline.val, test: baseline.test,
-                   metrics: try json(RunMetrics(val: baseline.val, test: baseline.test)), seconds: baseline.seconds, in: db)
+    static func saveBaseline(_ baseline: BaselineResult, context: RunContext, sweepID: Int64?, in db: Connection) throws
+        -> Int64
+    {
+        try insert(
+            sweepID: sweepID, context: context, config: try json(baseline.config), seed: 0,
+            classes: baseline.classes, dim: baseline.dim, head: VectorBlob.bytes(baseline.centroids),
+            val: baseline.val, test: baseline.test,
+            metrics: try json(RunMetrics(val: baseline.val, test: baseline.test)), seconds: baseline.seconds, in: db)
     }
 
-    private static func insert(sweepID: Int64?, context: RunContext, config: String, seed: Int64, classes: [String], dim: Int,
-                               head: [UInt8], val: SplitMetrics?, test: SplitMetrics?, metrics: String, seconds: Double,
-                               in db: Connection) throws -> Int64 {
-        try db.run("""
+    private static func insert(
+        sweepID: Int64?, context: RunContext, config: String, seed: Int64, classes: [String], dim: Int,
+        head: [UInt8], val: SplitMetrics?, test: SplitMetrics?, metrics: String, seconds: Double,
+        in db: Connection
+    ) throws -> Int64 {
+        try db.run(
+            """
             INSERT INTO runs (sweep_id, backbone_id, config, seed, split_fingerprint, classes, dim, head,
                               val_accuracy, val_loss, test_accuracy, metrics, seconds)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-            """, [sweepID.map { .integer($0) } ?? .null, .integer(context.backboneID), .text(config), .integer(seed),
-                  .text(context.splitFingerprint), .text(try json(classes)), .integer(Int64(dim)), .blob(head),
-                  real(val?.accuracy), real(val?.loss), real(test?.accuracy), .text(metrics), .real(seconds)])
+            """,
+            [
+                sweepID.map { .integer($0) } ?? .null, .integer(context.backboneID), .text(config), .integer(seed),
+                .text(context.splitFingerprint), .text(try json(classes)), .integer(Int64(dim)), .blob(head),
+                real(val?.accuracy), real(val?.loss), real(test?.accuracy), .text(metrics), .real(seconds),
+            ])
         return db.lastInsertRowID
     }
 
@@ -175,13 +203,14 @@ public enum RunStore {
         let id = r[0].int ?? 0
         let configJSON = r[4].string ?? "{}"
         guard let config = try? JSONDecoder().decode(StoredConfig.self, from: Data(configJSON.utf8)),
-              let classes = try? JSONDecoder().decode([String].self, from: Data((r[7].string ?? "").utf8))
+            let classes = try? JSONDecoder().decode([String].self, from: Data((r[7].string ?? "").utf8))
         else { throw HeadError.invalid("\(path): run \(id) has an unreadable config or class list") }
-        return StoredRun(id: id, sweepID: r[1].int, createdAt: r[2].string ?? "", backboneID: r[3].int ?? 0,
-                         configJSON: configJSON, config: config, seed: r[5].int ?? 0, splitFingerprint: r[6].string ?? "",
-                         classes: classes, dim: Int(r[8].int ?? 0), valAccuracy: r[9].double,
-                         valLoss: r[10].double, testAccuracy: r[11].double, metricsJSON: r[12].string ?? "{}",
-                         seconds: r[13].double ?? 0)
+        return StoredRun(
+            id: id, sweepID: r[1].int, createdAt: r[2].string ?? "", backboneID: r[3].int ?? 0,
+            configJSON: configJSON, config: config, seed: r[5].int ?? 0, splitFingerprint: r[6].string ?? "",
+            classes: classes, dim: Int(r[8].int ?? 0), valAccuracy: r[9].double,
+            valLoss: r[10].double, testAccuracy: r[11].double, metricsJSON: r[12].string ?? "{}",
+            seconds: r[13].double ?? 0)
     }
 
     /// The run a command-line argument names: a run id, `latest` (the newest trained head) or
@@ -189,7 +218,11 @@ public enum RunStore {
     public static func resolve(_ selector: String, in db: Connection) throws -> Int64 {
         switch selector {
         case "latest":
-            guard let id = try db.scalar("SELECT id FROM runs WHERE json_extract(config, '$.model') IN ('softmax', 'finetune') ORDER BY id DESC LIMIT 1")?.int else {
+            guard
+                let id = try db.scalar(
+                    "SELECT id FROM runs WHERE json_extract(config, '$.model') IN ('softmax', 'finetune') ORDER BY id DESC LIMIT 1"
+                )?.int
+            else {
                 throw HeadError.invalid("\(db.path) has no trained runs yet (train one with `tlearn train-head`)")
             }
             return id
@@ -197,7 +230,9 @@ public enum RunStore {
             guard let row = try db.rows("SELECT id, best_run_id FROM sweeps ORDER BY id DESC LIMIT 1").first else {
                 throw HeadError.invalid("\(db.path) has no sweeps yet (run `tlearn sweep`), so no best run")
             }
-            guard let id = row[1].int else { throw HeadError.invalid("\(db.path): sweep \(row[0].int ?? 0) has no best run") }
+            guard let id = row[1].int else {
+                throw HeadError.invalid("\(db.path): sweep \(row[0].int ?? 0) has no best run")
+            }
             return id
         default:
             guard let id = Int64(selector), id > 0 else {
@@ -212,18 +247,24 @@ public enum RunStore {
         let rows = try db.rows("SELECT \(columns) FROM runs WHERE id = ?1", [.integer(id)])
         guard let r = rows.first else {
             let count = try db.scalar("SELECT count(*) FROM runs")?.int ?? 0
-            throw HeadError.invalid(count == 0 ? "no run \(id) in \(db.path): it has no runs yet (train one with `tlearn train-head`)"
-                                               : "no run \(id) in \(db.path) (see `tlearn runs --db \(db.path)`)")
+            throw HeadError.invalid(
+                count == 0
+                    ? "no run \(id) in \(db.path): it has no runs yet (train one with `tlearn train-head`)"
+                    : "no run \(id) in \(db.path) (see `tlearn runs --db \(db.path)`)")
         }
         return try decode(r, path: db.path)
     }
 
     /// Every run, oldest first; a row this tlearn cannot read (a damaged or foreign config) is left
     /// out and its reason returned in `unreadable`, so one bad row does not hide the others.
-    public static func list(in db: Connection, sweep: Int64? = nil) throws -> (runs: [StoredRun], unreadable: [String]) {
-        let rows = sweep == nil ? try db.rows("SELECT \(columns) FROM runs ORDER BY id")
-                                : try db.rows("SELECT \(columns) FROM runs WHERE sweep_id = ?1 ORDER BY id", [.integer(sweep!)])
-        var runs: [StoredRun] = [], unreadable: [String] = []
+    public static func list(in db: Connection, sweep: Int64? = nil) throws -> (runs: [StoredRun], unreadable: [String])
+    {
+        let rows =
+            sweep == nil
+            ? try db.rows("SELECT \(columns) FROM runs ORDER BY id")
+            : try db.rows("SELECT \(columns) FROM runs WHERE sweep_id = ?1 ORDER BY id", [.integer(sweep!)])
+        var runs: [StoredRun] = []
+        var unreadable: [String] = []
         for r in rows {
             do { runs.append(try decode(r, path: db.path)) } catch { unreadable.append("\(error)") }
         }
@@ -239,9 +280,13 @@ public enum RunStore {
 
     /// The curve of run `id`.
     public static func epochs(of id: Int64, in db: Connection) throws -> [EpochStats] {
-        try db.rows("SELECT epoch, train_loss, train_accuracy, val_loss, val_accuracy FROM run_epochs WHERE run_id = ?1 ORDER BY epoch", [.integer(id)]).map {
-            EpochStats(epoch: Int($0[0].int ?? 0), trainLoss: $0[1].double ?? .nan, trainAccuracy: $0[2].double ?? 0,
-                       valLoss: $0[3].double, valAccuracy: $0[4].double)
+        try db.rows(
+            "SELECT epoch, train_loss, train_accuracy, val_loss, val_accuracy FROM run_epochs WHERE run_id = ?1 ORDER BY epoch",
+            [.integer(id)]
+        ).map {
+            EpochStats(
+                epoch: Int($0[0].int ?? 0), trainLoss: $0[1].double ?? .nan, trainAccuracy: $0[2].double ?? 0,
+                valLoss: $0[3].double, valAccuracy: $0[4].double)
         }
     }
 }

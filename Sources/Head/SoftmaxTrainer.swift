@@ -24,25 +24,33 @@ struct SoftmaxTrainer: ModelTrainer {
         glorotUniform(fanIn: dim, fanOut: classes, using: &rng) + [Float](repeating: 0, count: classes)
     }
 
-    mutating func forward(_ x: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>,
-                          dropout: UnsafePointer<Float>?, logits z: UnsafeMutablePointer<Float>) {
+    mutating func forward(
+        _ x: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>,
+        dropout: UnsafePointer<Float>?, logits z: UnsafeMutablePointer<Float>
+    ) {
         guard let dropout else { return dense(x, rows: rows, parameters: parameters, into: z) }
         dropped.removeAll(keepingCapacity: true)
         for i in 0..<(rows * dim) { dropped.append(x[i] * dropout[i]) }
         dropped.withUnsafeBufferPointer { dense($0.baseAddress!, rows: rows, parameters: parameters, into: z) }
     }
 
-    mutating func backward(_ x: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>,
-                           dropout: UnsafePointer<Float>?, dlogits g: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>) {
+    mutating func backward(
+        _ x: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>,
+        dropout: UnsafePointer<Float>?, dlogits g: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>
+    ) {
         if dropout == nil {
             denseBackward(x, rows: rows, dlogits: g, gradient: gradient)
         } else {
-            dropped.withUnsafeBufferPointer { denseBackward($0.baseAddress!, rows: rows, dlogits: g, gradient: gradient) }
+            dropped.withUnsafeBufferPointer {
+                denseBackward($0.baseAddress!, rows: rows, dlogits: g, gradient: gradient)
+            }
         }
     }
 
     /// z = x W + b.
-    private func dense(_ x: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>) {
+    private func dense(
+        _ x: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>
+    ) {
         gemm(x, parameters, z, m: rows, n: classes, k: dim)
         let b = parameters + dim * classes
         for r in 0..<rows {
@@ -52,8 +60,10 @@ struct SoftmaxTrainer: ModelTrainer {
     }
 
     /// dW = x^T G, db = column sums of G.
-    private func denseBackward(_ x: UnsafePointer<Float>, rows: Int, dlogits g: UnsafePointer<Float>,
-                               gradient: UnsafeMutablePointer<Float>) {
+    private func denseBackward(
+        _ x: UnsafePointer<Float>, rows: Int, dlogits g: UnsafePointer<Float>,
+        gradient: UnsafeMutablePointer<Float>
+    ) {
         gemm(x, g, gradient, m: dim, n: classes, k: rows, transA: true)
         let db = gradient + dim * classes
         for j in 0..<classes { db[j] = 0 }

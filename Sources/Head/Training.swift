@@ -13,7 +13,11 @@ public struct EpochStats: Codable, Equatable, Sendable {
     public let valAccuracy: Double?
 
     enum CodingKeys: String, CodingKey {
-        case epoch, trainLoss = "train_loss", trainAccuracy = "train_accuracy", valLoss = "val_loss", valAccuracy = "val_accuracy"
+        case epoch
+        case trainLoss = "train_loss"
+        case trainAccuracy = "train_accuracy"
+        case valLoss = "val_loss"
+        case valAccuracy = "val_accuracy"
     }
 }
 
@@ -40,42 +44,59 @@ public struct Checkpoint: Sendable {
 ///
 /// Deterministic for a given seed: OpenBLAS is pinned to one thread (a no-op when already so).
 /// `threads` parallelise one training (the finetune kind's batches); the result does not depend on it.
-public func train(_ data: TrainingData, config: TrainingConfig, epochCounts: [Int]? = nil, threads: Int = 1) throws -> [Checkpoint] {
+public func train(_ data: TrainingData, config: TrainingConfig, epochCounts: [Int]? = nil, threads: Int = 1) throws
+    -> [Checkpoint]
+{
     try train(data, config: config, epochCounts: epochCounts, initialParameters: nil, shuffle: true, threads: threads)
 }
 
 /// `train` with given starting weights and, optionally, the rows in their stored order: how the
 /// tests replay a Keras `fit(shuffle=False)` step for step.
-func train(_ data: TrainingData, config: TrainingConfig, epochCounts: [Int]?, initialParameters: [Float]?,
-           shuffle: Bool, threads: Int = 1) throws -> [Checkpoint] {
+func train(
+    _ data: TrainingData, config: TrainingConfig, epochCounts: [Int]?, initialParameters: [Float]?,
+    shuffle: Bool, threads: Int = 1
+) throws -> [Checkpoint] {
     try config.validate()
     guard data.train.rows > 0 else { throw HeadError.invalid("no training rows") }
     try requireTwoClasses(data.classes)
     let batch = min(config.batchSize, data.train.rows)
     switch config.model {
     case .softmax:
-        guard data.map == nil else { throw HeadError.invalid("a softmax head trains on vectors, and these rows are maps") }
+        guard data.map == nil else {
+            throw HeadError.invalid("a softmax head trains on vectors, and these rows are maps")
+        }
         var trainer = SoftmaxTrainer(dim: data.dim, classes: data.classes.count, batch: batch)
-        return try run(&trainer, data, config: config, epochCounts: epochCounts, initialParameters: initialParameters, shuffle: shuffle,
-                       threads: threads)
+        return try run(
+            &trainer, data, config: config, epochCounts: epochCounts, initialParameters: initialParameters,
+            shuffle: shuffle,
+            threads: threads)
     case .finetune:
         guard let map = data.map, let top = data.top else {
-            throw HeadError.invalid("a finetune model trains on block_16's maps: extract them with `tlearn extract --maps`")
+            throw HeadError.invalid(
+                "a finetune model trains on block_16's maps: extract them with `tlearn extract --maps`")
         }
-        var trainer = FinetuneTrainer(map: map, dim: data.dim, classes: data.classes.count, top: top, batch: batch, threads: threads)
-        return try run(&trainer, data, config: config, epochCounts: epochCounts, initialParameters: initialParameters, shuffle: shuffle,
-                       threads: threads)
+        var trainer = FinetuneTrainer(
+            map: map, dim: data.dim, classes: data.classes.count, top: top, batch: batch, threads: threads)
+        return try run(
+            &trainer, data, config: config, epochCounts: epochCounts, initialParameters: initialParameters,
+            shuffle: shuffle,
+            threads: threads)
     case .nearestCentroid, .knn:
         throw HeadError.invalid("\(config.model.rawValue) is a baseline, not a model kind train-head trains")
     }
 }
 
 /// The training loop shared by every model kind.
-private func run<T: ModelTrainer>(_ trainer: inout T, _ data: TrainingData, config: TrainingConfig, epochCounts: [Int]?,
-                                  initialParameters: [Float]?, shuffle: Bool, threads: Int) throws -> [Checkpoint] {
+private func run<T: ModelTrainer>(
+    _ trainer: inout T, _ data: TrainingData, config: TrainingConfig, epochCounts: [Int]?,
+    initialParameters: [Float]?, shuffle: Bool, threads: Int
+) throws -> [Checkpoint] {
     let counts = Array(Set(epochCounts ?? [config.epochs])).sorted()
     guard let last = counts.last, counts.first! >= 1 else { throw HeadError.invalid("epochs must be at least 1") }
-    let n = data.train.rows, width = trainer.inputWidth, c = data.classes.count, dim = trainer.dim
+    let n = data.train.rows
+    let width = trainer.inputWidth
+    let c = data.classes.count
+    let dim = trainer.dim
     let hasVal = data.val.rows > 0
     if config.earlyStopping != nil && !hasVal {
         throw HeadError.invalid("--early-stopping needs validation rows, and the val split is empty")
@@ -85,15 +106,17 @@ private func run<T: ModelTrainer>(_ trainer: inout T, _ data: TrainingData, conf
 
     var rng = SplitMix64(seed: UInt64(config.seed))
     var parameters = initialParameters ?? trainer.initialParameters(using: &rng)
-    precondition(parameters.count == trainer.parameterCount,
-                 "train: \(parameters.count) initial parameters, the model has \(trainer.parameterCount)")
+    precondition(
+        parameters.count == trainer.parameterCount,
+        "train: \(parameters.count) initial parameters, the model has \(trainer.parameterCount)")
     // Dropout masks come from a stream of their own, so turning dropout on leaves the batch order alone.
     var dropoutRNG = SplitMix64(seed: UInt64(config.seed) ^ 0x6A09_E667_F3BC_C909)
     let rate = Float(config.dropout)
     var gradient = [Float](repeating: 0, count: parameters.count)
     var optimizer = Optimizer(config, parameterCount: parameters.count)
     let classWeights = config.classWeight == .balanced ? balancedClassWeights(data.train.labels, classes: c) : nil
-    let l2 = Float(config.l2), smoothing = Float(config.labelSmoothing)
+    let l2 = Float(config.l2)
+    let smoothing = Float(config.labelSmoothing)
     let kernel = trainer.denseKernel
 
     let b = min(config.batchSize, n)
@@ -112,10 +135,11 @@ private func run<T: ModelTrainer>(_ trainer: inout T, _ data: TrainingData, conf
 
     func checkpoint(_ epochs: Int, stopped: Int?) {
         let kept = best.map { ($0.parameters, $0.epoch) } ?? (parameters, history.count)
-        checkpoints.append(Checkpoint(
-            epochs: epochs, model: trainer.model(kept.0, classes: data.classes),
-            history: history, weightsEpoch: kept.1, stoppedEpoch: stopped,
-            seconds: Double((ContinuousClock.now - start) / .seconds(1))))
+        checkpoints.append(
+            Checkpoint(
+                epochs: epochs, model: trainer.model(kept.0, classes: data.classes),
+                history: history, weightsEpoch: kept.1, stoppedEpoch: stopped,
+                seconds: Double((ContinuousClock.now - start) / .seconds(1))))
     }
 
     for epoch in 1...last {
@@ -144,15 +168,20 @@ private func run<T: ModelTrainer>(_ trainer: inout T, _ data: TrainingData, conf
                         mask.withUnsafeBufferPointer { m in
                             xb.withUnsafeBufferPointer { x in
                                 let dropout = rate > 0 ? m.baseAddress! : nil
-                                trainer.forward(x.baseAddress!, rows: rows, parameters: p.baseAddress!, dropout: dropout,
-                                                logits: z.baseAddress!)
-                                var r = softmaxCrossEntropy(z.baseAddress!, labels: yb, sampleWeights: classWeights == nil ? nil : wb,
-                                                            rows: rows, classes: c, smoothing: smoothing)
-                                trainer.backward(x.baseAddress!, rows: rows, parameters: p.baseAddress!, dropout: dropout,
-                                                 dlogits: z.baseAddress!, gradient: g.baseAddress!)
+                                trainer.forward(
+                                    x.baseAddress!, rows: rows, parameters: p.baseAddress!, dropout: dropout,
+                                    logits: z.baseAddress!)
+                                var r = softmaxCrossEntropy(
+                                    z.baseAddress!, labels: yb, sampleWeights: classWeights == nil ? nil : wb,
+                                    rows: rows, classes: c, smoothing: smoothing)
+                                trainer.backward(
+                                    x.baseAddress!, rows: rows, parameters: p.baseAddress!, dropout: dropout,
+                                    dlogits: z.baseAddress!, gradient: g.baseAddress!)
                                 if l2 > 0 {
-                                    r.loss += addL2(l2, kernel: p.baseAddress! + kernel.lowerBound, gradient: g.baseAddress! + kernel.lowerBound,
-                                                    count: kernel.count)
+                                    r.loss += addL2(
+                                        l2, kernel: p.baseAddress! + kernel.lowerBound,
+                                        gradient: g.baseAddress! + kernel.lowerBound,
+                                        count: kernel.count)
                                 }
                                 optimizer.step(p.baseAddress!, gradient: g.baseAddress!)
                                 return r
@@ -165,14 +194,17 @@ private func run<T: ModelTrainer>(_ trainer: inout T, _ data: TrainingData, conf
             correct += result.correct
             first += rows
         }
-        var valLoss: Double? = nil, valAccuracy: Double? = nil
+        var valLoss: Double? = nil
+        var valAccuracy: Double? = nil
         if hasVal {
             let v = trainer.model(parameters, classes: data.classes).evaluate(data.val, threads: threads)
             valLoss = v.loss
             valAccuracy = v.accuracy
         }
-        history.append(EpochStats(epoch: epoch, trainLoss: lossSum / Double(n), trainAccuracy: Double(correct) / Double(n),
-                                  valLoss: valLoss, valAccuracy: valAccuracy))
+        history.append(
+            EpochStats(
+                epoch: epoch, trainLoss: lossSum / Double(n), trainAccuracy: Double(correct) / Double(n),
+                valLoss: valLoss, valAccuracy: valAccuracy))
 
         // Keras EarlyStopping(monitor="val_loss", patience=p, restore_best_weights=True), min_delta 0.
         var stop = false
@@ -210,6 +242,7 @@ func balancedClassWeights(_ labels: [Int32], classes: Int) -> [Float] {
 /// A softmax over one class learns nothing: said up front, before any other complaint about the data.
 func requireTwoClasses(_ classes: [String]) throws {
     guard classes.count >= 2 else {
-        throw HeadError.invalid("a softmax head needs at least 2 classes, found \(classes.count) (\(classes.joined(separator: ", ")))")
+        throw HeadError.invalid(
+            "a softmax head needs at least 2 classes, found \(classes.count) (\(classes.joined(separator: ", ")))")
     }
 }

@@ -40,9 +40,18 @@ public struct TrainingConfig: Codable, Equatable, Hashable, Sendable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case model, optimizer, learningRate = "lr", epochs, batchSize = "batch_size", l2, labelSmoothing = "label_smoothing", dropout
-        case momentum, nesterov, classWeight = "class_weight", trainViews = "train_views"
-        case earlyStopping = "early_stopping", seed
+        case model, optimizer
+        case learningRate = "lr"
+        case epochs
+        case batchSize = "batch_size"
+        case l2
+        case labelSmoothing = "label_smoothing"
+        case dropout
+        case momentum, nesterov
+        case classWeight = "class_weight"
+        case trainViews = "train_views"
+        case earlyStopping = "early_stopping"
+        case seed
     }
 
     /// Reads a stored config; keys a run of an earlier tlearn did not write (model, dropout) take their defaults.
@@ -86,13 +95,19 @@ public struct TrainingConfig: Codable, Equatable, Hashable, Sendable {
     /// Throws `HeadError.invalid` naming the first setting that cannot train.
     public func validate() throws {
         func fail(_ message: String) throws -> Never { throw HeadError.invalid(message) }
-        if !(learningRate.isFinite && learningRate > 0) { try fail("learning rate must be a positive number, got \(learningRate)") }
+        if !(learningRate.isFinite && learningRate > 0) {
+            try fail("learning rate must be a positive number, got \(learningRate)")
+        }
         if epochs < 1 { try fail("epochs must be at least 1, got \(epochs)") }
         if batchSize < 1 { try fail("batch size must be at least 1, got \(batchSize)") }
         if !(l2.isFinite && l2 >= 0) { try fail("l2 must be >= 0, got \(l2)") }
-        if !model.isTrained { try fail("\(model.rawValue) is a baseline, not a model to train (use softmax or finetune)") }
+        if !model.isTrained {
+            try fail("\(model.rawValue) is a baseline, not a model to train (use softmax or finetune)")
+        }
         if !(dropout >= 0 && dropout < 1) { try fail("dropout must be in [0, 1), got \(dropout)") }
-        if !(labelSmoothing >= 0 && labelSmoothing < 1) { try fail("label smoothing must be in [0, 1), got \(labelSmoothing)") }
+        if !(labelSmoothing >= 0 && labelSmoothing < 1) {
+            try fail("label smoothing must be in [0, 1), got \(labelSmoothing)")
+        }
         if !(momentum >= 0 && momentum < 1) { try fail("momentum must be in [0, 1), got \(momentum)") }
         if optimizer == .adam && momentum != 0 { try fail("--momentum applies to sgd only (adam has beta1 0.9)") }
         if optimizer == .adam && nesterov { try fail("--nesterov applies to sgd only") }

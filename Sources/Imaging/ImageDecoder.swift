@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Decodes JPEG and PNG bytes to upright RGB. Holds a TurboJPEG handle, which is not thread-safe:
@@ -67,11 +67,14 @@ func readImageFile(at path: String) throws -> [UInt8] {
     guard fd >= 0 else { throw ImagingError.unreadable(path: path, reason: String(cString: strerror(errno))) }
     defer { close(fd) }
     var info = stat()
-    guard fstat(fd, &info) == 0 else { throw ImagingError.unreadable(path: path, reason: String(cString: strerror(errno))) }
+    guard fstat(fd, &info) == 0 else {
+        throw ImagingError.unreadable(path: path, reason: String(cString: strerror(errno)))
+    }
     guard info.st_mode & S_IFMT != S_IFDIR else { throw ImagingError.unreadable(path: path, reason: "is a directory") }
     let size = Int(info.st_size)
     guard size <= maxFileBytes else {
-        throw ImagingError.unsupported(path: path, reason: "file is \(size) bytes, more than the limit of \(maxFileBytes)")
+        throw ImagingError.unsupported(
+            path: path, reason: "file is \(size) bytes, more than the limit of \(maxFileBytes)")
     }
     var bytes = [UInt8](repeating: 0, count: size)
     var filled = 0

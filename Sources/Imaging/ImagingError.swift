@@ -22,14 +22,14 @@ public enum ImagingError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .empty(path): "cannot decode \(path): the file is empty"
-        case let .unreadable(path, reason): "cannot read \(path): \(reason)"
-        case let .notImage(path, bytes):
+        case .empty(let path): "cannot decode \(path): the file is empty"
+        case .unreadable(let path, let reason): "cannot read \(path): \(reason)"
+        case .notImage(let path, let bytes):
             "cannot decode \(path): not a JPEG or PNG file: starts with "
                 + bytes.prefix(4).map { "0x" + String($0, radix: 16, uppercase: true) }.joined(separator: " ")
-        case let .truncated(path, reason): "cannot decode \(path): truncated: \(reason)"
-        case let .corrupt(path, reason): "cannot decode \(path): \(reason)"
-        case let .unsupported(path, reason): "cannot decode \(path): unsupported: \(reason)"
+        case .truncated(let path, let reason): "cannot decode \(path): truncated: \(reason)"
+        case .corrupt(let path, let reason): "cannot decode \(path): \(reason)"
+        case .unsupported(let path, let reason): "cannot decode \(path): unsupported: \(reason)"
         }
     }
 }

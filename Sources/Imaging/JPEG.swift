@@ -54,7 +54,10 @@ final class JPEGDecoder {
         guard let handle, let base = bytes.baseAddress else {
             throw ImagingError.unsupported(path: path, reason: "TurboJPEG could not create a decompressor")
         }
-        var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
+        var width: Int32 = 0
+        var height: Int32 = 0
+        var subsampling: Int32 = 0
+        var colorspace: Int32 = 0
         if tjDecompressHeader3(handle, base, UInt(bytes.count), &width, &height, &subsampling, &colorspace) != 0 {
             throw fatal(message: lastMessage(), bytes: bytes, path: path)
         }
@@ -62,10 +65,13 @@ final class JPEGDecoder {
             throw fatal(message: "JPEG header gives size \(width)x\(height)", bytes: bytes, path: path)
         }
         let factor = scale(width: Int(width), height: Int(height), minSide: minSide)
-        let outW = Self.scaled(Int(width), factor), outH = Self.scaled(Int(height), factor)
+        let outW = Self.scaled(Int(width), factor)
+        let outH = Self.scaled(Int(height), factor)
         guard outW * outH <= ImageDecoder.maxPixels else {
             let scaled = factor == (1, 1) ? "" : " (\(outW)x\(outH) at DCT scale \(factor.num)/\(factor.denom))"
-            throw ImagingError.unsupported(path: path, reason: "\(width)x\(height) pixels\(scaled) is more than the limit of \(ImageDecoder.maxPixels)")
+            throw ImagingError.unsupported(
+                path: path,
+                reason: "\(width)x\(height) pixels\(scaled) is more than the limit of \(ImageDecoder.maxPixels)")
         }
         let cmyk = colorspace == TJCS_CMYK.rawValue || colorspace == TJCS_YCCK.rawValue
         let format = cmyk ? TJPF_CMYK : TJPF_RGB
@@ -73,8 +79,9 @@ final class JPEGDecoder {
         // Not zero-filled first: the decoder writes every byte (and on failure the array is dropped).
         var pixels = [UInt8](unsafeUninitializedCapacity: outW * outH * channels) { $1 = outW * outH * channels }
         let rc = pixels.withUnsafeMutableBufferPointer { dst in
-            tjDecompress2(handle, base, UInt(bytes.count), dst.baseAddress, Int32(outW), Int32(outW * channels),
-                          Int32(outH), format.rawValue, TJFLAG_ACCURATEDCT)
+            tjDecompress2(
+                handle, base, UInt(bytes.count), dst.baseAddress, Int32(outW), Int32(outW * channels),
+                Int32(outH), format.rawValue, TJFLAG_ACCURATEDCT)
         }
         if rc != 0 {
             let message = lastMessage()
@@ -152,9 +159,10 @@ final class JPEGEncoder {
             out.withUnsafeMutableBufferPointer { dst in
                 var pointer: UnsafeMutablePointer<UInt8>? = dst.baseAddress
                 size = UInt(capacity)
-                return tjCompress2(handle, src.baseAddress, Int32(image.width), Int32(image.width * 3),
-                                   Int32(image.height), Int32(TJPF_RGB.rawValue), &pointer, &size,
-                                   Int32(TJSAMP_420.rawValue), Int32(quality), TJFLAG_NOREALLOC | TJFLAG_ACCURATEDCT)
+                return tjCompress2(
+                    handle, src.baseAddress, Int32(image.width), Int32(image.width * 3),
+                    Int32(image.height), Int32(TJPF_RGB.rawValue), &pointer, &size,
+                    Int32(TJSAMP_420.rawValue), Int32(quality), TJFLAG_NOREALLOC | TJFLAG_ACCURATEDCT)
             }
         }
         guard rc == 0 else {

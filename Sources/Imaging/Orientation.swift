@@ -1,8 +1,14 @@
 /// EXIF orientation (TIFF tag 0x0112): how the stored pixels must be turned to appear upright.
 /// Raw values follow the EXIF 2.3 spec; 1 is "already upright".
 enum Orientation: Int {
-    case up = 1, mirrored = 2, down = 3, downMirrored = 4
-    case leftMirrored = 5, right = 6, rightMirrored = 7, left = 8
+    case up = 1
+    case mirrored = 2
+    case down = 3
+    case downMirrored = 4
+    case leftMirrored = 5
+    case right = 6
+    case rightMirrored = 7
+    case left = 8
 
     /// Orientations 5-8 store the image rotated by 90 degrees, so width and height trade places.
     var swapsAxes: Bool { rawValue >= 5 }
@@ -14,16 +20,24 @@ enum Orientation: Int {
         while pos + 4 <= bytes.count {
             guard bytes[pos] == 0xFF else { return .up }
             let marker = bytes[pos + 1]
-            if marker == 0xFF { pos += 1; continue }  // fill byte before a marker
+            if marker == 0xFF {
+                pos += 1
+                continue
+            }  // fill byte before a marker
             // Markers without a length: TEM, RSTn, SOI. SOS or EOI end the header: no EXIF after that.
-            if marker == 0x01 || (0xD0...0xD8).contains(marker) { pos += 2; continue }
+            if marker == 0x01 || (0xD0...0xD8).contains(marker) {
+                pos += 2
+                continue
+            }
             if marker == 0xDA || marker == 0xD9 { return .up }
             let length = Int(bytes[pos + 2]) << 8 | Int(bytes[pos + 3])
             guard length >= 2, pos + 2 + length <= bytes.count else { return .up }
-            let body = pos + 4, bodyEnd = pos + 2 + length
+            let body = pos + 4
+            let bodyEnd = pos + 2 + length
             if marker == 0xE1, bodyEnd - body >= 6,
-               bytes[body] == 0x45, bytes[body + 1] == 0x78, bytes[body + 2] == 0x69, bytes[body + 3] == 0x66,
-               bytes[body + 4] == 0, bytes[body + 5] == 0 {
+                bytes[body] == 0x45, bytes[body + 1] == 0x78, bytes[body + 2] == 0x69, bytes[body + 3] == 0x66,
+                bytes[body + 4] == 0, bytes[body + 5] == 0
+            {
                 return fromTIFF(UnsafeBufferPointer(rebasing: bytes[(body + 6)..<bodyEnd])) ?? .up
             }
             pos = bodyEnd
@@ -64,18 +78,20 @@ enum Orientation: Int {
     /// `start + y * rowStep + x * colStep`, the same transforms as Pillow's `ImageOps.exif_transpose`.
     func apply(to image: RGBImage) -> RGBImage {
         if self == .up { return image }
-        let w = image.width, h = image.height
+        let w = image.width
+        let h = image.height
         let (outW, outH) = swapsAxes ? (h, w) : (w, h)
-        let (start, rowStep, colStep): (Int, Int, Int) = switch self {
-        case .up: (0, w, 1)
-        case .mirrored: (w - 1, w, -1)
-        case .down: (h * w - 1, -w, -1)
-        case .downMirrored: ((h - 1) * w, -w, 1)
-        case .leftMirrored: (0, 1, w)                  // transpose
-        case .right: ((h - 1) * w, 1, -w)              // rotate 90 degrees clockwise
-        case .rightMirrored: ((h - 1) * w + w - 1, -1, -w)  // transverse
-        case .left: (w - 1, -1, w)                     // rotate 90 degrees counter-clockwise
-        }
+        let (start, rowStep, colStep): (Int, Int, Int) =
+            switch self {
+            case .up: (0, w, 1)
+            case .mirrored: (w - 1, w, -1)
+            case .down: (h * w - 1, -w, -1)
+            case .downMirrored: ((h - 1) * w, -w, 1)
+            case .leftMirrored: (0, 1, w)  // transpose
+            case .right: ((h - 1) * w, 1, -w)  // rotate 90 degrees clockwise
+            case .rightMirrored: ((h - 1) * w + w - 1, -1, -w)  // transverse
+            case .left: (w - 1, -1, w)  // rotate 90 degrees counter-clockwise
+            }
         var out = [UInt8](repeating: 0, count: outW * outH * 3)
         image.pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
@@ -83,7 +99,9 @@ enum Orientation: Int {
                 for y in 0..<outH {
                     var s = start + y * rowStep
                     for _ in 0..<outW {
-                        dst[o] = src[3 * s]; dst[o + 1] = src[3 * s + 1]; dst[o + 2] = src[3 * s + 2]
+                        dst[o] = src[3 * s]
+                        dst[o + 1] = src[3 * s + 1]
+                        dst[o + 2] = src[3 * s + 2]
                         o += 3
                         s += colStep
                     }

@@ -23,12 +23,14 @@ enum PNG {
             throw failure(message(of: &image), path: path)
         }
         defer { png_image_free(&image) }
-        let width = Int(image.width), height = Int(image.height)
+        let width = Int(image.width)
+        let height = Int(image.height)
         guard width > 0, height > 0 else {
             throw ImagingError.corrupt(path: path, reason: "PNG header gives size \(width)x\(height)")
         }
         guard width * height <= ImageDecoder.maxPixels else {
-            throw ImagingError.unsupported(path: path, reason: "\(width)x\(height) pixels is more than the limit of \(ImageDecoder.maxPixels)")
+            throw ImagingError.unsupported(
+                path: path, reason: "\(width)x\(height) pixels is more than the limit of \(ImageDecoder.maxPixels)")
         }
         let hasAlpha = image.format & png_uint_32(PNG_FORMAT_FLAG_ALPHA) != 0
         let sixteenBit = image.format & png_uint_32(PNG_FORMAT_FLAG_LINEAR) != 0
@@ -41,7 +43,8 @@ enum PNG {
             image.format = hasAlpha ? tlearn_PNG_FORMAT_LINEAR_RGB_ALPHA : tlearn_PNG_FORMAT_LINEAR_RGB
             var wide = [UInt16](repeating: 0, count: n * channels)
             try wide.withUnsafeMutableBytes { buffer in
-                guard png_image_finish_read(&image, nil, buffer.baseAddress, png_int_32(width * channels), nil) != 0 else {
+                guard png_image_finish_read(&image, nil, buffer.baseAddress, png_int_32(width * channels), nil) != 0
+                else {
                     throw failure(message(of: &image), path: path)
                 }
             }
@@ -61,7 +64,8 @@ enum PNG {
             image.format = hasAlpha ? tlearn_PNG_FORMAT_RGBA : tlearn_PNG_FORMAT_RGB
             var out = [UInt8](repeating: 0, count: n * channels)
             try out.withUnsafeMutableBytes { buffer in
-                guard png_image_finish_read(&image, nil, buffer.baseAddress, png_int_32(width * channels), nil) != 0 else {
+                guard png_image_finish_read(&image, nil, buffer.baseAddress, png_int_32(width * channels), nil) != 0
+                else {
                     throw failure(message(of: &image), path: path)
                 }
             }
@@ -69,7 +73,9 @@ enum PNG {
                 out.withUnsafeBufferPointer { src in
                     rgb.withUnsafeMutableBufferPointer { dst in
                         for i in 0..<n {
-                            dst[3 * i] = src[4 * i]; dst[3 * i + 1] = src[4 * i + 1]; dst[3 * i + 2] = src[4 * i + 2]
+                            dst[3 * i] = src[4 * i]
+                            dst[3 * i + 1] = src[4 * i + 1]
+                            dst[3 * i + 2] = src[4 * i + 2]
                         }
                     }
                 }
@@ -84,7 +90,8 @@ enum PNG {
     /// libpng says "read beyond end of data" when the memory reader runs out: the file was cut short.
     private static func failure(_ message: String, path: String) -> ImagingError {
         let lower = message.lowercased()
-        if lower.contains("end of data") || lower.contains("not enough image data") || lower.contains("unexpected end") {
+        if lower.contains("end of data") || lower.contains("not enough image data") || lower.contains("unexpected end")
+        {
             return .truncated(path: path, reason: "PNG: \(message)")
         }
         return .corrupt(path: path, reason: "PNG: \(message)")

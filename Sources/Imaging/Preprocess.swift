@@ -46,7 +46,8 @@ public func preprocess(_ image: RGBImage, size: Int, flip: Bool = false, into ou
 /// `x / 127.5 - 1` over `count` bytes, 16 at a time: the same IEEE division and subtraction per lane
 /// as `unitScale`'s, so the same floats, without a table lookup per byte.
 private func scaleToUnit(_ src: UnsafePointer<UInt8>, count: Int, into output: UnsafeMutablePointer<Float>) {
-    let divisor = SIMD16<Float>(repeating: 127.5), one = SIMD16<Float>(repeating: 1)
+    let divisor = SIMD16<Float>(repeating: 127.5)
+    let one = SIMD16<Float>(repeating: 1)
     var i = 0
     while i + 16 <= count {
         let bytes = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<UInt8>.self)

@@ -67,7 +67,8 @@ public func resizeBilinear(_ image: RGBImage, width: Int, height: Int) -> RGBIma
     precondition(width > 0 && height > 0, "resize target must be positive, got \(width)x\(height)")
     if width == image.width && height == image.height { return image }
     if width == image.width {
-        return resampleColumns(image, rowOffset: 0, height: height, weights: ResampleWeights(inSize: image.height, outSize: height))
+        return resampleColumns(
+            image, rowOffset: 0, height: height, weights: ResampleWeights(inSize: image.height, outSize: height))
     }
     let horizontal = ResampleWeights(inSize: image.width, outSize: width)
     if height == image.height {
@@ -91,7 +92,8 @@ private func clip8(_ v: Int32) -> UInt8 {
 }
 
 private func resampleRows(_ image: RGBImage, rows: Range<Int>, width: Int, weights w: ResampleWeights) -> RGBImage {
-    var out = [UInt8](unsafeUninitializedCapacity: rows.count * width * 3) { $1 = rows.count * width * 3 }  // every byte written below
+    // Every byte is written below.
+    var out = [UInt8](unsafeUninitializedCapacity: rows.count * width * 3) { $1 = rows.count * width * 3 }
     let taps = w.taps
     // Output pixels in pairs, one per half of an 8-lane vector: pair p's tap x weights as
     // [k(2p)[x] x4, k(2p+1)[x] x4]. A pixel with fewer taps than its partner has zero weights there
@@ -112,7 +114,8 @@ private func resampleRows(_ image: RGBImage, rows: Range<Int>, width: Int, weigh
     image.pixels.withUnsafeBufferPointer { src in
         out.withUnsafeMutableBufferPointer { dst in
             pairWeights.withUnsafeBufferPointer { pw in
-                resamplePairs(src, dst, pw, rows: rows, width: width, inStride: inStride, weights: w, pairTaps: pairTaps)
+                resamplePairs(
+                    src, dst, pw, rows: rows, width: width, inStride: inStride, weights: w, pairTaps: pairTaps)
             }
         }
     }
@@ -120,8 +123,10 @@ private func resampleRows(_ image: RGBImage, rows: Range<Int>, width: Int, weigh
 }
 
 /// The horizontal pass's loop over `rows`, two output pixels per vector (see `resampleRows`).
-private func resamplePairs(_ src: UnsafeBufferPointer<UInt8>, _ dst: UnsafeMutableBufferPointer<UInt8>, _ pw: UnsafeBufferPointer<Int32>,
-                           rows: Range<Int>, width: Int, inStride: Int, weights w: ResampleWeights, pairTaps: [Int]) {
+private func resamplePairs(
+    _ src: UnsafeBufferPointer<UInt8>, _ dst: UnsafeMutableBufferPointer<UInt8>, _ pw: UnsafeBufferPointer<Int32>,
+    rows: Range<Int>, width: Int, inStride: Int, weights w: ResampleWeights, pairTaps: [Int]
+) {
     let end = dst.baseAddress! + dst.count
     // A 4-byte load reads R, G, B and one byte more, so a load must start 4 bytes before the end.
     let lastLoad = src.baseAddress! + src.count - 4
@@ -129,7 +134,9 @@ private func resamplePairs(_ src: UnsafeBufferPointer<UInt8>, _ dst: UnsafeMutab
         let row = src.baseAddress! + y * inStride
         let outRow = dst.baseAddress! + yy * width * 3
         for p in 0..<(width / 2) {
-            let a = row + w.first[2 * p] * 3, b = row + w.first[2 * p + 1] * 3, n = pairTaps[p]
+            let a = row + w.first[2 * p] * 3
+            let b = row + w.first[2 * p + 1] * 3
+            let n = pairTaps[p]
             let o = outRow + 6 * p
             guard n > 0, max(a, b) + 3 * (n - 1) <= lastLoad, o + 7 <= end else {
                 resamplePixel(row, w, 2 * p, o, lastLoad: lastLoad, end: end)
@@ -161,21 +168,27 @@ private let resampleHalf = Int32(1 << (ResampleWeights.precisionBits - 1))
 /// Pillow's `clip8` on every lane: drop the fixed-point fraction, clamp to 0...255.
 @inline(__always)
 private func clip8(_ v: SIMD8<Int32>) -> SIMD8<UInt8> {
-    SIMD8<UInt8>(truncatingIfNeeded: (v &>> Int32(ResampleWeights.precisionBits)).clamped(lowerBound: .zero, upperBound: SIMD8(repeating: 255)))
+    SIMD8<UInt8>(
+        truncatingIfNeeded: (v &>> Int32(ResampleWeights.precisionBits)).clamped(
+            lowerBound: .zero, upperBound: SIMD8(repeating: 255)))
 }
 
 /// One output pixel `xx` of the horizontal pass into `o`: the path for a row's last, odd pixel and
 /// for loads or stores that would cross the end of a buffer.
 @inline(__always)
-private func resamplePixel(_ row: UnsafePointer<UInt8>, _ w: ResampleWeights, _ xx: Int, _ o: UnsafeMutablePointer<UInt8>,
-                           lastLoad: UnsafePointer<UInt8>, end: UnsafeMutablePointer<UInt8>) {
-    let start = row + w.first[xx] * 3, n = w.count[xx]
+private func resamplePixel(
+    _ row: UnsafePointer<UInt8>, _ w: ResampleWeights, _ xx: Int, _ o: UnsafeMutablePointer<UInt8>,
+    lastLoad: UnsafePointer<UInt8>, end: UnsafeMutablePointer<UInt8>
+) {
+    let start = row + w.first[xx] * 3
+    let n = w.count[xx]
     var acc = SIMD4<Int32>(repeating: resampleHalf)
     w.weights.withUnsafeBufferPointer { kk in
         let k = kk.baseAddress! + xx * w.taps
         for x in 0..<n {
             let p = start + 3 * x
-            let px = p <= lastLoad ? UnsafeRawPointer(p).loadUnaligned(as: SIMD4<UInt8>.self) : SIMD4(p[0], p[1], p[2], 0)
+            let px =
+                p <= lastLoad ? UnsafeRawPointer(p).loadUnaligned(as: SIMD4<UInt8>.self) : SIMD4(p[0], p[1], p[2], 0)
             acc &+= SIMD4<Int32>(truncatingIfNeeded: px) &* k[x]
         }
     }
@@ -183,7 +196,9 @@ private func resamplePixel(_ row: UnsafePointer<UInt8>, _ w: ResampleWeights, _ 
     if o + 4 <= end {
         UnsafeMutableRawPointer(o).storeBytes(of: bytes, as: SIMD4<UInt8>.self)
     } else {
-        o[0] = bytes[0]; o[1] = bytes[1]; o[2] = bytes[2]
+        o[0] = bytes[0]
+        o[1] = bytes[1]
+        o[2] = bytes[2]
     }
 }
 
@@ -191,7 +206,8 @@ private func resamplePixel(_ row: UnsafePointer<UInt8>, _ w: ResampleWeights, _ 
 /// pass may have produced only a band of rows).
 private func resampleColumns(_ image: RGBImage, rowOffset: Int, height: Int, weights w: ResampleWeights) -> RGBImage {
     let rowBytes = image.width * 3
-    var out = [UInt8](unsafeUninitializedCapacity: height * rowBytes) { $1 = height * rowBytes }  // every byte written below
+    // Every byte is written below.
+    var out = [UInt8](unsafeUninitializedCapacity: height * rowBytes) { $1 = height * rowBytes }
     var acc = [Int32](repeating: 0, count: rowBytes)
     image.pixels.withUnsafeBufferPointer { src in
         out.withUnsafeMutableBufferPointer { dst in

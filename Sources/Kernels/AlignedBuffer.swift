@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A 64-byte aligned, uninitialised-then-zeroed float buffer: Swift `Array` storage is only
@@ -17,19 +17,19 @@ public final class AlignedBuffer: @unchecked Sendable {
         let bytes = max(count, 16) * 4
         let raw: UnsafeMutableRawPointer
         #if os(Linux)
-        if bytes >= AlignedBuffer.hugePageThreshold {
-            // Whole 2 MB pages, asked to be huge pages (Linux THP is often "madvise"): the forward pass
-            // streams ~9 MB of weights and a few MB of strip buffers per image, more than the 4 KB-page
-            // TLB covers. Costs up to 2 MB of memory per buffer, about 25 MB in all at alpha 1.0.
-            let huge = 2 << 20
-            let rounded = (bytes + huge - 1) / huge * huge
-            raw = UnsafeMutableRawPointer.allocate(byteCount: rounded, alignment: huge)
-            _ = madvise(raw, rounded, MADV_HUGEPAGE)
-        } else {
-            raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        }
+            if bytes >= AlignedBuffer.hugePageThreshold {
+                // Whole 2 MB pages, asked to be huge pages (Linux THP is often "madvise"): the forward pass
+                // streams ~9 MB of weights and a few MB of strip buffers per image, more than the 4 KB-page
+                // TLB covers. Costs up to 2 MB of memory per buffer, about 25 MB in all at alpha 1.0.
+                let huge = 2 << 20
+                let rounded = (bytes + huge - 1) / huge * huge
+                raw = UnsafeMutableRawPointer.allocate(byteCount: rounded, alignment: huge)
+                _ = madvise(raw, rounded, MADV_HUGEPAGE)
+            } else {
+                raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            }
         #else
-        raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         #endif
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 16))
         pointer.initialize(repeating: 0, count: max(count, 16))

@@ -11,7 +11,8 @@ public func conv3x3Channels3(
 ) {
     precondition(n % 8 == 0 && n > 0, "conv3x3Channels3: \(n) output channels is not a multiple of 8")
     precondition(rows.lowerBound >= 0 && rows.upperBound <= g.outHeight, "conv3x3Channels3: rows \(rows) outside \(g)")
-    let lo = SIMD8<Float>(repeating: clamp.lo), hi = SIMD8<Float>(repeating: clamp.hi)
+    let lo = SIMD8<Float>(repeating: clamp.lo)
+    let hi = SIMD8<Float>(repeating: clamp.hi)
     let s = g.stride
     let rowStride = g.inWidth * 3
     // Output columns whose 3 taps all fall inside the input.
@@ -31,40 +32,68 @@ public func conv3x3Channels3(
             var v = 0
             // 4 pixels x 16 channels: 8 accumulators, one weight vector load feeds 4 FMAs.
             while v + 2 <= n / 8 {
-                let b0 = load8(bias + 8 * v), b1 = load8(bias + 8 * v + 8)
-                var a0 = b0, a1 = b0, a2 = b0, a3 = b0, c0 = b1, c1 = b1, c2 = b1, c3 = b1
+                let b0 = load8(bias + 8 * v)
+                let b1 = load8(bias + 8 * v + 8)
+                var a0 = b0
+                var a1 = b0
+                var a2 = b0
+                var a3 = b0
+                var c0 = b1
+                var c1 = b1
+                var c2 = b1
+                var c3 = b1
                 for ky in 0..<3 {
                     let r = p + ky * rowStride
                     for t in 0..<9 {  // (kx, ci) of this kernel row: 9 adjacent floats per pixel
                         let w = weights + (ky * 9 + t) * n + 8 * v
-                        let w0 = load8(w), w1 = load8(w + 8)
-                        let x0 = SIMD8(repeating: r[t]), x1 = SIMD8(repeating: r[t + 3 * s])
-                        let x2 = SIMD8(repeating: r[t + 6 * s]), x3 = SIMD8(repeating: r[t + 9 * s])
-                        a0.addProduct(x0, w0); a1.addProduct(x1, w0); a2.addProduct(x2, w0); a3.addProduct(x3, w0)
-                        c0.addProduct(x0, w1); c1.addProduct(x1, w1); c2.addProduct(x2, w1); c3.addProduct(x3, w1)
+                        let w0 = load8(w)
+                        let w1 = load8(w + 8)
+                        let x0 = SIMD8(repeating: r[t])
+                        let x1 = SIMD8(repeating: r[t + 3 * s])
+                        let x2 = SIMD8(repeating: r[t + 6 * s])
+                        let x3 = SIMD8(repeating: r[t + 9 * s])
+                        a0.addProduct(x0, w0)
+                        a1.addProduct(x1, w0)
+                        a2.addProduct(x2, w0)
+                        a3.addProduct(x3, w0)
+                        c0.addProduct(x0, w1)
+                        c1.addProduct(x1, w1)
+                        c2.addProduct(x2, w1)
+                        c3.addProduct(x3, w1)
                     }
                 }
                 let o = out + ox * n + 8 * v
-                store8(clamp8(a0, lo, hi), o); store8(clamp8(c0, lo, hi), o + 8)
-                store8(clamp8(a1, lo, hi), o + n); store8(clamp8(c1, lo, hi), o + n + 8)
-                store8(clamp8(a2, lo, hi), o + 2 * n); store8(clamp8(c2, lo, hi), o + 2 * n + 8)
-                store8(clamp8(a3, lo, hi), o + 3 * n); store8(clamp8(c3, lo, hi), o + 3 * n + 8)
+                store8(clamp8(a0, lo, hi), o)
+                store8(clamp8(c0, lo, hi), o + 8)
+                store8(clamp8(a1, lo, hi), o + n)
+                store8(clamp8(c1, lo, hi), o + n + 8)
+                store8(clamp8(a2, lo, hi), o + 2 * n)
+                store8(clamp8(c2, lo, hi), o + 2 * n + 8)
+                store8(clamp8(a3, lo, hi), o + 3 * n)
+                store8(clamp8(c3, lo, hi), o + 3 * n + 8)
                 v += 2
             }
             if v < n / 8 {  // an odd number of 8-channel groups (alpha 0.75: 24 channels)
                 let b0 = load8(bias + 8 * v)
-                var a0 = b0, a1 = b0, a2 = b0, a3 = b0
+                var a0 = b0
+                var a1 = b0
+                var a2 = b0
+                var a3 = b0
                 for ky in 0..<3 {
                     let r = p + ky * rowStride
                     for t in 0..<9 {
                         let w0 = load8(weights + (ky * 9 + t) * n + 8 * v)
-                        a0.addProduct(SIMD8(repeating: r[t]), w0); a1.addProduct(SIMD8(repeating: r[t + 3 * s]), w0)
-                        a2.addProduct(SIMD8(repeating: r[t + 6 * s]), w0); a3.addProduct(SIMD8(repeating: r[t + 9 * s]), w0)
+                        a0.addProduct(SIMD8(repeating: r[t]), w0)
+                        a1.addProduct(SIMD8(repeating: r[t + 3 * s]), w0)
+                        a2.addProduct(SIMD8(repeating: r[t + 6 * s]), w0)
+                        a3.addProduct(SIMD8(repeating: r[t + 9 * s]), w0)
                     }
                 }
                 let o = out + ox * n + 8 * v
-                store8(clamp8(a0, lo, hi), o); store8(clamp8(a1, lo, hi), o + n)
-                store8(clamp8(a2, lo, hi), o + 2 * n); store8(clamp8(a3, lo, hi), o + 3 * n)
+                store8(clamp8(a0, lo, hi), o)
+                store8(clamp8(a1, lo, hi), o + n)
+                store8(clamp8(a2, lo, hi), o + 2 * n)
+                store8(clamp8(a3, lo, hi), o + 3 * n)
             }
             ox += 4
         }
@@ -78,10 +107,12 @@ public func conv3x3Channels3(
 /// One output pixel, all channels, taps outside the input skipped (they are zero padding).
 @inline(__always)
 private func conv3x3Pixel(
-    _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+    _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+    _ out: UnsafeMutablePointer<Float>,
     _ g: Window, _ n: Int, _ lo: SIMD8<Float>, _ hi: SIMD8<Float>, oy: Int, ox: Int
 ) {
-    let iy0 = oy * g.stride - g.padTop, ix0 = ox * g.stride - g.padLeft
+    let iy0 = oy * g.stride - g.padTop
+    let ix0 = ox * g.stride - g.padLeft
     for v in 0..<(n / 8) {
         var a = load8(bias + 8 * v)
         for ky in 0..<3 where iy0 + ky >= 0 && iy0 + ky < g.inHeight {
@@ -98,9 +129,12 @@ private func conv3x3Pixel(
 
 /// The oracle for `conv3x3Channels3`: plain loops in Double over the zero-padded taps of a full 3x3
 /// convolution of a 3-channel (h, w, 3) map; `weights` is Keras's (3, 3, 3, outChannels).
-public func conv3x3Reference(_ x: [Float], weights w: [Float], bias b: [Float], window g: Window, outChannels n: Int, clamp: Clamp) -> [Float] {
-    precondition(x.count == g.inHeight * g.inWidth * 3 && w.count == 27 * n && b.count == n,
-                 "conv3x3Reference: input \(x.count) weights \(w.count) bias \(b.count) for \(g), \(n) channels")
+public func conv3x3Reference(
+    _ x: [Float], weights w: [Float], bias b: [Float], window g: Window, outChannels n: Int, clamp: Clamp
+) -> [Float] {
+    precondition(
+        x.count == g.inHeight * g.inWidth * 3 && w.count == 27 * n && b.count == n,
+        "conv3x3Reference: input \(x.count) weights \(w.count) bias \(b.count) for \(g), \(n) channels")
     var out: [Float] = []
     out.reserveCapacity(g.outHeight * g.outWidth * n)
     for oy in 0..<g.outHeight {
@@ -109,9 +143,13 @@ public func conv3x3Reference(_ x: [Float], weights w: [Float], bias b: [Float], 
                 var a = Double(b[co])
                 for ky in 0..<3 {
                     for kx in 0..<3 {
-                        let iy = oy * g.stride - g.padTop + ky, ix = ox * g.stride - g.padLeft + kx
+                        let iy = oy * g.stride - g.padTop + ky
+                        let ix = ox * g.stride - g.padLeft + kx
                         guard iy >= 0 && iy < g.inHeight && ix >= 0 && ix < g.inWidth else { continue }
-                        for ci in 0..<3 { a += Double(x[(iy * g.inWidth + ix) * 3 + ci]) * Double(w[((ky * 3 + kx) * 3 + ci) * n + co]) }
+                        for ci in 0..<3 {
+                            a +=
+                                Double(x[(iy * g.inWidth + ix) * 3 + ci]) * Double(w[((ky * 3 + kx) * 3 + ci) * n + co])
+                        }
                     }
                 }
                 out.append(min(max(Float(a), clamp.lo), clamp.hi))

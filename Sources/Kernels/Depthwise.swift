@@ -1,8 +1,9 @@
 /// Packs a Keras depthwise kernel, (3, 3, C, 1) = HWC, and a per-channel bias per group of 8 channels
 /// as `[bias x8, tap0 x8, ..., tap8 x8]` (XNNPACK `xnn_pack_f32_dwconv_hwg_w`), zero-padding the last group.
 public func packDepthwise3x3(kernel: [Float], bias: [Float], channels c: Int) -> AlignedBuffer {
-    precondition(kernel.count == 9 * c && bias.count == c,
-                 "packDepthwise3x3: kernel \(kernel.count) floats, bias \(bias.count), expected \(9 * c) and \(c)")
+    precondition(
+        kernel.count == 9 * c && bias.count == c,
+        "packDepthwise3x3: kernel \(kernel.count) floats, bias \(bias.count), expected \(9 * c) and \(c)")
     let groups = (c + 7) / 8
     let packed = AlignedBuffer(count: groups * depthwiseGroupStride)
     let p = packed.pointer
@@ -81,11 +82,13 @@ private func depthwise3x3<S: FixedStride, C: FixedChannels>(
     _ input: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
     _ g: Window, _ runtimeChannels: Int, _ clamp: Clamp, _ rows: Range<Int>, _: S.Type, _: C.Type
 ) {
-    let c = C.count ?? runtimeChannels, s = S.value
+    let c = C.count ?? runtimeChannels
+    let s = S.value
     precondition(rows.lowerBound >= 0 && rows.upperBound <= g.outHeight, "depthwise3x3: rows \(rows) outside \(g)")
     let groups = c / 8
     let rowStride = g.inWidth * c
-    let lo = SIMD8<Float>(repeating: clamp.lo), hi = SIMD8<Float>(repeating: clamp.hi)
+    let lo = SIMD8<Float>(repeating: clamp.lo)
+    let hi = SIMD8<Float>(repeating: clamp.hi)
     // Output columns whose 3 taps all fall inside the input.
     let oxFirst = (g.padLeft + s - 1) / s
     let oxLast = min(g.outWidth - 1, g.inWidth - 3 + g.padLeft >= 0 ? (g.inWidth - 3 + g.padLeft) / s : -1)
@@ -101,7 +104,8 @@ private func depthwise3x3<S: FixedStride, C: FixedChannels>(
         // pixels x all channels stay in L1 while every group reads them, and each 64-byte line is used
         // whole. Groups outer swept a whole row per group: 8 channels per line, every tap from L2.
         let r0 = input + iy0 * rowStride
-        let r1 = r0 + rowStride, r2 = r1 + rowStride
+        let r1 = r0 + rowStride
+        let r2 = r1 + rowStride
         let step = s * c
         var ox = oxFirst
         while ox + 3 <= oxLast {
@@ -110,26 +114,59 @@ private func depthwise3x3<S: FixedStride, C: FixedChannels>(
             for gi in 0..<groups {
                 let wp = w + gi * depthwiseGroupStride
                 let b = load8(wp)
-                let w0 = load8(wp + 8), w1 = load8(wp + 16), w2 = load8(wp + 24)
-                let w3 = load8(wp + 32), w4 = load8(wp + 40), w5 = load8(wp + 48)
-                let w6 = load8(wp + 56), w7 = load8(wp + 64), w8 = load8(wp + 72)
+                let w0 = load8(wp + 8)
+                let w1 = load8(wp + 16)
+                let w2 = load8(wp + 24)
+                let w3 = load8(wp + 32)
+                let w4 = load8(wp + 40)
+                let w5 = load8(wp + 48)
+                let w6 = load8(wp + 56)
+                let w7 = load8(wp + 64)
+                let w8 = load8(wp + 72)
                 let gOff = off + gi * 8
-                var a0 = b, a1 = b, a2 = b, a3 = b
+                var a0 = b
+                var a1 = b
+                var a2 = b
+                var a3 = b
                 var p = r0 + gOff
-                a0.addProduct(load8(p), w0); a0.addProduct(load8(p + c), w1); a0.addProduct(load8(p + 2 * c), w2)
-                a1.addProduct(load8(p + step), w0); a1.addProduct(load8(p + step + c), w1); a1.addProduct(load8(p + step + 2 * c), w2)
-                a2.addProduct(load8(p + 2 * step), w0); a2.addProduct(load8(p + 2 * step + c), w1); a2.addProduct(load8(p + 2 * step + 2 * c), w2)
-                a3.addProduct(load8(p + 3 * step), w0); a3.addProduct(load8(p + 3 * step + c), w1); a3.addProduct(load8(p + 3 * step + 2 * c), w2)
+                a0.addProduct(load8(p), w0)
+                a0.addProduct(load8(p + c), w1)
+                a0.addProduct(load8(p + 2 * c), w2)
+                a1.addProduct(load8(p + step), w0)
+                a1.addProduct(load8(p + step + c), w1)
+                a1.addProduct(load8(p + step + 2 * c), w2)
+                a2.addProduct(load8(p + 2 * step), w0)
+                a2.addProduct(load8(p + 2 * step + c), w1)
+                a2.addProduct(load8(p + 2 * step + 2 * c), w2)
+                a3.addProduct(load8(p + 3 * step), w0)
+                a3.addProduct(load8(p + 3 * step + c), w1)
+                a3.addProduct(load8(p + 3 * step + 2 * c), w2)
                 p = r1 + gOff
-                a0.addProduct(load8(p), w3); a0.addProduct(load8(p + c), w4); a0.addProduct(load8(p + 2 * c), w5)
-                a1.addProduct(load8(p + step), w3); a1.addProduct(load8(p + step + c), w4); a1.addProduct(load8(p + step + 2 * c), w5)
-                a2.addProduct(load8(p + 2 * step), w3); a2.addProduct(load8(p + 2 * step + c), w4); a2.addProduct(load8(p + 2 * step + 2 * c), w5)
-                a3.addProduct(load8(p + 3 * step), w3); a3.addProduct(load8(p + 3 * step + c), w4); a3.addProduct(load8(p + 3 * step + 2 * c), w5)
+                a0.addProduct(load8(p), w3)
+                a0.addProduct(load8(p + c), w4)
+                a0.addProduct(load8(p + 2 * c), w5)
+                a1.addProduct(load8(p + step), w3)
+                a1.addProduct(load8(p + step + c), w4)
+                a1.addProduct(load8(p + step + 2 * c), w5)
+                a2.addProduct(load8(p + 2 * step), w3)
+                a2.addProduct(load8(p + 2 * step + c), w4)
+                a2.addProduct(load8(p + 2 * step + 2 * c), w5)
+                a3.addProduct(load8(p + 3 * step), w3)
+                a3.addProduct(load8(p + 3 * step + c), w4)
+                a3.addProduct(load8(p + 3 * step + 2 * c), w5)
                 p = r2 + gOff
-                a0.addProduct(load8(p), w6); a0.addProduct(load8(p + c), w7); a0.addProduct(load8(p + 2 * c), w8)
-                a1.addProduct(load8(p + step), w6); a1.addProduct(load8(p + step + c), w7); a1.addProduct(load8(p + step + 2 * c), w8)
-                a2.addProduct(load8(p + 2 * step), w6); a2.addProduct(load8(p + 2 * step + c), w7); a2.addProduct(load8(p + 2 * step + 2 * c), w8)
-                a3.addProduct(load8(p + 3 * step), w6); a3.addProduct(load8(p + 3 * step + c), w7); a3.addProduct(load8(p + 3 * step + 2 * c), w8)
+                a0.addProduct(load8(p), w6)
+                a0.addProduct(load8(p + c), w7)
+                a0.addProduct(load8(p + 2 * c), w8)
+                a1.addProduct(load8(p + step), w6)
+                a1.addProduct(load8(p + step + c), w7)
+                a1.addProduct(load8(p + step + 2 * c), w8)
+                a2.addProduct(load8(p + 2 * step), w6)
+                a2.addProduct(load8(p + 2 * step + c), w7)
+                a2.addProduct(load8(p + 2 * step + 2 * c), w8)
+                a3.addProduct(load8(p + 3 * step), w6)
+                a3.addProduct(load8(p + 3 * step + c), w7)
+                a3.addProduct(load8(p + 3 * step + 2 * c), w8)
                 let og = o + gi * 8
                 store8(clamp8(a0, lo, hi), og)
                 store8(clamp8(a1, lo, hi), og + c)
@@ -145,11 +182,17 @@ private func depthwise3x3<S: FixedStride, C: FixedChannels>(
                 let gOff = off + gi * 8
                 var a = load8(wp)
                 var p = r0 + gOff
-                a.addProduct(load8(p), load8(wp + 8)); a.addProduct(load8(p + c), load8(wp + 16)); a.addProduct(load8(p + 2 * c), load8(wp + 24))
+                a.addProduct(load8(p), load8(wp + 8))
+                a.addProduct(load8(p + c), load8(wp + 16))
+                a.addProduct(load8(p + 2 * c), load8(wp + 24))
                 p = r1 + gOff
-                a.addProduct(load8(p), load8(wp + 32)); a.addProduct(load8(p + c), load8(wp + 40)); a.addProduct(load8(p + 2 * c), load8(wp + 48))
+                a.addProduct(load8(p), load8(wp + 32))
+                a.addProduct(load8(p + c), load8(wp + 40))
+                a.addProduct(load8(p + 2 * c), load8(wp + 48))
                 p = r2 + gOff
-                a.addProduct(load8(p), load8(wp + 56)); a.addProduct(load8(p + c), load8(wp + 64)); a.addProduct(load8(p + 2 * c), load8(wp + 72))
+                a.addProduct(load8(p), load8(wp + 56))
+                a.addProduct(load8(p + c), load8(wp + 64))
+                a.addProduct(load8(p + 2 * c), load8(wp + 72))
                 store8(clamp8(a, lo, hi), out + ox * c + gi * 8)
             }
             ox += 1
@@ -167,14 +210,17 @@ private func depthwisePixel(
     _ input: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
     _ g: Window, _ c: Int, _ clamp: Clamp, oy: Int, ox: Int
 ) {
-    let lo = SIMD8<Float>(repeating: clamp.lo), hi = SIMD8<Float>(repeating: clamp.hi)
-    let iy0 = oy * g.stride - g.padTop, ix0 = ox * g.stride - g.padLeft
+    let lo = SIMD8<Float>(repeating: clamp.lo)
+    let hi = SIMD8<Float>(repeating: clamp.hi)
+    let iy0 = oy * g.stride - g.padTop
+    let ix0 = ox * g.stride - g.padLeft
     for gi in 0..<(c / 8) {
         let wp = w + gi * depthwiseGroupStride
         var a = load8(wp)
         for ky in 0..<3 where iy0 + ky >= 0 && iy0 + ky < g.inHeight {
             for kx in 0..<3 where ix0 + kx >= 0 && ix0 + kx < g.inWidth {
-                a.addProduct(load8(input + ((iy0 + ky) * g.inWidth + ix0 + kx) * c + gi * 8), load8(wp + 8 * (1 + ky * 3 + kx)))
+                a.addProduct(
+                    load8(input + ((iy0 + ky) * g.inWidth + ix0 + kx) * c + gi * 8), load8(wp + 8 * (1 + ky * 3 + kx)))
             }
         }
         store8(clamp8(a, lo, hi), out + gi * 8)
@@ -188,7 +234,8 @@ private func depthwiseTail(
     _ input: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
     _ g: Window, _ c: Int, _ clamp: Clamp, oy: Int, ox: Int
 ) {
-    let iy0 = oy * g.stride - g.padTop, ix0 = ox * g.stride - g.padLeft
+    let iy0 = oy * g.stride - g.padTop
+    let ix0 = ox * g.stride - g.padLeft
     for ch in (c / 8 * 8)..<c {
         let wp = w + (ch / 8) * depthwiseGroupStride + ch % 8
         var a = wp[0]
@@ -205,8 +252,9 @@ private func depthwiseTail(
 public func depthwiseReference(
     _ input: [Float], kernel: [Float], bias: [Float], window g: Window, channels c: Int, clamp: Clamp
 ) -> [Float] {
-    precondition(input.count == g.inHeight * g.inWidth * c && kernel.count == 9 * c && bias.count == c,
-                 "depthwiseReference: input \(input.count) kernel \(kernel.count) bias \(bias.count) for \(g), \(c) channels")
+    precondition(
+        input.count == g.inHeight * g.inWidth * c && kernel.count == 9 * c && bias.count == c,
+        "depthwiseReference: input \(input.count) kernel \(kernel.count) bias \(bias.count) for \(g), \(c) channels")
     var out = [Float](repeating: 0, count: g.outHeight * g.outWidth * c)
     for oy in 0..<g.outHeight {
         for ox in 0..<g.outWidth {
@@ -214,7 +262,8 @@ public func depthwiseReference(
                 var a = Double(bias[ch])
                 for ky in 0..<3 {
                     for kx in 0..<3 {
-                        let iy = oy * g.stride - g.padTop + ky, ix = ox * g.stride - g.padLeft + kx
+                        let iy = oy * g.stride - g.padTop + ky
+                        let ix = ox * g.stride - g.padLeft + kx
                         if iy < 0 || iy >= g.inHeight || ix < 0 || ix >= g.inWidth { continue }
                         a += Double(input[(iy * g.inWidth + ix) * c + ch]) * Double(kernel[(ky * 3 + kx) * c + ch])
                     }

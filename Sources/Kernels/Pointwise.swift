@@ -31,10 +31,14 @@ func fillRows(_ x: UnsafeMutablePointer<Float>, with row: UnsafePointer<Float>, 
 }
 
 /// Every row of `x` (rows x columns) set to `row` + that row of `residual`.
-func fillRows(_ x: UnsafeMutablePointer<Float>, with row: UnsafePointer<Float>, plus residual: UnsafePointer<Float>, rows: Int, columns n: Int) {
+func fillRows(
+    _ x: UnsafeMutablePointer<Float>, with row: UnsafePointer<Float>, plus residual: UnsafePointer<Float>, rows: Int,
+    columns n: Int
+) {
     let vectors = n / 8
     for r in 0..<rows {
-        let out = x + r * n, res = residual + r * n
+        let out = x + r * n
+        let res = residual + r * n
         for j in 0..<vectors { store8(load8(row + 8 * j) + load8(res + 8 * j), out + 8 * j) }
         for j in (vectors * 8)..<n { out[j] = row[j] + res[j] }
     }
@@ -42,7 +46,8 @@ func fillRows(_ x: UnsafeMutablePointer<Float>, with row: UnsafePointer<Float>, 
 
 /// `count` floats in place: x = clamp(x).
 func clampInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, clamp: Clamp) {
-    let lo = SIMD8<Float>(repeating: clamp.lo), hi = SIMD8<Float>(repeating: clamp.hi)
+    let lo = SIMD8<Float>(repeating: clamp.lo)
+    let hi = SIMD8<Float>(repeating: clamp.hi)
     let vectors = count / 8
     for j in 0..<vectors { store8(clamp8(load8(x + 8 * j), lo, hi), x + 8 * j) }
     for j in (vectors * 8)..<count { x[j] = clamp1(x[j], clamp.lo, clamp.hi) }
@@ -53,8 +58,10 @@ public func pointwiseReference(
     _ input: [Float], weights: [Float], bias: [Float], pixels: Int, inChannels k: Int, outChannels n: Int,
     clamp: Clamp, residual: [Float]? = nil
 ) -> [Float] {
-    precondition(input.count == pixels * k && weights.count == k * n && bias.count == n && (residual?.count ?? pixels * n) == pixels * n,
-                 "pointwiseReference: input \(input.count) weights \(weights.count) bias \(bias.count) for \(pixels)x\(k)->\(n)")
+    precondition(
+        input.count == pixels * k && weights.count == k * n && bias.count == n
+            && (residual?.count ?? pixels * n) == pixels * n,
+        "pointwiseReference: input \(input.count) weights \(weights.count) bias \(bias.count) for \(pixels)x\(k)->\(n)")
     var out = [Float](repeating: 0, count: pixels * n)
     for p in 0..<pixels {
         for j in 0..<n {

@@ -1,6 +1,8 @@
 /// Global average pooling of one (pixels x channels) NHWC map into `channels` floats: the sum in
 /// pixel order, then one division, so the result does not depend on anything but this map.
-public func globalAveragePool(_ input: UnsafePointer<Float>, pixels: Int, channels c: Int, into output: UnsafeMutablePointer<Float>) {
+public func globalAveragePool(
+    _ input: UnsafePointer<Float>, pixels: Int, channels c: Int, into output: UnsafeMutablePointer<Float>
+) {
     precondition(pixels > 0 && c >= 0, "globalAveragePool: \(pixels) pixels, \(c) channels")
     let vectors = c / 8
     let count = SIMD8<Float>(repeating: Float(pixels))

@@ -10,8 +10,10 @@ public struct Window: Sendable, Equatable, CustomStringConvertible {
     public let outWidth: Int
 
     public init(inHeight: Int, inWidth: Int, stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int) {
-        precondition(inHeight > 0 && inWidth > 0 && outHeight > 0 && outWidth > 0 && stride > 0 && padTop >= 0 && padLeft >= 0,
-                     "Window: bad geometry in \(inHeight)x\(inWidth) out \(outHeight)x\(outWidth) stride \(stride) pad \(padTop),\(padLeft)")
+        precondition(
+            inHeight > 0 && inWidth > 0 && outHeight > 0 && outWidth > 0 && stride > 0 && padTop >= 0 && padLeft >= 0,
+            "Window: bad geometry in \(inHeight)x\(inWidth) out \(outHeight)x\(outWidth) stride \(stride) pad \(padTop),\(padLeft)"
+        )
         self.inHeight = inHeight
         self.inWidth = inWidth
         self.stride = stride
@@ -28,10 +30,12 @@ public struct Window: Sendable, Equatable, CustomStringConvertible {
     public static func keras(height: Int, width: Int, stride: Int) -> Window {
         precondition(stride == 1 || stride == 2, "Window.keras: stride \(stride) is not 1 or 2")
         if stride == 1 {
-            return Window(inHeight: height, inWidth: width, stride: 1, padTop: 1, padLeft: 1, outHeight: height, outWidth: width)
+            return Window(
+                inHeight: height, inWidth: width, stride: 1, padTop: 1, padLeft: 1, outHeight: height, outWidth: width)
         }
-        return Window(inHeight: height, inWidth: width, stride: 2, padTop: height % 2, padLeft: width % 2,
-                      outHeight: (height + 1) / 2, outWidth: (width + 1) / 2)
+        return Window(
+            inHeight: height, inWidth: width, stride: 2, padTop: height % 2, padLeft: width % 2,
+            outHeight: (height + 1) / 2, outWidth: (width + 1) / 2)
     }
 
     public var description: String {

@@ -3,9 +3,9 @@
 public struct Architecture: Sendable, Equatable {
     /// One inverted residual block: `block_N_expand` (absent in block 0), `_depthwise`, `_project`, `_add`.
     public struct Block: Sendable, Equatable {
-        public let prefix: String          // "expanded_conv_" for block 0, else "block_N_"
+        public let prefix: String  // "expanded_conv_" for block 0, else "block_N_"
         public let inChannels: Int
-        public let expandedChannels: Int   // t * inChannels; == inChannels when t == 1 (no expand layer)
+        public let expandedChannels: Int  // t * inChannels; == inChannels when t == 1 (no expand layer)
         public let outChannels: Int
         public let stride: Int
         /// Keras's `if block_id:`: block 0 (t = 1) has no expand layer.
@@ -30,9 +30,9 @@ public struct Architecture: Sendable, Equatable {
     static let alphas: [Double] = [0.35, 0.5, 0.75, 1.0, 1.3, 1.4]
 
     public let alpha: Double
-    let stemChannels: Int   // Conv1
-    public let blocks: [Block]     // expanded_conv, block_1 ... block_16
-    let lastChannels: Int   // Conv_1: 1280, or more for alpha > 1
+    let stemChannels: Int  // Conv1
+    public let blocks: [Block]  // expanded_conv, block_1 ... block_16
+    let lastChannels: Int  // Conv_1: 1280, or more for alpha > 1
 
     /// Keras's `_make_divisible(v, 8)`: round to the nearest multiple of 8, never more than 10% down.
     static func makeDivisible(_ v: Double, _ divisor: Int = 8) -> Int {
@@ -50,8 +50,10 @@ public struct Architecture: Sendable, Equatable {
             for repeatIndex in 0..<n {
                 let id = blocks.count
                 let out = Architecture.makeDivisible(Double(Int(Double(c) * alpha)))  // int(filters * alpha)
-                blocks.append(Block(prefix: id == 0 ? "expanded_conv_" : "block_\(id)_", inChannels: channels,
-                                    expandedChannels: t * channels, outChannels: out, stride: repeatIndex == 0 ? s : 1))
+                blocks.append(
+                    Block(
+                        prefix: id == 0 ? "expanded_conv_" : "block_\(id)_", inChannels: channels,
+                        expandedChannels: t * channels, outChannels: out, stride: repeatIndex == 0 ? s : 1))
                 channels = out
             }
         }
@@ -63,7 +65,7 @@ public struct Architecture: Sendable, Equatable {
     /// moving_mean, moving_variance).
     public struct Array: Sendable, Equatable {
         public let layer: String
-        public let weight: String   // kernel | gamma | beta | moving_mean | moving_variance
+        public let weight: String  // kernel | gamma | beta | moving_mean | moving_variance
         public let shape: [Int]
         public var key: String { "\(layer)/\(weight)" }
     }
@@ -80,7 +82,9 @@ public struct Architecture: Sendable, Equatable {
         }
         conv("Conv1", [3, 3, 3, stemChannels], bn: "bn_Conv1")
         for b in blocks {
-            if b.hasExpand { conv(b.prefix + "expand", [1, 1, b.inChannels, b.expandedChannels], bn: b.prefix + "expand_BN") }
+            if b.hasExpand {
+                conv(b.prefix + "expand", [1, 1, b.inChannels, b.expandedChannels], bn: b.prefix + "expand_BN")
+            }
             conv(b.prefix + "depthwise", [3, 3, b.expandedChannels, 1], bn: b.prefix + "depthwise_BN")
             conv(b.prefix + "project", [1, 1, b.expandedChannels, b.outChannels], bn: b.prefix + "project_BN")
         }

@@ -26,7 +26,7 @@ struct KerasWeights {
 
     let path: String
     let architecture: Architecture
-    let arrays: [String: [Float]]   // "layer/weight" -> values, shapes already checked (FoldedNetwork reads them too)
+    let arrays: [String: [Float]]  // "layer/weight" -> values, shapes already checked (FoldedNetwork reads them too)
 
     /// How arrays are found: by Keras name, by Keras's positional order, or whichever matches more.
     enum Matching { case names, positions, best }
@@ -53,10 +53,12 @@ struct KerasWeights {
         for (array, dataset) in zip(architecture.arrays, resolved) {
             let values = try file.floats(dataset, count: array.shape.reduce(1, *))
             if let bad = values.firstIndex(where: { !$0.isFinite }) {
-                throw WeightsError.invalid(file: path, reason: "\(array.key) (\(dataset)) has \(values[bad]) at index \(bad)")
+                throw WeightsError.invalid(
+                    file: path, reason: "\(array.key) (\(dataset)) has \(values[bad]) at index \(bad)")
             }
             if array.weight == "moving_variance", let bad = values.firstIndex(where: { $0 < 0 }) {
-                throw WeightsError.invalid(file: path, reason: "\(array.key) (\(dataset)) is negative (\(values[bad])) at index \(bad)")
+                throw WeightsError.invalid(
+                    file: path, reason: "\(array.key) (\(dataset)) is negative (\(values[bad])) at index \(bad)")
             }
             arrays[array.key] = values
         }
@@ -95,28 +97,37 @@ struct KerasWeights {
         for alpha in Architecture.alphas {
             let architecture = Architecture(alpha: alpha)
             let arrays = architecture.arrays
-            let byName = arrays.filter { a in byKey[a.key].map { $0.count == 1 && shape($0[0]) == a.shape } ?? false }.count
-            let byPosition = arrays.indices.filter { i in i < ordered.count && shape(ordered[i]) == arrays[i].shape }.count
-            let candidates: [(Int, Mode)] = switch matching {
-            case .names: [(byName, .names)]
-            case .positions: [(byPosition, .positions)]
-            case .best: [(byName, .names), (byPosition, .positions)]
-            }
+            let byName = arrays.filter { a in byKey[a.key].map { $0.count == 1 && shape($0[0]) == a.shape } ?? false }
+                .count
+            let byPosition = arrays.indices.filter { i in i < ordered.count && shape(ordered[i]) == arrays[i].shape }
+                .count
+            let candidates: [(Int, Mode)] =
+                switch matching {
+                case .names: [(byName, .names)]
+                case .positions: [(byPosition, .positions)]
+                case .best: [(byName, .names), (byPosition, .positions)]
+                }
             for (score, mode) in candidates where score > (best?.score ?? 0) {
                 best = (score, mode, architecture)
             }
         }
         guard let best else {
-            throw WeightsError.invalid(file: file.path, reason: "no MobileNetV2 weights found (no Conv1/kernel of shape (3, 3, 3, C) "
-                + "under \(root); expected a keras.applications.MobileNetV2 or a model containing one)")
+            throw WeightsError.invalid(
+                file: file.path,
+                reason: "no MobileNetV2 weights found (no Conv1/kernel of shape (3, 3, 3, C) "
+                    + "under \(root); expected a keras.applications.MobileNetV2 or a model containing one)")
         }
         var resolved: [String] = []
         for (i, array) in best.architecture.arrays.enumerated() {
             switch best.mode {
             case .names:
-                guard let candidates = byKey[array.key] else { throw WeightsError.missing(layer: array.layer, file: file.path) }
+                guard let candidates = byKey[array.key] else {
+                    throw WeightsError.missing(layer: array.layer, file: file.path)
+                }
                 guard candidates.count == 1 else {
-                    throw WeightsError.invalid(file: file.path, reason: "\(candidates.count) arrays for \(array.key): \(candidates.joined(separator: ", "))")
+                    throw WeightsError.invalid(
+                        file: file.path,
+                        reason: "\(candidates.count) arrays for \(array.key): \(candidates.joined(separator: ", "))")
                 }
                 let found = shape(candidates[0]) ?? []
                 guard found == array.shape else {
@@ -127,8 +138,9 @@ struct KerasWeights {
                 guard i < ordered.count else { throw WeightsError.missing(layer: array.layer, file: file.path) }
                 let found = shape(ordered[i]) ?? []
                 guard found == array.shape else {
-                    throw WeightsError.shape(layer: "\(array.layer) (array \(i) of the file, \(ordered[i]))", file: file.path,
-                                             expected: array.shape, found: found)
+                    throw WeightsError.shape(
+                        layer: "\(array.layer) (array \(i) of the file, \(ordered[i]))", file: file.path,
+                        expected: array.shape, found: found)
                 }
                 resolved.append(ordered[i])
             }
@@ -145,9 +157,12 @@ struct KerasWeights {
         var groups: [String: [String: [Int: String]]] = [:]
         for dataset in datasets {
             let parts = dataset.split(separator: "/").map(String.init)
-            guard parts.count >= 4, parts[parts.count - 2] == "vars", parts[parts.count - 4] == "layers" else { continue }
+            guard parts.count >= 4, parts[parts.count - 2] == "vars", parts[parts.count - 4] == "layers" else {
+                continue
+            }
             let name = parts[parts.count - 3]
-            var kind = name, number = 0
+            var kind = name
+            var number = 0
             if let underscore = name.lastIndex(of: "_"), let n = Int(name[name.index(after: underscore)...]) {
                 kind = String(name[..<underscore])
                 number = n
@@ -157,7 +172,8 @@ struct KerasWeights {
             groups[prefix, default: [:]][kind, default: [:]][number] = prefix + "layers/" + name
         }
         // The prefix holding the most convolutions is the backbone.
-        guard let (_, classes) = groups.max(by: { ($0.value["conv2d"]?.count ?? 0) < ($1.value["conv2d"]?.count ?? 0) }) else { return [:] }
+        guard let (_, classes) = groups.max(by: { ($0.value["conv2d"]?.count ?? 0) < ($1.value["conv2d"]?.count ?? 0) })
+        else { return [:] }
         let ordered = classes.mapValues { numbered in numbered.keys.sorted().map { numbered[$0]! } }
         var next: [String: Int] = [:]
         var result: [String: String] = [:]
@@ -165,7 +181,9 @@ struct KerasWeights {
         var lastGroup: String?
         for array in Architecture(alpha: 1).arrays {  // names and order are the same for every width
             if array.layer != lastLayer {
-                let kind = array.weight != "kernel" ? "batch_normalization" : array.layer.hasSuffix("depthwise") ? "depthwise_conv2d" : "conv2d"
+                let kind =
+                    array.weight != "kernel"
+                    ? "batch_normalization" : array.layer.hasSuffix("depthwise") ? "depthwise_conv2d" : "conv2d"
                 let i = next[kind, default: 0]
                 next[kind] = i + 1
                 lastGroup = i < (ordered[kind]?.count ?? 0) ? ordered[kind]![i] : nil
@@ -207,11 +225,16 @@ struct KerasWeights {
     /// `layer`'s kernel times gamma / sqrt(variance + eps) per output channel, and
     /// beta - mean * gamma / sqrt(variance + eps) as its bias. Computed in Double, rounded once.
     func folded(_ layer: String, batchNorm bn: String) -> Folded {
-        guard let kernel = arrays["\(layer)/kernel"], let gamma = arrays["\(bn)/gamma"], let beta = arrays["\(bn)/beta"],
-              let mean = arrays["\(bn)/moving_mean"], let variance = arrays["\(bn)/moving_variance"]
-        else { preconditionFailure("KerasWeights.folded: \(layer)/\(bn) not loaded (names out of step with Architecture)") }
+        guard let kernel = arrays["\(layer)/kernel"], let gamma = arrays["\(bn)/gamma"],
+            let beta = arrays["\(bn)/beta"],
+            let mean = arrays["\(bn)/moving_mean"], let variance = arrays["\(bn)/moving_variance"]
+        else {
+            preconditionFailure("KerasWeights.folded: \(layer)/\(bn) not loaded (names out of step with Architecture)")
+        }
         let channels = gamma.count
-        let scale = (0..<channels).map { Double(gamma[$0]) / (Double(variance[$0]) + KerasWeights.batchNormEpsilon).squareRoot() }
+        let scale = (0..<channels).map {
+            Double(gamma[$0]) / (Double(variance[$0]) + KerasWeights.batchNormEpsilon).squareRoot()
+        }
         // Output channel is the fastest-varying index in both (kh, kw, cin, cout) and (3, 3, C, 1).
         let folded = kernel.indices.map { Float(Double(kernel[$0]) * scale[$0 % channels]) }
         let bias = (0..<channels).map { Float(Double(beta[$0]) - Double(mean[$0]) * scale[$0]) }

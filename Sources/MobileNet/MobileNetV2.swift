@@ -27,8 +27,8 @@ public final class MobileNetV2: @unchecked Sendable {
     /// may use (`AvailableCPUs`).
     public var threads: Int
 
-    let blocks: [InvertedResidual]    // expanded_conv (fed by Conv1), block_1 ... block_16
-    let head: PointwiseLayer          // Conv_1 + Conv_1_bn
+    let blocks: [InvertedResidual]  // expanded_conv (fed by Conv1), block_1 ... block_16
+    let head: PointwiseLayer  // Conv_1 + Conv_1_bn
     let headPixels: Int
     let sizes: ArenaSizes
     private var arenas: [Arena] = []
@@ -45,7 +45,8 @@ public final class MobileNetV2: @unchecked Sendable {
     /// Loads a Keras `.h5` (see `KerasWeights` for the layouts) for `inputSize` x `inputSize` inputs.
     public convenience init(weightsAt path: String, inputSize: Int = 224) throws {
         guard (32...MobileNetV2.maxInputSize).contains(inputSize) else {
-            throw WeightsError.invalid(file: path, reason: "input size \(inputSize) is outside 32...\(MobileNetV2.maxInputSize)")
+            throw WeightsError.invalid(
+                file: path, reason: "input size \(inputSize) is outside 32...\(MobileNetV2.maxInputSize)")
         }
         try self.init(weights: KerasWeights(path: path), inputSize: inputSize)
     }
@@ -60,28 +61,38 @@ public final class MobileNetV2: @unchecked Sendable {
         threads = AvailableCPUs.current.count
 
         let stemWindow = Window.keras(height: inputSize, width: inputSize, stride: 2)
-        let stem = Stem(layer: PointwiseLayer(weights.folded("Conv1", batchNorm: "bn_Conv1"), inChannels: 27, outChannels: arch.stemChannels),
-                        window: stemWindow)
+        let stem = Stem(
+            layer: PointwiseLayer(
+                weights.folded("Conv1", batchNorm: "bn_Conv1"), inChannels: 27, outChannels: arch.stemChannels),
+            window: stemWindow)
         var size = stemWindow.outHeight
         var sizes = ArenaSizes(activations: 0, expanded: 0, depthwise: 0)
         var blocks: [InvertedResidual] = []
         for b in arch.blocks {
             // Block 0 has no expand layer: the stem takes its place, so its output never exists as a
             // whole (112, 112, 32) map either, only as block 0's strips.
-            precondition(b.hasExpand || blocks.isEmpty, "MobileNetV2: \(b.prefix) has no expand layer; only block 0 may lack one")
-            let expand: InvertedResidual.Expansion = b.hasExpand
-                ? .pointwise(PointwiseLayer(weights.folded(b.prefix + "expand", batchNorm: b.prefix + "expand_BN"),
-                                            inChannels: b.inChannels, outChannels: b.expandedChannels))
+            precondition(
+                b.hasExpand || blocks.isEmpty, "MobileNetV2: \(b.prefix) has no expand layer; only block 0 may lack one"
+            )
+            let expand: InvertedResidual.Expansion =
+                b.hasExpand
+                ? .pointwise(
+                    PointwiseLayer(
+                        weights.folded(b.prefix + "expand", batchNorm: b.prefix + "expand_BN"),
+                        inChannels: b.inChannels, outChannels: b.expandedChannels))
                 : .stem(stem)
             let window = Window.keras(height: size, width: size, stride: b.stride)
             let dw = weights.folded(b.prefix + "depthwise", batchNorm: b.prefix + "depthwise_BN")
-            let project = PointwiseLayer(weights.folded(b.prefix + "project", batchNorm: b.prefix + "project_BN"),
-                                         inChannels: b.expandedChannels, outChannels: b.outChannels)
+            let project = PointwiseLayer(
+                weights.folded(b.prefix + "project", batchNorm: b.prefix + "project_BN"),
+                inChannels: b.expandedChannels, outChannels: b.outChannels)
             let stripRows = min(window.outHeight, max(1, stripFloats / (window.outWidth * b.expandedChannels)))
-            blocks.append(InvertedResidual(
-                expand: expand, depthwise: packDepthwise3x3(kernel: dw.kernel, bias: dw.bias, channels: b.expandedChannels),
-                window: window, channels: b.expandedChannels, project: project, residual: b.hasResidual,
-                stripRows: stripRows))
+            blocks.append(
+                InvertedResidual(
+                    expand: expand,
+                    depthwise: packDepthwise3x3(kernel: dw.kernel, bias: dw.bias, channels: b.expandedChannels),
+                    window: window, channels: b.expandedChannels, project: project, residual: b.hasResidual,
+                    stripRows: stripRows))
             // One strip's input rows (3 taps, stride apart) and output rows.
             sizes.expanded = max(sizes.expanded, min(size, (stripRows - 1) * b.stride + 3) * size * b.expandedChannels)
             size = window.outHeight
@@ -89,8 +100,9 @@ public final class MobileNetV2: @unchecked Sendable {
             sizes.activations = max(sizes.activations, size * size * b.outChannels)
         }
         self.blocks = blocks
-        head = PointwiseLayer(weights.folded("Conv_1", batchNorm: "Conv_1_bn"), inChannels: arch.blocks.last!.outChannels,
-                              outChannels: arch.lastChannels)
+        head = PointwiseLayer(
+            weights.folded("Conv_1", batchNorm: "Conv_1_bn"), inChannels: arch.blocks.last!.outChannels,
+            outChannels: arch.lastChannels)
         headPixels = size * size
         mapShape = MapShape(height: size, width: size, channels: head.k)
         sizes.expanded = max(sizes.expanded, headPixels * arch.lastChannels)
@@ -105,8 +117,10 @@ public final class MobileNetV2: @unchecked Sendable {
 
     /// `embed`, also writing each image's block_16 output into `maps` (count x mapShape.count, NHWC): the very
     /// values Conv_1 reads, so they too do not depend on the batch or the thread count, bit for bit.
-    public func embed(_ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>,
-                      maps: UnsafeMutablePointer<Float>) {
+    public func embed(
+        _ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>,
+        maps: UnsafeMutablePointer<Float>
+    ) {
         run(input, count: count, embeddings: output, maps: maps)
     }
 
@@ -115,13 +129,17 @@ public final class MobileNetV2: @unchecked Sendable {
         run(input, count: count, embeddings: nil, maps: maps)
     }
 
-    private func run(_ input: UnsafePointer<Float>, count: Int, embeddings output: UnsafeMutablePointer<Float>?,
-                     maps: UnsafeMutablePointer<Float>?) {
+    private func run(
+        _ input: UnsafePointer<Float>, count: Int, embeddings output: UnsafeMutablePointer<Float>?,
+        maps: UnsafeMutablePointer<Float>?
+    ) {
         precondition(count >= 0, "MobileNetV2.embed: negative count \(count)")
         if count == 0 { return }
         let workers = min(count, max(1, threads))
         while arenas.count < workers { arenas.append(Arena(sizes)) }
-        let imageFloats = inputSize * inputSize * 3, dim = self.dim, mapFloats = mapShape.count
+        let imageFloats = inputSize * inputSize * 3
+        let dim = self.dim
+        let mapFloats = mapShape.count
         let previousBLASThreads = BLASThreads.current
         BLASThreads.set(1)
         defer { BLASThreads.set(previousBLASThreads) }
@@ -138,18 +156,24 @@ public final class MobileNetV2: @unchecked Sendable {
             while true {
                 let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 if i >= count { break }
-                self.forward(io.input + i * imageFloats, into: io.output.map { $0 + i * dim }, maps: io.maps.map { $0 + i * mapFloats },
-                             arena: self.arenas[w], profile: nil)
+                self.forward(
+                    io.input + i * imageFloats, into: io.output.map { $0 + i * dim },
+                    maps: io.maps.map { $0 + i * mapFloats },
+                    arena: self.arenas[w], profile: nil)
             }
         }
     }
 
     /// One image (inputSize x inputSize x 3, NHWC, values in [-1, 1]) to its `dim` floats.
     public func embedding(_ image: [Float]) -> [Float] {
-        precondition(image.count == inputSize * inputSize * 3,
-                     "MobileNetV2.embedding: \(image.count) floats, expected \(inputSize) x \(inputSize) x 3 = \(inputSize * inputSize * 3)")
+        precondition(
+            image.count == inputSize * inputSize * 3,
+            "MobileNetV2.embedding: \(image.count) floats, expected \(inputSize) x \(inputSize) x 3 = \(inputSize * inputSize * 3)"
+        )
         var out = [Float](repeating: 0, count: dim)
-        image.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { embed(x.baseAddress!, count: 1, into: $0.baseAddress!) } }
+        image.withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBufferPointer { embed(x.baseAddress!, count: 1, into: $0.baseAddress!) }
+        }
         return out
     }
 
@@ -170,8 +194,10 @@ public final class MobileNetV2: @unchecked Sendable {
 
         /// Embeds `count` images, one after another, on the calling thread; with `maps`, also writes their
         /// maps there (count x mapShape.count), as `MobileNetV2.embed(_:count:into:maps:)` does.
-        public func embed(_ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>,
-                          maps: UnsafeMutablePointer<Float>? = nil) {
+        public func embed(
+            _ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>,
+            maps: UnsafeMutablePointer<Float>? = nil
+        ) {
             net.forward(images: input, count: count, into: output, maps: maps, arena: arena)
         }
 
@@ -182,7 +208,9 @@ public final class MobileNetV2: @unchecked Sendable {
     }
 
     /// Like `embed` on one thread, also returning the CPU seconds spent in each kind of layer.
-    public func embedProfiled(_ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>) -> LayerProfile {
+    public func embedProfiled(_ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>)
+        -> LayerProfile
+    {
         if arenas.isEmpty { arenas.append(Arena(sizes)) }
         let previousBLASThreads = BLASThreads.current
         BLASThreads.set(1)
@@ -190,34 +218,44 @@ public final class MobileNetV2: @unchecked Sendable {
         var profile = LayerProfile()
         for i in 0..<count {
             profile.images.append([:])
-            forward(input + i * inputSize * inputSize * 3, into: output + i * dim, maps: nil, arena: arenas[0], profile: &profile)
+            forward(
+                input + i * inputSize * inputSize * 3, into: output + i * dim, maps: nil, arena: arenas[0],
+                profile: &profile)
         }
         return profile
     }
 
     /// `count` images one after another in one arena, on the calling thread; either output may be nil.
-    fileprivate func forward(images: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>?,
-                             maps: UnsafeMutablePointer<Float>?, arena: Arena) {
-        let imageFloats = inputSize * inputSize * 3, mapFloats = mapShape.count
+    fileprivate func forward(
+        images: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>?,
+        maps: UnsafeMutablePointer<Float>?, arena: Arena
+    ) {
+        let imageFloats = inputSize * inputSize * 3
+        let mapFloats = mapShape.count
         for i in 0..<count {
-            forward(images + i * imageFloats, into: output.map { $0 + i * dim }, maps: maps.map { $0 + i * mapFloats }, arena: arena,
-                    profile: nil)
+            forward(
+                images + i * imageFloats, into: output.map { $0 + i * dim }, maps: maps.map { $0 + i * mapFloats },
+                arena: arena,
+                profile: nil)
         }
     }
 
     /// The network, one line per layer. Without `embedding` it stops after copying out the maps.
-    fileprivate func forward(_ image: UnsafePointer<Float>, into embedding: UnsafeMutablePointer<Float>?,
-                             maps: UnsafeMutablePointer<Float>?, arena: Arena, profile: UnsafeMutablePointer<LayerProfile>?) {
+    fileprivate func forward(
+        _ image: UnsafePointer<Float>, into embedding: UnsafeMutablePointer<Float>?,
+        maps: UnsafeMutablePointer<Float>?, arena: Arena, profile: UnsafeMutablePointer<LayerProfile>?
+    ) {
         var clock = Stopwatch(profile)
-        var x = arena.x, y = arena.y
-        blocks[0].apply(image, x, arena: arena, clock: &clock)                             // Conv1 ... expanded_conv
-        for block in blocks.dropFirst() {                                                  // block_1 ... block_16
+        var x = arena.x
+        var y = arena.y
+        blocks[0].apply(image, x, arena: arena, clock: &clock)  // Conv1 ... expanded_conv
+        for block in blocks.dropFirst() {  // block_1 ... block_16
             block.apply(x, y, arena: arena, clock: &clock)
             swap(&x, &y)
         }
-        maps?.update(from: x, count: headPixels * head.k)                                  // block_16_project_BN -> (7, 7, 320)
+        maps?.update(from: x, count: headPixels * head.k)  // block_16_project_BN -> (7, 7, 320)
         guard let embedding else { return }
-        head.apply(x, arena.expanded, pixels: headPixels, clamp: .relu6)                 // Conv_1, Conv_1_bn, out_relu -> (7, 7, 1280)
+        head.apply(x, arena.expanded, pixels: headPixels, clamp: .relu6)  // Conv_1, Conv_1_bn, out_relu -> (7, 7, 1280)
         clock.lap(.head)
         globalAveragePool(arena.expanded, pixels: headPixels, channels: dim, into: embedding)  // (1280,)
         clock.lap(.pool)
@@ -227,13 +265,14 @@ public final class MobileNetV2: @unchecked Sendable {
 /// Conv1 + bn_Conv1 + Conv1_relu, a direct 3x3 convolution over the image (`conv3x3Channels3`),
 /// some output rows at a time.
 struct Stem {
-    let layer: PointwiseLayer   // (27, Cout): the kernel rows in (ky, kx, ci) order
+    let layer: PointwiseLayer  // (27, Cout): the kernel rows in (ky, kx, ci) order
     let window: Window
 
     /// Output rows `rows` of the image's stem map (NHWC) into `output`.
     func apply(_ image: UnsafePointer<Float>, rows: Range<Int>, into output: UnsafeMutablePointer<Float>) {
-        conv3x3Channels3(image, weights: layer.weights.pointer, bias: layer.bias.pointer, output, window: window,
-                         outChannels: layer.n, clamp: .relu6, rows: rows)
+        conv3x3Channels3(
+            image, weights: layer.weights.pointer, bias: layer.bias.pointer, output, window: window,
+            outChannels: layer.n, clamp: .relu6, rows: rows)
     }
 }
 
@@ -242,15 +281,15 @@ struct InvertedResidual {
     /// What makes the map the depthwise layer reads, a strip at a time.
     enum Expansion {
         case pointwise(PointwiseLayer)  // block_N_expand(_BN, _relu)
-        case stem(Stem)                 // block 0: Conv1 over the image
+        case stem(Stem)  // block 0: Conv1 over the image
     }
 
     let expand: Expansion
     let depthwise: AlignedBuffer  // block_N_depthwise(_BN), packed per 8 channels
-    let window: Window            // Keras same / correct_pad geometry
-    let channels: Int             // expanded channels
-    let project: PointwiseLayer   // block_N_project(_BN), linear
-    let residual: Bool            // block_N_add
+    let window: Window  // Keras same / correct_pad geometry
+    let channels: Int  // expanded channels
+    let project: PointwiseLayer  // block_N_project(_BN), linear
+    let residual: Bool  // block_N_add
 
     /// Output rows per strip: the block runs expand -> depthwise -> project one strip at a time, so
     /// each layer reads what the previous one just wrote while it is still in L2, instead of
@@ -258,24 +297,30 @@ struct InvertedResidual {
     let stripRows: Int
 
     /// The block over one image's `input` map (for block 0, the image itself) into `output`.
-    func apply(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, arena: Arena, clock: inout Stopwatch) {
-        let g = window, cout = project.n
+    func apply(
+        _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, arena: Arena, clock: inout Stopwatch
+    ) {
+        let g = window
+        let cout = project.n
         let rowFloats = g.inWidth * channels
         // The expanded map and the depthwise output only ever hold the current strip (plus the rows
         // the next strip shares with it), at the start of their buffers: the same few hundred KB are
         // reused strip after strip instead of writing whole (112, 112, 96) maps, which with two images
         // in flight pushed the working set out of the shared L3. The kernels address rows absolutely,
         // so they get a base pointer moved back by the strip's first row; they only touch rows inside.
-        var bufferedFirst = 0   // input row at the start of arena.expanded
-        var expandedRows = 0    // input rows expanded so far
+        var bufferedFirst = 0  // input row at the start of arena.expanded
+        var expandedRows = 0  // input rows expanded so far
         var oy = 0
         while oy < g.outHeight {
             let end = min(g.outHeight, oy + stripRows)
-            let firstTap = max(0, oy * g.stride - g.padTop)                  // first input row read
+            let firstTap = max(0, oy * g.stride - g.padTop)  // first input row read
             let needed = min(g.inHeight, (end - 1) * g.stride - g.padTop + 3)  // last tap row + 1
             if firstTap > bufferedFirst {
-                let kept = max(0, expandedRows - firstTap)                 // rows shared with the last strip
-                if kept > 0 { arena.expanded.update(from: arena.expanded + (firstTap - bufferedFirst) * rowFloats, count: kept * rowFloats) }
+                let kept = max(0, expandedRows - firstTap)  // rows shared with the last strip
+                if kept > 0 {
+                    arena.expanded.update(
+                        from: arena.expanded + (firstTap - bufferedFirst) * rowFloats, count: kept * rowFloats)
+                }
                 bufferedFirst = firstTap
             }
             // (rows, w, t*cin) in pieces of at most expandPieceFloats, so each GEMM's output is still
@@ -285,25 +330,31 @@ struct InvertedResidual {
                 let rows = min(pieceRows, needed - expandedRows)
                 let piece = arena.expanded + (expandedRows - bufferedFirst) * rowFloats
                 switch expand {
-                case let .pointwise(layer):
-                    layer.apply(input + expandedRows * g.inWidth * layer.k, piece, pixels: rows * g.inWidth, clamp: .relu6)
-                case let .stem(stem):
+                case .pointwise(let layer):
+                    layer.apply(
+                        input + expandedRows * g.inWidth * layer.k, piece, pixels: rows * g.inWidth, clamp: .relu6)
+                case .stem(let stem):
                     stem.apply(input, rows: expandedRows..<(expandedRows + rows), into: piece)
                 }
                 expandedRows += rows
             }
             let source = UnsafePointer(arena.expanded - bufferedFirst * rowFloats)
             if case .stem = expand { clock.lap(.stem) } else { clock.lap(.expand) }
-            let stripOutput = arena.depthwise - oy * g.outWidth * channels                            // (strip, w', t*cin)
+            let stripOutput = arena.depthwise - oy * g.outWidth * channels  // (strip, w', t*cin)
             if g.stride == 1 {
-                depthwise3x3Stride1(source, packed: depthwise.pointer, stripOutput, window: g, channels: channels, clamp: .relu6, rows: oy..<end)
+                depthwise3x3Stride1(
+                    source, packed: depthwise.pointer, stripOutput, window: g, channels: channels, clamp: .relu6,
+                    rows: oy..<end)
             } else {
-                depthwise3x3Stride2(source, packed: depthwise.pointer, stripOutput, window: g, channels: channels, clamp: .relu6, rows: oy..<end)
+                depthwise3x3Stride2(
+                    source, packed: depthwise.pointer, stripOutput, window: g, channels: channels, clamp: .relu6,
+                    rows: oy..<end)
             }
             clock.lap(.depthwise)
-            let first = oy * g.outWidth                                                             // (strip, w', cout)
-            project.apply(arena.depthwise, output + first * cout, pixels: (end - oy) * g.outWidth, clamp: .linear,
-                          residual: residual ? input + first * cout : nil)
+            let first = oy * g.outWidth  // (strip, w', cout)
+            project.apply(
+                arena.depthwise, output + first * cout, pixels: (end - oy) * g.outWidth, clamp: .linear,
+                residual: residual ? input + first * cout : nil)
             clock.lap(.project)
             oy = end
         }
@@ -312,24 +363,28 @@ struct InvertedResidual {
 
 /// A 1x1 convolution (or the stem as a GEMM over patches) with BatchNorm folded in.
 struct PointwiseLayer {
-    let weights: AlignedBuffer   // (k, n) row-major: Keras's (1, 1, cin, cout) as is
+    let weights: AlignedBuffer  // (k, n) row-major: Keras's (1, 1, cin, cout) as is
     let bias: AlignedBuffer
     let k: Int
     let n: Int
 
     init(_ folded: KerasWeights.Folded, inChannels k: Int, outChannels n: Int) {
-        precondition(folded.kernel.count == k * n && folded.bias.count == n,
-                     "PointwiseLayer: kernel \(folded.kernel.count) bias \(folded.bias.count) for \(k) -> \(n)")
+        precondition(
+            folded.kernel.count == k * n && folded.bias.count == n,
+            "PointwiseLayer: kernel \(folded.kernel.count) bias \(folded.bias.count) for \(k) -> \(n)")
         weights = AlignedBuffer(folded.kernel)
         bias = AlignedBuffer(folded.bias)
         self.k = k
         self.n = n
     }
 
-    func apply(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, pixels: Int, clamp: Clamp,
-               residual: UnsafePointer<Float>? = nil) {
-        pointwise(input, weights: weights.pointer, bias: bias.pointer, output, pixels: pixels, inChannels: k, outChannels: n,
-                  clamp: clamp, residual: residual)
+    func apply(
+        _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, pixels: Int, clamp: Clamp,
+        residual: UnsafePointer<Float>? = nil
+    ) {
+        pointwise(
+            input, weights: weights.pointer, bias: bias.pointer, output, pixels: pixels, inChannels: k, outChannels: n,
+            clamp: clamp, residual: residual)
     }
 }
 
@@ -401,4 +456,3 @@ public func threadCPUSeconds() -> Double {
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
     return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }
-

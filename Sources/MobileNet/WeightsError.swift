@@ -10,11 +10,12 @@ public enum WeightsError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .unreadable(file, reason): "cannot read weights \(file): \(reason)"
-        case let .notHDF5(file): "cannot load weights \(file): not an HDF5 file (expected a Keras .h5)"
-        case let .missing(layer, file): "no weights for \(layer) in \(file)"
-        case let .shape(layer, file, e, f): "weights for \(layer) in \(file): expected shape \(e), found \(f)"
-        case let .invalid(file, reason): "cannot load weights \(file): \(reason)"
+        case .unreadable(let file, let reason): "cannot read weights \(file): \(reason)"
+        case .notHDF5(let file): "cannot load weights \(file): not an HDF5 file (expected a Keras .h5)"
+        case .missing(let layer, let file): "no weights for \(layer) in \(file)"
+        case .shape(let layer, let file, let e, let f):
+            "weights for \(layer) in \(file): expected shape \(e), found \(f)"
+        case .invalid(let file, let reason): "cannot load weights \(file): \(reason)"
         }
     }
 }
@@ -23,9 +24,9 @@ extension WeightsError {
     /// The same failure of the HDF5 layer, said about a weights file.
     init(_ error: HDF5Error) {
         switch error {
-        case let .unreadable(file, reason): self = .unreadable(file: file, reason: reason)
-        case let .notHDF5(file): self = .notHDF5(file: file)
-        case let .invalid(file, reason): self = .invalid(file: file, reason: reason)
+        case .unreadable(let file, let reason): self = .unreadable(file: file, reason: reason)
+        case .notHDF5(let file): self = .notHDF5(file: file)
+        case .invalid(let file, let reason): self = .invalid(file: file, reason: reason)
         }
     }
 }

@@ -191,7 +191,8 @@ func datasetSection(_ d: DatasetContent) -> String {
 
 func duplicatesPart(_ d: DuplicatesContent) -> String {
     let threshold = cFormat("%g", d.threshold)
-    let text = "Pairs of images whose \(d.view) vectors have cosine similarity ≥ \(threshold) "
+    let text =
+        "Pairs of images whose \(d.view) vectors have cosine similarity ≥ \(threshold) "
         + "(copies, re-encodings, and crops or recolourings of one photo), among \(d.images) images: "
         + "\(plural(d.pairs, "pair")), \(d.leakCount) in two different splits (a leak: the model is tested on an "
         + "image it has as good as seen). `tlearn duplicates --threshold \(threshold) --leaks-only` lists them."
@@ -311,7 +312,8 @@ func sweepPart(_ w: SweepContent, chosen: Int64) -> String {
             fixed(r.valAccuracy, 4), fixed(r.valLoss, 4),
         ]
     }
-    let caption = "Leaderboard: the best \(min(w.leaderboard.count, w.runCount)) of \(w.runCount) runs; "
+    let caption =
+        "Leaderboard: the best \(min(w.leaderboard.count, w.runCount)) of \(w.runCount) runs; "
         + "the chosen run is highlighted"
     return s
         + table(

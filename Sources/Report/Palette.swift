@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Colours that stay apart for colour-blind readers: Okabe & Ito, "Color Universal Design" (2008),

@@ -1,6 +1,7 @@
 import CSQLite3
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Opens tlearn databases: applies `schema.sql`, WAL, foreign keys and a busy timeout.
@@ -30,22 +31,29 @@ public enum Database {
             throw StoreError.invalid("\(path) is not a tlearn database (not an SQLite file)")
         }
         if found > version {
-            throw StoreError.invalid("\(path) has schema version \(found); this tlearn knows up to \(version): upgrade tlearn")
+            throw StoreError.invalid(
+                "\(path) has schema version \(found); this tlearn knows up to \(version): upgrade tlearn")
         }
         if !readOnly {
             // WAL lets the sqlite3 shell read while an extraction writes.
             if found == 0 {
                 // Writing the schema into someone else's SQLite file would change it behind their back.
-                let tables = try db.rows("SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 4").compactMap { $0[0].string }
+                let tables = try db.rows(
+                    "SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 4"
+                ).compactMap { $0[0].string }
                 if !tables.isEmpty {
-                    throw StoreError.invalid("\(path) is not a tlearn database (it holds other tables: \(tables.joined(separator: ", ")))")
+                    throw StoreError.invalid(
+                        "\(path) is not a tlearn database (it holds other tables: \(tables.joined(separator: ", ")))")
                 }
             }
             try db.execute("PRAGMA journal_mode = WAL")
             if found < version { try db.transaction { try db.execute(schema) } }
         } else if found == 0 {
             let tables = try db.scalar("SELECT count(*) FROM sqlite_schema")?.int ?? 0
-            throw StoreError.invalid(tables == 0 ? "\(path) is not a tlearn database (it is empty)" : "\(path) is not a tlearn database (no schema version)")
+            throw StoreError.invalid(
+                tables == 0
+                    ? "\(path) is not a tlearn database (it is empty)"
+                    : "\(path) is not a tlearn database (no schema version)")
         }
         return db
     }

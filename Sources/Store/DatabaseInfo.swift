@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What `tlearn info` shows about a database.
@@ -46,7 +46,9 @@ public struct DatabaseInfo: Sendable {
             if let k = r[0].string, let v = r[1].string { info.meta[k] = v }
         }
         var byName: [String: ClassCounts] = [:]
-        for r in try db.rows("SELECT c.name, i.split, count(i.id) FROM classes c LEFT JOIN images i ON i.class_id = c.id GROUP BY c.id, i.split") {
+        for r in try db.rows(
+            "SELECT c.name, i.split, count(i.id) FROM classes c LEFT JOIN images i ON i.class_id = c.id GROUP BY c.id, i.split"
+        ) {
             guard let name = r[0].string else { continue }
             var c = byName[name] ?? ClassCounts(name: name)
             let n = Int(r[2].int ?? 0)
@@ -61,19 +63,26 @@ public struct DatabaseInfo: Sendable {
         info.classes = byName.values.sorted { $0.name < $1.name }
         let hasMaps = try hasMapTables(db)
         for b in try EmbeddingStore.backbones(db) {
-            let views = try db.rows("SELECT view, count(*) FROM embeddings WHERE backbone_id = ?1 GROUP BY view ORDER BY view", [.integer(b.id)])
-                .map { (view: $0[0].string ?? "", count: Int($0[1].int ?? 0)) }
+            let views = try db.rows(
+                "SELECT view, count(*) FROM embeddings WHERE backbone_id = ?1 GROUP BY view ORDER BY view",
+                [.integer(b.id)]
+            )
+            .map { (view: $0[0].string ?? "", count: Int($0[1].int ?? 0)) }
             var backbone = Backbone(id: b.id, key: b.key, views: views)
             if hasMaps {
                 // length() of a BLOB comes from the record header: the maps themselves are not read.
-                backbone.maps = try db.rows("SELECT view, count(*), sum(length(map)) FROM maps WHERE backbone_id = ?1 GROUP BY view ORDER BY view",
-                                            [.integer(b.id)])
-                    .map { (view: $0[0].string ?? "", count: Int($0[1].int ?? 0), bytes: $0[2].int ?? 0) }
+                backbone.maps = try db.rows(
+                    "SELECT view, count(*), sum(length(map)) FROM maps WHERE backbone_id = ?1 GROUP BY view ORDER BY view",
+                    [.integer(b.id)]
+                )
+                .map { (view: $0[0].string ?? "", count: Int($0[1].int ?? 0), bytes: $0[2].int ?? 0) }
             }
             info.backbones.append(backbone)
         }
-        info.failures = try db.rows("SELECT reason, count(*) FROM failures GROUP BY reason ORDER BY count(*) DESC, reason")
-            .map { (reason: $0[0].string ?? "", count: Int($0[1].int ?? 0)) }
+        info.failures = try db.rows(
+            "SELECT reason, count(*) FROM failures GROUP BY reason ORDER BY count(*) DESC, reason"
+        )
+        .map { (reason: $0[0].string ?? "", count: Int($0[1].int ?? 0)) }
         info.runs = Int(try db.scalar("SELECT count(*) FROM runs")?.int ?? 0)
         return info
     }

@@ -11,7 +11,10 @@ public struct BackboneKey: Equatable, Hashable, Sendable, CustomStringConvertibl
     /// The weights file name, for people; not part of the key.
     public var weightsName: String?
 
-    public init(weightsSHA256: String, alpha: Double, inputSize: Int, preprocessing: String, dim: Int, weightsName: String? = nil) {
+    public init(
+        weightsSHA256: String, alpha: Double, inputSize: Int, preprocessing: String, dim: Int,
+        weightsName: String? = nil
+    ) {
         self.weightsSHA256 = weightsSHA256
         self.alpha = alpha
         self.inputSize = inputSize
@@ -180,7 +183,9 @@ public final class EmbeddingStore {
     /// Sets (or with nil deletes) a `meta` value.
     public func setMeta(_ key: String, _ value: String?) throws {
         if let value {
-            try db.run("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [.text(key), .text(value)])
+            try db.run(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [.text(key), .text(value)])
         } else {
             try db.run("DELETE FROM meta WHERE key = ?1", [.text(key)])
         }
@@ -195,14 +200,18 @@ public final class EmbeddingStore {
             [.text(key.weightsSHA256), .integer(Int64(key.inputSize)), .text(key.preprocessing)])
         if let row = found.first, let id = row[0].int {
             if row[1].double != key.alpha || row[2].int != Int64(key.dim) {
-                throw StoreError.invalid("\(path): backbone #\(id) has the same weights but alpha \(row[1].double ?? 0) and dim \(row[2].int ?? 0), not alpha \(key.alpha) and dim \(key.dim)")
+                throw StoreError.invalid(
+                    "\(path): backbone #\(id) has the same weights but alpha \(row[1].double ?? 0) and dim \(row[2].int ?? 0), not alpha \(key.alpha) and dim \(key.dim)"
+                )
             }
             return id
         }
         try db.run(
             "INSERT INTO backbones(weights_sha256, alpha, input_size, preprocessing, dim, weights_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            [.text(key.weightsSHA256), .real(key.alpha), .integer(Int64(key.inputSize)), .text(key.preprocessing),
-             .integer(Int64(key.dim)), key.weightsName.map(SQLValue.text) ?? .null])
+            [
+                .text(key.weightsSHA256), .real(key.alpha), .integer(Int64(key.inputSize)), .text(key.preprocessing),
+                .integer(Int64(key.dim)), key.weightsName.map(SQLValue.text) ?? .null,
+            ])
         return db.lastInsertRowID
     }
 
@@ -212,9 +221,15 @@ public final class EmbeddingStore {
     }
 
     static func backbones(_ db: Connection) throws -> [(id: Int64, key: BackboneKey)] {
-        try db.rows("SELECT id, weights_sha256, alpha, input_size, preprocessing, dim, weights_name FROM backbones ORDER BY id").map { r in
-            (r[0].int ?? 0, BackboneKey(weightsSHA256: r[1].string ?? "", alpha: r[2].double ?? 0, inputSize: Int(r[3].int ?? 0),
-                                        preprocessing: r[4].string ?? "", dim: Int(r[5].int ?? 0), weightsName: r[6].string))
+        try db.rows(
+            "SELECT id, weights_sha256, alpha, input_size, preprocessing, dim, weights_name FROM backbones ORDER BY id"
+        ).map { r in
+            (
+                r[0].int ?? 0,
+                BackboneKey(
+                    weightsSHA256: r[1].string ?? "", alpha: r[2].double ?? 0, inputSize: Int(r[3].int ?? 0),
+                    preprocessing: r[4].string ?? "", dim: Int(r[5].int ?? 0), weightsName: r[6].string)
+            )
         }
     }
 
@@ -224,7 +239,8 @@ public final class EmbeddingStore {
     public func catalog(backbone: Int64) throws -> [String: CatalogEntry] {
         var out: [String: CatalogEntry] = [:]
         // Both subqueries read only the (image_id, backbone_id, view) indexes, never a BLOB.
-        let s = try db.prepare("""
+        let s = try db.prepare(
+            """
             SELECT i.id, i.path, c.name, i.sha256, i.bytes, i.split,
                    (SELECT group_concat(view) FROM embeddings WHERE image_id = i.id AND backbone_id = ?1),
                    (SELECT group_concat(view) FROM maps WHERE image_id = i.id AND backbone_id = ?1)
@@ -234,8 +250,9 @@ public final class EmbeddingStore {
             guard let p = s.text(1) else { continue }
             let views = s.text(6).map { Set($0.split(separator: ",").map(String.init)) } ?? []
             let mapViews = s.text(7).map { Set($0.split(separator: ",").map(String.init)) } ?? []
-            out[p] = CatalogEntry(id: s.int(0), label: s.text(2) ?? "", sha256: s.text(3) ?? "", bytes: Int(s.int(4)),
-                                  split: s.text(5).flatMap(Split.init(rawValue:)) ?? .train, views: views, mapViews: mapViews)
+            out[p] = CatalogEntry(
+                id: s.int(0), label: s.text(2) ?? "", sha256: s.text(3) ?? "", bytes: Int(s.int(4)),
+                split: s.text(5).flatMap(Split.init(rawValue:)) ?? .train, views: views, mapViews: mapViews)
         }
         return out
     }
@@ -276,28 +293,29 @@ public final class EmbeddingStore {
             var touched = Set<String>()
             for change in changes {
                 switch change {
-                case let .image(record, vectors):
+                case .image(let record, let vectors):
                     try writeImage(record, vectors, backbone: backbone, touched: &touched)
-                case let .addViews(p, vectors):
+                case .addViews(let p, let vectors):
                     guard let id = try db.scalar("SELECT id FROM images WHERE path = ?1", [.text(p)])?.int else {
                         throw StoreError.invalid("\(path): no image row for \(p) to add views to")
                     }
                     try insertVectors(vectors, image: id, backbone: backbone)
-                case let .relabel(p, label):
+                case .relabel(let p, let label):
                     let cid = try classID(label)
                     try db.run("UPDATE images SET class_id = ?1 WHERE path = ?2", [.integer(cid), .text(p)])
                     move(p, to: label, touched: &touched)
-                case let .failure(p, reason, message):
+                case .failure(let p, let reason, let message):
                     try removeImage(p, touched: &touched)
-                    try db.run("""
+                    try db.run(
+                        """
                         INSERT INTO failures(path, reason, message) VALUES (?1, ?2, ?3)
                         ON CONFLICT(path) DO UPDATE SET reason = excluded.reason, message = excluded.message,
                             at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
                         """, [.text(p), .text(reason), .text(message)])
-                case let .remove(p):
+                case .remove(let p):
                     try removeImage(p, touched: &touched)
                     try db.run("DELETE FROM failures WHERE path = ?1", [.text(p)])
-                case let .maps(p, maps):
+                case .maps(let p, let maps):
                     guard let id = try db.scalar("SELECT id FROM images WHERE path = ?1", [.text(p)])?.int else {
                         throw StoreError.invalid("\(path): no image row for \(p) to add maps to")
                     }
@@ -322,20 +340,29 @@ public final class EmbeddingStore {
         classIDs = classIDs.filter { members[$0.key]?.isEmpty == false }
     }
 
-    private func writeImage(_ r: ImageRecord, _ vectors: [ViewVector], backbone: Int64, touched: inout Set<String>) throws {
+    private func writeImage(_ r: ImageRecord, _ vectors: [ViewVector], backbone: Int64, touched: inout Set<String>)
+        throws
+    {
         let cid = try classID(r.label)
         let split = policy.baseSplit(PathHash(path: r.path))
         let id: Int64
         if let existing = try db.scalar("SELECT id FROM images WHERE path = ?1", [.text(r.path)])?.int {
             id = existing
-            try db.run("UPDATE images SET class_id = ?1, sha256 = ?2, bytes = ?3, width = ?4, height = ?5 WHERE id = ?6",
-                       [.integer(cid), .text(r.sha256), .integer(Int64(r.bytes)), .integer(Int64(r.width)), .integer(Int64(r.height)), .integer(id)])
+            try db.run(
+                "UPDATE images SET class_id = ?1, sha256 = ?2, bytes = ?3, width = ?4, height = ?5 WHERE id = ?6",
+                [
+                    .integer(cid), .text(r.sha256), .integer(Int64(r.bytes)), .integer(Int64(r.width)),
+                    .integer(Int64(r.height)), .integer(id),
+                ])
             try db.run("DELETE FROM embeddings WHERE image_id = ?1", [.integer(id)])
             try db.run("DELETE FROM maps WHERE image_id = ?1", [.integer(id)])
         } else {
-            try db.run("INSERT INTO images(path, class_id, sha256, bytes, width, height, split) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                       [.text(r.path), .integer(cid), .text(r.sha256), .integer(Int64(r.bytes)), .integer(Int64(r.width)),
-                        .integer(Int64(r.height)), .text(split.rawValue)])
+            try db.run(
+                "INSERT INTO images(path, class_id, sha256, bytes, width, height, split) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                [
+                    .text(r.path), .integer(cid), .text(r.sha256), .integer(Int64(r.bytes)), .integer(Int64(r.width)),
+                    .integer(Int64(r.height)), .text(split.rawValue),
+                ])
             id = db.lastInsertRowID
             splits[r.path] = split
         }
@@ -345,7 +372,8 @@ public final class EmbeddingStore {
     }
 
     private func insertVectors(_ vectors: [ViewVector], image: Int64, backbone: Int64) throws {
-        let s = try db.prepare("INSERT OR REPLACE INTO embeddings(image_id, backbone_id, view, vector) VALUES (?1, ?2, ?3, ?4)")
+        let s = try db.prepare(
+            "INSERT OR REPLACE INTO embeddings(image_id, backbone_id, view, vector) VALUES (?1, ?2, ?3, ?4)")
         for v in vectors {
             s.reset()
             try s.bind([.integer(image), .integer(backbone), .text(v.view)])

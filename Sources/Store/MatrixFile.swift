@@ -1,5 +1,5 @@
-import Formats
 import CSQLite3
+import Formats
 
 #if canImport(Glibc)
     import Glibc

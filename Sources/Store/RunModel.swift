@@ -9,8 +9,12 @@ extension StoredModel {
         // json_valid first, since json_extract on damaged text is an error rather than NULL.
         let row: [SQLValue]
         do {
-            guard let found = try db.rows("SELECT json_valid(config), CASE WHEN json_valid(classes) THEN json_type(classes) = 'array' ELSE 0 END, dim, head FROM runs WHERE id = ?1",
-                                          [.integer(run)]).first else {
+            guard
+                let found = try db.rows(
+                    "SELECT json_valid(config), CASE WHEN json_valid(classes) THEN json_type(classes) = 'array' ELSE 0 END, dim, head FROM runs WHERE id = ?1",
+                    [.integer(run)]
+                ).first
+            else {
                 throw StoreError.invalid("no run with id \(run) in table runs")
             }
             row = found
@@ -19,10 +23,11 @@ extension StoredModel {
         }
         guard row[0].int == 1 else { throw StoreError.invalid("run \(run): config is not a JSON object") }
         guard row[1].int == 1 else { throw StoreError.invalid("run \(run): classes is not a JSON array of names") }
-        guard case let .blob(blob) = row[3], !blob.isEmpty else {
+        guard case .blob(let blob) = row[3], !blob.isEmpty else {
             throw StoreError.invalid("run \(run) stores no head weights (a baseline such as k-NN): it cannot predict")
         }
-        let config = try db.rows("""
+        let config = try db.rows(
+            """
             SELECT coalesce(json_extract(config, '$.model'), 'softmax'), json_extract(config, '$.map_shape[0]'),
                    json_extract(config, '$.map_shape[1]'), json_extract(config, '$.map_shape[2]')
             FROM runs WHERE id = ?1
@@ -36,7 +41,9 @@ extension StoredModel {
             map = MapShape(height: Int(h), width: Int(w), channels: Int(c))
         }
         var names: [String] = []
-        for r in try db.rows("SELECT value, type FROM runs, json_each(runs.classes) WHERE runs.id = ?1 ORDER BY key", [.integer(run)]) {
+        for r in try db.rows(
+            "SELECT value, type FROM runs, json_each(runs.classes) WHERE runs.id = ?1 ORDER BY key", [.integer(run)])
+        {
             guard r[1].string == "text", let name = r[0].string else {
                 throw StoreError.invalid("run \(run): classes is not a JSON array of names")
             }

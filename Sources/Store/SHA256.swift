@@ -1,8 +1,9 @@
 import CSHA256
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// SHA-256 (FIPS 180-4), streaming: `update` any number of times, then `finalize`.
@@ -112,7 +113,6 @@ public struct SHA256: Sendable {
         return out
     }
 
-
     @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 &- n)) }
 
     /// The round constants (one table, in CSHA256, for both compressions).
@@ -128,7 +128,9 @@ public struct SHA256: Sendable {
         if Self.useHardware {
             // A homogeneous tuple is laid out as a C array: the C code updates the state in place.
             withUnsafeMutableBytes(of: &state) { raw in
-                csha256_compress_hardware(raw.baseAddress!.assumingMemoryBound(to: UInt32.self), data.assumingMemoryBound(to: UInt8.self), blocks)
+                csha256_compress_hardware(
+                    raw.baseAddress!.assumingMemoryBound(to: UInt32.self), data.assumingMemoryBound(to: UInt8.self),
+                    blocks)
             }
         } else {
             compressInSwift(data, blocks: blocks)
@@ -148,7 +150,8 @@ public struct SHA256: Sendable {
                 w[i] = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
             }
             for i in 16..<64 {
-                let x = w[i - 15], y = w[i - 2]
+                let x = w[i - 15]
+                let y = w[i - 2]
                 let s0 = Self.rotr(x, 7) ^ Self.rotr(x, 18) ^ (x >> 3)
                 let s1 = Self.rotr(y, 17) ^ Self.rotr(y, 19) ^ (y >> 10)
                 w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1

@@ -10,12 +10,13 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .sqlite(code, message, sql?): "SQLite error \(code): \(message) - while executing `\(sql)`"
-        case let .sqlite(code, message, nil): "SQLite error \(code): \(message)"
-        case let .open(path, message): "cannot open database \(path): \(message)"
-        case let .invalid(message): message
-        case let .locked(path, pid?): "another tlearn process is writing \(path) (pid \(pid)); wait for it to finish or stop it"
-        case let .locked(path, nil): "another tlearn process is writing \(path); wait for it to finish or stop it"
+        case .sqlite(let code, let message, let sql?): "SQLite error \(code): \(message) - while executing `\(sql)`"
+        case .sqlite(let code, let message, nil): "SQLite error \(code): \(message)"
+        case .open(let path, let message): "cannot open database \(path): \(message)"
+        case .invalid(let message): message
+        case .locked(let path, let pid?):
+            "another tlearn process is writing \(path) (pid \(pid)); wait for it to finish or stop it"
+        case .locked(let path, nil): "another tlearn process is writing \(path); wait for it to finish or stop it"
         }
     }
 }
@@ -117,7 +118,9 @@ public final class Connection {
             throw StoreError.sqlite(code: rc, message: lastMessage, sql: Self.firstStatement(of: String(script)))
         }
         guard let h else { return (nil, consumed) }
-        return (Statement(self, handle: h, sql: Self.trimmed(String(decoding: utf8[..<consumed], as: UTF8.self))), consumed)
+        return (
+            Statement(self, handle: h, sql: Self.trimmed(String(decoding: utf8[..<consumed], as: UTF8.self))), consumed
+        )
     }
 
     /// The text up to the first complete statement (for an error message when it does not compile).
@@ -221,10 +224,10 @@ public final class Statement {
         let rc: Int32
         switch value {
         case .null: rc = sqlite3_bind_null(handle, index)
-        case let .integer(v): rc = sqlite3_bind_int64(handle, index, v)
-        case let .real(v): rc = sqlite3_bind_double(handle, index, v)
-        case let .text(v): rc = sqlite3_bind_text(handle, index, v, -1, tl_sqlite_transient())
-        case let .blob(v): rc = bindBlob(v, at: index)
+        case .integer(let v): rc = sqlite3_bind_int64(handle, index, v)
+        case .real(let v): rc = sqlite3_bind_double(handle, index, v)
+        case .text(let v): rc = sqlite3_bind_text(handle, index, v, -1, tl_sqlite_transient())
+        case .blob(let v): rc = bindBlob(v, at: index)
         }
         try check(rc)
     }
@@ -287,7 +290,9 @@ public final class Statement {
     /// The BLOB bytes of column `i`, valid until the next step or reset.
     public func blob(_ i: Int) -> UnsafeRawBufferPointer {
         let n = Int(sqlite3_column_bytes(handle, Int32(i)))
-        guard n > 0, let p = sqlite3_column_blob(handle, Int32(i)) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        guard n > 0, let p = sqlite3_column_blob(handle, Int32(i)) else {
+            return UnsafeRawBufferPointer(start: nil, count: 0)
+        }
         return UnsafeRawBufferPointer(start: p, count: n)
     }
 
@@ -297,9 +302,13 @@ public final class Statement {
 }
 
 extension SQLValue {
-    public var int: Int64? { if case let .integer(v) = self { v } else { nil } }
+    public var int: Int64? { if case .integer(let v) = self { v } else { nil } }
     public var double: Double? {
-        switch self { case let .real(v): v; case let .integer(v): Double(v); default: nil }
+        switch self {
+        case .real(let v): v
+        case .integer(let v): Double(v)
+        default: nil
+        }
     }
-    public var string: String? { if case let .text(v) = self { v } else { nil } }
+    public var string: String? { if case .text(let v) = self { v } else { nil } }
 }

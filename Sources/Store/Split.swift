@@ -3,7 +3,13 @@ public enum Split: String, CaseIterable, Sendable, Comparable {
     case train, val, test
 
     public static func < (a: Split, b: Split) -> Bool { a.order < b.order }
-    private var order: Int { switch self { case .train: 0; case .val: 1; case .test: 2 } }
+    private var order: Int {
+        switch self {
+        case .train: 0
+        case .val: 1
+        case .test: 2
+        }
+    }
 }
 
 /// Path hashes behind splits and shards. Both come from SHA-256 of the image's path relative to
@@ -49,9 +55,10 @@ public struct SplitPolicy: Sendable, Equatable {
     /// Throws `StoreError.invalid` unless both are in 0...100 and their sum is below 100.
     public init(valPercent: Double, testPercent: Double) throws {
         guard valPercent.isFinite, testPercent.isFinite, valPercent >= 0, testPercent >= 0,
-              valPercent + testPercent < 100
+            valPercent + testPercent < 100
         else {
-            throw StoreError.invalid("split percentages must be >= 0 and sum to less than 100 (val \(valPercent), test \(testPercent))")
+            throw StoreError.invalid(
+                "split percentages must be >= 0 and sum to less than 100 (val \(valPercent), test \(testPercent))")
         }
         valBasisPoints = Int((valPercent * 100).rounded())
         testBasisPoints = Int((testPercent * 100).rounded())
@@ -86,7 +93,8 @@ public struct SplitPolicy: Sendable, Equatable {
         }
         for target in required where bySplit[target]!.isEmpty {
             let donor = Split.allCases.filter { $0 != target }.max { a, b in
-                let ca = bySplit[a]!.count, cb = bySplit[b]!.count
+                let ca = bySplit[a]!.count
+                let cb = bySplit[b]!.count
                 return ca != cb ? ca < cb : a > b  // equal counts: the earlier split (train, val, test) wins
             }!
             guard let pick = bySplit[donor]!.min(by: { ($0.key, $0.path) < ($1.key, $1.path) }) else { continue }

@@ -21,23 +21,30 @@ public struct VectorMatrix: Sendable {
             throw StoreError.invalid("\(db.path): no backbone with id \(backbone)")
         }
         guard dim > 0 else { throw StoreError.invalid("\(db.path): backbone \(backbone) has dim \(dim)") }
-        let n = try db.scalar("SELECT count(*) FROM embeddings WHERE backbone_id = ?1 AND view = ?2", [.integer(backbone), .text(view)])?.int ?? 0
+        let n =
+            try db.scalar(
+                "SELECT count(*) FROM embeddings WHERE backbone_id = ?1 AND view = ?2",
+                [.integer(backbone), .text(view)])?.int ?? 0
         var m = VectorMatrix(backbone: backbone, view: view, dim: Int(dim), values: [])
         m.values.reserveCapacity(Int(n) * Int(dim))
         m.imageIDs.reserveCapacity(Int(n))
         // No ORDER BY: sorting would make SQLite copy every 5 KB BLOB through a temporary
         // B-tree. Rows come in rowid order and are put in image-id
         // order below, only if they are not already.
-        let statement = try db.prepare("""
+        let statement = try db.prepare(
+            """
             SELECT e.image_id, i.path, c.name, i.split, e.vector
             FROM embeddings e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id
             WHERE e.backbone_id = ?1 AND e.view = ?2
             """, [.integer(backbone), .text(view)])
-        let d = Int(dim), bytesPerRow = VectorBlob.stride * d
+        let d = Int(dim)
+        let bytesPerRow = VectorBlob.stride * d
         while try statement.step() {
             let blob = statement.blob(4)
             guard blob.count == bytesPerRow else {
-                throw StoreError.invalid("\(db.path): the \(view) vector of image \(statement.int(0)) (\(statement.text(1) ?? "")) is \(blob.count) bytes; backbone \(backbone) has dim \(dim), so \(bytesPerRow) bytes")
+                throw StoreError.invalid(
+                    "\(db.path): the \(view) vector of image \(statement.int(0)) (\(statement.text(1) ?? "")) is \(blob.count) bytes; backbone \(backbone) has dim \(dim), so \(bytesPerRow) bytes"
+                )
             }
             // SQLite's pointer need not be 4-byte aligned, so the bytes are copied, not bound.
             let start = m.values.count
@@ -69,7 +76,8 @@ public struct VectorMatrix: Sendable {
     /// The row of `imageID`, if it has a vector here.
     public func row(ofImage imageID: Int64) -> Int? {
         // imageIDs is sorted (ORDER BY image_id), so binary search.
-        var lo = 0, hi = imageIDs.count
+        var lo = 0
+        var hi = imageIDs.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if imageIDs[mid] < imageID { lo = mid + 1 } else { hi = mid }
@@ -95,14 +103,18 @@ public struct BackboneInfo: Sendable, Equatable {
 
     /// Every backbone of `db`, by id.
     public static func all(_ db: Connection) throws -> [BackboneInfo] {
-        try db.rows("""
+        try db.rows(
+            """
             SELECT b.id, b.weights_sha256, b.alpha, b.input_size, b.preprocessing, b.dim, b.weights_name,
                    (SELECT count(*) FROM embeddings e WHERE e.backbone_id = b.id)
             FROM backbones b ORDER BY b.id
-            """).map { r in
+            """
+        ).map { r in
             BackboneInfo(
-                id: r[0].int ?? 0, weightsSHA256: r[1].string ?? "", alpha: r[2].double ?? 0, inputSize: Int(r[3].int ?? 0),
-                preprocessing: r[4].string ?? "", dim: Int(r[5].int ?? 0), weightsName: r[6].string, vectors: Int(r[7].int ?? 0))
+                id: r[0].int ?? 0, weightsSHA256: r[1].string ?? "", alpha: r[2].double ?? 0,
+                inputSize: Int(r[3].int ?? 0),
+                preprocessing: r[4].string ?? "", dim: Int(r[5].int ?? 0), weightsName: r[6].string,
+                vectors: Int(r[7].int ?? 0))
         }
     }
 
@@ -113,7 +125,8 @@ public struct BackboneInfo: Sendable, Equatable {
         if let requested {
             guard let b = all.first(where: { $0.id == requested }) else {
                 let ids = all.map { String($0.id) }.joined(separator: ", ")
-                throw StoreError.invalid("\(db.path) has no backbone \(requested) (backbones: \(ids.isEmpty ? "none" : ids))")
+                throw StoreError.invalid(
+                    "\(db.path) has no backbone \(requested) (backbones: \(ids.isEmpty ? "none" : ids))")
             }
             return b
         }
@@ -123,7 +136,8 @@ public struct BackboneInfo: Sendable, Equatable {
         case 1: return used[0]
         default:
             let list = used.map(\.summary).joined(separator: "; ")
-            throw StoreError.invalid("\(db.path) holds vectors of \(used.count) backbones (\(list)): choose one with --backbone ID")
+            throw StoreError.invalid(
+                "\(db.path) holds vectors of \(used.count) backbones (\(list)): choose one with --backbone ID")
         }
     }
 

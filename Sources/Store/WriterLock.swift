@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One writer per database: an exclusive `flock` on `<db>.lock`, holding the writer's pid.
@@ -23,10 +23,13 @@ public final class WriterLock {
             guard fd >= 0 else {
                 let code = errno
                 if code == ENOENT {
-                    let folder = databasePath.contains("/") ? String(databasePath[..<databasePath.lastIndex(of: "/")!]) : "."
+                    let folder =
+                        databasePath.contains("/") ? String(databasePath[..<databasePath.lastIndex(of: "/")!]) : "."
                     throw StoreError.invalid("cannot create database \(databasePath): no folder \(folder)")
                 }
-                throw StoreError.invalid("cannot create lock file \(lockPath) for database \(databasePath): \(String(cString: strerror(code)))")
+                throw StoreError.invalid(
+                    "cannot create lock file \(lockPath) for database \(databasePath): \(String(cString: strerror(code)))"
+                )
             }
             if flock(fd, LOCK_EX | LOCK_NB) != 0 {
                 let code = errno

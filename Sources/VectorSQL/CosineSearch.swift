@@ -30,7 +30,9 @@ public struct CosineSearch {
     /// Computes the row norms once; the matrix is used as is (no normalized copy).
     public init(_ matrix: VectorMatrix) {
         let norms = matrix.values.withUnsafeBufferPointer { v in
-            (0..<matrix.count).map { i in Self.inverseNorm(UnsafeBufferPointer(rebasing: v[(i * matrix.dim)..<((i + 1) * matrix.dim)])) }
+            (0..<matrix.count).map { i in
+                Self.inverseNorm(UnsafeBufferPointer(rebasing: v[(i * matrix.dim)..<((i + 1) * matrix.dim)]))
+            }
         }
         rows = .loaded(matrix, inverseNorms: norms)
         count = matrix.count
@@ -51,9 +53,11 @@ public struct CosineSearch {
     /// Calls `body` with the row-major values and the inverse norms.
     func withRows<R>(_ body: (UnsafePointer<Float>, UnsafePointer<Float>) throws -> R) rethrows -> R {
         switch rows {
-        case let .loaded(m, norms):
-            return try m.values.withUnsafeBufferPointer { v in try norms.withUnsafeBufferPointer { try body(v.baseAddress!, $0.baseAddress!) } }
-        case let .mapped(m):
+        case .loaded(let m, let norms):
+            return try m.values.withUnsafeBufferPointer { v in
+                try norms.withUnsafeBufferPointer { try body(v.baseAddress!, $0.baseAddress!) }
+            }
+        case .mapped(let m):
             return try body(m.values, m.inverseNorms.baseAddress!)
         }
     }
@@ -61,8 +65,8 @@ public struct CosineSearch {
     /// The image id of row `i` (ties are broken by it).
     public func imageID(_ i: Int) -> Int64 {
         switch rows {
-        case let .loaded(m, _): m.imageIDs[i]
-        case let .mapped(m): m.imageIDs[i]
+        case .loaded(let m, _): m.imageIDs[i]
+        case .mapped(let m): m.imageIDs[i]
         }
     }
 
@@ -115,9 +119,12 @@ public struct CosineSearch {
 
     /// `nearest` for many queries at once: the matrix is read once per block of rows for all of
     /// them (one GEMM) instead of once per query; the answers are `nearest`'s, query by query.
-    public func nearest(toEach queries: [[Float]], k: Int, excluding: [Int?], blockRows: Int = 16_384) -> [[Neighbour]] {
-        precondition(queries.count == excluding.count, "CosineSearch: \(queries.count) queries, \(excluding.count) exclusions")
-        let q = queries.count, n = count
+    public func nearest(toEach queries: [[Float]], k: Int, excluding: [Int?], blockRows: Int = 16_384) -> [[Neighbour]]
+    {
+        precondition(
+            queries.count == excluding.count, "CosineSearch: \(queries.count) queries, \(excluding.count) exclusions")
+        let q = queries.count
+        let n = count
         guard q > 0 else { return [] }
         guard k > 0, n > 0 else { return Array(repeating: [], count: q) }
         if q == 1 { return [nearest(to: queries[0], k: k, excluding: excluding[0])] }
@@ -139,7 +146,9 @@ public struct CosineSearch {
                 unit.withUnsafeBufferPointer { u in
                     block.withUnsafeMutableBufferPointer { c in
                         // c (rowsHere x q) = rows (rowsHere x dim) · unit^T (dim x q)
-                        gemm(values + start * dim, u.baseAddress!, c.baseAddress!, m: rowsHere, n: q, k: dim, transB: true)
+                        gemm(
+                            values + start * dim, u.baseAddress!, c.baseAddress!, m: rowsHere, n: q, k: dim,
+                            transB: true)
                     }
                 }
                 for j in 0..<q {
@@ -173,12 +182,16 @@ public struct CosineSearch {
         if heap.count < capacity {
             heap.append(v)
             var i = heap.count - 1
-            while i > 0, heap[(i - 1) / 2] > heap[i] { heap.swapAt(i, (i - 1) / 2); i = (i - 1) / 2 }
+            while i > 0, heap[(i - 1) / 2] > heap[i] {
+                heap.swapAt(i, (i - 1) / 2)
+                i = (i - 1) / 2
+            }
         } else if v > heap[0] {
             heap[0] = v
             var i = 0
             while true {
-                let l = 2 * i + 1, r = l + 1
+                let l = 2 * i + 1
+                let r = l + 1
                 var s = i
                 if l < capacity, heap[l] < heap[s] { s = l }
                 if r < capacity, heap[r] < heap[s] { s = r }
@@ -198,12 +211,16 @@ public struct CosineSearch {
             if heap.count < k {
                 heap.append(v)
                 var i = heap.count - 1
-                while i > 0, heap[(i - 1) / 2] > heap[i] { heap.swapAt(i, (i - 1) / 2); i = (i - 1) / 2 }
+                while i > 0, heap[(i - 1) / 2] > heap[i] {
+                    heap.swapAt(i, (i - 1) / 2)
+                    i = (i - 1) / 2
+                }
             } else if v > heap[0] {
                 heap[0] = v
                 var i = 0
                 while true {
-                    let l = 2 * i + 1, r = l + 1
+                    let l = 2 * i + 1
+                    let r = l + 1
                     var s = i
                     if l < k, heap[l] < heap[s] { s = l }
                     if r < k, heap[r] < heap[s] { s = r }
@@ -219,8 +236,11 @@ public struct CosineSearch {
     /// Pairs of rows with cosine >= `threshold`, each pair once (i < j), most similar first.
     /// Computed block by block with GEMM, then confirmed in Double like `nearest`. More than
     /// `limit` candidate pairs means the threshold is too low to be about duplicates: throws.
-    public func pairs(atLeast threshold: Double, blockRows: Int = 512, limit: Int = 5_000_000) throws -> [(Int, Int, Double)] {
-        let n = count, d = dim
+    public func pairs(atLeast threshold: Double, blockRows: Int = 512, limit: Int = 5_000_000) throws -> [(
+        Int, Int, Double
+    )] {
+        let n = count
+        let d = dim
         guard n > 1 else { return [] }
         let cut = Float(threshold) - slack
         var out: [(Int, Int, Double)] = []
@@ -233,21 +253,29 @@ public struct CosineSearch {
                     let rowsB = min(blockRows, n - b)
                     block.withUnsafeMutableBufferPointer { c in
                         // c (rowsA x rowsB) = A (rowsA x d) · B^T (d x rowsB)
-                        gemm(base + a * d, base + b * d, c.baseAddress!, m: rowsA, n: rowsB, k: d, transB: true, ldc: blockRows)
+                        gemm(
+                            base + a * d, base + b * d, c.baseAddress!, m: rowsA, n: rowsB, k: d, transB: true,
+                            ldc: blockRows)
                     }
                     for i in 0..<rowsA {
                         let ia = inverseNorms[a + i]
                         if ia == 0 { continue }
-                        for j in (b == a ? i + 1 : 0)..<rowsB where block[i * blockRows + j] * ia * inverseNorms[b + j] >= cut {
+                        for j in (b == a ? i + 1 : 0)..<rowsB
+                        where block[i * blockRows + j] * ia * inverseNorms[b + j] >= cut {
                             out.append((a + i, b + j, 0))
                         }
                     }
-                    if out.count > limit { overflow = true; break }
+                    if out.count > limit {
+                        overflow = true
+                        break
+                    }
                 }
             }
         }
         if overflow {
-            throw StoreError.invalid("more than \(limit) pairs have cosine >= \(threshold) among \(n) vectors: that is not a list of duplicates; raise --threshold")
+            throw StoreError.invalid(
+                "more than \(limit) pairs have cosine >= \(threshold) among \(n) vectors: that is not a list of duplicates; raise --threshold"
+            )
         }
         // Exact confirmation in Double: the same value `vec_cosine` gives in SQL.
         return confirm(out.map { ($0.0, $0.1) }, atLeast: threshold)

@@ -28,7 +28,8 @@ final class HeadCache {
         }
         let db = Connection(borrowing: sqlite3_context_db_handle(context)!)
         let model = try cached(runID, db: db)
-        sqlite3_set_auxdata(context, 0, Unmanaged.passRetained(ModelBox(runID: runID, model: model)).toOpaque(), releaseBox)
+        sqlite3_set_auxdata(
+            context, 0, Unmanaged.passRetained(ModelBox(runID: runID, model: model)).toOpaque(), releaseBox)
         return model
     }
 

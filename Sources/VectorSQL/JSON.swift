@@ -51,7 +51,9 @@ public enum JSON {
         try p.array { (p: inout Parser) throws(JSONError) in
             let start = p.i
             let literal = try p.number()
-            guard let f = Float(literal) else { throw JSONError("cannot read \(literal) at offset \(start) as a number") }
+            guard let f = Float(literal) else {
+                throw JSONError("cannot read \(literal) at offset \(start) as a number")
+            }
             guard f.isFinite else { throw JSONError("\(literal) at offset \(start) is out of float32 range") }
             out.append(f)
         }
@@ -105,12 +107,18 @@ struct Parser {
     mutating func array(_ element: (inout Parser) throws(JSONError) -> Void) throws(JSONError) {
         try expect(UInt8(ascii: "["))
         skipSpace()
-        if peek == UInt8(ascii: "]") { i += 1; return }
+        if peek == UInt8(ascii: "]") {
+            i += 1
+            return
+        }
         while true {
             skipSpace()
             try element(&self)
             skipSpace()
-            if peek == UInt8(ascii: ",") { i += 1; continue }
+            if peek == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
             try expect(UInt8(ascii: "]"))
             return
         }
@@ -130,8 +138,12 @@ struct Parser {
             return p.i - s
         }
         if peek == UInt8(ascii: "-") { i += 1 }
-        if peek == UInt8(ascii: "0") { i += 1 } else if digits(&self) == 0 {
-            throw JSONError("expected a number at offset \(start), found \(describe(bytes.indices.contains(start) ? bytes[start] : nil))")
+        if peek == UInt8(ascii: "0") {
+            i += 1
+        } else if digits(&self) == 0 {
+            throw JSONError(
+                "expected a number at offset \(start), found \(describe(bytes.indices.contains(start) ? bytes[start] : nil))"
+            )
         }
         if peek == UInt8(ascii: ".") {
             i += 1
@@ -168,10 +180,13 @@ struct Parser {
                 case UInt8(ascii: "u"):
                     var scalar = try hex4()
                     if scalar >= 0xD800 && scalar < 0xDC00, peek == UInt8(ascii: "\\"),
-                       i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "u") {
+                        i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "u")
+                    {
                         i += 2
                         let low = try hex4()
-                        guard low >= 0xDC00 && low < 0xE000 else { throw JSONError("invalid surrogate pair at offset \(i)") }
+                        guard low >= 0xDC00 && low < 0xE000 else {
+                            throw JSONError("invalid surrogate pair at offset \(i)")
+                        }
                         scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                     }
                     guard let u = Unicode.Scalar(scalar) else { throw JSONError("invalid \\u escape at offset \(i)") }

@@ -65,7 +65,9 @@ public struct QueryWriter {
             for row in rows { write(row.map { Self.csvField(Self.plain($0)) }.joined(separator: ",") + "\r\n") }
         case .json:
             let keys = columns.map(JSON.string)
-            let objects = rows.map { row in "  {" + zip(keys, row).map { "\($0): \(Self.json($1))" }.joined(separator: ", ") + "}" }
+            let objects = rows.map { row in
+                "  {" + zip(keys, row).map { "\($0): \(Self.json($1))" }.joined(separator: ", ") + "}"
+            }
             write(objects.isEmpty ? "[]\n" : "[\n" + objects.joined(separator: ",\n") + "\n]\n")
         }
     }
@@ -77,7 +79,12 @@ public struct QueryWriter {
         for row in cells { for (j, c) in row.enumerated() { widths[j] = max(widths[j], c.count) } }
         let numeric = columns.indices.map { j in
             rows.contains { if case .null = $0[j] { false } else { true } }
-                && rows.allSatisfy { switch $0[j] { case .integer, .real, .null: true; default: false } }
+                && rows.allSatisfy {
+                    switch $0[j] {
+                    case .integer, .real, .null: true
+                    default: false
+                    }
+                }
         }
         func line(_ values: [String], alignNumbers: Bool) -> String {
             var parts: [String] = []
@@ -98,7 +105,7 @@ public struct QueryWriter {
     static func tableCell(_ v: SQLValue) -> String {
         switch v {
         case .null: return "NULL"
-        case let .blob(b): return "<blob \(b.count) B>"
+        case .blob(let b): return "<blob \(b.count) B>"
         default: return plain(v).tableCell  // control characters would break the alignment
         }
     }
@@ -107,25 +114,27 @@ public struct QueryWriter {
     static func plain(_ v: SQLValue) -> String {
         switch v {
         case .null: ""
-        case let .integer(i): String(i)
-        case let .real(d): d.isNaN ? "" : d.description  // "inf", "-inf" for infinities
-        case let .text(s): s
-        case let .blob(b): blobText(b)
+        case .integer(let i): String(i)
+        case .real(let d): d.isNaN ? "" : d.description  // "inf", "-inf" for infinities
+        case .text(let s): s
+        case .blob(let b): blobText(b)
         }
     }
 
     static func csvField(_ s: String) -> String {
-        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else { return s }
+        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else {
+            return s
+        }
         return "\"" + s.replacingAll("\"", with: "\"\"") + "\""
     }
 
     static func json(_ v: SQLValue) -> String {
         switch v {
         case .null: "null"
-        case let .integer(i): String(i)
-        case let .real(d): JSON.number(d)
-        case let .text(s): JSON.string(s)
-        case let .blob(b): b.count % 4 == 0 ? blobText(b) : JSON.string(base64(b))
+        case .integer(let i): String(i)
+        case .real(let d): JSON.number(d)
+        case .text(let s): JSON.string(s)
+        case .blob(let b): b.count % 4 == 0 ? blobText(b) : JSON.string(base64(b))
         }
     }
 
@@ -133,7 +142,8 @@ public struct QueryWriter {
     static func blobText(_ b: [UInt8]) -> String {
         guard b.count % 4 == 0 else { return base64(b) }
         let values = b.withUnsafeBytes { Vector($0).array }
-        return "[" + values.map { $0.isNaN ? "null" : ($0.isInfinite ? ($0 > 0 ? "1e999" : "-1e999") : JSON.number($0)) }
+        return "["
+            + values.map { $0.isNaN ? "null" : ($0.isInfinite ? ($0 > 0 ? "1e999" : "-1e999") : JSON.number($0)) }
             .joined(separator: ",") + "]"
     }
 

@@ -30,7 +30,9 @@ struct SQLArguments {
     func vector(_ i: Int) throws(SQLFunctionError) -> Vector? {
         guard let raw = try blob(i, expected: "a BLOB of float32 values") else { return nil }
         guard VectorBlob.isWhole(byteCount: raw.count) else {
-            throw SQLFunctionError("argument \(i + 1) is a BLOB of \(raw.count) bytes, not a whole number of float32 values (4 bytes each)")
+            throw SQLFunctionError(
+                "argument \(i + 1) is a BLOB of \(raw.count) bytes, not a whole number of float32 values (4 bytes each)"
+            )
         }
         return Vector(raw)
     }
@@ -57,7 +59,9 @@ struct SQLArguments {
         case SQLITE_INTEGER: return sqlite3_value_int64(value)
         case SQLITE_FLOAT:
             let d = sqlite3_value_double(value)
-            guard let v = Int64(exactly: d) else { throw SQLFunctionError("argument \(i + 1) (\(what)) is \(d); expected an integer") }
+            guard let v = Int64(exactly: d) else {
+                throw SQLFunctionError("argument \(i + 1) (\(what)) is \(d); expected an integer")
+            }
             return v
         case let t:
             throw SQLFunctionError("argument \(i + 1) (\(what)) is \(typeName(t)); expected an integer")
@@ -104,27 +108,33 @@ final class ScalarBox {
 func setResult(_ result: SQLFunctionResult, on context: OpaquePointer, function: String) {
     switch result {
     case .null: sqlite3_result_null(context)
-    case let .integer(v): sqlite3_result_int64(context, v)
-    case let .real(v):
+    case .integer(let v): sqlite3_result_int64(context, v)
+    case .real(let v):
         if v.isNaN {
             sqlite3_result_error(context, "\(function): result is NaN (an input vector holds NaN or infinity)", -1)
         } else {
             sqlite3_result_double(context, v)
         }
-    case let .text(s):
+    case .text(let s):
         var s = s
-        s.withUTF8 { sqlite3_result_text(context, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), Int32($0.count), tl_sqlite_transient()) }
-    case let .vector(v):
+        s.withUTF8 {
+            sqlite3_result_text(
+                context, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), Int32($0.count),
+                tl_sqlite_transient())
+        }
+    case .vector(let v):
         let bytes = VectorBlob.bytes(v)
         bytes.withUnsafeBytes { raw in
             // A zero-length BLOB needs a non-nil pointer, or SQLite returns NULL.
-            sqlite3_result_blob(context, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, Int32(raw.count), tl_sqlite_transient())
+            sqlite3_result_blob(
+                context, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, Int32(raw.count), tl_sqlite_transient())
         }
     }
 }
 
 /// The one C trampoline for every scalar function: the body comes from the user data.
-let scalarTrampoline: @convention(c) (OpaquePointer?, Int32, UnsafeMutablePointer<OpaquePointer?>?) -> Void = { context, argc, argv in
+let scalarTrampoline: @convention(c) (OpaquePointer?, Int32, UnsafeMutablePointer<OpaquePointer?>?) -> Void = {
+    context, argc, argv in
     guard let context else { return }
     let box = Unmanaged<ScalarBox>.fromOpaque(sqlite3_user_data(context)).takeUnretainedValue()
     let args = SQLArguments(values: argv, count: Int(argc), function: box.name)

@@ -23,7 +23,9 @@ public struct QueryParameters: Sendable {
                 guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
                     throw StoreError.invalid("--param \(a): the name before '=' must be letters, digits or '_'")
                 }
-                guard out.named[name] == nil else { throw StoreError.invalid("--param \(a): \(first)\(name) is given twice") }
+                guard out.named[name] == nil else {
+                    throw StoreError.invalid("--param \(a): \(first)\(name) is given twice")
+                }
                 out.named[name] = value(String(a[a.index(after: eq)...]))
             } else {
                 out.positional.append(value(a))
@@ -37,7 +39,9 @@ public struct QueryParameters: Sendable {
         if s == "NULL" { return .null }
         if let i = Int64(s), String(i) == s || s == "+\(i)" { return .integer(i) }
         // Double() accepts "nan", "inf" and hex floats; only plain decimal numbers count.
-        if s.contains(where: { ".eE".contains($0) }), s.allSatisfy({ "0123456789+-.eE".contains($0) }), let d = Double(s), d.isFinite {
+        if s.contains(where: { ".eE".contains($0) }), s.allSatisfy({ "0123456789+-.eE".contains($0) }),
+            let d = Double(s), d.isFinite
+        {
             return .real(d)
         }
         return .text(s)
@@ -65,7 +69,8 @@ public enum SQLScript {
     ) throws -> [String] {
         var rest = Substring(sql)
         var index = 0
-        var usedPositional = Set<Int>(), usedNamed = Set<String>()
+        var usedPositional = Set<Int>()
+        var usedNamed = Set<String>()
         while true {
             guard let statement = try nextStatement(&rest, db: db) else { break }
             index += 1
@@ -99,13 +104,16 @@ public enum SQLScript {
             if let name, let first = name.first, first != "?" {
                 let key = String(name.dropFirst())
                 guard let v = p.named[key] else {
-                    throw StoreError.invalid("statement \(index) uses \(name) but no --param \(first)\(key)=VALUE is given: `\(sql)`")
+                    throw StoreError.invalid(
+                        "statement \(index) uses \(name) but no --param \(first)\(key)=VALUE is given: `\(sql)`")
                 }
                 usedNamed.insert(key)
                 try statement.bind(v, at: Int32(i))
             } else {
                 guard i <= p.positional.count else {
-                    throw StoreError.invalid("statement \(index) uses ?\(i) but only \(p.positional.count) positional --param \(p.positional.count == 1 ? "is" : "are") given: `\(sql)`")
+                    throw StoreError.invalid(
+                        "statement \(index) uses ?\(i) but only \(p.positional.count) positional --param \(p.positional.count == 1 ? "is" : "are") given: `\(sql)`"
+                    )
                 }
                 usedPositional.insert(i)
                 try statement.bind(p.positional[i - 1], at: Int32(i))

@@ -42,7 +42,8 @@ struct BenchReport {
         case let v as Int: return String(v)
         case let v as String:
             let data = try? JSONSerialization.data(withJSONObject: [v], options: [])
-            return data.flatMap { String(data: $0, encoding: .utf8) }.map { String($0.dropFirst().dropLast()) } ?? "\"\""
+            return data.flatMap { String(data: $0, encoding: .utf8) }.map { String($0.dropFirst().dropLast()) }
+                ?? "\"\""
         case let v as [String: Any]:
             return "{" + v.keys.sorted().map { "\"\($0)\": \(encode(v[$0]!))" }.joined(separator: ", ") + "}"
         case Optional<Any>.none: return "null"
@@ -82,10 +83,11 @@ func runPeer(_ arguments: [String]) -> [String: Any]? {
     let data = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     guard process.terminationStatus == 0,
-          let line = String(data: data, encoding: .utf8)?.split(separator: "\n").last,
-          let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        let line = String(data: data, encoding: .utf8)?.split(separator: "\n").last,
+        let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
     else {
-        FileHandle.standardError.write(Data("warning: \(arguments.joined(separator: " ")) failed (status \(process.terminationStatus))\n".utf8))
+        FileHandle.standardError.write(
+            Data("warning: \(arguments.joined(separator: " ")) failed (status \(process.terminationStatus))\n".utf8))
         return nil
     }
     return object

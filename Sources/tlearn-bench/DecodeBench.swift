@@ -15,10 +15,17 @@ struct DecodeBench: BenchSection {
         guard !files.isEmpty else { throw ValidationError("no photos in \(images)") }
         let one = try rate(files, threads: 1)
         let all = try rate(files, threads: c.threads)
-        c.say(String(format: "decode+resize: %d photos to 224x224 floats: %.0f images/s on 1 thread, %.0f images/s on %d threads",
-                     files.count, one, all, c.threads))
+        c.say(
+            String(
+                format:
+                    "decode+resize: %d photos to 224x224 floats: %.0f images/s on 1 thread, %.0f images/s on %d threads",
+                files.count, one, all, c.threads))
         let resizeMs = resizeOnly(Array(files.prefix(64)))
-        c.say(String(format: "  of which the Pillow-exact resize alone: %.3f ms per photo (CPU time, fastest of 10 passes over 64 decoded photos)", resizeMs))
+        c.say(
+            String(
+                format:
+                    "  of which the Pillow-exact resize alone: %.3f ms per photo (CPU time, fastest of 10 passes over 64 decoded photos)",
+                resizeMs))
         var peer: Double?
         if c.runPeer {
             let script = """
@@ -30,7 +37,12 @@ struct DecodeBench: BenchSection {
                 print(json.dumps({"images_per_s": len(fs) / (time.perf_counter() - t)}))
                 """
             peer = runPeer(["python3", "-c", script, images])?["images_per_s"] as? Double
-            if let peer { c.say(String(format: "  OpenCV imread + resize (1 thread): %.0f images/s; tlearn/OpenCV %.2fx", peer, one / peer)) }
+            if let peer {
+                c.say(
+                    String(
+                        format: "  OpenCV imread + resize (1 thread): %.0f images/s; tlearn/OpenCV %.2fx", peer,
+                        one / peer))
+            }
         }
         report.fields.append(("decode_images_per_s_1thread", one))
         report.fields.append(("decode_images_per_s", all))
@@ -71,7 +83,8 @@ private final class Counter: @unchecked Sendable {
     private var value = 0
     private let lock = NSLock()
     func take(below limit: Int) -> Int? {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         guard value < limit else { return nil }
         value += 1
         return value - 1

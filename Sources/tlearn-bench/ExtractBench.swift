@@ -22,17 +22,26 @@ struct ExtractBenchResult {
 /// `afterEach` after each, where the peer runs, so both see the same machine), the forward pass
 /// alone on the same photos, and a second (cached) run. Runs the `tlearn` binary next to this one
 /// when it is there, so peak RSS is that of the extract process alone; otherwise runs in-process.
-func extractBench(images: String, weights: String, batchSize: Int = 32, threads: Int? = nil, turns: Int = 1,
-                  afterEach: () -> Void = {}) throws -> ExtractBenchResult {
+func extractBench(
+    images: String, weights: String, batchSize: Int = 32, threads: Int? = nil, turns: Int = 1,
+    afterEach: () -> Void = {}
+) throws -> ExtractBenchResult {
     var result = ExtractBenchResult()
-    let db = FileManager.default.temporaryDirectory.appendingPathComponent("tlearn-bench-\(UUID().uuidString).sqlite").path
-    func removeDatabase() { for s in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: db + s) } }
+    let db = FileManager.default.temporaryDirectory.appendingPathComponent("tlearn-bench-\(UUID().uuidString).sqlite")
+        .path
+    func removeDatabase() {
+        for s in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: db + s) }
+    }
     defer { removeDatabase() }
 
     result.forwardImagesPerSecond = try forwardOnly(images: images, weights: weights, batchSize: batchSize)
 
-    let tlearn = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tlearn").path
-    var args = ["extract", "--images", images, "--db", db, "--weights", weights, "--batch-size", "\(batchSize)", "--quiet"]
+    let tlearn = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+        "tlearn"
+    ).path
+    var args = [
+        "extract", "--images", images, "--db", db, "--weights", weights, "--batch-size", "\(batchSize)", "--quiet",
+    ]
     if let threads { args += ["--threads", "\(threads)"] }
     if FileManager.default.isExecutableFile(atPath: tlearn) {
         for turn in 0..<max(1, turns) {
@@ -40,7 +49,9 @@ func extractBench(images: String, weights: String, batchSize: Int = 32, threads:
             let t0 = Date()
             let (status, maxRSSKB) = try runChild(tlearn, args)
             result.runs.append(Date().timeIntervalSince(t0))
-            guard status == 0 || status == 3 else { throw StoreError.invalid("tlearn extract exited with status \(status)") }
+            guard status == 0 || status == 3 else {
+                throw StoreError.invalid("tlearn extract exited with status \(status)")
+            }
             result.peakRSSMB = max(result.peakRSSMB, Double(maxRSSKB) / 1024)
             result.images = Int(try Database.open(db, readOnly: true).scalar("SELECT count(*) FROM images")?.int ?? 0)
             afterEach()
@@ -52,8 +63,14 @@ func extractBench(images: String, weights: String, batchSize: Int = 32, threads:
         var job = ExtractJob(images: images, manifest: nil, db: db)
         job.options.batchSize = batchSize
         if let threads { job.options.workers = threads }
-        let run = { try job.run(backbone: { try Backbone.load(weights: weights, inputSize: 224, preprocessing: ImagingPreparer(minSide: 224).identifier) }, makePreparer: { ImagingPreparer(minSide: 224) },
-                                reporter: ProgressReporter(style: .quiet), warn: { _ in }) }
+        let run = {
+            try job.run(
+                backbone: {
+                    try Backbone.load(
+                        weights: weights, inputSize: 224, preprocessing: ImagingPreparer(minSide: 224).identifier)
+                }, makePreparer: { ImagingPreparer(minSide: 224) },
+                reporter: ProgressReporter(style: .quiet), warn: { _ in })
+        }
         let first = try run()
         result.images = first.extracted
         result.runs = [first.seconds]
@@ -70,7 +87,8 @@ func extractBench(images: String, weights: String, batchSize: Int = 32, threads:
 private func forwardOnly(images: String, weights: String, batchSize: Int) throws -> Double {
     let scan = try Scanner.scan(root: images)
     let (_, net) = try Backbone.load(weights: weights, inputSize: 224)
-    let size = net.inputSize, perImage = size * size * 3
+    let size = net.inputSize
+    let perImage = size * size * 3
     var inputs = [Float](repeating: 0, count: batchSize * perImage)
     var preparer: any ImagePreparer = ImagingPreparer(minSide: 224)
     var filled = 0
@@ -82,7 +100,9 @@ private func forwardOnly(images: String, weights: String, batchSize: Int) throws
     guard filled > 0 else { throw StoreError.invalid("no decodable photos in \(images)") }
     var output = [Float](repeating: 0, count: batchSize * net.dim)
     let embed = {
-        inputs.withUnsafeBufferPointer { x in output.withUnsafeMutableBufferPointer { net.embed(x.baseAddress!, count: filled, into: $0.baseAddress!) } }
+        inputs.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { net.embed(x.baseAddress!, count: filled, into: $0.baseAddress!) }
+        }
     }
     embed()  // warm-up: arenas, page faults
     var n = 0
@@ -106,8 +126,10 @@ enum ExtractSection: BenchSection {
         var peerRates: [Double] = []
         let r = try extractBench(images: images, weights: c.weights, batchSize: c.batch, turns: turns) {
             guard c.runPeer else { return }
-            if let rate = runPeer(["python3", "\(c.shared)/reference/ort_bench.py", "pipeline", "--images", images,
-                                   "--batch", "\(c.batch)", "--threads", "\(c.threads)"])?["images_per_s"] as? Double {
+            if let rate = runPeer([
+                "python3", "\(c.shared)/reference/ort_bench.py", "pipeline", "--images", images,
+                "--batch", "\(c.batch)", "--threads", "\(c.threads)",
+            ])?["images_per_s"] as? Double {
                 peerRates.append(rate)
             }
         }
@@ -115,12 +137,18 @@ enum ExtractSection: BenchSection {
         let e2e = median(rates)
         let peer = peerRates.isEmpty ? nil : median(peerRates)
         let ratio = peerRates.count == rates.count ? median(zip(rates, peerRates).map { $0 / $1 }) : nil
-        c.say(String(format: "extract: %d photos end to end %.1f images/s (median of %d: %@; whole process, weights loading included); forward alone %.1f images/s (%.2fx); cached rerun %.2f s; peak RSS %.0f MB",
-                     r.images, e2e, rates.count, rates.map { String(format: "%.1f", $0) }.joined(separator: " "),
-                     r.forwardImagesPerSecond, e2e / r.forwardImagesPerSecond, r.cachedSeconds, r.peakRSSMB))
+        c.say(
+            String(
+                format:
+                    "extract: %d photos end to end %.1f images/s (median of %d: %@; whole process, weights loading included); forward alone %.1f images/s (%.2fx); cached rerun %.2f s; peak RSS %.0f MB",
+                r.images, e2e, rates.count, rates.map { String(format: "%.1f", $0) }.joined(separator: " "),
+                r.forwardImagesPerSecond, e2e / r.forwardImagesPerSecond, r.cachedSeconds, r.peakRSSMB))
         if let peer, let ratio {
-            c.say(String(format: "extract: Python pipeline (OpenCV + ONNX Runtime + numpy) %.1f images/s (%@), in turns with tlearn; tlearn/peer %.2fx (median of the per-turn ratios)",
-                         peer, peerRates.map { String(format: "%.1f", $0) }.joined(separator: " "), ratio))
+            c.say(
+                String(
+                    format:
+                        "extract: Python pipeline (OpenCV + ONNX Runtime + numpy) %.1f images/s (%@), in turns with tlearn; tlearn/peer %.2fx (median of the per-turn ratios)",
+                    peer, peerRates.map { String(format: "%.1f", $0) }.joined(separator: " "), ratio))
         }
         report.fields.append(("extract_images_per_s", e2e))
         report.fields.append(("extract_forward_only_images_per_s", r.forwardImagesPerSecond))

@@ -23,21 +23,36 @@ enum ForwardBench: BenchSection {
         } else {
             FileHandle.standardError.write(Data("warning: \(inputs16) not found; timing random inputs\n".utf8))
             var state: UInt32 = 1
-            for i in images.indices { state = state &* 1_664_525 &+ 1_013_904_223; images[i] = Float(state >> 8) / Float(1 << 23) - 1 }
+            for i in images.indices {
+                state = state &* 1_664_525 &+ 1_013_904_223
+                images[i] = Float(state >> 8) / Float(1 << 23) - 1
+            }
         }
         var out = [Float](repeating: 0, count: c.batch * net.dim)
         pass(net, images, &out, count: c.batch)  // warm-up: page in weights and arenas
         // tlearn and each peer take turns, one repetition each, so a change in the load of a shared
         // machine hits all alike; a ratio is the median of the per-turn ratios.
-        let batch32 = Turns.run(c, peers: [
-            Peer(name: "onnxruntime", key: "peer", command: ["python3", "\(c.shared)/reference/ort_bench.py", "forward"]),
-            Peer(name: "litert", key: "litert", command: ["python3", "\(c.shared)/reference/litert_bench.py", "forward"]),
-        ], batch: c.batch) { timed(c, batch: c.batch) { pass(net, images, &out, count: c.batch) } }
+        let batch32 = Turns.run(
+            c,
+            peers: [
+                Peer(
+                    name: "onnxruntime", key: "peer",
+                    command: ["python3", "\(c.shared)/reference/ort_bench.py", "forward"]),
+                Peer(
+                    name: "litert", key: "litert",
+                    command: ["python3", "\(c.shared)/reference/litert_bench.py", "forward"]),
+            ], batch: c.batch
+        ) { timed(c, batch: c.batch) { pass(net, images, &out, count: c.batch) } }
         // Batch 1: one image at a time, as an app classifying photos one by one does. tlearn runs an image
         // on one core; LiteRT splits an image over its threads.
-        let batch1 = Turns.run(c, peers: [
-            Peer(name: "litert", key: "litert", command: ["python3", "\(c.shared)/reference/litert_bench.py", "forward"]),
-        ], batch: 1) { timed(c, batch: 1) { pass(net, images, &out, count: 1) } }
+        let batch1 = Turns.run(
+            c,
+            peers: [
+                Peer(
+                    name: "litert", key: "litert",
+                    command: ["python3", "\(c.shared)/reference/litert_bench.py", "forward"])
+            ], batch: 1
+        ) { timed(c, batch: 1) { pass(net, images, &out, count: 1) } }
         let rate = median(batch32.rates)
         let rates = batch32.rates
         let gflops = rate * 2 * Double(net.architecture.multiplyAdds(inputSize: size)) / 1e9
@@ -45,12 +60,16 @@ enum ForwardBench: BenchSection {
         // Per layer kind, one thread, image by image; the least disturbed image is reported.
         let profiled = c.batch
         let profile = images.withUnsafeBufferPointer { x in
-            out.withUnsafeMutableBufferPointer { net.embedProfiled(x.baseAddress!, count: profiled, into: $0.baseAddress!) }
+            out.withUnsafeMutableBufferPointer {
+                net.embedProfiled(x.baseAddress!, count: profiled, into: $0.baseAddress!)
+            }
         }
         let fastest = profile.fastest
         let fastestTotal = fastest.values.reduce(0, +)
 
-        c.say("forward pass: MobileNetV2 alpha \(net.alpha), \(size)x\(size), \(c.threads) threads, \(c.reps) turns of \(c.seconds) s")
+        c.say(
+            "forward pass: MobileNetV2 alpha \(net.alpha), \(size)x\(size), \(c.threads) threads, \(c.reps) turns of \(c.seconds) s"
+        )
         batch32.say(c, batch: c.batch)
         c.say(String(format: "  tlearn at batch %d: %.1f GFLOP/s", c.batch, gflops))
         batch1.say(c, batch: 1)
@@ -59,11 +78,14 @@ enum ForwardBench: BenchSection {
         var kinds: [String: Any] = [:]
         for kind in LayerKind.allCases {
             let s = fastest[kind] ?? 0
-            c.say("    " + kind.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
-                  + String(format: " %8.2f %5.1f%%", s * 1000, 100 * s / fastestTotal))
+            c.say(
+                "    " + kind.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
+                    + String(format: " %8.2f %5.1f%%", s * 1000, 100 * s / fastestTotal))
             kinds[kind.rawValue] = s * 1000
         }
-        c.say("    total       " + String(format: " %8.2f  (%.0f images/s per core)", fastestTotal * 1000, 1 / fastestTotal))
+        c.say(
+            "    total       "
+                + String(format: " %8.2f  (%.0f images/s per core)", fastestTotal * 1000, 1 / fastestTotal))
 
         report.fields.append(("forward_images_per_s", rate))
         report.fields.append(("forward_images_per_s_min", rates.min()!))
@@ -79,14 +101,19 @@ enum ForwardBench: BenchSection {
 
 /// One batch of `count` images through `net`.
 private func pass(_ net: MobileNetV2, _ images: [Float], _ out: inout [Float], count: Int) {
-    images.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { net.embed(x.baseAddress!, count: count, into: $0.baseAddress!) } }
+    images.withUnsafeBufferPointer { x in
+        out.withUnsafeMutableBufferPointer { net.embed(x.baseAddress!, count: count, into: $0.baseAddress!) }
+    }
 }
 
 /// Images/s of `body` (one batch of `batch` images) repeated for `c.seconds`.
 private func timed(_ c: BenchContext, batch: Int, _ body: () -> Void) -> Double {
     var done = 0
     let start = now()
-    repeat { body(); done += batch } while now() - start < c.seconds
+    repeat {
+        body()
+        done += batch
+    } while now() - start < c.seconds
     return Double(done) / (now() - start)
 }
 
@@ -113,7 +140,8 @@ struct Turns {
             for k in t.peers.indices {
                 let p = t.peers[k].peer
                 guard let r = runPeer(p.command + ["--batch", "\(batch)", "--threads", "\(c.threads)", "--reps", "1"]),
-                      let rate = r["images_per_s"] as? Double else { continue }
+                    let rate = r["images_per_s"] as? Double
+                else { continue }
                 t.peers[k].label = (r["peer"] as? String) ?? p.name
                 t.peers[k].rates.append(rate)
                 t.peers[k].ratios.append(mine / rate)
@@ -123,20 +151,27 @@ struct Turns {
     }
 
     func say(_ c: BenchContext, batch: Int) {
-        c.say(String(format: "  batch %-3d tlearn        %7.1f images/s (min %.1f, max %.1f)", batch, median(rates), rates.min()!, rates.max()!))
+        c.say(
+            String(
+                format: "  batch %-3d tlearn        %7.1f images/s (min %.1f, max %.1f)", batch, median(rates),
+                rates.min()!, rates.max()!))
         for p in peers where !p.rates.isEmpty {
-            c.say("            " + p.label.padding(toLength: 20, withPad: " ", startingAt: 0)
-                  + String(format: " %7.1f images/s (min %.1f, max %.1f); tlearn / it %.2fx (per turn %@)",
-                         median(p.rates), p.rates.min()!, p.rates.max()!, median(p.ratios),
-                         p.ratios.map { String(format: "%.2f", $0) }.joined(separator: " ")))
+            c.say(
+                "            " + p.label.padding(toLength: 20, withPad: " ", startingAt: 0)
+                    + String(
+                        format: " %7.1f images/s (min %.1f, max %.1f); tlearn / it %.2fx (per turn %@)",
+                        median(p.rates), p.rates.min()!, p.rates.max()!, median(p.ratios),
+                        p.ratios.map { String(format: "%.2f", $0) }.joined(separator: " ")))
         }
     }
 
     func report(_ report: inout BenchReport, prefix: String) {
         if prefix != "forward" { report.fields.append(("\(prefix)_images_per_s", median(rates))) }
         for p in peers {
-            report.fields.append(("\(prefix)_\(p.peer.key)_images_per_s", p.rates.isEmpty ? nil as Double? as Any : median(p.rates)))
-            report.fields.append(("\(prefix)_ratio_vs_\(p.peer.key)", p.ratios.isEmpty ? nil as Double? as Any : median(p.ratios)))
+            report.fields.append(
+                ("\(prefix)_\(p.peer.key)_images_per_s", p.rates.isEmpty ? nil as Double? as Any : median(p.rates)))
+            report.fields.append(
+                ("\(prefix)_ratio_vs_\(p.peer.key)", p.ratios.isEmpty ? nil as Double? as Any : median(p.ratios)))
         }
     }
 }

@@ -7,7 +7,9 @@ import Store
 struct HeadBench: BenchSection {
     static let name = "head"
     static func run(_ context: BenchContext, _ report: inout BenchReport) throws {
-        let tlearn = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tlearn").path
+        let tlearn = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "tlearn"
+        ).path
         let r = try runHeadBench(shared: context.shared, tlearn: tlearn, peer: context.runPeer, say: context.say)
         report.fields += r.fields
     }
@@ -23,7 +25,9 @@ struct HeadBenchResult {
 /// depend on extraction speed), split 10/10 by tlearn's path-hash rule; the whole `tlearn
 /// train-head --epochs 5` process when the `tlearn` binary is there; and, with `peer`, the
 /// scikit-learn LogisticRegression fit (lbfgs, C=1) on the same vectors and split.
-func runHeadBench(shared: String, tlearn: String?, peer: Bool = true, say: (String) -> Void = { print($0) }) throws -> HeadBenchResult {
+func runHeadBench(shared: String, tlearn: String?, peer: Bool = true, say: (String) -> Void = { print($0) }) throws
+    -> HeadBenchResult
+{
     var result = HeadBenchResult()
     say("== head: softmax head on cached vectors (1837 dev photos, Keras reference embeddings) ==")
     let ref = shared + "/reference"
@@ -58,18 +62,29 @@ func runHeadBench(shared: String, tlearn: String?, peer: Bool = true, say: (Stri
         config.epochs = epochs
         var run: RunResult!
         let t = median(try (0..<5).map { _ in try seconds { run = try trainAndEvaluate(data, config: config)[0] } })
-        say("train + evaluate, adam, \(epochs) epochs:\(epochs < 10 ? " " : "")     \(ms(t))  (\(fixed(Double(data.train.rows * epochs) / t / 1e6, 2)) M rows/s; val \(fixed(run.val?.accuracy)), test \(fixed(run.test?.accuracy)))")
-        result.fields += [("head_train\(epochs)_ms", t * 1000), ("head_train\(epochs)_test_accuracy", run.test?.accuracy ?? 0)]
+        say(
+            "train + evaluate, adam, \(epochs) epochs:\(epochs < 10 ? " " : "")     \(ms(t))  (\(fixed(Double(data.train.rows * epochs) / t / 1e6, 2)) M rows/s; val \(fixed(run.val?.accuracy)), test \(fixed(run.test?.accuracy)))"
+        )
+        result.fields += [
+            ("head_train\(epochs)_ms", t * 1000), ("head_train\(epochs)_test_accuracy", run.test?.accuracy ?? 0),
+        ]
     }
 
-    let grid = SweepGrid(learningRates: [1e-4, 3e-4, 1e-3, 3e-3], epochs: [5, 10, 20, 50], batchSizes: [16, 32, 64], l2s: [0, 1e-4])
+    let grid = SweepGrid(
+        learningRates: [1e-4, 3e-4, 1e-3, 3e-3], epochs: [5, 10, 20, 50], batchSizes: [16, 32, 64], l2s: [0, 1e-4])
     let jobs = ProcessInfo.processInfo.activeProcessorCount
     var outcome: SweepOutcome!
     let sweep = try seconds { outcome = try runSweep(data, grid: grid, base: TrainingConfig(), jobs: jobs) }
-    say("sweep of \(grid.count) configs (4 lr x 4 epochs x 3 batch x 2 l2) on \(jobs) threads: \(fixed(sweep, 2)) s  (target < 10 s on 2 cores)")
-    say("  best on val: \(describeBench(outcome.best.config)): val \(fixed(outcome.best.val?.accuracy)), test \(fixed(outcome.best.test?.accuracy))")
+    say(
+        "sweep of \(grid.count) configs (4 lr x 4 epochs x 3 batch x 2 l2) on \(jobs) threads: \(fixed(sweep, 2)) s  (target < 10 s on 2 cores)"
+    )
+    say(
+        "  best on val: \(describeBench(outcome.best.config)): val \(fixed(outcome.best.val?.accuracy)), test \(fixed(outcome.best.test?.accuracy))"
+    )
     for b in outcome.baselines {
-        say("  baseline \(b.config.model == .knn ? "\(b.config.k ?? 0)-NN" : "nearest centroid") (cosine): val \(fixed(b.val?.accuracy)), test \(fixed(b.test?.accuracy))")
+        say(
+            "  baseline \(b.config.model == .knn ? "\(b.config.k ?? 0)-NN" : "nearest centroid") (cosine): val \(fixed(b.val?.accuracy)), test \(fixed(b.test?.accuracy))"
+        )
     }
     result.fields += [("head_sweep96_s", sweep), ("head_sweep_best_test_accuracy", outcome.best.test?.accuracy ?? 0)]
 
@@ -80,8 +95,14 @@ func runHeadBench(shared: String, tlearn: String?, peer: Bool = true, say: (Stri
             p.executableURL = URL(fileURLWithPath: tlearn)
             p.arguments = ["train-head", "--db", path, "--epochs", "5", "--json"]
             p.standardOutput = FileHandle.nullDevice
-            walls.append(try seconds { try p.run(); p.waitUntilExit() })
-            guard p.terminationStatus == 0 else { throw HeadError.invalid("tlearn train-head exited with status \(p.terminationStatus)") }
+            walls.append(
+                try seconds {
+                    try p.run()
+                    p.waitUntilExit()
+                })
+            guard p.terminationStatus == 0 else {
+                throw HeadError.invalid("tlearn train-head exited with status \(p.terminationStatus)")
+            }
         }
         say("whole process `tlearn train-head --epochs 5`, median of 7: \(ms(median(walls)))  (target < 200 ms)")
         result.fields.append(("head_process_ms", median(walls) * 1000))
@@ -110,12 +131,15 @@ func runHeadBench(shared: String, tlearn: String?, peer: Bool = true, say: (Stri
     let out = pipe.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     guard p.terminationStatus == 0, let j = try? JSONSerialization.jsonObject(with: out) as? [String: Double],
-          let fit = j["seconds"], let accuracy = j["accuracy"] else {
+        let fit = j["seconds"], let accuracy = j["accuracy"]
+    else {
         say("peer: skipped (python3 with numpy and scikit-learn not available)")
         return result
     }
     let ours = result.fields.first { $0.0 == "head_train20_ms" }.map { $0.1 as! Double / 1000 } ?? .nan
-    say("peer sklearn LogisticRegression (lbfgs): fit \(fixed(fit, 3)) s, test \(fixed(accuracy)); tlearn default train \(fixed(fit / ours, 1))x faster")
+    say(
+        "peer sklearn LogisticRegression (lbfgs): fit \(fixed(fit, 3)) s, test \(fixed(accuracy)); tlearn default train \(fixed(fit / ours, 1))x faster"
+    )
     result.fields += [("head_sklearn_fit_s", fit), ("head_sklearn_test_accuracy", accuracy)]
     return result
 }
@@ -128,11 +152,13 @@ private func describeBench(_ c: TrainingConfig) -> String {
 /// (the rule `tlearn extract` applies; scripts/db_from_reference.py builds the same file).
 func writeReferenceDatabase(shared: String, to path: String) throws {
     let ref = shared + "/reference"
-    let paths = try String(contentsOfFile: ref + "/dev_paths.txt", encoding: .utf8).split(separator: "\n").map(String.init)
+    let paths = try String(contentsOfFile: ref + "/dev_paths.txt", encoding: .utf8).split(separator: "\n").map(
+        String.init)
     let bytes = try Data(contentsOf: URL(fileURLWithPath: ref + "/dev_embeddings_pil.f32"))
     let dim = 1280
     guard bytes.count == paths.count * dim * 4 else {
-        throw HeadError.invalid("\(ref)/dev_embeddings_pil.f32 has \(bytes.count) bytes, expected \(paths.count) x \(dim) float32")
+        throw HeadError.invalid(
+            "\(ref)/dev_embeddings_pil.f32 has \(bytes.count) bytes, expected \(paths.count) x \(dim) float32")
     }
     let classNames = Array(Set(paths.map { String($0.prefix { $0 != "/" }) })).sorted()
     var splits: [String: Split] = [:]
@@ -142,10 +168,16 @@ func writeReferenceDatabase(shared: String, to path: String) throws {
     }
     let db = try Database.open(path)
     try db.transaction {
-        try db.run("INSERT INTO backbones (id, weights_sha256, alpha, input_size, preprocessing, dim, weights_name) VALUES (1, 'reference', 1.0, 224, 'pillow-bilinear;x/127.5-1', ?1, 'mnv2_no_top_keras3.h5')", [.integer(Int64(dim))])
-        for (i, name) in classNames.enumerated() { try db.run("INSERT INTO classes (id, name) VALUES (?1, ?2)", [.integer(Int64(i + 1)), .text(name)]) }
-        let image = try db.prepare("INSERT INTO images (id, path, class_id, sha256, bytes, split) VALUES (?1, ?2, ?3, '', 0, ?4)")
-        let vector = try db.prepare("INSERT INTO embeddings (image_id, backbone_id, view, vector) VALUES (?1, 1, 'orig', ?2)")
+        try db.run(
+            "INSERT INTO backbones (id, weights_sha256, alpha, input_size, preprocessing, dim, weights_name) VALUES (1, 'reference', 1.0, 224, 'pillow-bilinear;x/127.5-1', ?1, 'mnv2_no_top_keras3.h5')",
+            [.integer(Int64(dim))])
+        for (i, name) in classNames.enumerated() {
+            try db.run("INSERT INTO classes (id, name) VALUES (?1, ?2)", [.integer(Int64(i + 1)), .text(name)])
+        }
+        let image = try db.prepare(
+            "INSERT INTO images (id, path, class_id, sha256, bytes, split) VALUES (?1, ?2, ?3, '', 0, ?4)")
+        let vector = try db.prepare(
+            "INSERT INTO embeddings (image_id, backbone_id, view, vector) VALUES (?1, 1, 'orig', ?2)")
         for (i, p) in paths.enumerated() {
             let cls = classNames.firstIndex(of: String(p.prefix { $0 != "/" }))! + 1
             image.reset()
@@ -153,7 +185,9 @@ func writeReferenceDatabase(shared: String, to path: String) throws {
             while try image.step() {}
             vector.reset()
             try vector.bind(.integer(Int64(i + 1)), at: 1)
-            try bytes.withUnsafeBytes { try vector.bindBlob(UnsafeRawBufferPointer(rebasing: $0[(i * dim * 4)..<((i + 1) * dim * 4)]), at: 2) }
+            try bytes.withUnsafeBytes {
+                try vector.bindBlob(UnsafeRawBufferPointer(rebasing: $0[(i * dim * 4)..<((i + 1) * dim * 4)]), at: 2)
+            }
             while try vector.step() {}
         }
     }

@@ -34,8 +34,12 @@ struct ReportBench: BenchSection {
         guard FileManager.default.isExecutableFile(atPath: tlearn) else {
             return c.say("skipped: no tlearn next to tlearn-bench")
         }
-        let (status, _) = try runChild(tlearn, ["sweep", "--db", path, "--lr", "1e-4,3e-4,1e-3,3e-3", "--epochs", "5,10,20,50",
-                                                "--batch-size", "16,32,64", "--l2", "0,1e-4", "--jobs", "\(c.threads)"])
+        let (status, _) = try runChild(
+            tlearn,
+            [
+                "sweep", "--db", path, "--lr", "1e-4,3e-4,1e-3,3e-3", "--epochs", "5,10,20,50",
+                "--batch-size", "16,32,64", "--l2", "0,1e-4", "--jobs", "\(c.threads)",
+            ])
         guard status == 0 else { throw HeadError.invalid("tlearn sweep exited with status \(status)") }
         let finalRun = try RunStore.resolve("best", in: db)
         let head = try StoredModel.load(run: finalRun, from: db)
@@ -65,8 +69,9 @@ struct ReportBench: BenchSection {
         let files = evaluation.misclassified.map { photos + "/" + $0.path }
         var bytes = 0
         let thumbnails = try seconds { for f in files { bytes += try maker.make(fromFileAt: f).jpeg.count } }
-        c.say("load vectors \(ms(load)), evaluate \(ms(evaluate)), duplicates (\(pairs.count) pairs >= 0.9) "
-              + "\(ms(duplicates)), PCA of \(rows.count) x \(set.dim) \(ms(pca))")
+        c.say(
+            "load vectors \(ms(load)), evaluate \(ms(evaluate)), duplicates (\(pairs.count) pairs >= 0.9) "
+                + "\(ms(duplicates)), PCA of \(rows.count) x \(set.dim) \(ms(pca))")
         c.say("\(files.count) thumbnails, one thread: \(ms(thumbnails)) (\(bytes / max(files.count, 1)) bytes each)")
         report.fields += [
             ("report_load_ms", load * 1000), ("report_duplicates_ms", duplicates * 1000),
@@ -91,9 +96,10 @@ struct ReportBench: BenchSection {
         }
         let size = (try FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
         let wall = median(walls)
-        c.say("whole process `tlearn report` (run \(finalRun), \(files.count) misclassified), "
-              + "median of \(c.reps): \(fixed(wall, 2)) s (target < 3 s) \(wall < 3 ? "OK" : "SLOW"); "
-              + "page \(fixed(Double(size) / 1e6, 2)) MB (target < 10 MB)")
+        c.say(
+            "whole process `tlearn report` (run \(finalRun), \(files.count) misclassified), "
+                + "median of \(c.reps): \(fixed(wall, 2)) s (target < 3 s) \(wall < 3 ? "OK" : "SLOW"); "
+                + "page \(fixed(Double(size) / 1e6, 2)) MB (target < 10 MB)")
         report.fields += [("report_process_s", wall), ("report_page_mb", Double(size) / 1e6)]
     }
 }

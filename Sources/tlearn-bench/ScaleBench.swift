@@ -73,7 +73,8 @@ enum ScaleBench: BenchSection {
             "similar_plain", "similar, plain load (no matrix file)", ["similar", "--db", db, "--id", "5", "-k", "10"],
             environment: ["TLEARN_MATRIX_FILE": "never"])
         _ = try measure(
-            "similar_build", "similar, building the matrix file", ["similar", "--db", db, "--id", "5", "-k", "10"], environment: file)
+            "similar_build", "similar, building the matrix file", ["similar", "--db", db, "--id", "5", "-k", "10"],
+            environment: file)
         evict([db, db + "-wal", matrix])
         _ = try measure(
             "similar_cold", "similar, cold (files evicted from cache)",
@@ -89,11 +90,13 @@ enum ScaleBench: BenchSection {
         report.fields.append(("scale_similar_warm_median_s", median(warm)))
         let ids = (0..<100).map { String(1 + $0 * (n / 100)) }.joined(separator: ",")
         let many = try measure(
-            "similar_ids100", "similar --ids (100 queries), warm", ["similar", "--db", db, "--ids", ids, "-k", "10"], environment: file)
+            "similar_ids100", "similar --ids (100 queries), warm", ["similar", "--db", db, "--ids", ids, "-k", "10"],
+            environment: file)
         c.say(String(format: "scale: %-44@ %8.3f s", "  per query" as NSString, many.seconds / 100))
 
         let dup = try measure(
-            "duplicates_leaks", "duplicates --leaks", ["duplicates", "--db", db, "--leaks", "--quiet", "--csv"], environment: file)
+            "duplicates_leaks", "duplicates --leaks", ["duplicates", "--db", db, "--leaks", "--quiet", "--csv"],
+            environment: file)
         if dup.status == 0, let planted = try? String(contentsOfFile: db + ".planted.csv", encoding: .utf8) {
             let found = Set(
                 (try String(contentsOfFile: tmp.path + "/stdout", encoding: .utf8)).split(separator: "\r\n").dropFirst()

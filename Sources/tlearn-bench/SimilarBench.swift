@@ -6,26 +6,37 @@ import VectorSQL
 /// `tlearn similar` at scale: 100,000 synthetic 1280-d vectors in a temporary database; times
 /// loading and one query (target: < 100 ms after loading) and checks the answer against SQL
 /// `ORDER BY vec_cosine(...) DESC, image_id LIMIT k`. Throws if they disagree.
-func similarBench(count: Int = 100_000, dim: Int = 1280, k: Int = 10, queries: Int = 5, say: (String) -> Void = { print($0) }) throws -> Double {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("tlearn-similar-bench-\(UUID().uuidString).sqlite").path
+func similarBench(
+    count: Int = 100_000, dim: Int = 1280, k: Int = 10, queries: Int = 5, say: (String) -> Void = { print($0) }
+) throws -> Double {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "tlearn-similar-bench-\(UUID().uuidString).sqlite"
+    ).path
     defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
     let clock = ContinuousClock()
-    func ms(_ d: Duration) -> String { String(format: "%.1f ms", Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000) }
+    func ms(_ d: Duration) -> String {
+        String(format: "%.1f ms", Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000)
+    }
 
     // Clustered, non-negative vectors like ReLU6 embeddings: cosines bunch up, so near-ties are common.
     let db = try VectorSQL.open(path)
     var rng = SystemRandomNumberGenerator()
     var state = UInt64.random(in: 1...UInt64.max, using: &rng)
     func next() -> Float {  // xorshift64*: fast enough for 128M floats
-        state ^= state >> 12; state ^= state << 25; state ^= state >> 27
+        state ^= state >> 12
+        state ^= state << 25
+        state ^= state >> 27
         return Float((state &* 2_685_821_657_736_338_717) >> 40) / Float(1 << 24)
     }
     let centers = (0..<20).map { _ in (0..<dim).map { _ in next() * 2 - 0.7 } }
     let insertTime = try clock.measure {
         try db.transaction {
             for c in 0..<20 { try db.run("INSERT INTO classes(name) VALUES (?1)", [.text("class\(c)")]) }
-            try db.run("INSERT INTO backbones(weights_sha256, alpha, input_size, preprocessing, dim) VALUES ('bench', 1.0, 224, 'synthetic', ?1)", [.integer(Int64(dim))])
-            let image = try db.prepare("INSERT INTO images(id, path, class_id, sha256, bytes, split) VALUES (?1, ?2, ?3, '', 0, 'train')")
+            try db.run(
+                "INSERT INTO backbones(weights_sha256, alpha, input_size, preprocessing, dim) VALUES ('bench', 1.0, 224, 'synthetic', ?1)",
+                [.integer(Int64(dim))])
+            let image = try db.prepare(
+                "INSERT INTO images(id, path, class_id, sha256, bytes, split) VALUES (?1, ?2, ?3, '', 0, 'train')")
             let embedding = try db.prepare("INSERT INTO embeddings(image_id, backbone_id, vector) VALUES (?1, 1, ?2)")
             var v = [Float](repeating: 0, count: dim)
             for i in 0..<count {
@@ -57,12 +68,14 @@ func similarBench(count: Int = 100_000, dim: Int = 1280, k: Int = 10, queries: I
         times.append(clock.measure { found = search!.nearest(to: query, k: k, excluding: row) })
         var sql: [[SQLValue]] = []
         let sqlTime = try clock.measure {
-            sql = try db.rows("""
+            sql = try db.rows(
+                """
                 SELECT image_id, vec_cosine(vector, (SELECT vector FROM embeddings WHERE image_id = ?1)) AS c
                 FROM embeddings WHERE image_id != ?1 ORDER BY c DESC, image_id LIMIT ?2
                 """, [.integer(Int64(row + 1)), .integer(Int64(k))])
         }
-        let ids = found.map { matrix!.imageIDs[$0.row] }, cosines = found.map(\.cosine)
+        let ids = found.map { matrix!.imageIDs[$0.row] }
+        let cosines = found.map(\.cosine)
         guard sql.map({ $0[0].int ?? -1 }) == ids, sql.map({ $0[1].double ?? .nan }) == cosines else {
             throw StoreError.invalid("similar disagrees with SQL for image \(row + 1): \(ids) \(cosines) vs \(sql)")
         }
@@ -73,12 +86,21 @@ func similarBench(count: Int = 100_000, dim: Int = 1280, k: Int = 10, queries: I
     let x = matrix!.vector(0)
     let gemvTime = clock.measure {
         matrix!.values.withUnsafeBufferPointer { m in
-            x.withUnsafeBufferPointer { xb in y.withUnsafeMutableBufferPointer { gemv(m.baseAddress!, xb.baseAddress!, $0.baseAddress!, m: count, n: dim) } }
+            x.withUnsafeBufferPointer { xb in
+                y.withUnsafeMutableBufferPointer {
+                    gemv(m.baseAddress!, xb.baseAddress!, $0.baseAddress!, m: count, n: dim)
+                }
+            }
         }
     }
-    say("similar: of which the sgemv over \((count * dim * 4) >> 20) MB alone takes \(ms(gemvTime)) (\(BLASThreads.current) BLAS threads)")
-    let best = times.min()!, median = times.sorted()[times.count / 2]
-    say("similar: one query over \(count) x \(dim): median \(ms(median)), best \(ms(best)) (target < 100 ms) \(median < .milliseconds(100) ? "OK" : "SLOW")")
+    say(
+        "similar: of which the sgemv over \((count * dim * 4) >> 20) MB alone takes \(ms(gemvTime)) (\(BLASThreads.current) BLAS threads)"
+    )
+    let best = times.min()!
+    let median = times.sorted()[times.count / 2]
+    say(
+        "similar: one query over \(count) x \(dim): median \(ms(median)), best \(ms(best)) (target < 100 ms) \(median < .milliseconds(100) ? "OK" : "SLOW")"
+    )
     return Double(median.components.attoseconds) / 1e15 + Double(median.components.seconds) * 1000
 }
 

@@ -29,7 +29,9 @@ struct TLearnBench: ParsableCommand {
     @Option(help: "Sections to run, repeatable (default all; e.g. forward).") var section: [String] = []
     @Flag(help: "Skip the peer (ONNX Runtime) measurements.") var noPeer = false
     @Option(help: "Images in the scale section's synthetic database.") var n: Int = 100_000
-    @Option(help: "The scale section's database: used when it exists, made there (scripts/make_synthetic_db.py) when not.") var scaleDb: String?
+    @Option(
+        help: "The scale section's database: used when it exists, made there (scripts/make_synthetic_db.py) when not.")
+    var scaleDb: String?
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
     func validate() throws {
@@ -46,7 +48,8 @@ struct TLearnBench: ParsableCommand {
 
     func run() throws {
         var context = BenchContext(
-            weights: weights ?? "\(shared)/weights/mnv2_no_top_keras3.h5", shared: shared, batch: batch, threads: threads,
+            weights: weights ?? "\(shared)/weights/mnv2_no_top_keras3.h5", shared: shared, batch: batch,
+            threads: threads,
             reps: reps, seconds: seconds, runPeer: !noPeer, verbose: !json)
         context.scaleN = n
         context.scaleDB = scaleDb

@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Extraction
+import Foundation
 import Store
 import VectorSQL
 
@@ -19,7 +19,8 @@ struct DatabaseOptions: ParsableArguments {
     func validate() throws {
         // Checked here, so a missing file fails before any weights load, with the command's usage line.
         if !pathExists(db) {
-            throw ValidationError("no database at \(db): create one with `tlearn extract --images DIR --weights FILE --db \(db)`")
+            throw ValidationError(
+                "no database at \(db): create one with `tlearn extract --images DIR --weights FILE --db \(db)`")
         }
     }
 
@@ -29,15 +30,22 @@ struct DatabaseOptions: ParsableArguments {
 
 /// `--backbone ID`: which vectors, when a database holds several backbones'.
 struct BackboneOption: ParsableArguments {
-    @Option(help: ArgumentHelp("Use the vectors of this backbone (backbones.id; needed when the database holds several).", valueName: "id"))
+    @Option(
+        help: ArgumentHelp(
+            "Use the vectors of this backbone (backbones.id; needed when the database holds several).", valueName: "id")
+    )
     var backbone: Int64?
 }
 
 /// Parses a comma list of views (`orig,hflip`) given to `flag`; repeats are dropped, order kept.
 func parseViews(_ text: String, flag: String) throws -> [View] {
     var out: [View] = []
-    for name in text.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingCharacters(in: .whitespaces) }) {
-        guard let v = View(rawValue: name) else { throw ValidationError("\(flag): unknown view '\(name)' (use orig, hflip)") }
+    for name in text.split(separator: ",", omittingEmptySubsequences: false).map({
+        $0.trimmingCharacters(in: .whitespaces)
+    }) {
+        guard let v = View(rawValue: name) else {
+            throw ValidationError("\(flag): unknown view '\(name)' (use orig, hflip)")
+        }
         if !out.contains(v) { out.append(v) }
     }
     if out.isEmpty { throw ValidationError("\(flag) is empty: use orig or orig,hflip") }
@@ -67,7 +75,9 @@ func exitStatus(for error: Error) -> (status: Int32, message: String) {
     let parserCode = TLearn.exitCode(for: error)
     if parserCode != .failure {
         let message = TLearn.fullMessage(for: error)
-        return (parserCode.rawValue, message.hasPrefix("Error: ") ? "error: " + message.dropFirst("Error: ".count) : message)
+        return (
+            parserCode.rawValue, message.hasPrefix("Error: ") ? "error: " + message.dropFirst("Error: ".count) : message
+        )
     }
     if case StoreError.locked = error { return (ExitStatus.locked, "error: \(error)") }
     return (ExitCode.failure.rawValue, "error: \(error)")

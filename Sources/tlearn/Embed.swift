@@ -1,10 +1,10 @@
 import ArgumentParser
-import VectorSQL
 import Extraction
 import Foundation
 import Kernels
 import MobileNet
 import Store
+import VectorSQL
 
 /// `tlearn embed`: embeddings of single images, computed exactly as `tlearn extract` stores them.
 struct Embed: ParsableCommand {
@@ -22,18 +22,23 @@ struct Embed: ParsableCommand {
     @Flag(help: "Print every number, one JSON object per line.") var json = false
     @Flag(help: "Embed the mirror image (the hflip view) instead.") var hflip = false
     @Flag(help: "Decode JPEGs at full size, as `tlearn extract --exact-decode` does.") var exactDecode = false
-    @Option(help: ArgumentHelp("Also write the network input of each image printed to FILE: float32 little-endian, "
-                               + "n x size x size x 3 (NHWC, RGB, scaled by x / 127.5 - 1), in output order.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Also write the network input of each image printed to FILE: float32 little-endian, "
+                + "n x size x size x 3 (NHWC, RGB, scaled by x / 127.5 - 1), in output order.", valueName: "file"))
     var inputs: String?
 
     func validate() throws {
         guard !images.isEmpty else { throw ValidationError("give at least one image file") }
-        guard (32...MobileNetV2.maxInputSize).contains(inputSize) else { throw ValidationError("--input-size must be between 32 and \(MobileNetV2.maxInputSize), got \(inputSize)") }
+        guard (32...MobileNetV2.maxInputSize).contains(inputSize) else {
+            throw ValidationError("--input-size must be between 32 and \(MobileNetV2.maxInputSize), got \(inputSize)")
+        }
         if !pathExists(weights) { throw ValidationError("no weights file at \(weights)") }
     }
 
     func run() throws {
-        let embedder = ImageEmbedder(net: try Backbone.load(weights: weights, inputSize: inputSize).1, minSide: exactDecode ? nil : inputSize)
+        let embedder = ImageEmbedder(
+            net: try Backbone.load(weights: weights, inputSize: inputSize).1, minSide: exactDecode ? nil : inputSize)
         let view: View = hflip ? .hflip : .orig
         var failed = 0
         var networkInputs = Data()
@@ -41,8 +46,8 @@ struct Embed: ParsableCommand {
         for (path, result) in zip(images, embedder.embed(images, views: [view], threads: AvailableCPUs.current.count)) {
             let prepared: ImageEmbedder.Embedded
             switch result {
-            case let .success(e): prepared = e
-            case let .failure(error):
+            case .success(let e): prepared = e
+            case .failure(let error):
                 writeStandardError("error: \(error)\n")
                 failed += 1
                 continue
@@ -55,10 +60,14 @@ struct Embed: ParsableCommand {
             }
             if json {
                 let numbers = output.map { "\($0)" }.joined(separator: ",")
-                print("{\"path\":\(JSON.string(path)),\"view\":\"\(view.rawValue)\",\"width\":\(prepared.width),\"height\":\(prepared.height),\"embedding\":[\(numbers)]}")
+                print(
+                    "{\"path\":\(JSON.string(path)),\"view\":\"\(view.rawValue)\",\"width\":\(prepared.width),\"height\":\(prepared.height),\"embedding\":[\(numbers)]}"
+                )
             } else {
                 let s = VectorStats(output)
-                print("\(path)  \(prepared.width)x\(prepared.height)  dim \(output.count)  mean \(String(format: "%.4f", s.mean))  max \(String(format: "%.4f", s.max))  norm \(String(format: "%.3f", s.norm))  nonzero \(s.nonzero)")
+                print(
+                    "\(path)  \(prepared.width)x\(prepared.height)  dim \(output.count)  mean \(String(format: "%.4f", s.mean))  max \(String(format: "%.4f", s.max))  norm \(String(format: "%.3f", s.norm))  nonzero \(s.nonzero)"
+                )
             }
         }
         if let inputs {

@@ -26,7 +26,10 @@ struct Export: ParsableCommand {
             See README.md for every key and docs/deploy.md for the models.
             """)
 
-    @Argument(help: ArgumentHelp("A run id (see `tlearn runs`), latest or best: export its head (JSON) or model (onnx, keras) instead of vectors.", valueName: "run")) var selector: String?
+    @Argument(
+        help: ArgumentHelp(
+            "A run id (see `tlearn runs`), latest or best: export its head (JSON) or model (onnx, keras) instead of vectors.",
+            valueName: "run")) var selector: String?
     @OptionGroup var store: DatabaseOptions
     @Option(help: "npy or csv (vectors), or onnx or keras (a run's whole model).") var format: String?
     @Option(help: "Output directory (vectors) or file (head, model).") var out: String
@@ -37,28 +40,42 @@ struct Export: ParsableCommand {
     func validate() throws {
         try model.validate(format: format, run: selector)
         if let format, ModelFormat(rawValue: format) != nil {
-            if selection.backbone != nil { throw ValidationError("--backbone is for vectors; a run names its own backbone") }
+            if selection.backbone != nil {
+                throw ValidationError("--backbone is for vectors; a run names its own backbone")
+            }
             return  // the rest (run, weights, --out) is checked when exporting, with exit status 1
         }
         if selector != nil {
-            if format != nil { throw ValidationError("--format is for vectors; a run's head is always JSON (its whole model: --format onnx or keras)") }
+            if format != nil {
+                throw ValidationError(
+                    "--format is for vectors; a run's head is always JSON (its whole model: --format onnx or keras)")
+            }
             var outIsDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: out, isDirectory: &outIsDirectory), outIsDirectory.boolValue {
-                throw ValidationError("--out \(out) is a directory; a run's head goes to a JSON file, like \(out)/head.json")
+                throw ValidationError(
+                    "--out \(out) is a directory; a run's head goes to a JSON file, like \(out)/head.json")
             }
-            if selection.backbone != nil { throw ValidationError("--backbone is for vectors; a run names its own backbone") }
+            if selection.backbone != nil {
+                throw ValidationError("--backbone is for vectors; a run names its own backbone")
+            }
             let parent = URL(fileURLWithPath: out).deletingLastPathComponent().path
             var isDirectory: ObjCBool = false
             if !FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory) || !isDirectory.boolValue {
                 throw ValidationError("cannot write \(out): no directory \(parent)")
             }
         } else {
-            guard let format else { throw ValidationError("give --format npy|csv to export vectors, or a RUN id to export a head") }
-            if !["npy", "csv"].contains(format) { throw ValidationError("--format must be npy or csv, not \(format) (onnx and keras export a RUN's model)") }
+            guard let format else {
+                throw ValidationError("give --format npy|csv to export vectors, or a RUN id to export a head")
+            }
+            if !["npy", "csv"].contains(format) {
+                throw ValidationError(
+                    "--format must be npy or csv, not \(format) (onnx and keras export a RUN's model)")
+            }
             if !["orig", "hflip"].contains(view) { throw ValidationError("--view must be orig or hflip, not \(view)") }
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), !isDirectory.boolValue {
-                throw ValidationError("--out \(out) is a file; vectors go to a directory (vectors.npy or vectors.csv, meta.csv)")
+                throw ValidationError(
+                    "--out \(out) is a file; vectors go to a directory (vectors.npy or vectors.csv, meta.csv)")
             }
         }
     }
@@ -85,9 +102,11 @@ struct Export: ParsableCommand {
     /// plain load written straight from its buffer.
     private func exportVectors(_ connection: Connection) throws {
         let chosen = try BackboneInfo.choose(connection, requested: selection.backbone)
-        let mapped = try MatrixFile.open(connection, database: store.db, backbone: chosen.id, view: view, rowInverseNorm: CosineSearch.inverseNorm)
+        let mapped = try MatrixFile.open(
+            connection, database: store.db, backbone: chosen.id, view: view, rowInverseNorm: CosineSearch.inverseNorm)
         let loaded = mapped == nil ? try VectorMatrix.load(connection, backbone: chosen.id, view: view) : nil
-        let count = mapped?.count ?? loaded!.count, dim = mapped?.dim ?? loaded!.dim
+        let count = mapped?.count ?? loaded!.count
+        let dim = mapped?.dim ?? loaded!.dim
         // As similar does: an empty vectors.npy would only fail later, in the user's numpy code.
         if count == 0 { throw StoreError.invalid("\(store.db) has no \(view) vectors for backbone \(chosen.summary)") }
         let dir = URL(fileURLWithPath: out)
@@ -99,7 +118,9 @@ struct Export: ParsableCommand {
                 try copyRange(of: mapped.path, mapped.vectorBytes, body)
             } else {
                 try loaded!.values.withUnsafeBytes { all in
-                    for s in stride(from: 0, to: all.count, by: 1 << 24) { try body(UnsafeRawBufferPointer(rebasing: all[s..<min(all.count, s + (1 << 24))])) }
+                    for s in stride(from: 0, to: all.count, by: 1 << 24) {
+                        try body(UnsafeRawBufferPointer(rebasing: all[s..<min(all.count, s + (1 << 24))]))
+                    }
                 }
             }
         }
@@ -108,13 +129,17 @@ struct Export: ParsableCommand {
                 file.write(Data(Npy.float32Header(shape: [count, dim])))
                 // Little-endian float32 on every platform Swift runs Linux on (x86-64, arm64).
                 try forEachPiece { piece in
-                    try file.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: piece.baseAddress!), count: piece.count, deallocator: .none))
+                    try file.write(
+                        contentsOf: Data(
+                            bytesNoCopy: UnsafeMutableRawPointer(mutating: piece.baseAddress!), count: piece.count,
+                            deallocator: .none))
                 }
             }
         } else {
             try writeFile(vectorsFile) { file in
                 file.write(Data(((0..<dim).map { "x\($0)" }.joined(separator: ",") + "\r\n").utf8))
-                var chunk = "", row: [String] = []
+                var chunk = ""
+                var row: [String] = []
                 row.reserveCapacity(dim)
                 try forEachPiece { piece in
                     for f in piece.bindMemory(to: Float.self) {
@@ -122,7 +147,10 @@ struct Export: ParsableCommand {
                         if row.count == dim {
                             chunk += row.joined(separator: ",") + "\r\n"
                             row.removeAll(keepingCapacity: true)
-                            if chunk.utf8.count > 1 << 20 { file.write(Data(chunk.utf8)); chunk = "" }
+                            if chunk.utf8.count > 1 << 20 {
+                                file.write(Data(chunk.utf8))
+                                chunk = ""
+                            }
                         }
                     }
                 }
@@ -145,12 +173,16 @@ struct Export: ParsableCommand {
             }
             flush()
         }
-        FileHandle.standardError.write(Data("wrote \(count) vectors of dim \(dim) (backbone \(chosen.id), \(view)) to \(vectorsFile.path) and meta.csv\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "wrote \(count) vectors of dim \(dim) (backbone \(chosen.id), \(view)) to \(vectorsFile.path) and meta.csv\n"
+                    .utf8))
     }
 
     /// Reads `range` of the file at `path` in 16 MB pieces (pread: no mapping, so the pieces do not
     /// stay in this process's memory).
-    private func copyRange(of path: String, _ range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    private func copyRange(of path: String, _ range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> Void) throws
+    {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw StoreError.invalid("cannot read \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -160,7 +192,11 @@ struct Export: ParsableCommand {
         while offset < range.upperBound {
             let want = min(buffer.count, range.upperBound - offset)
             let n = pread(fd, buffer.baseAddress, want, off_t(offset))
-            guard n > 0 else { throw StoreError.invalid("cannot read \(path): \(n == 0 ? "it is shorter than its header says" : String(cString: strerror(errno)))") }
+            guard n > 0 else {
+                throw StoreError.invalid(
+                    "cannot read \(path): \(n == 0 ? "it is shorter than its header says" : String(cString: strerror(errno)))"
+                )
+            }
             try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             offset += n
         }
@@ -189,7 +225,9 @@ struct Export: ParsableCommand {
 /// The plain reason of a Foundation file error ("Permission denied"), not its NSError dump.
 func posixMessage(_ error: Error) -> String {
     let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
-    if let e = underlying, e.domain == NSPOSIXErrorDomain, let text = strerror(Int32(e.code)) { return String(cString: text) }
+    if let e = underlying, e.domain == NSPOSIXErrorDomain, let text = strerror(Int32(e.code)) {
+        return String(cString: text)
+    }
     return (error as NSError).localizedDescription
 }
 

@@ -60,7 +60,8 @@ struct ModelExportOptions: ParsableArguments {
         let backbone = try BackboneInfo.choose(db, requested: stored.backboneID)
         let embedder = try Backbone.embedder(for: backbone, weights: weights)
         if let map = model.map, map != embedder.net.mapShape {
-            throw HeadError.invalid("run \(run) reads \(map) maps; backbone \(backbone.id) makes \(embedder.net.mapShape)")
+            throw HeadError.invalid(
+                "run \(run) reads \(map) maps; backbone \(backbone.id) makes \(embedder.net.mapShape)")
         }
         let network = try FoldedNetwork(weightsAt: weights, inputSize: backbone.inputSize)
         let classifier = ExportClassifier(

@@ -1,11 +1,12 @@
 import ArgumentParser
-#if canImport(Glibc)
-import Glibc
-#endif
 import Extraction
 import Kernels
 import MobileNet
 import Store
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `tlearn extract`: the one-time, resumable embedding cache.
 struct Extract: ParsableCommand {
@@ -24,21 +25,39 @@ struct Extract: ParsableCommand {
             """)
 
     @Option(help: ArgumentHelp("Dataset folder with one subfolder per class.", valueName: "dir")) var images: String?
-    @Option(help: ArgumentHelp("CSV of path,label; paths relative to --images, else to the CSV's folder.", valueName: "csv")) var manifest: String?
+    @Option(
+        help: ArgumentHelp("CSV of path,label; paths relative to --images, else to the CSV's folder.", valueName: "csv")
+    ) var manifest: String?
     @Option(help: ArgumentHelp("Database to create or update.", valueName: "file")) var db: String
     @Option(help: ArgumentHelp("Keras MobileNetV2 weights (.h5).", valueName: "file")) var weights: String
     @Option(help: ArgumentHelp("Network input side in pixels.", valueName: "n")) var inputSize = 224
-    @Option(help: ArgumentHelp("Views to embed: orig, or orig,hflip for the mirror image too.", valueName: "list")) var views = "orig"
-    @Option(help: ArgumentHelp("Vectors per database transaction (a kill loses at most this many).", valueName: "n")) var batchSize = 32
-    @Option(help: ArgumentHelp("Threads that each read, decode and embed images (default: one per CPU this process may use).", valueName: "n")) var threads: Int?
-    @Option(help: ArgumentHelp("Only shard K of N (1-based), chosen by path hash; combine with `tlearn merge`.", valueName: "K/N")) var shard: String?
+    @Option(help: ArgumentHelp("Views to embed: orig, or orig,hflip for the mirror image too.", valueName: "list"))
+    var views = "orig"
+    @Option(help: ArgumentHelp("Vectors per database transaction (a kill loses at most this many).", valueName: "n"))
+    var batchSize = 32
+    @Option(
+        help: ArgumentHelp(
+            "Threads that each read, decode and embed images (default: one per CPU this process may use).",
+            valueName: "n")) var threads: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Only shard K of N (1-based), chosen by path hash; combine with `tlearn merge`.", valueName: "K/N"))
+    var shard: String?
     @Flag(help: "Delete rows of files that no longer exist.") var prune = false
-    @Flag(help: "Also store each view's block_16 feature maps (float16, 31 KB per view at 224 px) for fine-tuning; on a database with vectors, computes only the missing maps. See docs/maps.md.")
+    @Flag(
+        help:
+            "Also store each view's block_16 feature maps (float16, 31 KB per view at 224 px) for fine-tuning; on a database with vectors, computes only the missing maps. See docs/maps.md."
+    )
     var maps = false
-    @Flag(help: "Decode every JPEG at full size, bit for bit Pillow's pixels (default: large JPEGs decode at the smallest DCT scale that keeps both sides >= the input size; the two are separate cache keys).")
+    @Flag(
+        help:
+            "Decode every JPEG at full size, bit for bit Pillow's pixels (default: large JPEGs decode at the smallest DCT scale that keeps both sides >= the input size; the two are separate cache keys)."
+    )
     var exactDecode = false
-    @Option(help: ArgumentHelp("Percent of each class for validation (default: as stored, else 10).", valueName: "p")) var valPercent: Double?
-    @Option(help: ArgumentHelp("Percent of each class for test (default: as stored, else 10).", valueName: "p")) var testPercent: Double?
+    @Option(help: ArgumentHelp("Percent of each class for validation (default: as stored, else 10).", valueName: "p"))
+    var valPercent: Double?
+    @Option(help: ArgumentHelp("Percent of each class for test (default: as stored, else 10).", valueName: "p"))
+    var testPercent: Double?
     @Flag(help: "No progress output; the summary line is still printed.") var quiet = false
     @Flag(help: "Also print the thread count and the CPUs it came from on stderr.") var verbose = false
 
@@ -47,14 +66,24 @@ struct Extract: ParsableCommand {
     static var defaultThreads: Int { AvailableCPUs.current.count }
 
     func validate() throws {
-        if images == nil && manifest == nil { throw ValidationError("give --images DIR (one folder per class) or --manifest CSV") }
-        guard (32...MobileNetV2.maxInputSize).contains(inputSize) else { throw ValidationError("--input-size must be between 32 and \(MobileNetV2.maxInputSize), got \(inputSize)") }
-        guard (1...4096).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 4096, got \(batchSize)") }
-        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
+        if images == nil && manifest == nil {
+            throw ValidationError("give --images DIR (one folder per class) or --manifest CSV")
+        }
+        guard (32...MobileNetV2.maxInputSize).contains(inputSize) else {
+            throw ValidationError("--input-size must be between 32 and \(MobileNetV2.maxInputSize), got \(inputSize)")
+        }
+        guard (1...4096).contains(batchSize) else {
+            throw ValidationError("--batch-size must be between 1 and 4096, got \(batchSize)")
+        }
+        if let threads, !(1...256).contains(threads) {
+            throw ValidationError("--threads must be between 1 and 256, got \(threads)")
+        }
         _ = try parsedViews()
         _ = try parsedShard()
         for (name, p) in [("--val-percent", valPercent), ("--test-percent", testPercent)] {
-            if let p, !(p >= 0 && p < 100) { throw ValidationError("\(name) must be at least 0 and below 100, got \(p)") }
+            if let p, !(p >= 0 && p < 100) {
+                throw ValidationError("\(name) must be at least 0 and below 100, got \(p)")
+            }
         }
         if let v = valPercent, let t = testPercent, v + t >= 100 {
             throw ValidationError("--val-percent plus --test-percent must be below 100, got \(v + t)")
@@ -80,7 +109,9 @@ struct Extract: ParsableCommand {
         job.options.batchSize = batchSize
         job.options.workers = threads ?? Self.defaultThreads
         if verbose {
-            writeStandardError("extract: \(job.options.workers) thread\(job.options.workers == 1 ? "" : "s") (\(threads == nil ? "default" : "--threads"); CPUs this process may use: \(AvailableCPUs.current))\n")
+            writeStandardError(
+                "extract: \(job.options.workers) thread\(job.options.workers == 1 ? "" : "s") (\(threads == nil ? "default" : "--threads"); CPUs this process may use: \(AvailableCPUs.current))\n"
+            )
         }
         job.options.views = try parsedViews()
         job.options.shard = try parsedShard()

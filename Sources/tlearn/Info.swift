@@ -24,36 +24,53 @@ struct Info: ParsableCommand {
         }
         print("\nclasses   \(info.classes.count)")
         let width = max(5, info.classes.map(\.name.tableCell.count).max() ?? 0)
-        print("  " + pad("class", width) + leftPad("train", 8) + leftPad("val", 8) + leftPad("test", 8) + leftPad("total", 8))
+        print(
+            "  " + pad("class", width) + leftPad("train", 8) + leftPad("val", 8) + leftPad("test", 8)
+                + leftPad("total", 8))
         for c in info.classes + [total] {
-            print("  " + pad(c.name.tableCell, width) + leftPad("\(c.train)", 8) + leftPad("\(c.val)", 8) + leftPad("\(c.test)", 8) + leftPad("\(c.total)", 8))
+            print(
+                "  " + pad(c.name.tableCell, width) + leftPad("\(c.train)", 8) + leftPad("\(c.val)", 8)
+                    + leftPad("\(c.test)", 8) + leftPad("\(c.total)", 8))
         }
 
         print("\nbackbones \(info.backbones.count)")
         for b in info.backbones {
             let k = b.key
             // alpha is the model's float32 read into a Double: Float prints 0.35, not 0.3499999940395355.
-            print("  #\(b.id) \(k.weightsName ?? "?")  sha256 \(k.weightsSHA256.prefix(16))  alpha \(Float(k.alpha))  input \(k.inputSize)  dim \(k.dim)")
+            print(
+                "  #\(b.id) \(k.weightsName ?? "?")  sha256 \(k.weightsSHA256.prefix(16))  alpha \(Float(k.alpha))  input \(k.inputSize)  dim \(k.dim)"
+            )
             print("      preprocessing \(k.preprocessing)")
-            let views = b.views.isEmpty ? "no vectors" : b.views.map { "\($0.view) \($0.count)" }.joined(separator: ", ")
+            let views =
+                b.views.isEmpty ? "no vectors" : b.views.map { "\($0.view) \($0.count)" }.joined(separator: ", ")
             print("      views \(views)")
             if !b.maps.isEmpty {
-                print("      maps \(b.maps.map { "\($0.view) \($0.count) (\(humanBytes($0.bytes)))" }.joined(separator: ", "))")
+                print(
+                    "      maps \(b.maps.map { "\($0.view) \($0.count) (\(humanBytes($0.bytes)))" }.joined(separator: ", "))"
+                )
             }
         }
 
         let failed = info.failures.reduce(0) { $0 + $1.count }
-        print("\nfailures  \(failed)" + (failed > 0 ? "  (" + info.failures.map { "\($0.reason) \($0.count)" }.joined(separator: ", ") + ")" : ""))
+        print(
+            "\nfailures  \(failed)"
+                + (failed > 0
+                    ? "  (" + info.failures.map { "\($0.reason) \($0.count)" }.joined(separator: ", ") + ")" : ""))
         if failures && failed > 0 {
-            let rows = try Database.open(db, readOnly: true).rows("SELECT path, reason, message FROM failures ORDER BY path")
+            let rows = try Database.open(db, readOnly: true).rows(
+                "SELECT path, reason, message FROM failures ORDER BY path")
             for r in rows { print("  \(r[0].string ?? "")  \(r[1].string ?? "")  \(r[2].string ?? "")") }
         }
         if info.runs > 0 { print("\nruns      \(info.runs)") }
     }
 }
 
-private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count + 1) }
-private func leftPad(_ s: String, _ n: Int) -> String { s.count >= n ? " " + s : String(repeating: " ", count: n - s.count) + s }
+private func pad(_ s: String, _ n: Int) -> String {
+    s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count + 1)
+}
+private func leftPad(_ s: String, _ n: Int) -> String {
+    s.count >= n ? " " + s : String(repeating: " ", count: n - s.count) + s
+}
 
 private func humanBytes(_ n: Int64) -> String {
     let units = ["B", "KB", "MB", "GB", "TB"]

@@ -1,8 +1,9 @@
 import ArgumentParser
-#if canImport(Glibc)
-import Glibc
-#endif
 import Store
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `tlearn merge`: one database from the shard databases of `tlearn extract --shard`.
 struct Merge: ParsableCommand {
@@ -28,11 +29,14 @@ struct Merge: ParsableCommand {
         do {
             let report = try ShardMerge.merge(into: out, from: shards)
             for w in report.warnings { warn(w) }
-            print("merged \(shards.count) database\(shards.count == 1 ? "" : "s") into \(out): \(report.images) images, \(report.embeddings) vectors, "
-                  + (report.maps > 0 ? "\(report.maps) maps, " : "") + "\(report.failures) failures" + (report.duplicates > 0 ? ", \(report.duplicates) duplicates skipped" : ""))
+            print(
+                "merged \(shards.count) database\(shards.count == 1 ? "" : "s") into \(out): \(report.images) images, \(report.embeddings) vectors, "
+                    + (report.maps > 0 ? "\(report.maps) maps, " : "") + "\(report.failures) failures"
+                    + (report.duplicates > 0 ? ", \(report.duplicates) duplicates skipped" : ""))
         } catch {
             // OUT did not exist before (validate): leave no half-made file behind.
-            if case StoreError.locked = error {} else {
+            if case StoreError.locked = error {
+            } else {
                 for suffix in ["", "-wal", "-shm"] { unlink(out + suffix) }
             }
             throw error

@@ -1,8 +1,8 @@
 import ArgumentParser
-import Foundation
-import Kernels
 import Extraction
+import Foundation
 import Head
+import Kernels
 
 /// `tlearn predict RUN IMAGE|DIR...`: classify images with a saved head.
 struct Predict: ParsableCommand {
@@ -16,12 +16,17 @@ struct Predict: ParsableCommand {
             CSV columns: path,rank,class,probability. JSON: an array of {"path", "predictions": [{"class", "probability"}]}.
             """)
 
-    @Argument(help: ArgumentHelp("A run id (see `tlearn runs`), latest (the newest trained head) or best (of the newest sweep).", valueName: "run")) var selector: String
+    @Argument(
+        help: ArgumentHelp(
+            "A run id (see `tlearn runs`), latest (the newest trained head) or best (of the newest sweep).",
+            valueName: "run")) var selector: String
     @Argument(help: ArgumentHelp("Image files or directories.", valueName: "image-or-dir")) var images: [String]
     @OptionGroup var store: DatabaseOptions
-    @Option(help: ArgumentHelp("The Keras MobileNetV2 weights (.h5) the run's vectors came from.", valueName: "file")) var weights: String
+    @Option(help: ArgumentHelp("The Keras MobileNetV2 weights (.h5) the run's vectors came from.", valueName: "file"))
+    var weights: String
     @Option(help: "How many classes to show per image.") var top = 3
-    @Flag(help: "Test-time flips: each image's probabilities are the mean of its orig and mirror image's.") var tta = false
+    @Flag(help: "Test-time flips: each image's probabilities are the mean of its orig and mirror image's.") var tta =
+        false
     @Flag(help: "Write CSV instead of a table.") var csv = false
     @Flag(help: "Write JSON instead of a table.") var json = false
 
@@ -38,19 +43,30 @@ struct Predict: ParsableCommand {
         let model = try stored.trainedModel(in: db)
         let files = try imageFiles(images)
         if files.isEmpty { throw HeadError.invalid("no images to classify in \(images.joined(separator: " "))") }
-        let (inputs, flipped, embedded, failures) = try embedRunInputs(files, run: stored, model: model, weights: weights, tta: tta, db: db)
+        let (inputs, flipped, embedded, failures) = try embedRunInputs(
+            files, run: stored, model: model, weights: weights, tta: tta, db: db)
         for f in failures { writeStandardError("error: \(f.error)\n") }
         let p = model.probabilities(inputs, flipped: flipped, threads: AvailableCPUs.current.count)
-        let c = model.classCount, k = min(top, c)
+        let c = model.classCount
+        let k = min(top, c)
         let results = embedded.enumerated().map { (row, file) in
             (path: files[file], top: model.top(k, of: p[(row * c)..<((row + 1) * c)]))
         }
         if json {
-            print(try headJSON(results.map { PredictionEntry(path: $0.path, predictions: $0.top.map { .init(class: $0.class, probability: $0.probability) }) }))
+            print(
+                try headJSON(
+                    results.map {
+                        PredictionEntry(
+                            path: $0.path,
+                            predictions: $0.top.map { .init(class: $0.class, probability: $0.probability) })
+                    }))
         } else if csv {
             var out = "path,rank,class,probability\n"
             for r in results {
-                for (rank, t) in r.top.enumerated() { out += "\(csvField(r.path)),\(rank + 1),\(csvField(t.class)),\(formatNumber("%.6f", t.probability))\n" }
+                for (rank, t) in r.top.enumerated() {
+                    out +=
+                        "\(csvField(r.path)),\(rank + 1),\(csvField(t.class)),\(formatNumber("%.6f", t.probability))\n"
+                }
             }
             print(out, terminator: "")
         } else if !results.isEmpty {
@@ -75,5 +91,6 @@ struct PredictionEntry: Encodable {
 
 /// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
 func csvField(_ s: String) -> String {
-    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+        ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
 }

@@ -23,9 +23,11 @@ struct Query: ParsableCommand {
     @Flag(help: "Write CSV (RFC 4180) instead of a table.") var csv = false
     @Flag(help: "Write a JSON array of objects instead of a table.") var json = false
     // .unconditional: the value after --param is taken as it is, so --param -1 binds -1.
-    @Option(name: .customLong("param"), parsing: .unconditionalSingleValue, help: ArgumentHelp(
-        "A value for ?1, ?2, ... in order, or :name=VALUE for :name. Repeatable. 42 binds as INTEGER, 0.5 or 1e-3 as REAL, NULL as NULL, anything else (also 007) as TEXT.",
-        valueName: "value"))
+    @Option(
+        name: .customLong("param"), parsing: .unconditionalSingleValue,
+        help: ArgumentHelp(
+            "A value for ?1, ?2, ... in order, or :name=VALUE for :name. Repeatable. 42 binds as INTEGER, 0.5 or 1e-3 as REAL, NULL as NULL, anything else (also 007) as TEXT.",
+            valueName: "value"))
     var params: [String] = []
     @Flag(help: "Open the database read-write so statements may change it.") var write = false
     @Argument(help: "The SQL to run.") var sql: String
@@ -45,7 +47,9 @@ struct Query: ParsableCommand {
             let unused = try SQLScript.run(sql, on: connection, parameters: QueryParameters.parse(params)) { step in
                 if step.returnsRows {
                     if format != .table && printed > 0 {
-                        throw StoreError.invalid("--\(format.rawValue) prints one result set, but statement \(step.index) also returns rows: `\(step.sql)`")
+                        throw StoreError.invalid(
+                            "--\(format.rawValue) prints one result set, but statement \(step.index) also returns rows: `\(step.sql)`"
+                        )
                     }
                     if printed > 0 { out.write("\n") }
                     try writer.write(step.statement)
@@ -56,9 +60,10 @@ struct Query: ParsableCommand {
             }
             for p in unused { warn("--param for \(p) is not used by any statement") }
         } catch let StoreError.sqlite(code, message, sql) where code & 0xFF == 8 && !write {
-            throw StoreError.invalid("\(message) - while executing `\(sql ?? "")`: the database is opened read-only; pass --write to allow changes")
+            throw StoreError.invalid(
+                "\(message) - while executing `\(sql ?? "")`: the database is opened read-only; pass --write to allow changes"
+            )
         }
         out.flush()
     }
 }
-

@@ -56,13 +56,16 @@ struct ReportGatherer {
             guard let best = row[0].int else { throw HeadError.invalid("\(databasePath): sweep \(id) has no best run") }
             return try RunStore.load(best, from: db)
         case .automatic:
-            if let best = try db.scalar("SELECT best_run_id FROM sweeps WHERE best_run_id IS NOT NULL ORDER BY id DESC LIMIT 1")?.int {
+            if let best = try db.scalar(
+                "SELECT best_run_id FROM sweeps WHERE best_run_id IS NOT NULL ORDER BY id DESC LIMIT 1")?.int
+            {
                 return try RunStore.load(best, from: db)
             }
             guard
                 let latest = try db.scalar(
-                    "SELECT id FROM runs WHERE json_extract(config, '$.model') IN ('softmax', 'finetune') ORDER BY id DESC LIMIT 1")?
-                    .int
+                    "SELECT id FROM runs WHERE json_extract(config, '$.model') IN ('softmax', 'finetune') ORDER BY id DESC LIMIT 1"
+                )?
+                .int
             else { return nil }
             return try RunStore.load(latest, from: db)
         }
@@ -80,7 +83,8 @@ struct ReportGatherer {
         var set: EmbeddingSet?
         var vectorProblem = "No vectors to map: the database has no embeddings."
         if let backbone {
-            do { set = try EmbeddingSet.load(from: db, backbone: backbone, maps: head?.kind.readsMaps ?? false) } catch { vectorProblem = "\(error)" }
+            do { set = try EmbeddingSet.load(from: db, backbone: backbone, maps: head?.kind.readsMaps ?? false) } catch
+            { vectorProblem = "\(error)" }
         }
         var evaluation: Evaluation?
         // Why Results is empty, as the page says it.
@@ -97,7 +101,8 @@ struct ReportGatherer {
                     DataBlock(
                         id: "tlearn-evaluate",
                         json: try headJSON(
-                            EvaluationReport(runID: run.id, evaluation: evaluation, listMisclassified: true, tta: false))))
+                            EvaluationReport(runID: run.id, evaluation: evaluation, listMisclassified: true, tta: false)
+                        )))
             }
         }
         if let run {
@@ -226,7 +231,8 @@ struct ReportGatherer {
         if curveRun.id != run.id {
             t.notes.append(
                 "Run \(run.id) is the sweep's refit: the config of run \(curveRun.id), chosen on validation, trained again "
-                    + "on train+val for \(metrics?.weightsEpoch ?? 0) epochs. The curves are run \(curveRun.id)'s, which had a val split.")
+                    + "on train+val for \(metrics?.weightsEpoch ?? 0) epochs. The curves are run \(curveRun.id)'s, which had a val split."
+            )
         }
         t.keptEpoch = curveMetrics?.weightsEpoch
         t.stoppedEpoch = curveMetrics?.stoppedEpoch
@@ -296,12 +302,16 @@ struct ReportGatherer {
         }
         // Ranked as the sweep ranked them: by its --select (sweeps from before it existed: accuracy).
         struct Plan: Decodable {
-            struct Settings: Decodable { let select: SweepSelection?; let folds: Int? }
+            struct Settings: Decodable {
+                let select: SweepSelection?
+                let folds: Int?
+            }
             let settings: Settings?
         }
         let plan = try? JSONDecoder().decode(Plan.self, from: Data((row[1].string ?? "").utf8))
         let select = plan?.settings?.select ?? .accuracy
-        let order = select.ranking(points.map { p in p.cv.map { ($0.accuracy, $0.loss) } ?? (p.valAccuracy, p.valLoss) })
+        let order = select.ranking(
+            points.map { p in p.cv.map { ($0.accuracy, $0.loss) } ?? (p.valAccuracy, p.valLoss) })
         let rankedBy = "\(points.contains { $0.cv != nil } ? "mean cross-validation" : "val") \(select.description)"
         let baselines = all.filter { !$0.kind.isTrained }.map { r in
             BaselineRow(

@@ -4,7 +4,8 @@ import Head
 
 /// `tlearn runs`: the saved runs of a database.
 struct Runs: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the runs saved in a database (train-head, sweep, baselines).")
+    static let configuration = CommandConfiguration(
+        abstract: "List the runs saved in a database (train-head, sweep, baselines).")
 
     @OptionGroup var store: DatabaseOptions
     @Option(help: ArgumentHelp("Only the runs of this sweep.", valueName: "id")) var sweep: Int64?
@@ -19,22 +20,32 @@ struct Runs: ParsableCommand {
             return
         }
         if runs.isEmpty {
-            print(sweep.map { "no runs of sweep \($0) in \(store.db)" } ?? "no runs in \(store.db) yet: train one with `tlearn train-head --db \(store.db)`")
+            print(
+                sweep.map { "no runs of sweep \($0) in \(store.db)" }
+                    ?? "no runs in \(store.db) yet: train one with `tlearn train-head --db \(store.db)`")
             return
         }
-        var t = TextTable(["id", "created", "sweep", "model", "lr", "epochs", "batch", "l2", "smoothing", "val acc", "val loss", "test acc"], left: [1, 3])
+        var t = TextTable(
+            [
+                "id", "created", "sweep", "model", "lr", "epochs", "batch", "l2", "smoothing", "val acc", "val loss",
+                "test acc",
+            ], left: [1, 3])
         for r in runs {
             let c = r.config
-            let model = switch r.kind {
-            case .softmax: c.optimizer?.rawValue ?? "?"
-            case .finetune: "finetune " + (c.optimizer?.rawValue ?? "?")
-            case .knn: "\(c.k ?? 0)-nn"
-            case .nearestCentroid: "centroid"
-            }
-            t.add(["\(r.id)", String(r.createdAt.prefix(19)).replacingOccurrences(of: "T", with: " "), r.sweepID.map { "\($0)" } ?? "-", model,
-                   c.lr.map(compact) ?? "-", c.epochs.map { "\($0)" } ?? "-", c.batchSize.map { "\($0)" } ?? "-",
-                   c.l2.map(compact) ?? "-", c.labelSmoothing.map(compact) ?? "-",
-                   fixed(r.valAccuracy), fixed(r.valLoss), fixed(r.testAccuracy)])
+            let model =
+                switch r.kind {
+                case .softmax: c.optimizer?.rawValue ?? "?"
+                case .finetune: "finetune " + (c.optimizer?.rawValue ?? "?")
+                case .knn: "\(c.k ?? 0)-nn"
+                case .nearestCentroid: "centroid"
+                }
+            t.add([
+                "\(r.id)", String(r.createdAt.prefix(19)).replacingOccurrences(of: "T", with: " "),
+                r.sweepID.map { "\($0)" } ?? "-", model,
+                c.lr.map(compact) ?? "-", c.epochs.map { "\($0)" } ?? "-", c.batchSize.map { "\($0)" } ?? "-",
+                c.l2.map(compact) ?? "-", c.labelSmoothing.map(compact) ?? "-",
+                fixed(r.valAccuracy), fixed(r.valLoss), fixed(r.testAccuracy),
+            ])
         }
         print(t.render(), terminator: "")
     }
@@ -44,8 +55,17 @@ struct RunListEntry: Encodable {
     let run: StoredRun
     init(_ run: StoredRun) { self.run = run }
     enum Key: String, CodingKey {
-        case id, createdAt = "created_at", sweepID = "sweep_id", model, backboneID = "backbone_id", config, seed, classes
-        case valAccuracy = "val_accuracy", valLoss = "val_loss", testAccuracy = "test_accuracy", seconds, splitFingerprint = "split_fingerprint"
+        case id
+        case createdAt = "created_at"
+        case sweepID = "sweep_id"
+        case model
+        case backboneID = "backbone_id"
+        case config, seed, classes
+        case valAccuracy = "val_accuracy"
+        case valLoss = "val_loss"
+        case testAccuracy = "test_accuracy"
+        case seconds
+        case splitFingerprint = "split_fingerprint"
         case refitOf = "refit_of"
     }
     func encode(to encoder: Encoder) throws {

@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Extraction
+import Foundation
 import Imaging
 import Kernels
 import Store
@@ -21,13 +21,18 @@ struct Similar: ParsableCommand {
     @OptionGroup var store: DatabaseOptions
     @Argument(help: "An image file to embed and search for.") var image: String?
     @Option(help: "Use the stored vector of this image id (images.id) as the query.") var id: Int64?
-    @Option(help: ArgumentHelp("Several image ids, comma-separated: one list of neighbours each.", valueName: "ids")) var ids: String?
-    @Option(help: ArgumentHelp("A file of queries, one a line: an image id or a JSON array of floats.", valueName: "file")) var queryFile: String?
+    @Option(help: ArgumentHelp("Several image ids, comma-separated: one list of neighbours each.", valueName: "ids"))
+    var ids: String?
+    @Option(
+        help: ArgumentHelp("A file of queries, one a line: an image id or a JSON array of floats.", valueName: "file"))
+    var queryFile: String?
     @Option(name: .short, help: "How many neighbours to list.") var k = 10
     @OptionGroup var selection: BackboneOption
     @Option(help: "Which stored view to search: orig or hflip.") var view = "orig"
     @Option(help: "The backbone's weights file (.h5), to embed IMAGE.") var weights: String?
-    @Option(help: ArgumentHelp("BLAS threads for the scoring (default: the CPUs this process may use).", valueName: "n")) var threads: Int?
+    @Option(
+        help: ArgumentHelp("BLAS threads for the scoring (default: the CPUs this process may use).", valueName: "n"))
+    var threads: Int?
     @Flag(help: "Write CSV instead of a table.") var csv = false
     @Flag(help: "Write JSON instead of a table.") var json = false
 
@@ -39,15 +44,21 @@ struct Similar: ParsableCommand {
         if !["orig", "hflip"].contains(view) { throw ValidationError("--view must be orig or hflip, not \(view)") }
         if csv && json { throw ValidationError("--csv and --json cannot be used together") }
         if let ids { _ = try parsedIDs(ids) }
-        if let queryFile, !FileManager.default.fileExists(atPath: queryFile) { throw ValidationError("no query file at \(queryFile)") }
+        if let queryFile, !FileManager.default.fileExists(atPath: queryFile) {
+            throw ValidationError("no query file at \(queryFile)")
+        }
         if let image {
             if !FileManager.default.fileExists(atPath: image) { throw ValidationError("no image at \(image)") }
-            guard weights != nil else { throw ValidationError("IMAGE needs --weights FILE (the weights the database's vectors came from)") }
+            guard weights != nil else {
+                throw ValidationError("IMAGE needs --weights FILE (the weights the database's vectors came from)")
+            }
         }
     }
 
     func parsedIDs(_ text: String) throws -> [Int64] {
-        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
         let values = parts.map { Int64($0) }
         guard !parts.isEmpty, values.allSatisfy({ $0 != nil }) else {
             throw ValidationError("--ids must be image ids separated by commas, like 1,2,3; got '\(text)'")
@@ -79,12 +90,17 @@ struct Similar: ParsableCommand {
                     throw StoreError.invalid("\(path):\(n + 1): not a JSON array of numbers: \(error)")
                 }
                 guard v.count == dim else {
-                    throw StoreError.invalid("\(path):\(n + 1): a vector of \(v.count) numbers; the backbone's vectors have \(dim)")
+                    throw StoreError.invalid(
+                        "\(path):\(n + 1): a vector of \(v.count) numbers; the backbone's vectors have \(dim)")
                 }
-                guard v.allSatisfy(\.isFinite) else { throw StoreError.invalid("\(path):\(n + 1): the vector holds a number too large for float32") }
+                guard v.allSatisfy(\.isFinite) else {
+                    throw StoreError.invalid("\(path):\(n + 1): the vector holds a number too large for float32")
+                }
                 out.append(.vector(v, line: n + 1))
             } else {
-                throw StoreError.invalid("\(path):\(n + 1): expected an image id or a JSON array of \(dim) numbers, got '\(line.prefix(40))'")
+                throw StoreError.invalid(
+                    "\(path):\(n + 1): expected an image id or a JSON array of \(dim) numbers, got '\(line.prefix(40))'"
+                )
             }
         }
         if out.isEmpty { throw StoreError.invalid("\(path) holds no queries") }
@@ -98,11 +114,17 @@ struct Similar: ParsableCommand {
         try readTransaction(connection) {
             let chosen = try BackboneInfo.choose(connection, requested: selection.backbone)
             let vectors = try SearchVectors.open(connection, database: db, backbone: chosen.id, view: view)
-            if vectors.count == 0 { throw StoreError.invalid("\(db) has no \(view) vectors for backbone \(chosen.summary)") }
+            if vectors.count == 0 {
+                throw StoreError.invalid("\(db) has no \(view) vectors for backbone \(chosen.summary)")
+            }
             func rowOf(_ id: Int64) throws -> Int {
                 guard let row = vectors.row(ofImage: id) else {
-                    let exists = try connection.scalar("SELECT count(*) FROM images WHERE id = ?1", [.integer(id)])?.int ?? 0
-                    throw StoreError.invalid(exists == 0 ? "\(db) has no image with id \(id)" : "image \(id) has no \(view) vector for backbone \(chosen.id)")
+                    let exists =
+                        try connection.scalar("SELECT count(*) FROM images WHERE id = ?1", [.integer(id)])?.int ?? 0
+                    throw StoreError.invalid(
+                        exists == 0
+                            ? "\(db) has no image with id \(id)"
+                            : "image \(id) has no \(view) vector for backbone \(chosen.id)")
                 }
                 return row
             }
@@ -115,17 +137,19 @@ struct Similar: ParsableCommand {
                 queries = try readQueryFile(queryFile, dim: vectors.dim)
             } else {
                 let embedder = try Backbone.embedder(for: chosen, weights: weights!)
-                let vector = try embedder.embed([image!], views: [view == "hflip" ? .hflip : .orig], threads: 1)[0].get().vectors[0]
+                let vector = try embedder.embed([image!], views: [view == "hflip" ? .hflip : .orig], threads: 1)[0]
+                    .get().vectors[0]
                 queries = [.vector(vector, line: 0)]
             }
-            var vectorsOfQueries: [[Float]] = [], excluded: [Int?] = []
+            var vectorsOfQueries: [[Float]] = []
+            var excluded: [Int?] = []
             for q in queries {
                 switch q {
-                case let .image(id):
+                case .image(let id):
                     let row = try rowOf(id)
                     vectorsOfQueries.append(vectors.vector(row))
                     excluded.append(row)
-                case let .vector(v, _):
+                case .vector(let v, _):
                     vectorsOfQueries.append(v)
                     excluded.append(nil)
                 }
@@ -137,18 +161,23 @@ struct Similar: ParsableCommand {
             for (qi, list) in found.enumerated() {
                 var prefix: [SQLValue] = []
                 if many {
-                    let queryID: SQLValue = if case let .image(id) = queries[qi] { .integer(id) } else { .null }
+                    let queryID: SQLValue = if case .image(let id) = queries[qi] { .integer(id) } else { .null }
                     prefix = [.integer(Int64(qi + 1)), queryID]
                 }
                 for (rank, n) in list.enumerated() {
                     let d = described[n.row]!
-                    rows.append(prefix + [.integer(Int64(rank + 1)), .real(n.cosine), .integer(vectors.imageID(n.row)),
-                                          .text(d.path), .text(d.label), .text(d.split)])
+                    rows.append(
+                        prefix + [
+                            .integer(Int64(rank + 1)), .real(n.cosine), .integer(vectors.imageID(n.row)),
+                            .text(d.path), .text(d.label), .text(d.split),
+                        ])
                 }
             }
             let out = BufferedOutput()
             QueryWriter(format: csv ? .csv : json ? .json : .table) { out.write($0) }
-                .write(columns: (many ? ["query", "query_id"] : []) + ["rank", "cosine", "id", "path", "label", "split"], rows: rows)
+                .write(
+                    columns: (many ? ["query", "query_id"] : []) + ["rank", "cosine", "id", "path", "label", "split"],
+                    rows: rows)
             out.flush()
         }
     }

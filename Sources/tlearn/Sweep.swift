@@ -1,8 +1,8 @@
 import ArgumentParser
 import Formats
 import Foundation
-import Kernels
 import Head
+import Kernels
 import Store
 
 extension SweepSelection: ExpressibleByArgument {}
@@ -11,7 +11,8 @@ extension SweepSelection: ExpressibleByArgument {}
 /// train+val, all saved.
 struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a grid of models in parallel, rank them on validation, refit the best on train+val, save every run.",
+        abstract:
+            "Train a grid of models in parallel, rank them on validation, refit the best on train+val, save every run.",
         discussion: """
             Each grid axis is a comma list; an axis not given takes the model kind's default (below). The \
             epochs axis is free: one training per point runs to the largest count and records the model at \
@@ -40,20 +41,28 @@ struct Sweep: ParsableCommand {
     @Option(help: "Comma list of label smoothing values.") var labelSmoothing: String?
     @Option(help: "Comma list of dropout rates (on the Dense layer's input).") var dropout: String?
     @OptionGroup var training: HeadTrainingOptions
-    @Option(help: ArgumentHelp("Rank by K-fold stratified cross-validation over train+val.", valueName: "K")) var folds: Int?
-    @Option(help: "Rank by val (or cross-validation) loss, or accuracy; the other breaks ties.") var select: SweepSelection = .loss
-    @Flag(help: "Keep the best point as the final run instead of training its config again on train+val.") var noRefit = false
-    @Flag(help: "Score val and test on the mean of the orig and hflip views' probabilities (needs --views orig,hflip).") var tta = false
+    @Option(help: ArgumentHelp("Rank by K-fold stratified cross-validation over train+val.", valueName: "K")) var folds:
+        Int?
+    @Option(help: "Rank by val (or cross-validation) loss, or accuracy; the other breaks ties.") var select:
+        SweepSelection = .loss
+    @Flag(help: "Keep the best point as the final run instead of training its config again on train+val.") var noRefit =
+        false
+    @Flag(help: "Score val and test on the mean of the orig and hflip views' probabilities (needs --views orig,hflip).")
+    var tta = false
     @Flag(help: "Skip the nearest-centroid and k-NN baselines.") var noBaselines = false
     // Optional so the help shows "the CPUs", not the count of the machine that printed it.
-    @Option(name: .customLong("jobs"), help: ArgumentHelp("Parallel trainings (default: one per usable CPU).", valueName: "n"))
+    @Option(
+        name: .customLong("jobs"),
+        help: ArgumentHelp("Parallel trainings (default: one per usable CPU).", valueName: "n"))
     var requestedJobs: Int?
     var jobs: Int { requestedJobs ?? AvailableCPUs.current.count }
     @Option(help: "Leaderboard rows to print.") var top = 10
     @Flag(help: "Print one JSON object instead of tables.") var json = false
 
     static func list<T>(_ text: String, _ flag: String, _ parse: (String) -> T?) throws -> [T] {
-        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
         if parts.allSatisfy(\.isEmpty) { throw ValidationError("\(flag) is empty: give a comma list of values") }
         return try parts.map { p in
             guard let v = parse(p) else { throw ValidationError("\(flag): '\(p)' is not a valid value") }
@@ -74,12 +83,14 @@ struct Sweep: ParsableCommand {
             let d = SweepDefaults.grid(kind)
             return SweepGrid(
                 models: [kind],
-                optimizers: try optimizer.map { try Self.list($0, "--optimizer") { OptimizerKind(rawValue: $0) } } ?? d.optimizers,
+                optimizers: try optimizer.map { try Self.list($0, "--optimizer") { OptimizerKind(rawValue: $0) } }
+                    ?? d.optimizers,
                 learningRates: try lr.map { try Self.list($0, "--lr") { Double($0) } } ?? d.learningRates,
                 epochs: try epochs.map { try Self.list($0, "--epochs") { Int($0) } } ?? d.epochs,
                 batchSizes: try batchSize.map { try Self.list($0, "--batch-size") { Int($0) } } ?? d.batchSizes,
                 l2s: try l2.map { try Self.list($0, "--l2") { Double($0) } } ?? d.l2s,
-                labelSmoothings: try labelSmoothing.map { try Self.list($0, "--label-smoothing") { Double($0) } } ?? d.labelSmoothings,
+                labelSmoothings: try labelSmoothing.map { try Self.list($0, "--label-smoothing") { Double($0) } }
+                    ?? d.labelSmoothings,
                 dropouts: try dropout.map { try Self.list($0, "--dropout") { Double($0) } } ?? d.dropouts)
         }
     }
@@ -88,7 +99,9 @@ struct Sweep: ParsableCommand {
         let base = try training.base()
         for g in try grids(kinds: try kinds() ?? [.softmax, .finetune]) {
             do { _ = try g.trainings(base: base) } catch { throw ValidationError("\(error)") }
-            if training.momentum != 0 && !g.optimizers.contains(.sgd) { throw ValidationError("--momentum applies to sgd only, and --optimizer has no sgd") }
+            if training.momentum != 0 && !g.optimizers.contains(.sgd) {
+                throw ValidationError("--momentum applies to sgd only, and --optimizer has no sgd")
+            }
         }
         if let folds, folds < 2 { throw ValidationError("--folds must be at least 2, got \(folds)") }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1, got \(jobs)") }
@@ -106,8 +119,11 @@ struct Sweep: ParsableCommand {
         if kinds.contains(.finetune) { sets[.finetune] = try loadMaps(db, matching: set) }
         var inputs = SweepInputs(data: [:])
         for (kind, s) in sets {
-            inputs.data[kind] = try loadTrainingData(s, views: base.trainViews, earlyStopping: base.earlyStopping != nil, quiet: kind != .softmax)
-            if let folds { inputs.folds[kind] = try s.crossValidationFolds(folds, trainViews: base.trainViews, seed: base.seed) }
+            inputs.data[kind] = try loadTrainingData(
+                s, views: base.trainViews, earlyStopping: base.earlyStopping != nil, quiet: kind != .softmax)
+            if let folds {
+                inputs.folds[kind] = try s.crossValidationFolds(folds, trainViews: base.trainViews, seed: base.seed)
+            }
             if !noRefit { inputs.refit[kind] = try s.trainingData(trainViews: base.trainViews, refit: true) }
         }
         if tta { try requireFlips(inputs, set: set) }
@@ -119,24 +135,37 @@ struct Sweep: ParsableCommand {
         let trainings = try grids.reduce(0) { $0 + (try $1.trainings(base: base).count) }
         let points = grids.reduce(0) { $0 + $1.count }
         if !json {
-            if resumed { note("sweep \(sweepID) was interrupted with \(saved.count) of \(points) runs saved: finishing it") }
-            note("sweep: \(points) runs (\(trainings) trainings\(folds.map { ", each also on \($0) folds" } ?? "")) on \(min(jobs, trainings * (1 + (folds ?? 0)))) threads"
-                 + (noRefit ? "" : ", then the best refit on train+val"))
+            if resumed {
+                note("sweep \(sweepID) was interrupted with \(saved.count) of \(points) runs saved: finishing it")
+            }
+            note(
+                "sweep: \(points) runs (\(trainings) trainings\(folds.map { ", each also on \($0) folds" } ?? "")) on \(min(jobs, trainings * (1 + (folds ?? 0)))) threads"
+                    + (noRefit ? "" : ", then the best refit on train+val"))
         }
         let showProgress = !json && isatty(2) != 0
         let connection = UncheckedConnection(db)
-        let outcome = try runSweep(inputs, grids: grids, base: base, jobs: jobs, refit: !noRefit, tta: tta, select: select, baselines: !noBaselines,
-                                   existing: { saved[RunStore.pointKey($0)] },
-                                   save: { try RunStore.savePoint($0, context: context, sweepID: sweepID, in: connection.db) }) { done, total in
-            if showProgress { FileHandle.standardError.write(Data("\r\(done)/\(total) trainings\(done == total ? "\n" : "")".utf8)) }
-        }
+        let outcome = try runSweep(
+            inputs, grids: grids, base: base, jobs: jobs, refit: !noRefit, tta: tta, select: select,
+            baselines: !noBaselines,
+            existing: { saved[RunStore.pointKey($0)] },
+            save: { try RunStore.savePoint($0, context: context, sweepID: sweepID, in: connection.db) },
+            progress: { done, total in
+                if showProgress {
+                    FileHandle.standardError.write(
+                        Data("\r\(done)/\(total) trainings\(done == total ? "\n" : "")".utf8))
+                }
+            })
         let (baselineIDs, finalID) = try RunStore.finishSweep(outcome, sweepID: sweepID, context: context, in: db)
 
         if json {
-            print(try headJSON(SweepReport(sweepID: sweepID, seconds: outcome.seconds, grid: grids.count == 1 ? .one(grids[0]) : .many(grids),
-                                           best: try RunReport(id: finalID, in: db), chosenRunID: outcome.best.runID, rankedBy: select,
-                                           leaderboard: outcome.ranking.map { LeaderboardEntry(point: outcome.points[$0]) },
-                                           baselines: zip(baselineIDs, outcome.baselines).map { BaselineEntry(id: $0, result: $1) })))
+            print(
+                try headJSON(
+                    SweepReport(
+                        sweepID: sweepID, seconds: outcome.seconds,
+                        grid: grids.count == 1 ? .one(grids[0]) : .many(grids),
+                        best: try RunReport(id: finalID, in: db), chosenRunID: outcome.best.runID, rankedBy: select,
+                        leaderboard: outcome.ranking.map { LeaderboardEntry(point: outcome.points[$0]) },
+                        baselines: zip(baselineIDs, outcome.baselines).map { BaselineEntry(id: $0, result: $1) })))
             return
         }
         print("\(describe(set, data, views: base.trainViews))")
@@ -145,9 +174,13 @@ struct Sweep: ParsableCommand {
         header += cv ? ["cv acc", "± std", "cv loss", "val acc"] : ["val acc", "val loss"]
         var t = TextTable(header, left: [2, 3])
         for (rank, i) in outcome.ranking.prefix(top).enumerated() {
-            let r = outcome.points[i], c = r.config
-            var row = ["\(rank + 1)", "\(r.runID)", c.model.rawValue, c.optimizer.rawValue, compact(c.learningRate), "\(c.epochs)",
-                       "\(c.batchSize)", compact(c.l2), compact(c.labelSmoothing), compact(c.dropout)]
+            let r = outcome.points[i]
+            let c = r.config
+            var row = [
+                "\(rank + 1)", "\(r.runID)", c.model.rawValue, c.optimizer.rawValue, compact(c.learningRate),
+                "\(c.epochs)",
+                "\(c.batchSize)", compact(c.l2), compact(c.labelSmoothing), compact(c.dropout),
+            ]
             if let v = r.crossValidation {
                 row += [fixed(v.meanAccuracy), fixed(v.stdAccuracy), fixed(v.meanLoss), fixed(r.val?.accuracy)]
             } else {
@@ -155,25 +188,40 @@ struct Sweep: ParsableCommand {
             }
             t.add(row)
         }
-        print("top \(min(top, outcome.points.count)) of \(outcome.points.count) by \(cv ? "cross-validation" : "val") \(select.description)\(tta ? " (test-time flips)" : ""):")
+        print(
+            "top \(min(top, outcome.points.count)) of \(outcome.points.count) by \(cv ? "cross-validation" : "val") \(select.description)\(tta ? " (test-time flips)" : ""):"
+        )
         print(t.render(), terminator: "")
         if !outcome.baselines.isEmpty {
             print("baselines on the same split:")
             var b = TextTable(["run", "model", "val acc", "test acc"], left: [1])
             for (id, r) in zip(baselineIDs, outcome.baselines) {
-                b.add(["\(id)", r.config.model == .knn ? "\(r.config.k ?? 0)-NN (cosine)" : "nearest centroid (cosine)", fixed(r.val?.accuracy), fixed(r.test?.accuracy)])
+                b.add([
+                    "\(id)", r.config.model == .knn ? "\(r.config.k ?? 0)-NN (cosine)" : "nearest centroid (cosine)",
+                    fixed(r.val?.accuracy), fixed(r.test?.accuracy),
+                ])
             }
             print(b.render(indent: "  "), terminator: "")
         }
-        print("best on \(cv ? "cross-validation" : "validation"): run \(outcome.best.runID): \(describe(outcome.best.config))")
+        print(
+            "best on \(cv ? "cross-validation" : "validation"): run \(outcome.best.runID): \(describe(outcome.best.config))"
+        )
         if let refit = outcome.refit {
-            print("refit: run \(finalID), the same config on train+val (\(refit.config.epochs) epochs, \(data.train.rows + data.val.rows) training rows)")
-            print("  test accuracy \(fixed(refit.test?.accuracy))\(tta ? " with test-time flips" : "") (test used for this run only)")
+            print(
+                "refit: run \(finalID), the same config on train+val (\(refit.config.epochs) epochs, \(data.train.rows + data.val.rows) training rows)"
+            )
+            print(
+                "  test accuracy \(fixed(refit.test?.accuracy))\(tta ? " with test-time flips" : "") (test used for this run only)"
+            )
         } else {
-            print("  val accuracy \(fixed(outcome.best.val?.accuracy)), test accuracy \(fixed(outcome.best.test?.accuracy)) (test used for this report only)")
+            print(
+                "  val accuracy \(fixed(outcome.best.val?.accuracy)), test accuracy \(fixed(outcome.best.test?.accuracy)) (test used for this report only)"
+            )
         }
         let count = outcome.points.count + outcome.baselines.count + (outcome.refit == nil ? 0 : 1)
-        print("saved sweep \(sweepID) (\(count) runs) in \(store.db); `best` is run \(finalID) (\(fixed(outcome.seconds, 2)) s)")
+        print(
+            "saved sweep \(sweepID) (\(count) runs) in \(store.db); `best` is run \(finalID) (\(fixed(outcome.seconds, 2)) s)"
+        )
     }
 
     /// `sweeps.grid`: the grid (or one per model kind) and the settings that make it this sweep, so an
@@ -181,14 +229,19 @@ struct Sweep: ParsableCommand {
     func planJSON(_ grids: [SweepGrid], base: TrainingConfig) throws -> String {
         var settings = base
         settings.epochs = 0
-        let body = try headJSON(PlanJSON(grid: grids.count == 1 ? .one(grids[0]) : .many(grids),
-                                         settings: PlanSettings(base: settings, folds: folds, refit: !noRefit, tta: tta, select: select, baselines: !noBaselines)))
+        let body = try headJSON(
+            PlanJSON(
+                grid: grids.count == 1 ? .one(grids[0]) : .many(grids),
+                settings: PlanSettings(
+                    base: settings, folds: folds, refit: !noRefit, tta: tta, select: select, baselines: !noBaselines)))
         return body
     }
 
     /// Whether backbone `id` has maps stored (a version-1 database has no maps table at all).
     func hasMaps(_ db: Connection, backbone id: Int64) throws -> Bool {
-        guard try db.scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'maps'")?.int ?? 0 > 0 else { return false }
+        guard try db.scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'maps'")?.int ?? 0 > 0 else {
+            return false
+        }
         return try db.scalar("SELECT EXISTS (SELECT 1 FROM maps WHERE backbone_id = ?1)", [.integer(id)])?.int == 1
     }
 
@@ -196,27 +249,35 @@ struct Sweep: ParsableCommand {
     /// are ranked on the same val images.
     func loadMaps(_ db: Connection, matching set: EmbeddingSet) throws -> EmbeddingSet {
         let maps = try EmbeddingSet.load(from: db, backbone: set.backbone.id, maps: true)
-        let missing = Set(zip(set.imageIDs, set.views).map { "\($0) \($1)" }).subtracting(zip(maps.imageIDs, maps.views).map { "\($0) \($1)" })
+        let missing = Set(zip(set.imageIDs, set.views).map { "\($0) \($1)" }).subtracting(
+            zip(maps.imageIDs, maps.views).map { "\($0) \($1)" })
         if !missing.isEmpty {
-            throw HeadError.invalid("\(set.path): \(missing.count) vectors of backbone \(set.backbone.id) have no maps: run `tlearn extract --maps` with the same --views to add them")
+            throw HeadError.invalid(
+                "\(set.path): \(missing.count) vectors of backbone \(set.backbone.id) have no maps: run `tlearn extract --maps` with the same --views to add them"
+            )
         }
         return maps
     }
 
     /// `--tta` needs every val and test image's hflip view, for each kind.
     func requireFlips(_ inputs: SweepInputs, set: EmbeddingSet) throws {
-        for (kind, d) in inputs.data where (d.val.rows > 0 && d.valFlipped == nil) || (d.test.rows > 0 && d.testFlipped == nil) {
-            throw HeadError.invalid("--tta needs the hflip view of every val and test image, and some have none\(kind.readsMaps ? " (maps)" : ""): extract with --views orig,hflip")
+        for (kind, d) in inputs.data
+        where (d.val.rows > 0 && d.valFlipped == nil) || (d.test.rows > 0 && d.testFlipped == nil) {
+            throw HeadError.invalid(
+                "--tta needs the hflip view of every val and test image, and some have none\(kind.readsMaps ? " (maps)" : ""): extract with --views orig,hflip"
+            )
         }
     }
 }
 
 /// Each model kind's default sweep axes, chosen by cross-validation (README "Training").
 enum SweepDefaults {
-    static let softmax = SweepGrid(models: [.softmax], optimizers: [.adam], learningRates: [3e-4, 1e-3, 3e-3], epochs: [10, 20, 40, 80],
-                                   batchSizes: [32], l2s: [0], labelSmoothings: [0], dropouts: [0, 0.2])
-    static let finetune = SweepGrid(models: [.finetune], optimizers: [.adam], learningRates: [1e-4, 3e-4], epochs: [10, 20],
-                                    batchSizes: [32], l2s: [0], labelSmoothings: [0], dropouts: [0.2])
+    static let softmax = SweepGrid(
+        models: [.softmax], optimizers: [.adam], learningRates: [3e-4, 1e-3, 3e-3], epochs: [10, 20, 40, 80],
+        batchSizes: [32], l2s: [0], labelSmoothings: [0], dropouts: [0, 0.2])
+    static let finetune = SweepGrid(
+        models: [.finetune], optimizers: [.adam], learningRates: [1e-4, 3e-4], epochs: [10, 20],
+        batchSizes: [32], l2s: [0], labelSmoothings: [0], dropouts: [0.2])
 
     static func grid(_ kind: ModelKind) -> SweepGrid { kind == .finetune ? finetune : softmax }
 }
@@ -224,7 +285,10 @@ enum SweepDefaults {
 extension SweepGrid {
     /// "lr 1e-4,3e-4 x epochs 5,10 x ...", the axes with more than one value and the others' value.
     var summary: String {
-        var parts = ["lr \(learningRates.map(compact).joined(separator: ","))", "epochs \(epochs.map(String.init).joined(separator: ","))"]
+        var parts = [
+            "lr \(learningRates.map(compact).joined(separator: ","))",
+            "epochs \(epochs.map(String.init).joined(separator: ","))",
+        ]
         if batchSizes != [32] { parts.append("batch \(batchSizes.map(String.init).joined(separator: ","))") }
         if dropouts != [0] { parts.append("dropout \(dropouts.map(compact).joined(separator: ","))") }
         return parts.joined(separator: " x ")
@@ -233,7 +297,13 @@ extension SweepGrid {
 
 struct LeaderboardEntry: Encodable {
     let point: SweepPoint
-    enum Key: String, CodingKey { case runID = "run_id", config, valAccuracy = "val_accuracy", valLoss = "val_loss", cv = "cross_validation" }
+    enum Key: String, CodingKey {
+        case runID = "run_id"
+        case config
+        case valAccuracy = "val_accuracy"
+        case valLoss = "val_loss"
+        case cv = "cross_validation"
+    }
     func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
         try c.encode(point.runID, forKey: .runID)
@@ -275,7 +345,12 @@ struct UncheckedConnection: @unchecked Sendable {
 struct BaselineEntry: Encodable {
     let id: Int64
     let result: BaselineResult
-    enum Key: String, CodingKey { case runID = "run_id", config, valAccuracy = "val_accuracy", testAccuracy = "test_accuracy" }
+    enum Key: String, CodingKey {
+        case runID = "run_id"
+        case config
+        case valAccuracy = "val_accuracy"
+        case testAccuracy = "test_accuracy"
+    }
     func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
         try c.encode(id, forKey: .runID)
@@ -291,8 +366,8 @@ enum GridJSON: Encodable {
     case many([SweepGrid])
     func encode(to encoder: Encoder) throws {
         switch self {
-        case let .one(g): try g.encode(to: encoder)
-        case let .many(gs): try ["grids": gs].encode(to: encoder)
+        case .one(let g): try g.encode(to: encoder)
+        case .many(let gs): try ["grids": gs].encode(to: encoder)
         }
     }
 }
@@ -310,6 +385,10 @@ struct SweepReport: Encodable {
     let leaderboard: [LeaderboardEntry]
     let baselines: [BaselineEntry]
     enum CodingKeys: String, CodingKey {
-        case sweepID = "sweep_id", seconds, grid, best, chosenRunID = "chosen_run_id", rankedBy = "ranked_by", leaderboard, baselines
+        case sweepID = "sweep_id"
+        case seconds, grid, best
+        case chosenRunID = "chosen_run_id"
+        case rankedBy = "ranked_by"
+        case leaderboard, baselines
     }
 }

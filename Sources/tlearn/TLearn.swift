@@ -3,7 +3,7 @@ import Extraction
 import Kernels
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The `tlearn` command line.

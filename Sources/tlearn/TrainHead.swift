@@ -1,7 +1,7 @@
-import Kernels
 import ArgumentParser
 import Formats
 import Head
+import Kernels
 import Store
 
 /// `tlearn train-head`: one model on the cached vectors (or maps), saved as a run.
@@ -19,18 +19,32 @@ struct TrainHead: ParsableCommand {
 
     @OptionGroup var store: DatabaseOptions
     @OptionGroup var selection: BackboneOption
-    @Option(help: "softmax (a Dense head on the vectors) or finetune (Conv_1 + Dense on the maps).") var model: ModelKind = .softmax
-    @Option(help: "adam (Keras defaults: beta1 0.9, beta2 0.999, epsilon 1e-7) or sgd.") var optimizer: OptimizerKind = .adam
-    @Option(help: ArgumentHelp("Learning rate (default: \(compact(TrainingConfig.defaults(for: .softmax).learningRate)) for softmax, \(compact(TrainingConfig.defaults(for: .finetune).learningRate)) for finetune).", valueName: "lr"))
+    @Option(help: "softmax (a Dense head on the vectors) or finetune (Conv_1 + Dense on the maps).") var model:
+        ModelKind = .softmax
+    @Option(help: "adam (Keras defaults: beta1 0.9, beta2 0.999, epsilon 1e-7) or sgd.") var optimizer: OptimizerKind =
+        .adam
+    @Option(
+        help: ArgumentHelp(
+            "Learning rate (default: \(compact(TrainingConfig.defaults(for: .softmax).learningRate)) for softmax, \(compact(TrainingConfig.defaults(for: .finetune).learningRate)) for finetune).",
+            valueName: "lr"))
     var lr: Double?
-    @Option(help: ArgumentHelp("Epochs, passes over the training rows (default: \(TrainingConfig.defaults(for: .softmax).epochs)).", valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "Epochs, passes over the training rows (default: \(TrainingConfig.defaults(for: .softmax).epochs)).",
+            valueName: "n"))
     var epochs: Int?
     @Option(help: "Rows per gradient step.") var batchSize: Int = TrainingConfig().batchSize
     @Option(help: "Keras l2 kernel regularizer: loss += l2 * sum(W^2).") var l2: Double = 0
     @Option(help: "Label smoothing in [0, 1).") var labelSmoothing: Double = 0
-    @Option(help: ArgumentHelp("Dropout rate on the Dense layer's input (default: \(compact(TrainingConfig.defaults(for: .softmax).dropout)) for softmax, \(compact(TrainingConfig.defaults(for: .finetune).dropout)) for finetune).", valueName: "rate"))
+    @Option(
+        help: ArgumentHelp(
+            "Dropout rate on the Dense layer's input (default: \(compact(TrainingConfig.defaults(for: .softmax).dropout)) for softmax, \(compact(TrainingConfig.defaults(for: .finetune).dropout)) for finetune).",
+            valueName: "rate"))
     var dropout: Double?
-    @Option(help: ArgumentHelp("Threads for one finetune training (default: the CPUs this process may use); the result is the same for any count.", valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "Threads for one finetune training (default: the CPUs this process may use); the result is the same for any count.",
+            valueName: "n"))
     var threads: Int?
     @OptionGroup var training: HeadTrainingOptions
     @Flag(help: "Print one JSON object instead of tables.") var json = false
@@ -70,7 +84,9 @@ struct TrainHead: ParsableCommand {
         print(describe(config))
         print(renderHistory(run.checkpoint.history), terminator: "")
         if let stopped = run.checkpoint.stoppedEpoch {
-            print("early stopping at epoch \(stopped); kept the weights of epoch \(run.checkpoint.weightsEpoch) (lowest val loss)")
+            print(
+                "early stopping at epoch \(stopped); kept the weights of epoch \(run.checkpoint.weightsEpoch) (lowest val loss)"
+            )
         } else if config.earlyStopping != nil {
             print("kept the weights of epoch \(run.checkpoint.weightsEpoch) (lowest val loss)")
         }
@@ -95,10 +111,22 @@ struct RunReport: Encodable {
     }
 
     enum Key: String, CodingKey {
-        case runID = "run_id", valAccuracy = "val_accuracy", valLoss = "val_loss", testAccuracy = "test_accuracy", testLoss = "test_loss"
-        case config, backboneID = "backbone_id", splitFingerprint = "split_fingerprint", seed, classes, epochs
-        case val, test, weightsEpoch = "weights_epoch", stoppedEpoch = "stopped_epoch", seconds, crossValidation = "cross_validation"
-        case tta, refitOf = "refit_of"
+        case runID = "run_id"
+        case valAccuracy = "val_accuracy"
+        case valLoss = "val_loss"
+        case testAccuracy = "test_accuracy"
+        case testLoss = "test_loss"
+        case config
+        case backboneID = "backbone_id"
+        case splitFingerprint = "split_fingerprint"
+        case seed, classes, epochs
+        case val, test
+        case weightsEpoch = "weights_epoch"
+        case stoppedEpoch = "stopped_epoch"
+        case seconds
+        case crossValidation = "cross_validation"
+        case tta
+        case refitOf = "refit_of"
     }
 
     func encode(to encoder: Encoder) throws {

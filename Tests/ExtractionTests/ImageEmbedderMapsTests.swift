@@ -1,11 +1,11 @@
-@testable import Formats
 import Foundation
-@testable import Imaging
-@testable import MobileNet
-@testable import Store
 import XCTest
 
 @testable import Extraction
+@testable import Formats
+@testable import Imaging
+@testable import MobileNet
+@testable import Store
 
 /// `ImageEmbedder` (the path of predict, evaluate --images and TTA) gives a file the maps and vectors
 /// `extract --maps` stored for it, bit for bit, with the real decoder and the tiny fixture weights.

@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
-@testable import Store
+
 @testable import Extraction
+@testable import Store
 
 final class ManifestTests: XCTestCase {
     var tree: TempTree!
@@ -26,7 +27,9 @@ final class ManifestTests: XCTestCase {
     }
 
     func testHeaderQuotesCRLFAndDotPartsAreUnderstood() throws {
-        let scan = try read("\u{FEFF}path,label\r\npics/a.timg,cat\r\n\"pics/b, with comma.timg\",\"dog \"\"rex\"\"\"\r\n./pics/./sub/../sub/c.timg,cat\r\n\r\n")
+        let scan = try read(
+            "\u{FEFF}path,label\r\npics/a.timg,cat\r\n\"pics/b, with comma.timg\",\"dog \"\"rex\"\"\"\r\n./pics/./sub/../sub/c.timg,cat\r\n\r\n"
+        )
         XCTAssertEqual(scan.candidates.map(\.path), ["pics/a.timg", "pics/b, with comma.timg", "pics/sub/c.timg"])
         XCTAssertEqual(scan.candidates.map(\.label), ["cat", "dog \"rex\"", "cat"])
         XCTAssertEqual(scan.candidates[2].file, tree.root + "/pics/sub/c.timg")
@@ -35,8 +38,14 @@ final class ManifestTests: XCTestCase {
     func testAbsolutePathsInsideTheRootAreMadeRelative() throws {
         let scan = try read("\(tree.root)/pics/a.timg,cat\n")
         XCTAssertEqual(scan.candidates.map(\.path), ["pics/a.timg"])
-        XCTAssertThrowsError(try read("/etc/passwd,cat\n")) { XCTAssertTrue("\($0)".hasSuffix("m.csv:1: path /etc/passwd is empty or outside the dataset root \(self.tree.root)"), "\($0)") }
-        XCTAssertThrowsError(try read("pics/a.timg,cat\n../x.timg,cat\n")) { XCTAssertTrue("\($0)".contains("m.csv:2: path ../x.timg"), "\($0)") }
+        XCTAssertThrowsError(try read("/etc/passwd,cat\n")) {
+            XCTAssertTrue(
+                "\($0)".hasSuffix("m.csv:1: path /etc/passwd is empty or outside the dataset root \(self.tree.root)"),
+                "\($0)")
+        }
+        XCTAssertThrowsError(try read("pics/a.timg,cat\n../x.timg,cat\n")) {
+            XCTAssertTrue("\($0)".contains("m.csv:2: path ../x.timg"), "\($0)")
+        }
     }
 
     func testMalformedLinesNameFileAndLine() {
@@ -49,7 +58,9 @@ final class ManifestTests: XCTestCase {
             ("\"pics\"x,cat\n", "m.csv:1: text after a closing quote"),
         ]
         for (csv, message) in cases {
-            XCTAssertThrowsError(try read(csv), csv) { XCTAssertTrue("\($0)".hasSuffix(message), "\(csv.debugDescription): \($0)") }
+            XCTAssertThrowsError(try read(csv), csv) {
+                XCTAssertTrue("\($0)".hasSuffix(message), "\(csv.debugDescription): \($0)")
+            }
         }
     }
 
@@ -65,7 +76,9 @@ final class ManifestTests: XCTestCase {
         job.options.batchSize = 4
         func run(_ embedder: inout ToyEmbedder) throws -> ExtractionSummary {
             let e = embedder
-            return try job.run(backbone: { (toyKey, e) }, makePreparer: { ToyPreparer() }, reporter: ProgressReporter(style: .quiet), warn: { _ in })
+            return try job.run(
+                backbone: { (toyKey, e) }, makePreparer: { ToyPreparer() }, reporter: ProgressReporter(style: .quiet),
+                warn: { _ in })
         }
         var e = ToyEmbedder()
         XCTAssertEqual(try run(&e).extracted, 2)
@@ -73,8 +86,11 @@ final class ManifestTests: XCTestCase {
         let s = try run(&e)
         XCTAssertEqual(s.extracted, 0)
         XCTAssertEqual(s.relabeled, 1)
-        let label = try Database.open(db).scalar("SELECT c.name FROM images i JOIN classes c ON c.id = i.class_id WHERE i.path = 'pics/a.timg'")
+        let label = try Database.open(db).scalar(
+            "SELECT c.name FROM images i JOIN classes c ON c.id = i.class_id WHERE i.path = 'pics/a.timg'")
         XCTAssertEqual(label?.string, "dog")
-        XCTAssertEqual(try Database.open(db).scalar("SELECT value FROM meta WHERE key = 'root'")?.string, URL(fileURLWithPath: tree.root).resolvingSymlinksInPath().path)
+        XCTAssertEqual(
+            try Database.open(db).scalar("SELECT value FROM meta WHERE key = 'root'")?.string,
+            URL(fileURLWithPath: tree.root).resolvingSymlinksInPath().path)
     }
 }

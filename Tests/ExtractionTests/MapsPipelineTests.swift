@@ -1,11 +1,11 @@
-@testable import Formats
 import Foundation
-@testable import Store
 import Synchronization
-@testable import Head
 import XCTest
 
 @testable import Extraction
+@testable import Formats
+@testable import Head
+@testable import Store
 
 /// ToyEmbedder's vectors plus 2x2x3 maps (an input's first 12 values) and a made-up top. With
 /// `overflowOnWhite`, an all-white input (every value 1) gets maps beyond float16's range.
@@ -342,11 +342,14 @@ final class MapsPipelineTests: XCTestCase {
         else {
             return XCTFail("no BLOB")
         }
-        XCTAssertEqual(Array(UnsafeBufferPointer(start: m.vectors.row(row), count: 12)), bytes.withUnsafeBytes { MapBlob.floats($0) })
+        XCTAssertEqual(
+            Array(UnsafeBufferPointer(start: m.vectors.row(row), count: 12)),
+            bytes.withUnsafeBytes { MapBlob.floats($0) })
 
         try c.run("UPDATE maps SET map = zeroblob(22) WHERE id = (SELECT max(id) FROM maps)")
         XCTAssertThrowsError(try EmbeddingSet.load(from: c, backbone: 1, maps: true)) { error in
-            XCTAssertTrue("\(error)".hasSuffix("map of fox/5.timg has 22 bytes, expected 24 (2x2x3 float16)"), "\(error)")
+            XCTAssertTrue(
+                "\(error)".hasSuffix("map of fox/5.timg has 22 bytes, expected 24 (2x2x3 float16)"), "\(error)")
         }
         try c.run("DELETE FROM backbone_tops")
         XCTAssertThrowsError(try EmbeddingSet.load(from: c, backbone: 1, maps: true)) {

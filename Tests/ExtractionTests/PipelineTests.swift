@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
-@testable import Store
+
 @testable import Extraction
+@testable import Store
 
 /// The extraction pipeline with a toy format and network: incremental runs, failures, splits,
 /// shards and merge. The real decoder and backbone are exercised in RealExtractionTests.
@@ -84,12 +85,17 @@ final class PipelineTests: XCTestCase {
         try tree.write("cat/notes.txt", Array("not an image\n".utf8))
         try tree.write("cat/empty.timg", [])
         try tree.write("cat/short.timg", Array("TIMG12".utf8))
-        try FileManager.default.createSymbolicLink(atPath: tree.path("dog/gone.timg"), withDestinationPath: tree.path("nowhere.timg"))
+        try FileManager.default.createSymbolicLink(
+            atPath: tree.path("dog/gone.timg"), withDestinationPath: tree.path("nowhere.timg"))
         let s = try toyExtract(tree.root, db: db)
         XCTAssertEqual(s.extracted, 18)
         XCTAssertEqual(s.failed, ["not_image": 1, "empty": 1, "truncated": 1, "unreadable": 1])
-        let rows = try Database.open(db).rows("SELECT path, reason FROM failures ORDER BY path").map { "\($0[0].string!) \($0[1].string!)" }
-        XCTAssertEqual(rows, ["cat/empty.timg empty", "cat/notes.txt not_image", "cat/short.timg truncated", "dog/gone.timg unreadable"])
+        let rows = try Database.open(db).rows("SELECT path, reason FROM failures ORDER BY path").map {
+            "\($0[0].string!) \($0[1].string!)"
+        }
+        XCTAssertEqual(
+            rows,
+            ["cat/empty.timg empty", "cat/notes.txt not_image", "cat/short.timg truncated", "dog/gone.timg unreadable"])
 
         // Fixed files succeed on the next run and lose their failure rows; the rest are retried.
         try tree.write("cat/short.timg", ToyPreparer.image(55))
@@ -126,7 +132,8 @@ final class PipelineTests: XCTestCase {
         let conn = try Database.open(db)
         XCTAssertEqual(try conn.scalar("SELECT count(*) FROM images")?.int, 11)
         XCTAssertEqual(try conn.scalar("SELECT count(*) FROM embeddings")?.int, 11)
-        XCTAssertEqual(try conn.rows("SELECT name FROM classes ORDER BY name").compactMap { $0[0].string }, ["cat", "dog"])
+        XCTAssertEqual(
+            try conn.rows("SELECT name FROM classes ORDER BY name").compactMap { $0[0].string }, ["cat", "dog"])
         let fresh = tempDB()
         defer { removeDB(fresh) }
         try toyExtract(tree.root, db: fresh)
@@ -158,7 +165,9 @@ final class PipelineTests: XCTestCase {
         try toyExtract(tree.root, db: db)
         let conn = try Database.open(db)
         for label in ["cat", "dog", "fox"] {
-            let splits = try conn.rows("SELECT i.split FROM images i JOIN classes c ON c.id = i.class_id WHERE c.name = ?1", [.text(label)]).compactMap { $0[0].string }
+            let splits = try conn.rows(
+                "SELECT i.split FROM images i JOIN classes c ON c.id = i.class_id WHERE c.name = ?1", [.text(label)]
+            ).compactMap { $0[0].string }
             for s in ["train", "val", "test"] { XCTAssertTrue(splits.contains(s), "\(label): \(splits)") }
         }
         XCTAssertEqual(try conn.scalar("SELECT split FROM images WHERE path = 'tiny/only.timg'")?.string, "train")
@@ -167,14 +176,20 @@ final class PipelineTests: XCTestCase {
         for label in ["cat", "dog", "fox", "tiny"] {
             let members = rows.filter { $0[1].string == label }.map { ($0[0].string!, PathHash(path: $0[0].string!)) }
             let expected = SplitPolicy.standard.assign(members)
-            for r in rows where r[1].string == label { XCTAssertEqual(r[2].string, expected[r[0].string!]?.rawValue, r[0].string!) }
+            for r in rows where r[1].string == label {
+                XCTAssertEqual(r[2].string, expected[r[0].string!]?.rawValue, r[0].string!)
+            }
         }
     }
 
     func testChangedPercentagesResplitAndPersist() throws {
         for i in 6..<60 { try tree.write("cat/\(i).timg", ToyPreparer.image(i)) }
         try toyExtract(tree.root, db: db, policy: try SplitPolicy(valPercent: 30, testPercent: 30))
-        let count = { (s: String) in try Database.open(self.db).scalar("SELECT count(*) FROM images i JOIN classes c ON c.id = i.class_id WHERE c.name = 'cat' AND split = ?1", [.text(s)])?.int ?? 0 }
+        let count = { (s: String) in
+            try Database.open(self.db).scalar(
+                "SELECT count(*) FROM images i JOIN classes c ON c.id = i.class_id WHERE c.name = 'cat' AND split = ?1",
+                [.text(s)])?.int ?? 0
+        }
         XCTAssertGreaterThan(try count("val"), 8)
         XCTAssertEqual(try EmbeddingStore(path: db).policy, try SplitPolicy(valPercent: 30, testPercent: 30))
         // Back to the default: re-split on open, and the stored rows follow the rule again.
@@ -206,13 +221,16 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(report.warnings, [])
         let partial = tempDB()
         defer { removeDB(partial) }
-        XCTAssertEqual(try ShardMerge.merge(into: partial, from: Array(shards.prefix(2))).warnings,
-                       ["shard 3 of 3 not among the inputs: the merged database lacks their images"])
+        XCTAssertEqual(
+            try ShardMerge.merge(into: partial, from: Array(shards.prefix(2))).warnings,
+            ["shard 3 of 3 not among the inputs: the merged database lacks their images"])
         XCTAssertEqual(try dumpRows(merged), try dumpRows(db))
     }
 
     func testMergeAcceptsTheSameImageTwiceAndRefusesConflicts() throws {
-        let a = tempDB(), b = tempDB(), out = tempDB()
+        let a = tempDB()
+        let b = tempDB()
+        let out = tempDB()
         defer { [a, b, out].forEach(removeDB) }
         try toyExtract(tree.root, db: a)
         try toyExtract(tree.root, db: b)
@@ -220,10 +238,13 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(report.duplicates, 18)
         XCTAssertEqual(try dumpRows(out), try dumpRows(a))
 
-        XCTAssertThrowsError(try ShardMerge.merge(into: out, from: [a, b])) { XCTAssertTrue("\($0)".contains("already holds rows"), "\($0)") }
+        XCTAssertThrowsError(try ShardMerge.merge(into: out, from: [a, b])) {
+            XCTAssertTrue("\($0)".contains("already holds rows"), "\($0)")
+        }
 
         try tree.write("cat/0.timg", ToyPreparer.image(4242))
-        let c = tempDB(), out2 = tempDB()
+        let c = tempDB()
+        let out2 = tempDB()
         defer { [c, out2].forEach(removeDB) }
         try toyExtract(tree.root, db: c)
         XCTAssertThrowsError(try ShardMerge.merge(into: out2, from: [a, c])) {
@@ -232,7 +253,9 @@ final class PipelineTests: XCTestCase {
     }
 
     func testMergeRefusesDifferentBackbones() throws {
-        let a = tempDB(), b = tempDB(), out = tempDB()
+        let a = tempDB()
+        let b = tempDB()
+        let out = tempDB()
         defer { [a, b, out].forEach(removeDB) }
         try toyExtract(tree.root, db: a)
         let store = try EmbeddingStore(path: b)
@@ -269,10 +292,15 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(scan.looseFiles, ["README.md"])
         XCTAssertEqual(scan.candidates.count, 19)
         XCTAssertEqual(scan.candidates.first { $0.path == "cat/sub/deeper.timg" }?.label, "cat")
-        XCTAssertFalse(scan.candidates.contains { $0.path.contains(".DS_Store") || $0.path.contains("Thumbs") || $0.path.contains(".hidden") })
+        XCTAssertFalse(
+            scan.candidates.contains {
+                $0.path.contains(".DS_Store") || $0.path.contains("Thumbs") || $0.path.contains(".hidden")
+            })
     }
 
     func testScanOfMissingFolderSaysSo() {
-        XCTAssertThrowsError(try Scanner.scan(root: tree.path("nope"))) { XCTAssertTrue("\($0)".contains("nope"), "\($0)") }
+        XCTAssertThrowsError(try Scanner.scan(root: tree.path("nope"))) {
+            XCTAssertTrue("\($0)".contains("nope"), "\($0)")
+        }
     }
 }

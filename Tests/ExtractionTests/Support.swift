@@ -1,8 +1,9 @@
 import Foundation
 import Synchronization
 import XCTest
-@testable import Store
+
 @testable import Extraction
+@testable import Store
 
 /// A folder tree in the temp directory, removed by `remove()`.
 struct TempTree {
@@ -41,7 +42,9 @@ struct ToyPreparer: ImagePreparer {
         if !prefix.starts(with: Array("TIMG".utf8)) { throw Failure(code: "not_image", path: path) }
     }
 
-    mutating func prepare(_ bytes: [UInt8], path: String, size: Int, views: [View], into output: UnsafeMutablePointer<Float>) throws -> (width: Int, height: Int) {
+    mutating func prepare(
+        _ bytes: [UInt8], path: String, size: Int, views: [View], into output: UnsafeMutablePointer<Float>
+    ) throws -> (width: Int, height: Int) {
         let pixels = Array(bytes.dropFirst(4))
         if pixels.count < 8 { throw Failure(code: "truncated", path: path) }
         let n = size * size * 3
@@ -69,7 +72,10 @@ final class ToyEmbedder: Embedder, @unchecked Sendable {
 
     func makeWorker() -> EmbedWorker {
         { [self] input, count, output in
-            counts.withLock { $0.calls += 1; $0.rows += count }
+            counts.withLock {
+                $0.calls += 1
+                $0.rows += count
+            }
             let n = inputSize * inputSize * 3
             for b in 0..<count {
                 let x = UnsafeBufferPointer(start: input + b * n, count: n)
@@ -82,12 +88,16 @@ final class ToyEmbedder: Embedder, @unchecked Sendable {
     }
 }
 
-let toyKey = BackboneKey(weightsSHA256: String(repeating: "ab", count: 32), alpha: 1, inputSize: 4, preprocessing: "toy", dim: 4, weightsName: "toy.h5")
+let toyKey = BackboneKey(
+    weightsSHA256: String(repeating: "ab", count: 32), alpha: 1, inputSize: 4, preprocessing: "toy", dim: 4,
+    weightsName: "toy.h5")
 
 /// Runs one toy extraction of `root` into `db`.
 @discardableResult
-func toyExtract(_ root: String, db: String, options: ExtractionOptions = ExtractionOptions(), policy: SplitPolicy? = nil,
-                embedder: inout ToyEmbedder) throws -> ExtractionSummary {
+func toyExtract(
+    _ root: String, db: String, options: ExtractionOptions = ExtractionOptions(), policy: SplitPolicy? = nil,
+    embedder: inout ToyEmbedder
+) throws -> ExtractionSummary {
     let store = try EmbeddingStore(path: db, policy: policy)
     let backbone = try store.backboneID(toyKey)
     let extractor = Extractor(store: store, backbone: backbone, embedder: embedder, options: options) { ToyPreparer() }
@@ -97,7 +107,9 @@ func toyExtract(_ root: String, db: String, options: ExtractionOptions = Extract
 }
 
 @discardableResult
-func toyExtract(_ root: String, db: String, options: ExtractionOptions = ExtractionOptions(), policy: SplitPolicy? = nil) throws -> ExtractionSummary {
+func toyExtract(
+    _ root: String, db: String, options: ExtractionOptions = ExtractionOptions(), policy: SplitPolicy? = nil
+) throws -> ExtractionSummary {
     var e = ToyEmbedder()
     return try toyExtract(root, db: db, options: options, policy: policy, embedder: &e)
 }
@@ -105,13 +117,17 @@ func toyExtract(_ root: String, db: String, options: ExtractionOptions = Extract
 /// Every row that matters, without ids and timestamps: equal dumps mean equal databases.
 func dumpRows(_ path: String) throws -> [String] {
     let db = try Database.open(path, readOnly: true)
-    var out = try db.rows("""
+    var out = try db.rows(
+        """
         SELECT i.path, c.name, i.sha256, i.bytes, i.width, i.height, i.split, e.view, b.weights_sha256, b.input_size, hex(e.vector)
         FROM images i JOIN classes c ON c.id = i.class_id
         LEFT JOIN embeddings e ON e.image_id = i.id LEFT JOIN backbones b ON b.id = e.backbone_id
         ORDER BY i.path, e.view, b.weights_sha256
-        """).map { "image " + $0.map(render).joined(separator: " | ") }
-    out += try db.rows("SELECT path, reason FROM failures ORDER BY path").map { "failure " + $0.map(render).joined(separator: " | ") }
+        """
+    ).map { "image " + $0.map(render).joined(separator: " | ") }
+    out += try db.rows("SELECT path, reason FROM failures ORDER BY path").map {
+        "failure " + $0.map(render).joined(separator: " | ")
+    }
     out += try db.rows("SELECT name FROM classes ORDER BY name").map { "class " + $0.map(render).joined() }
     return out
 }
@@ -119,10 +135,10 @@ func dumpRows(_ path: String) throws -> [String] {
 private func render(_ v: SQLValue) -> String {
     switch v {
     case .null: "NULL"
-    case let .integer(i): "\(i)"
-    case let .real(d): "\(d)"
-    case let .text(s): s
-    case let .blob(b): "x'\(b.count)'"
+    case .integer(let i): "\(i)"
+    case .real(let d): "\(d)"
+    case .text(let s): s
+    case .blob(let b): "x'\(b.count)'"
     }
 }
 
@@ -135,4 +151,5 @@ func removeDB(_ path: String) {
 }
 
 /// The repository root, from this file's path.
-let extractionRepoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+let extractionRepoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Formats
 
 final class BlobTests: XCTestCase {
@@ -34,14 +35,19 @@ final class BlobTests: XCTestCase {
         XCTAssertEqual(bytes.withUnsafeBytes { MapBlob.floats($0) }, [1, -2, 0.0999755859375, 65504])
         // 1 + 2^-11 lies halfway between 1 and the next float16 (1 + 2^-10): ties go to the even one, 1.
         let tie: [Float] = [1 + 0x1p-11, 1 + 3 * 0x1p-11]
-        let rounded = tie.withUnsafeBufferPointer { MapBlob.bytes($0.baseAddress!, count: 2) }.withUnsafeBytes { MapBlob.floats($0) }
+        let rounded = tie.withUnsafeBufferPointer { MapBlob.bytes($0.baseAddress!, count: 2) }.withUnsafeBytes {
+            MapBlob.floats($0)
+        }
         XCTAssertEqual(rounded, [1, 1 + 2 * 0x1p-10])
         XCTAssertEqual(MapBlob.byteCount(MapShape(height: 7, width: 7, channels: 320)), 31_360)
     }
 
     func testMapBlobFitsOnlyFiniteFloat16Values() {
-        for (values, fits) in [([1, -65504], true), ([65520], false), ([.infinity], false), ([.nan], false)] as [([Float], Bool)] {
-            XCTAssertEqual(values.withUnsafeBufferPointer { MapBlob.fits($0.baseAddress!, count: $0.count) }, fits, "\(values)")
+        for (values, fits) in [([1, -65504], true), ([65520], false), ([.infinity], false), ([.nan], false)]
+            as [([Float], Bool)]
+        {
+            XCTAssertEqual(
+                values.withUnsafeBufferPointer { MapBlob.fits($0.baseAddress!, count: $0.count) }, fits, "\(values)")
         }
     }
 }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Formats
 
 /// Deterministic numbers for the tests (SplitMix64).
@@ -25,8 +26,10 @@ final class StoredModelTests: XCTestCase {
 
     func testSoftmaxLogitsAreExactDoubleSumsOfTheStoredParameters() throws {
         var rng = Numbers(state: 1)
-        let dim = 37, c = 4
-        let w = rng.floats(dim * c), b = rng.floats(c)
+        let dim = 37
+        let c = 4
+        let w = rng.floats(dim * c)
+        let b = rng.floats(c)
         let model = try StoredModel(kind: .softmax, classes: ["a", "b", "c", "d"], dim: dim, parameters: w + b)
         for _ in 0..<10 {
             let x = rng.floats(dim).map { max(0, $0) * 6 }
@@ -41,7 +44,8 @@ final class StoredModelTests: XCTestCase {
 
     func testTiesGoToTheFirstClass() throws {
         // Two identical columns: equal logits, and the prediction is the lower index (numpy.argmax).
-        let model = try StoredModel(kind: .softmax, classes: ["x", "y", "z"], dim: 2, parameters: [0, 1, 1, 0, 1, 1, 0, 0, 0])
+        let model = try StoredModel(
+            kind: .softmax, classes: ["x", "y", "z"], dim: 2, parameters: [0, 1, 1, 0, 1, 1, 0, 0, 0])
         XCTAssertEqual(model.predictions(model.logits([2, 3])), [1])
         XCTAssertEqual(argmax([1, 5, 5, 2][...]), 1)
         XCTAssertEqual(model.top(3, of: model.probabilities([2, 3])[...]).map(\.class), ["y", "z", "x"])
@@ -49,32 +53,61 @@ final class StoredModelTests: XCTestCase {
 
     func testBlobRoundTripsAndWrongShapesAreOneLineErrors() throws {
         let model = try StoredModel(kind: .softmax, classes: ["a", "b"], dim: 3, parameters: [1, 2, 3, 4, 5, 6, 7, 8])
-        let again = try model.blob.withUnsafeBytes { raw throws(FormatError) in try StoredModel(kind: .softmax, classes: ["a", "b"], dim: 3, blob: raw) }
+        let again = try model.blob.withUnsafeBytes { raw throws(FormatError) in
+            try StoredModel(kind: .softmax, classes: ["a", "b"], dim: 3, blob: raw)
+        }
         XCTAssertEqual(again, model)
         func error(_ body: () throws -> Void) -> String {
-            do { try body(); return "" } catch { return "\(error)" }
+            do {
+                try body()
+                return ""
+            } catch { return "\(error)" }
         }
-        XCTAssertEqual(error { _ = try [UInt8](repeating: 0, count: 28).withUnsafeBytes { raw throws(FormatError) in try StoredModel(kind: .softmax, classes: ["a", "b"], dim: 3, blob: raw) } },
-                       "the head BLOB is 28 bytes; a softmax model of dim 3 and 2 classes needs 32")
-        XCTAssertEqual(error { _ = try StoredModel(kind: .knn, classes: ["a"], dim: 3, parameters: []) },
-                       "a knn baseline stores no parameters: it cannot predict from a vector")
-        XCTAssertEqual(error { _ = try StoredModel(kind: .softmax, classes: [], dim: 3, parameters: []) }, "the class list is empty")
-        XCTAssertEqual(error { _ = try StoredModel(kind: .finetune, classes: ["a"], dim: 3, parameters: []) },
-                       "a finetune model needs the shape of its maps")
-        XCTAssertEqual(error { _ = try StoredModel(kind: .softmax, classes: ["a"], dim: 3, map: MapShape(height: 1, width: 1, channels: 2), parameters: []) },
-                       "a softmax model reads vectors, not maps")
-        XCTAssertEqual(error { _ = try StoredModel(kind: .finetune, classes: ["a"], dim: 3, map: MapShape(height: 0, width: 7, channels: 2), parameters: []) },
-                       "maps of shape [0, 7, 2] are not a feature map")
+        XCTAssertEqual(
+            error {
+                _ = try [UInt8](repeating: 0, count: 28).withUnsafeBytes { raw throws(FormatError) in
+                    try StoredModel(kind: .softmax, classes: ["a", "b"], dim: 3, blob: raw)
+                }
+            },
+            "the head BLOB is 28 bytes; a softmax model of dim 3 and 2 classes needs 32")
+        XCTAssertEqual(
+            error { _ = try StoredModel(kind: .knn, classes: ["a"], dim: 3, parameters: []) },
+            "a knn baseline stores no parameters: it cannot predict from a vector")
+        XCTAssertEqual(
+            error { _ = try StoredModel(kind: .softmax, classes: [], dim: 3, parameters: []) },
+            "the class list is empty")
+        XCTAssertEqual(
+            error { _ = try StoredModel(kind: .finetune, classes: ["a"], dim: 3, parameters: []) },
+            "a finetune model needs the shape of its maps")
+        XCTAssertEqual(
+            error {
+                _ = try StoredModel(
+                    kind: .softmax, classes: ["a"], dim: 3, map: MapShape(height: 1, width: 1, channels: 2),
+                    parameters: [])
+            },
+            "a softmax model reads vectors, not maps")
+        XCTAssertEqual(
+            error {
+                _ = try StoredModel(
+                    kind: .finetune, classes: ["a"], dim: 3, map: MapShape(height: 0, width: 7, channels: 2),
+                    parameters: [])
+            },
+            "maps of shape [0, 7, 2] are not a feature map")
     }
 
     /// A finetune model: Conv_1 (1x1, channels -> dim) + bias, ReLU6, global average pooling, Dense,
     /// against the same layers written out in Double.
     func testFinetuneModelIsConvReLU6PoolThenDense() throws {
         var rng = Numbers(state: 9)
-        let map = MapShape(height: 3, width: 2, channels: 5), dim = 8, c = 3
-        let kernel = rng.floats(map.channels * dim).map { $0 * 2 }, convBias = rng.floats(dim)
-        let w = rng.floats(dim * c), b = rng.floats(c)
-        let model = try StoredModel(kind: .finetune, classes: ["a", "b", "c"], dim: dim, map: map, parameters: kernel + convBias + w + b)
+        let map = MapShape(height: 3, width: 2, channels: 5)
+        let dim = 8
+        let c = 3
+        let kernel = rng.floats(map.channels * dim).map { $0 * 2 }
+        let convBias = rng.floats(dim)
+        let w = rng.floats(dim * c)
+        let b = rng.floats(c)
+        let model = try StoredModel(
+            kind: .finetune, classes: ["a", "b", "c"], dim: dim, map: map, parameters: kernel + convBias + w + b)
         XCTAssertEqual(model.inputCount, 30)
         XCTAssertEqual(Array(model.top!.bias), convBias)
         XCTAssertEqual(Array(model.dense.weights), w)

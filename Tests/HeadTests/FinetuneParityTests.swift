@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Formats
 @testable import Head
 
@@ -12,9 +13,13 @@ final class FinetuneParityTests: XCTestCase {
         struct Run: Decodable {
             let name: String, optimizer: String, lr: Double
             let momentum: Double?, nesterov: Bool?, l2: Double?
+            // swift-format-ignore: AlwaysUseLowerCamelCase
+            // The fixture's JSON keys.
             let label_smoothing: Double?, class_weight: String?
             let k: [Float], kb: [Float], w: [Float], b: [Float], loss: [Double]
         }
+        // swift-format-ignore: AlwaysUseLowerCamelCase
+        // The fixture's JSON keys.
         let x: [Float], labels: [Int32], map: [Int], dim: Int, classes: Int, batch_size: Int, epochs: Int
         let k0: [Float], kb0: [Float], w0: [Float], b0: [Float], runs: [Run]
     }
@@ -29,8 +34,9 @@ final class FinetuneParityTests: XCTestCase {
         let ref = try reference()
         let map = MapShape(height: ref.map[0], width: ref.map[1], channels: ref.map[2])
         let rows = LabeledMatrix(x: ref.x, labels: ref.labels, width: map.count)
-        let data = TrainingData(classes: (0..<ref.classes).map { "c\($0)" }, dim: ref.dim, map: map, top: ref.k0 + ref.kb0,
-                                train: rows, val: .empty(width: map.count), test: .empty(width: map.count))
+        let data = TrainingData(
+            classes: (0..<ref.classes).map { "c\($0)" }, dim: ref.dim, map: map, top: ref.k0 + ref.kb0,
+            train: rows, val: .empty(width: map.count), test: .empty(width: map.count))
         XCTAssertEqual(ref.runs.count, 4)
         for run in ref.runs {
             var config = TrainingConfig()
@@ -45,8 +51,9 @@ final class FinetuneParityTests: XCTestCase {
             config.batchSize = ref.batch_size
             config.epochs = ref.epochs
             for threads in [1, 2] {
-                let cp = try Head.train(data, config: config, epochCounts: nil, initialParameters: ref.k0 + ref.kb0 + ref.w0 + ref.b0,
-                                        shuffle: false, threads: threads)[0]
+                let cp = try Head.train(
+                    data, config: config, epochCounts: nil, initialParameters: ref.k0 + ref.kb0 + ref.w0 + ref.b0,
+                    shuffle: false, threads: threads)[0]
                 XCTAssertEqual(cp.model.kind, .finetune)
                 // Float32 on both sides, summed in other orders by TensorFlow; a formula slip (the pooling's
                 // 1/P, ReLU6's gradient at the clamp, l2 on the wrong layer) moves the weights by far more.
@@ -66,8 +73,9 @@ final class FinetuneParityTests: XCTestCase {
         let ref = try reference()
         let map = MapShape(height: ref.map[0], width: ref.map[1], channels: ref.map[2])
         let rows = LabeledMatrix(x: ref.x, labels: ref.labels, width: map.count)
-        let data = TrainingData(classes: ["a", "b", "c"], dim: ref.dim, map: map, top: ref.k0 + ref.kb0,
-                                train: rows, val: rows, test: .empty(width: map.count))
+        let data = TrainingData(
+            classes: ["a", "b", "c"], dim: ref.dim, map: map, top: ref.k0 + ref.kb0,
+            train: rows, val: rows, test: .empty(width: map.count))
         var config = TrainingConfig()
         config.model = .finetune
         config.batchSize = 20

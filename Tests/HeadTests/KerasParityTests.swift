@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Head
 
 /// tlearn's training against Keras 3 itself: fixtures/head/keras_reference.json holds a tiny
@@ -11,9 +12,13 @@ final class KerasParityTests: XCTestCase {
         struct Run: Decodable {
             let name: String, optimizer: String, lr: Double
             let momentum: Double?, nesterov: Bool?, l2: Double?
+            // swift-format-ignore: AlwaysUseLowerCamelCase
+            // The fixture's JSON keys.
             let label_smoothing: Double?, class_weight: String?
             let w: [Float], b: [Float], loss: [Double]
         }
+        // swift-format-ignore: AlwaysUseLowerCamelCase
+        // The fixture's JSON keys.
         let x: [Float], labels: [Int32], dim: Int, classes: Int, batch_size: Int, epochs: Int
         let w0: [Float], b0: [Float], runs: [Run]
     }
@@ -38,7 +43,8 @@ final class KerasParityTests: XCTestCase {
             config.classWeight = run.class_weight == "balanced" ? .balanced : .none
             config.batchSize = ref.batch_size
             config.epochs = ref.epochs
-            let cp = try Head.train(data, config: config, epochCounts: nil, initialParameters: ref.w0 + ref.b0, shuffle: false)[0]
+            let cp = try Head.train(
+                data, config: config, epochCounts: nil, initialParameters: ref.w0 + ref.b0, shuffle: false)[0]
             // Float32 on both sides, but TensorFlow sums in other orders: 1e-5 is a few ulps of
             // these O(1) weights after 10 steps, while any formula difference (bias correction,
             // epsilon placement, the l2 factor, the weighting divisor) moves them by 1e-3 or more.

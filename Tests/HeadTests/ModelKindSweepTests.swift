@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import XCTest
+
 @testable import Formats
 @testable import Head
 
@@ -15,28 +16,42 @@ final class ModelKindSweepTests: XCTestCase {
         var rng = SplitMix64(seed: 4)
         func maps(_ m: LabeledMatrix) -> LabeledMatrix {
             var x: [Float] = []
-            for r in 0..<m.rows { for _ in 0..<map.pixels { for c in 0..<8 { x.append(m.x[r * 8 + c] + 0.1 * (rng.unitFloat() - 0.5)) } } }
+            for r in 0..<m.rows {
+                for _ in 0..<map.pixels { for c in 0..<8 { x.append(m.x[r * 8 + c] + 0.1 * (rng.unitFloat() - 0.5)) } }
+            }
             return LabeledMatrix(x: x, labels: m.labels, width: map.count)
         }
         var top = [Float](repeating: 0, count: 8 * 8 + 8)
         for i in 0..<8 { top[i * 8 + i] = 1 }  // identity Conv_1, bias 3: ReLU6 keeps most of the signal
         for i in 0..<8 { top[64 + i] = 3 }
-        let mapData = TrainingData(classes: vectors.classes, dim: 8, map: map, top: top, train: maps(vectors.train), val: maps(vectors.val),
-                                   test: maps(vectors.test))
+        let mapData = TrainingData(
+            classes: vectors.classes, dim: 8, map: map, top: top, train: maps(vectors.train), val: maps(vectors.val),
+            test: maps(vectors.test))
         func merged(_ d: TrainingData) -> TrainingData {
             let train = LabeledMatrix(x: d.train.x + d.val.x, labels: d.train.labels + d.val.labels, width: d.width)
-            return TrainingData(classes: d.classes, dim: d.dim, map: d.map, top: d.top, train: train, val: .empty(width: d.width), test: d.test)
+            return TrainingData(
+                classes: d.classes, dim: d.dim, map: d.map, top: d.top, train: train, val: .empty(width: d.width),
+                test: d.test)
         }
-        return SweepInputs(data: [.softmax: vectors, .finetune: mapData],
-                           refit: refit ? [.softmax: merged(vectors), .finetune: merged(mapData)] : [:])
+        return SweepInputs(
+            data: [.softmax: vectors, .finetune: mapData],
+            refit: refit ? [.softmax: merged(vectors), .finetune: merged(mapData)] : [:])
     }
 
     func testOneSweepRanksBothKindsAndRefitsTheWinner() throws {
-        let grids = [SweepGrid(models: [.softmax], learningRates: [1e-3, 1e-2], epochs: [3, 6]),
-                     SweepGrid(models: [.finetune], learningRates: [1e-3], epochs: [4], dropouts: [0, 0.2])]
+        let grids = [
+            SweepGrid(models: [.softmax], learningRates: [1e-3, 1e-2], epochs: [3, 6]),
+            SweepGrid(models: [.finetune], learningRates: [1e-3], epochs: [4], dropouts: [0, 0.2]),
+        ]
         let saved = Mutex<[Int64: RunResult]>([:])
-        let outcome = try runSweep(inputs(), grids: grids, base: TrainingConfig(), jobs: 2, refit: true,
-                                   save: { run in saved.withLock { $0[Int64($0.count + 1)] = run; return Int64($0.count) } })
+        let outcome = try runSweep(
+            inputs(), grids: grids, base: TrainingConfig(), jobs: 2, refit: true,
+            save: { run in
+                saved.withLock {
+                    $0[Int64($0.count + 1)] = run
+                    return Int64($0.count)
+                }
+            })
         XCTAssertEqual(outcome.points.count, 6)
         XCTAssertEqual(Set(outcome.points.map(\.config.model)), [.softmax, .finetune])
         XCTAssertTrue(outcome.points.allSatisfy { $0.test == nil }, "with a refit, test is kept for the final run only")
@@ -56,13 +71,16 @@ final class ModelKindSweepTests: XCTestCase {
 
     func testTestTimeFlipsAverageTheTwoViewsProbabilities() throws {
         var rng = SplitMix64(seed: 8)
-        let model = try StoredModel(kind: .softmax, classes: ["a", "b", "c"], dim: 4, parameters: (0..<15).map { _ in rng.unitFloat() - 0.5 })
-        let x = (0..<20).map { _ in 4 * rng.unitFloat() }, f = (0..<20).map { _ in 4 * rng.unitFloat() }
+        let model = try StoredModel(
+            kind: .softmax, classes: ["a", "b", "c"], dim: 4, parameters: (0..<15).map { _ in rng.unitFloat() - 0.5 })
+        let x = (0..<20).map { _ in 4 * rng.unitFloat() }
+        let f = (0..<20).map { _ in 4 * rng.unitFloat() }
         let labels: [Int32] = [0, 1, 2, 0, 1]
         let m = LabeledMatrix(x: x, labels: labels, width: 4)
         let flipped = LabeledMatrix(x: f, labels: labels, width: 4)
         let p = model.flipAveragedProbabilities(m, flipped: flipped)
-        let a = model.probabilities(x), b = model.probabilities(f)
+        let a = model.probabilities(x)
+        let b = model.probabilities(f)
         for i in p.indices { XCTAssertEqual(p[i], (a[i] + b[i]) / 2, accuracy: 1e-15) }
         let metrics = model.evaluate(m, flipped: flipped)
         let expectedLoss = labels.enumerated().reduce(0.0) { $0 - log(p[$1.offset * 3 + Int($1.element)]) } / 5
@@ -73,12 +91,17 @@ final class ModelKindSweepTests: XCTestCase {
     }
 
     func testConfigsOfEarlierRunsStillDecode() throws {
-        let old = #"{"batch_size":32,"class_weight":"none","epochs":5,"l2":0,"label_smoothing":0,"lr":0.001,"model":"softmax","momentum":0,"nesterov":false,"optimizer":"adam","seed":0,"train_views":["orig"]}"#
+        let old =
+            #"{"batch_size":32,"class_weight":"none","epochs":5,"l2":0,"label_smoothing":0,"lr":0.001,"model":"softmax","momentum":0,"nesterov":false,"optimizer":"adam","seed":0,"train_views":["orig"]}"#
         let c = try JSONDecoder().decode(TrainingConfig.self, from: Data(old.utf8))
         XCTAssertEqual(c.model, .softmax)
         XCTAssertEqual(c.dropout, 0)
         XCTAssertEqual(c.epochs, 5)
-        let grid = try JSONDecoder().decode(SweepGrid.self, from: Data(#"{"lr":[0.001],"epochs":[5],"batch_size":[32],"l2":[0],"label_smoothing":[0],"optimizer":["adam"]}"#.utf8))
+        let grid = try JSONDecoder().decode(
+            SweepGrid.self,
+            from: Data(
+                #"{"lr":[0.001],"epochs":[5],"batch_size":[32],"l2":[0],"label_smoothing":[0],"optimizer":["adam"]}"#
+                    .utf8))
         XCTAssertEqual(grid.models, [.softmax])
         XCTAssertEqual(grid.dropouts, [0])
     }

@@ -1,9 +1,12 @@
 import XCTest
+
 @testable import Head
 
 /// The objective written out again in Double, independently of `batchObjective`, as the oracle.
-private func referenceLoss(_ p: [Double], x: [Float], labels: [Int32], weights: [Float]?, dim: Int, classes c: Int,
-                           l2: Double, smoothing: Double) -> Double {
+private func referenceLoss(
+    _ p: [Double], x: [Float], labels: [Int32], weights: [Float]?, dim: Int, classes c: Int,
+    l2: Double, smoothing: Double
+) -> Double {
     let rows = labels.count
     var total = 0.0
     for r in 0..<rows {
@@ -32,34 +35,50 @@ final class ObjectiveTests: XCTestCase {
     /// plus 1e-3 relative catches any wrong term (a missing factor 2 in l2 or a wrong smoothing
     /// target is off by 10-100%) without flagging rounding.
     func check(l2: Double, smoothing: Double, weighted: Bool, file: StaticString = #filePath, line: UInt = #line) {
-        let dim = 6, c = 4, rows = 9
+        let dim = 6
+        let c = 4
+        let rows = 9
         var rng = SplitMix64(seed: 42)
         let x = (0..<(rows * dim)).map { _ in 2 * rng.unitFloat() - 1 }
         let labels = (0..<rows).map { Int32($0 % c) }
         let weights: [Float]? = weighted ? balancedClassWeights([0, 0, 0, 1, 1, 2, 3, 3, 3], classes: c) : nil
         let sampleWeights = weights.map { w in labels.map { w[Int($0)] } }
         let p = (0..<(dim * c + c)).map { _ in rng.unitFloat() - 0.5 }
-        let (loss, g) = objective(parameters: p, x: x, labels: labels, sampleWeights: sampleWeights, dim: dim, classes: c,
-                                  l2: Float(l2), labelSmoothing: Float(smoothing))
+        let (loss, g) = objective(
+            parameters: p, x: x, labels: labels, sampleWeights: sampleWeights, dim: dim, classes: c,
+            l2: Float(l2), labelSmoothing: Float(smoothing))
         let pd = p.map(Double.init)
-        let ref = referenceLoss(pd, x: x, labels: labels, weights: sampleWeights, dim: dim, classes: c, l2: l2, smoothing: smoothing)
-        XCTAssertEqual(loss, ref, accuracy: 1e-5 * abs(ref), "loss, l2 \(l2) smoothing \(smoothing) weighted \(weighted)", file: file, line: line)
+        let ref = referenceLoss(
+            pd, x: x, labels: labels, weights: sampleWeights, dim: dim, classes: c, l2: l2, smoothing: smoothing)
+        XCTAssertEqual(
+            loss, ref, accuracy: 1e-5 * abs(ref), "loss, l2 \(l2) smoothing \(smoothing) weighted \(weighted)",
+            file: file, line: line)
         let h = 1e-6
         for i in p.indices {
-            var plus = pd, minus = pd
+            var plus = pd
+            var minus = pd
             plus[i] += h
             minus[i] -= h
-            let fd = (referenceLoss(plus, x: x, labels: labels, weights: sampleWeights, dim: dim, classes: c, l2: l2, smoothing: smoothing)
-                    - referenceLoss(minus, x: x, labels: labels, weights: sampleWeights, dim: dim, classes: c, l2: l2, smoothing: smoothing)) / (2 * h)
-            XCTAssertEqual(Double(g[i]), fd, accuracy: 1e-4 + 1e-3 * abs(fd),
-                           "parameter \(i) (\(i < dim * c ? "W" : "b")), l2 \(l2) smoothing \(smoothing) weighted \(weighted)", file: file, line: line)
+            let fd =
+                (referenceLoss(
+                    plus, x: x, labels: labels, weights: sampleWeights, dim: dim, classes: c, l2: l2,
+                    smoothing: smoothing)
+                    - referenceLoss(
+                        minus, x: x, labels: labels, weights: sampleWeights, dim: dim, classes: c, l2: l2,
+                        smoothing: smoothing)) / (2 * h)
+            XCTAssertEqual(
+                Double(g[i]), fd, accuracy: 1e-4 + 1e-3 * abs(fd),
+                "parameter \(i) (\(i < dim * c ? "W" : "b")), l2 \(l2) smoothing \(smoothing) weighted \(weighted)",
+                file: file, line: line)
         }
     }
 
     func testGradientMatchesFiniteDifferences() { check(l2: 0, smoothing: 0, weighted: false) }
     func testGradientWithL2MatchesFiniteDifferences() { check(l2: 0.03, smoothing: 0, weighted: false) }
     func testGradientWithLabelSmoothingMatchesFiniteDifferences() { check(l2: 0, smoothing: 0.2, weighted: false) }
-    func testGradientWithClassWeightsL2AndSmoothingMatchesFiniteDifferences() { check(l2: 0.01, smoothing: 0.1, weighted: true) }
+    func testGradientWithClassWeightsL2AndSmoothingMatchesFiniteDifferences() {
+        check(l2: 0.01, smoothing: 0.1, weighted: true)
+    }
 
     func testBalancedClassWeightsAreSklearns() {
         // sklearn compute_class_weight("balanced", classes=[0,1,2], y=[0,0,0,0,1,1,2]) = 7/(3*[4,2,1])
@@ -78,7 +97,8 @@ final class ObjectiveTests: XCTestCase {
         p.withUnsafeMutableBufferPointer { opt.step($0.baseAddress!, gradient: g) }
         let alpha = Float(0.01) * (1 - powf(0.999, 1)).squareRoot() / (1 - powf(0.9, 1))
         for i in 0..<2 {
-            let m = (g[i] - 0) * (1 - Float(0.9)), v = (g[i] * g[i] - 0) * (1 - Float(0.999))
+            let m = (g[i] - 0) * (1 - Float(0.9))
+            let v = (g[i] * g[i] - 0) * (1 - Float(0.999))
             let expected = [Float(1), -2][i] - (m * alpha) / (v.squareRoot() + 1e-7)
             XCTAssertEqual(p[i], expected, "parameter \(i)")
         }
@@ -94,9 +114,9 @@ final class ObjectiveTests: XCTestCase {
         config.nesterov = true
         var opt = Optimizer(config, parameterCount: 1)
         var p: [Float] = [1]
-        p.withUnsafeMutableBufferPointer { opt.step($0.baseAddress!, gradient: [2]) }   // m = -0.2; p += 0.9 m - 0.2
+        p.withUnsafeMutableBufferPointer { opt.step($0.baseAddress!, gradient: [2]) }  // m = -0.2; p += 0.9 m - 0.2
         XCTAssertEqual(p[0], 1 + (Float(-0.2) * 0.9 - 0.2))
-        p.withUnsafeMutableBufferPointer { opt.step($0.baseAddress!, gradient: [1]) }   // m = -0.18 - 0.1
+        p.withUnsafeMutableBufferPointer { opt.step($0.baseAddress!, gradient: [1]) }  // m = -0.18 - 0.1
         let m2 = Float(-0.2) * 0.9 - 1 * 0.1
         XCTAssertEqual(p[0], 1 + (Float(-0.2) * 0.9 - 0.2) + (m2 * 0.9 - 0.1))
     }

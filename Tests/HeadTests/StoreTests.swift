@@ -1,7 +1,8 @@
 import XCTest
+
 @testable import Formats
-@testable import Store
 @testable import Head
+@testable import Store
 
 final class RunStoreTests: XCTestCase {
     func testLoadingReadsEveryVectorWithLabelsAndSplits() throws {
@@ -38,7 +39,7 @@ final class RunStoreTests: XCTestCase {
         XCTAssertEqual(try RunStore.epochs(of: id, in: db), run.checkpoint.history)
         // The BLOB is W (dim x classes) row-major then b, float32 little-endian.
         let blob = try db.scalar("SELECT head FROM runs WHERE id = ?1", [.integer(id)])
-        guard case let .blob(bytes)? = blob else { return XCTFail("no head BLOB") }
+        guard case .blob(let bytes)? = blob else { return XCTFail("no head BLOB") }
         XCTAssertEqual(bytes.count, 4 * (10 * 3 + 3))
         let w01 = bytes[4..<8].withUnsafeBytes { $0.loadUnaligned(as: Float.self) }
         XCTAssertEqual(w01, run.model.parameters[1])
@@ -56,7 +57,9 @@ final class RunStoreTests: XCTestCase {
         let path = temporaryDatabasePath("empty.sqlite")
         let db = try Database.open(path)
         XCTAssertThrowsError(try EmbeddingSet.load(from: db)) { error in
-            XCTAssertEqual("\(error)", "\(path) has no embeddings: run `tlearn extract --images DIR --weights FILE --db \(path)` first")
+            XCTAssertEqual(
+                "\(error)",
+                "\(path) has no embeddings: run `tlearn extract --images DIR --weights FILE --db \(path)` first")
         }
     }
 
@@ -66,7 +69,9 @@ final class RunStoreTests: XCTestCase {
         let path = temporaryDatabasePath()
         let db = try s.write(to: path)
         XCTAssertThrowsError(try EmbeddingSet.load(from: db).trainingData(trainViews: [.orig])) { error in
-            XCTAssertEqual("\(error)", "\(path): class 'b' has no training images (0 train, 1 val, 9 test); a head cannot learn it")
+            XCTAssertEqual(
+                "\(error)", "\(path): class 'b' has no training images (0 train, 1 val, 9 test); a head cannot learn it"
+            )
         }
     }
 
@@ -75,7 +80,10 @@ final class RunStoreTests: XCTestCase {
         _ = try Synthetic(dim: 4, perClass: [5, 5]).write(to: path, backboneID: 1)
         let db = try Synthetic(dim: 6, perClass: [5, 5]).write(to: path, backboneID: 2)
         XCTAssertThrowsError(try EmbeddingSet.load(from: db)) { error in
-            XCTAssertTrue("\(error)".contains("holds vectors of 2 backbones: backbone 1 (synthetic.h5, 224 px, test, 10 vectors); backbone 2"), "\(error)")
+            XCTAssertTrue(
+                "\(error)".contains(
+                    "holds vectors of 2 backbones: backbone 1 (synthetic.h5, 224 px, test, 10 vectors); backbone 2"),
+                "\(error)")
             XCTAssertTrue("\(error)".hasSuffix("choose one with --backbone ID"))
         }
         XCTAssertEqual(try EmbeddingSet.load(from: db, backbone: 2).dim, 6)
@@ -86,8 +94,12 @@ final class RunSelectorTests: XCTestCase {
     func testLatestBestAndIDsResolve() throws {
         let s = Synthetic(dim: 6, perClass: [20, 20])
         let db = try s.write(to: temporaryDatabasePath())
-        XCTAssertThrowsError(try RunStore.resolve("latest", in: db)) { XCTAssertTrue("\($0)".contains("has no trained runs yet"), "\($0)") }
-        XCTAssertThrowsError(try RunStore.resolve("best", in: db)) { XCTAssertTrue("\($0)".contains("has no sweeps yet"), "\($0)") }
+        XCTAssertThrowsError(try RunStore.resolve("latest", in: db)) {
+            XCTAssertTrue("\($0)".contains("has no trained runs yet"), "\($0)")
+        }
+        XCTAssertThrowsError(try RunStore.resolve("best", in: db)) {
+            XCTAssertTrue("\($0)".contains("has no sweeps yet"), "\($0)")
+        }
         XCTAssertThrowsError(try RunStore.resolve("first", in: db)) {
             XCTAssertEqual("\($0)", "'first' is not a run: give a run id (see `tlearn runs`), latest or best")
         }
@@ -97,9 +109,10 @@ final class RunSelectorTests: XCTestCase {
         let sweep = try RunStore.beginSweep(plan: "{}", context: context, in: db)
         XCTAssertFalse(sweep.resumed)
         let box = DatabaseBox(db)
-        let outcome = try runSweep(SweepInputs(data: [.softmax: data]), grids: [SweepGrid(learningRates: [0.01, 0.1], epochs: [2])],
-                                   base: TrainingConfig(), jobs: 1, refit: false,
-                                   save: { try RunStore.savePoint($0, context: context, sweepID: sweep.id, in: box.db) })
+        let outcome = try runSweep(
+            SweepInputs(data: [.softmax: data]), grids: [SweepGrid(learningRates: [0.01, 0.1], epochs: [2])],
+            base: TrainingConfig(), jobs: 1, refit: false,
+            save: { try RunStore.savePoint($0, context: context, sweepID: sweep.id, in: box.db) })
         XCTAssertThrowsError(try RunStore.resolve("best", in: db), "an unfinished sweep has no best run yet")
         let finished = try RunStore.finishSweep(outcome, sweepID: sweep.id, context: context, in: db)
         XCTAssertEqual(try RunStore.resolve("best", in: db), outcome.best.runID)
@@ -139,8 +152,9 @@ final class MappedTrainingDataTests: XCTestCase {
         XCTAssertEqual(mapped.partitions, plain.partitions)
         XCTAssertEqual(mapped.paths, plain.paths)
         for r in 0..<plain.count {
-            XCTAssertEqual(Array(UnsafeBufferPointer(start: mapped.vectors.row(r), count: 8)),
-                           Array(UnsafeBufferPointer(start: plain.vectors.row(r), count: 8)), "row \(r)")
+            XCTAssertEqual(
+                Array(UnsafeBufferPointer(start: mapped.vectors.row(r), count: 8)),
+                Array(UnsafeBufferPointer(start: plain.vectors.row(r), count: 8)), "row \(r)")
         }
         // Training on either gives the same head, bit for bit.
         var config = TrainingConfig()
@@ -150,9 +164,13 @@ final class MappedTrainingDataTests: XCTestCase {
         XCTAssertEqual(a.model.parameters, b.model.parameters)
         XCTAssertEqual(a.test, b.test)
         // A vector changed with plain SQL is seen: the file is rebuilt, not trusted.
-        try db.run("UPDATE embeddings SET vector = ?1 WHERE id = 1", [.blob(VectorBlob.bytes([Float](repeating: 7, count: 8)))])
+        try db.run(
+            "UPDATE embeddings SET vector = ?1 WHERE id = 1", [.blob(VectorBlob.bytes([Float](repeating: 7, count: 8)))]
+        )
         let changed = try EmbeddingSet.load(from: db)
-        let row = try XCTUnwrap(changed.imageIDs.indices.first { changed.imageIDs[$0] == 1 && changed.views[$0] == .orig })
-        XCTAssertEqual(Array(UnsafeBufferPointer(start: changed.vectors.row(row), count: 8)), [Float](repeating: 7, count: 8))
+        let row = try XCTUnwrap(
+            changed.imageIDs.indices.first { changed.imageIDs[$0] == 1 && changed.views[$0] == .orig })
+        XCTAssertEqual(
+            Array(UnsafeBufferPointer(start: changed.vectors.row(row), count: 8)), [Float](repeating: 7, count: 8))
     }
 }

@@ -15,8 +15,11 @@ final class SweepSelectionTests: XCTestCase {
 
     func testLossRanksByLossThenAccuracyThenGridOrderWithMissingLast() {
         XCTAssertEqual(SweepSelection.loss.ranking(scores), [1, 2, 0, 5, 4, 7, 3, 6])
-        let losses: [(accuracy: Double?, loss: Double?)] = [(0.9, .nan), (0.2, 0.7), (0.9, nil), (0.95, 0.7), (0.5, 0.1)]
-        XCTAssertEqual(SweepSelection.loss.ranking(losses), [4, 3, 1, 0, 2], "NaN and missing losses last, by accuracy")
+        let losses: [(accuracy: Double?, loss: Double?)] = [
+            (0.9, .nan), (0.2, 0.7), (0.9, nil), (0.95, 0.7), (0.5, 0.1),
+        ]
+        XCTAssertEqual(
+            SweepSelection.loss.ranking(losses), [4, 3, 1, 0, 2], "NaN and missing losses last, by accuracy")
     }
 
     func testDescriptionsAndRawValuesAreTheCommandLineSpelling() {

@@ -1,16 +1,24 @@
 import Synchronization
 import XCTest
+
 @testable import Head
 
 final class SweepTests: XCTestCase {
     let data = Synthetic(dim: 12, perClass: [40, 30, 35], spread: 1.2).trainingData
 
     func testSweepEpochsAxisEqualsSeparateRuns() throws {
-        let grid = SweepGrid(optimizers: [.adam, .sgd], learningRates: [1e-2, 1e-1], epochs: [1, 3, 6], batchSizes: [8, 32])
+        let grid = SweepGrid(
+            optimizers: [.adam, .sgd], learningRates: [1e-2, 1e-1], epochs: [1, 3, 6], batchSizes: [8, 32])
         let saved = Mutex<[Int64: RunResult]>([:])
-        let outcome = try runSweep(SweepInputs(data: [.softmax: data]), grids: [grid], base: TrainingConfig(), jobs: 2, refit: false,
-                                   select: .accuracy,
-                                   save: { run in saved.withLock { $0[Int64($0.count + 1)] = run; return Int64($0.count) } })
+        let outcome = try runSweep(
+            SweepInputs(data: [.softmax: data]), grids: [grid], base: TrainingConfig(), jobs: 2, refit: false,
+            select: .accuracy,
+            save: { run in
+                saved.withLock {
+                    $0[Int64($0.count + 1)] = run
+                    return Int64($0.count)
+                }
+            })
         XCTAssertEqual(outcome.points.count, grid.count)
         XCTAssertEqual(outcome.points.count, 24)
         let runs = saved.withLock { $0 }
@@ -37,7 +45,7 @@ final class SweepTests: XCTestCase {
         }
     }
 
-        func testCrossValidationFoldsAreStratifiedAndDisjoint() throws {
+    func testCrossValidationFoldsAreStratifiedAndDisjoint() throws {
         let s = Synthetic(dim: 4, perClass: [20, 13])
         let db = try s.write(to: temporaryDatabasePath())
         let set = try EmbeddingSet.load(from: db)
@@ -52,7 +60,9 @@ final class SweepTests: XCTestCase {
             XCTAssertLessThanOrEqual(abs(counts[0] - 18 / 3), 1)
         }
         XCTAssertEqual(seen.count, trainVal)
-        XCTAssertEqual(try set.crossValidationFolds(3, trainViews: [.orig], seed: 0).map(\.val.sourceRows), folds.map(\.val.sourceRows))
+        XCTAssertEqual(
+            try set.crossValidationFolds(3, trainViews: [.orig], seed: 0).map(\.val.sourceRows),
+            folds.map(\.val.sourceRows))
     }
 
     func testEmptyGridAxisIsRefused() {
@@ -77,7 +87,8 @@ final class FlippedViewTests: XCTestCase {
         for f in folds {
             let valImages = Set(f.val.sourceRows.map { set.imageIDs[$0] })
             let trainImages = Set(f.train.sourceRows.map { set.imageIDs[$0] })
-            XCTAssertTrue(valImages.isDisjoint(with: trainImages), "an image's flipped vector must not train while it validates")
+            XCTAssertTrue(
+                valImages.isDisjoint(with: trainImages), "an image's flipped vector must not train while it validates")
             XCTAssertEqual(f.train.rows, 2 * trainImages.count, "orig and hflip rows of every training image")
         }
         var config = TrainingConfig()
@@ -101,20 +112,27 @@ final class SweepResumeTests: XCTestCase {
             { run in
                 try stored.withLock { s in
                     if s.count >= limit { throw Interrupted() }
-                    let id = ids.withLock { $0 += 1; return $0 }
-                    s[RunStore.pointKey(run.config)] = SweepPoint(config: run.config, val: run.val, test: run.test, crossValidation: nil,
-                                                                  weightsEpoch: run.checkpoint.weightsEpoch, runID: id)
+                    let id = ids.withLock {
+                        $0 += 1
+                        return $0
+                    }
+                    s[RunStore.pointKey(run.config)] = SweepPoint(
+                        config: run.config, val: run.val, test: run.test, crossValidation: nil,
+                        weightsEpoch: run.checkpoint.weightsEpoch, runID: id)
                     return id
                 }
             }
         }
         // Two of the three trainings (2 points each) are saved, then the third fails as a kill would stop it.
-        XCTAssertThrowsError(try runSweep(SweepInputs(data: [.softmax: data]), grids: [grid], base: TrainingConfig(), jobs: 1, refit: false,
-                                          save: save(after: 4)))
+        XCTAssertThrowsError(
+            try runSweep(
+                SweepInputs(data: [.softmax: data]), grids: [grid], base: TrainingConfig(), jobs: 1, refit: false,
+                save: save(after: 4)))
         XCTAssertEqual(stored.withLock { $0.count }, 4)
         let kept = stored.withLock { $0 }
-        let rerun = try runSweep(SweepInputs(data: [.softmax: data]), grids: [grid], base: TrainingConfig(), jobs: 1, refit: false,
-                                 existing: { kept[RunStore.pointKey($0)] }, save: save(after: 100))
+        let rerun = try runSweep(
+            SweepInputs(data: [.softmax: data]), grids: [grid], base: TrainingConfig(), jobs: 1, refit: false,
+            existing: { kept[RunStore.pointKey($0)] }, save: save(after: 100))
         XCTAssertEqual(rerun.trained, 1, "only the training the interruption lost runs again")
         XCTAssertEqual(rerun.points.count, 6)
         let whole = try runSweep(data, grid: grid, base: TrainingConfig(), jobs: 1)

@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
-@testable import Store
+
 @testable import Head
+@testable import Store
 
 /// Synthetic vectors: class k is a Gaussian blob around a random centre, like embeddings
 /// of distinct classes.
@@ -17,7 +18,8 @@ struct Synthetic {
         classes = classNames ?? perClass.indices.map { "class\($0)" }
         var rng = SplitMix64(seed: seed)
         func gaussian() -> Float {  // Box-Muller
-            let u = max(rng.unitFloat(), 1e-7), v = rng.unitFloat()
+            let u = max(rng.unitFloat(), 1e-7)
+            let v = rng.unitFloat()
             return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
         }
         let centres = perClass.indices.map { _ in (0..<dim).map { _ in 2 * gaussian() } }
@@ -43,20 +45,27 @@ struct Synthetic {
     func write(to path: String, hflip: Bool = false, backboneID: Int64 = 1) throws -> Connection {
         let db = try Database.open(path)
         try db.transaction {
-            try db.run("INSERT OR IGNORE INTO backbones (id, weights_sha256, alpha, input_size, preprocessing, dim, weights_name) VALUES (?1, ?2, 1.0, 224, 'test', ?3, 'synthetic.h5')",
-                       [.integer(backboneID), .text("sha\(backboneID)"), .integer(Int64(dim))])
-            for (k, name) in classes.enumerated() { try db.run("INSERT OR IGNORE INTO classes (id, name) VALUES (?1, ?2)", [.integer(Int64(k + 1)), .text(name)]) }
+            try db.run(
+                "INSERT OR IGNORE INTO backbones (id, weights_sha256, alpha, input_size, preprocessing, dim, weights_name) VALUES (?1, ?2, 1.0, 224, 'test', ?3, 'synthetic.h5')",
+                [.integer(backboneID), .text("sha\(backboneID)"), .integer(Int64(dim))])
+            for (k, name) in classes.enumerated() {
+                try db.run(
+                    "INSERT OR IGNORE INTO classes (id, name) VALUES (?1, ?2)", [.integer(Int64(k + 1)), .text(name)])
+            }
             for (i, v) in vectors.enumerated() {
                 let path = "\(classes[labels[i]])/img\(i).jpg"
-                try db.run("INSERT OR IGNORE INTO images (id, path, class_id, sha256, bytes, split) VALUES (?1, ?2, ?3, 'x', 1, ?4)",
-                           [.integer(Int64(i + 1)), .text(path), .integer(Int64(labels[i] + 1)), .text(splits[i].rawValue)])
-                try db.run("INSERT INTO embeddings (image_id, backbone_id, view, vector) VALUES (?1, ?2, 'orig', ?3)",
-                           [.integer(Int64(i + 1)), .integer(backboneID), .blob(v.withUnsafeBytes { Array($0) })])
+                try db.run(
+                    "INSERT OR IGNORE INTO images (id, path, class_id, sha256, bytes, split) VALUES (?1, ?2, ?3, 'x', 1, ?4)",
+                    [.integer(Int64(i + 1)), .text(path), .integer(Int64(labels[i] + 1)), .text(splits[i].rawValue)])
+                try db.run(
+                    "INSERT INTO embeddings (image_id, backbone_id, view, vector) VALUES (?1, ?2, 'orig', ?3)",
+                    [.integer(Int64(i + 1)), .integer(backboneID), .blob(v.withUnsafeBytes { Array($0) })])
                 if hflip {
                     var f = v
                     f[dim - 1] = -f[dim - 1]
-                    try db.run("INSERT INTO embeddings (image_id, backbone_id, view, vector) VALUES (?1, ?2, 'hflip', ?3)",
-                               [.integer(Int64(i + 1)), .integer(backboneID), .blob(f.withUnsafeBytes { Array($0) })])
+                    try db.run(
+                        "INSERT INTO embeddings (image_id, backbone_id, view, vector) VALUES (?1, ?2, 'hflip', ?3)",
+                        [.integer(Int64(i + 1)), .integer(backboneID), .blob(f.withUnsafeBytes { Array($0) })])
                 }
             }
         }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Head
 
 final class TextTableTests: XCTestCase {

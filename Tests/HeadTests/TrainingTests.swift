@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Head
 
 final class TrainingTests: XCTestCase {
@@ -13,7 +14,11 @@ final class TrainingTests: XCTestCase {
             config.l2 = 1e-3
             config.labelSmoothing = 0.1
             config.classWeight = .balanced
-            if optimizer == .sgd { config.momentum = 0.9; config.nesterov = true; config.learningRate = 0.01 }
+            if optimizer == .sgd {
+                config.momentum = 0.9
+                config.nesterov = true
+                config.learningRate = 0.01
+            }
             let a = try trainAndEvaluate(data, config: config)[0]
             let b = try trainAndEvaluate(data, config: config)[0]
             XCTAssertEqual(a.model.parameters, b.model.parameters, "\(optimizer)")
@@ -21,7 +26,8 @@ final class TrainingTests: XCTestCase {
             XCTAssertEqual(a.test, b.test, "\(optimizer)")
             config.seed = 1
             let c = try trainAndEvaluate(data, config: config)[0]
-            XCTAssertNotEqual(a.model.parameters, c.model.parameters, "another seed must give another head (\(optimizer))")
+            XCTAssertNotEqual(
+                a.model.parameters, c.model.parameters, "another seed must give another head (\(optimizer))")
         }
     }
 
@@ -35,12 +41,17 @@ final class TrainingTests: XCTestCase {
             config.earlyStopping = patience
             let together = try train(data, config: config, epochCounts: [2, 5, 9, 40])
             XCTAssertEqual(together.map(\.epochs), [2, 5, 9, 40])
-            if patience != nil { XCTAssertNotNil(together.last!.stoppedEpoch, "early stopping should trigger within 40 epochs") }
+            if patience != nil {
+                XCTAssertNotNil(together.last!.stoppedEpoch, "early stopping should trigger within 40 epochs")
+            }
             for cp in together {
                 config.epochs = cp.epochs
                 let alone = try train(data, config: config)[0]
-                XCTAssertEqual(cp.model.parameters, alone.model.parameters, "epochs \(cp.epochs), patience \(String(describing: patience))")
-                XCTAssertEqual(cp.history, alone.history, "epochs \(cp.epochs), patience \(String(describing: patience))")
+                XCTAssertEqual(
+                    cp.model.parameters, alone.model.parameters,
+                    "epochs \(cp.epochs), patience \(String(describing: patience))")
+                XCTAssertEqual(
+                    cp.history, alone.history, "epochs \(cp.epochs), patience \(String(describing: patience))")
                 XCTAssertEqual(cp.weightsEpoch, alone.weightsEpoch)
                 XCTAssertEqual(cp.stoppedEpoch, alone.stoppedEpoch)
             }
@@ -49,7 +60,7 @@ final class TrainingTests: XCTestCase {
 
     func testEarlyStoppingKeepsTheBestValidationEpoch() throws {
         var config = TrainingConfig()
-        config.learningRate = 0.5   // large steps: val loss goes up and down
+        config.learningRate = 0.5  // large steps: val loss goes up and down
         config.epochs = 30
         config.earlyStopping = 2
         let cp = try train(data, config: config)[0]
@@ -82,12 +93,14 @@ final class TrainingTests: XCTestCase {
         let limit = (6.0 / 1285.0).squareRoot()
         XCTAssertLessThanOrEqual(w.map { abs(Double($0)) }.max()!, limit)
         let variance = w.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(w.count)
-        XCTAssertEqual(variance, limit * limit / 3, accuracy: 0.05 * limit * limit / 3)   // U(-a, a) has variance a^2/3
+        XCTAssertEqual(variance, limit * limit / 3, accuracy: 0.05 * limit * limit / 3)  // U(-a, a) has variance a^2/3
     }
 
     func testEarlyStoppingWithoutValidationIsRefused() {
         var d = data
-        d = TrainingData(classes: d.classes, dim: d.dim, train: d.train, val: LabeledMatrix(x: [], labels: [], width: d.dim), test: d.test)
+        d = TrainingData(
+            classes: d.classes, dim: d.dim, train: d.train, val: LabeledMatrix(x: [], labels: [], width: d.dim),
+            test: d.test)
         var config = TrainingConfig()
         config.earlyStopping = 3
         XCTAssertThrowsError(try train(d, config: config)) { error in
@@ -98,10 +111,14 @@ final class TrainingTests: XCTestCase {
     func testBadSettingsAreRefusedWithOneLine() {
         var config = TrainingConfig()
         config.learningRate = -1
-        XCTAssertThrowsError(try config.validate()) { XCTAssertEqual("\($0)", "learning rate must be a positive number, got -1.0") }
+        XCTAssertThrowsError(try config.validate()) {
+            XCTAssertEqual("\($0)", "learning rate must be a positive number, got -1.0")
+        }
         config = TrainingConfig()
         config.momentum = 0.9
-        XCTAssertThrowsError(try config.validate()) { XCTAssertEqual("\($0)", "--momentum applies to sgd only (adam has beta1 0.9)") }
+        XCTAssertThrowsError(try config.validate()) {
+            XCTAssertEqual("\($0)", "--momentum applies to sgd only (adam has beta1 0.9)")
+        }
         config = TrainingConfig()
         config.labelSmoothing = 1
         XCTAssertThrowsError(try config.validate())
@@ -109,7 +126,8 @@ final class TrainingTests: XCTestCase {
 
     func testMetricsMatchSklearnDefinitions() {
         // y_true = [0,0,1,1,2], y_pred = [0,1,1,1,0]: sklearn precision [0.5, 0.667, 0], recall [0.5, 1, 0].
-        let m = SplitMetrics(labels: [0, 0, 1, 1, 2], predicted: [0, 1, 1, 1, 0], classes: ["a", "b", "c"], loss: nil)
+        let m = SplitMetrics(
+            labels: [0, 0, 1, 1, 2], predicted: [0, 1, 1, 1, 0], classes: ["a", "b", "c"], loss: nil)
         XCTAssertEqual(m.accuracy, 0.6)
         XCTAssertEqual(m.perClass.map(\.precision), [0.5, 2.0 / 3, 0])
         XCTAssertEqual(m.perClass.map(\.recall), [0.5, 1, 0])
@@ -120,7 +138,9 @@ final class TrainingTests: XCTestCase {
 
 final class ReportTests: XCTestCase {
     func testHyperparametersPrintAsTyped() {
-        XCTAssertEqual([0, 1e-3, 3e-4, 2.5e-4, 0.1, 0.9, 1, 32, 1e-7].map(compact), ["0", "1e-3", "3e-4", "2.5e-4", "0.1", "0.9", "1", "32", "1e-7"])
+        XCTAssertEqual(
+            [0, 1e-3, 3e-4, 2.5e-4, 0.1, 0.9, 1, 32, 1e-7].map(compact),
+            ["0", "1e-3", "3e-4", "2.5e-4", "0.1", "0.9", "1", "32", "1e-7"])
         XCTAssertEqual(fixed(0.87426, 4), "0.8743")
         XCTAssertEqual(fixed(nil), "-")
     }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Imaging
 
 final class DecodeTests: XCTestCase {
@@ -15,7 +16,8 @@ final class DecodeTests: XCTestCase {
             XCTAssertEqual(decoded.image.height, c.height, c.file)
             XCTAssertEqual(decoded.originalWidth, c.width, c.file)
             XCTAssertEqual(decoded.originalHeight, c.height, c.file)
-            let expectedFormat: ImageFormat = c.format.flatMap(ImageFormat.init(rawValue:)) ?? (c.file.hasSuffix(".png") ? .png : .jpeg)
+            let expectedFormat: ImageFormat =
+                c.format.flatMap(ImageFormat.init(rawValue:)) ?? (c.file.hasSuffix(".png") ? .png : .jpeg)
             XCTAssertEqual(decoded.format, expectedFormat, c.file)
             if let golden = c.golden {
                 let expected = try Fixtures.bytes(golden)
@@ -35,9 +37,14 @@ final class DecodeTests: XCTestCase {
             for x in 0..<16 {
                 for c in 0..<3 {
                     let i = (y * 16 + x) * 3 + c
-                    if y == 0 { XCTAssertEqual(decoded.pixels[i], 0, "transparent (\(x), \(y))") }
-                    else if x < 5 { XCTAssertEqual(decoded.pixels[i], golden[i], "opaque (\(x), \(y)) channel \(c)") }
-                    else { XCTAssertLessThanOrEqual(abs(Int(decoded.pixels[i]) - Int(golden[i])), 1, "partly transparent (\(x), \(y))") }
+                    if y == 0 {
+                        XCTAssertEqual(decoded.pixels[i], 0, "transparent (\(x), \(y))")
+                    } else if x < 5 {
+                        XCTAssertEqual(decoded.pixels[i], golden[i], "opaque (\(x), \(y)) channel \(c)")
+                    } else {
+                        XCTAssertLessThanOrEqual(
+                            abs(Int(decoded.pixels[i]) - Int(golden[i])), 1, "partly transparent (\(x), \(y))")
+                    }
                 }
             }
         }
@@ -62,7 +69,9 @@ final class DecodeTests: XCTestCase {
     func testDCTScalingNeverGoesBelowMinSide() throws {
         let decoder = ImageDecoder()
         let path = Fixtures.path("rgb_192x128.jpg")
-        for (minSide, expected) in [(1, [24, 16]), (16, [24, 16]), (17, [48, 32]), (64, [96, 64]), (65, [192, 128]), (500, [192, 128])] {
+        for (minSide, expected) in [
+            (1, [24, 16]), (16, [24, 16]), (17, [48, 32]), (64, [96, 64]), (65, [192, 128]), (500, [192, 128]),
+        ] {
             let d = try decoder.decodeFile(at: path, minSide: minSide)
             XCTAssertEqual([d.image.width, d.image.height], expected, "minSide \(minSide)")
         }
@@ -113,6 +122,14 @@ final class ResultBox: @unchecked Sendable {
     private let lock = NSLock()
     private var storage: [Bool]
     init(count: Int) { storage = Array(repeating: false, count: count) }
-    func set(_ i: Int, _ v: Bool) { lock.lock(); storage[i] = v; lock.unlock() }
-    var values: [Bool] { lock.lock(); defer { lock.unlock() }; return storage }
+    func set(_ i: Int, _ v: Bool) {
+        lock.lock()
+        storage[i] = v
+        lock.unlock()
+    }
+    var values: [Bool] {
+        lock.lock()
+        defer { lock.unlock() }
+        return storage
+    }
 }

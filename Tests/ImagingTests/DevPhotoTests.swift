@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Imaging
 
 /// FNV-1a 64, the hash fixtures/check_resize_vs_pillow.py stores for Pillow's output.
@@ -34,15 +35,19 @@ final class DevPhotoTests: XCTestCase {
         guard let ref = ProcessInfo.processInfo.environment["TLEARN_PILLOW_REFERENCE"] else {
             throw XCTSkip("TLEARN_PILLOW_REFERENCE not set: run fixtures/check_resize_vs_pillow.py")
         }
-        let dir = try ProcessInfo.processInfo.environment["TLEARN_DEV_PHOTOS"].map { URL(fileURLWithPath: $0) } ?? Fixtures.devPhotos()
-        let paths = try String(contentsOfFile: ref + "/paths.txt", encoding: .utf8).split(separator: "\n").map(String.init)
+        let dir =
+            try ProcessInfo.processInfo.environment["TLEARN_DEV_PHOTOS"].map { URL(fileURLWithPath: $0) }
+            ?? Fixtures.devPhotos()
+        let paths = try String(contentsOfFile: ref + "/paths.txt", encoding: .utf8).split(separator: "\n").map(
+            String.init)
         let reference = try Data(contentsOf: URL(fileURLWithPath: ref + "/pillow_224.u8"), options: .alwaysMapped)
         let n = 224 * 224 * 3
         XCTAssertEqual(reference.count, paths.count * n)
         let decoder = ImageDecoder()
         let exhaustive = ImageDecoder()
         exhaustive.jpeg.shrinkFactors = JPEGDecoder.allShrinkFactors
-        var identical = 0, maxDiff = 0
+        var identical = 0
+        var maxDiff = 0
         struct Stats { var scaled = 0, identical = 0, max = 0, meanSum = 0.0, worstMean = 0.0 }
         var policy = [Stats(), Stats()]
         var half = Stats()  // minSide 112 against our own full-size decode, which matches Pillow
@@ -57,8 +62,9 @@ final class DevPhotoTests: XCTestCase {
             let small = try decoder.decode(bytes, path: path, minSide: 112)
             if small.image.width != small.originalWidth {
                 let fullDecoded = try decoder.decode(bytes, path: path).image
-                let d = diffStats(resizeBilinear(small.image, width: 112, height: 112).pixels,
-                                  resizeBilinear(fullDecoded, width: 112, height: 112).pixels)
+                let d = diffStats(
+                    resizeBilinear(small.image, width: 112, height: 112).pixels,
+                    resizeBilinear(fullDecoded, width: 112, height: 112).pixels)
                 half.scaled += 1
                 if d.max == 0 { half.identical += 1 }
                 half.max = max(half.max, d.max)
@@ -81,11 +87,16 @@ final class DevPhotoTests: XCTestCase {
             dev photos: \(count)
             full-size decode + resize 224: \(identical)/\(count) bit-identical to Pillow, max abs diff \(maxDiff)
             """
-        for (name, p) in zip(["DCT scales 1/2 1/4 1/8 (default) at minSide 224", "all DCT scales 1/8...7/8 at minSide 224",
-                              "DCT scales 1/2 1/4 1/8 at minSide 112 (vs full decode, resize 112)"], policy + [half]) {
+        for (name, p) in zip(
+            [
+                "DCT scales 1/2 1/4 1/8 (default) at minSide 224", "all DCT scales 1/8...7/8 at minSide 224",
+                "DCT scales 1/2 1/4 1/8 at minSide 112 (vs full decode, resize 112)",
+            ], policy + [half])
+        {
             report += "\n\(name): \(p.scaled)/\(count) photos scaled"
             if p.scaled > 0 {
-                report += "; of those \(p.identical) identical to Pillow, max abs diff \(p.max), mean abs diff "
+                report +=
+                    "; of those \(p.identical) identical to Pillow, max abs diff \(p.max), mean abs diff "
                     + String(format: "%.3f (worst photo %.3f)", p.meanSum / Double(p.scaled), p.worstMean)
             }
         }
@@ -97,7 +108,8 @@ final class DevPhotoTests: XCTestCase {
 /// Max and mean absolute difference in one pass over raw pointers (tests build unoptimised).
 func diffStats(_ a: [UInt8], _ b: [UInt8]) -> (max: Int, mean: Double) {
     precondition(a.count == b.count, "diffStats: \(a.count) vs \(b.count) bytes")
-    var m = 0, sum = 0
+    var m = 0
+    var sum = 0
     a.withUnsafeBufferPointer { pa in
         b.withUnsafeBufferPointer { pb in
             for i in 0..<pa.count {

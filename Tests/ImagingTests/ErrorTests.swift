@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Imaging
 
 final class ErrorTests: XCTestCase {
@@ -13,7 +14,8 @@ final class ErrorTests: XCTestCase {
                 XCTAssertThrowsError(try decoder.decodeFile(at: path, minSide: minSide), c.file) { error in
                     guard let error = error as? ImagingError else { return XCTFail("\(c.file): \(error)") }
                     XCTAssertEqual(error.code, c.code, "\(c.file): \(error)")
-                    XCTAssertTrue(error.description.contains(path), "\(c.file): message does not name the file: \(error)")
+                    XCTAssertTrue(
+                        error.description.contains(path), "\(c.file): message does not name the file: \(error)")
                     XCTAssertFalse(error.description.contains("\n"), "\(c.file): message is not one line: \(error)")
                 }
             }
@@ -48,8 +50,10 @@ final class ErrorTests: XCTestCase {
 
     func testReasonCodesAreStable() {
         let p = "f"
-        let all: [ImagingError] = [.empty(path: p), .unreadable(path: p, reason: ""), .notImage(path: p, firstBytes: []),
-                                   .truncated(path: p, reason: ""), .corrupt(path: p, reason: ""), .unsupported(path: p, reason: "")]
+        let all: [ImagingError] = [
+            .empty(path: p), .unreadable(path: p, reason: ""), .notImage(path: p, firstBytes: []),
+            .truncated(path: p, reason: ""), .corrupt(path: p, reason: ""), .unsupported(path: p, reason: ""),
+        ]
         XCTAssertEqual(all.map(\.code), ["empty", "unreadable", "not_image", "truncated", "corrupt", "unsupported"])
     }
 

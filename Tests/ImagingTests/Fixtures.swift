@@ -24,9 +24,16 @@ enum Fixtures {
     struct ScaledCase: Decodable { let file: String, minSide: Int, width: Int, height: Int, golden: String }
     struct ResizeCase: Decodable { let width: Int, height: Int, golden: String }
     struct Source: Decodable { let file: String, width: Int, height: Int }
-    struct Tiny: Decodable { let pixel: [UInt8]; let to_3x2: [UInt8] }
+    struct Tiny: Decodable {
+        let pixel: [UInt8]
+        // swift-format-ignore: AlwaysUseLowerCamelCase
+        // The fixture's JSON keys.
+        let to_3x2: [UInt8]
+    }
     struct Index: Decodable {
         let decode: [DecodeCase], errors: [ErrorCase], resize: [ResizeCase], scaled: [ScaledCase]
+        // swift-format-ignore: AlwaysUseLowerCamelCase
+        // The fixture's JSON keys.
         let resize_source: Source, resize_tiny: Tiny
     }
 

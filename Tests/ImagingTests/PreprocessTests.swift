@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Imaging
 
 final class PreprocessTests: XCTestCase {
@@ -22,7 +23,9 @@ final class PreprocessTests: XCTestCase {
     func testVectorScalingGivesTheTableValueForEveryByte() {
         let pixels = (0..<(11 * 11 * 3)).map { UInt8(($0 * 7) % 256) }
         var out = [Float](repeating: .nan, count: pixels.count)
-        out.withUnsafeMutableBufferPointer { preprocess(RGBImage(width: 11, height: 11, pixels: pixels), size: 11, into: $0.baseAddress!) }
+        out.withUnsafeMutableBufferPointer {
+            preprocess(RGBImage(width: 11, height: 11, pixels: pixels), size: 11, into: $0.baseAddress!)
+        }
         XCTAssertEqual(Set(pixels).count, 256)
         for (i, p) in pixels.enumerated() {
             XCTAssertEqual(out[i].bitPattern, unitScale[Int(p)].bitPattern, "byte \(p) at \(i)")
@@ -31,7 +34,8 @@ final class PreprocessTests: XCTestCase {
 
     func testFlipMirrorsEachRowOfTheResizedImage() throws {
         let source = RGBImage(width: 5, height: 3, pixels: (0..<45).map { UInt8($0 * 5) })
-        var plain = [Float](repeating: 0, count: 4 * 4 * 3), flipped = plain
+        var plain = [Float](repeating: 0, count: 4 * 4 * 3)
+        var flipped = plain
         plain.withUnsafeMutableBufferPointer { preprocess(source, size: 4, into: $0.baseAddress!) }
         flipped.withUnsafeMutableBufferPointer { preprocess(source, size: 4, flip: true, into: $0.baseAddress!) }
         for y in 0..<4 {

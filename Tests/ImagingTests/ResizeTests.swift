@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Imaging
 
 final class ResizeTests: XCTestCase {
@@ -14,7 +15,10 @@ final class ResizeTests: XCTestCase {
             XCTAssertEqual(out.pixels.count, expected.count, "\(s.width)x\(s.height) -> \(c.width)x\(c.height)")
             let diff = maxAbsDiff(out.pixels, expected)
             let mismatches = zip(out.pixels, expected).filter { $0 != $1 }.count
-            XCTAssertEqual(mismatches, 0, "\(s.width)x\(s.height) -> \(c.width)x\(c.height): \(mismatches) bytes differ from Pillow, max abs diff \(diff)")
+            XCTAssertEqual(
+                mismatches, 0,
+                "\(s.width)x\(s.height) -> \(c.width)x\(c.height): \(mismatches) bytes differ from Pillow, max abs diff \(diff)"
+            )
         }
     }
 

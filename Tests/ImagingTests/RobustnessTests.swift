@@ -1,5 +1,6 @@
 import TestSupport
 import XCTest
+
 @testable import Imaging
 
 final class RobustnessTests: XCTestCase {
@@ -9,8 +10,10 @@ final class RobustnessTests: XCTestCase {
         var rng = SplitMix(seed: 42)
         let decoder = ImageDecoder()
         var outcomes: [String: Int] = [:]
-        for name in ["rgb_64x48.jpg", "progressive_96x72.jpg", "cmyk_44x28.jpg", "exif6_40x24.jpg", "rgb_33x21.png",
-                     "palette_trns_26x18.png", "interlaced_19x13.png", "rgb16_24x16.png"] {
+        for name in [
+            "rgb_64x48.jpg", "progressive_96x72.jpg", "cmyk_44x28.jpg", "exif6_40x24.jpg", "rgb_33x21.png",
+            "palette_trns_26x18.png", "interlaced_19x13.png", "rgb16_24x16.png",
+        ] {
             let original = try Fixtures.bytes(name)
             for round in 0..<150 {
                 var bytes = original
@@ -23,7 +26,9 @@ final class RobustnessTests: XCTestCase {
                     bytes = Array(bytes.prefix(Int(rng.next() % UInt64(bytes.count))))
                 default:
                     let at = Int(rng.next() % UInt64(bytes.count))
-                    bytes.replaceSubrange(at..<min(bytes.count, at + 16), with: (0..<16).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+                    bytes.replaceSubrange(
+                        at..<min(bytes.count, at + 16),
+                        with: (0..<16).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
                 }
                 do {
                     let d = try decoder.decode(bytes, path: name, minSide: round % 2 == 0 ? nil : 16)
@@ -42,4 +47,3 @@ final class RobustnessTests: XCTestCase {
         XCTAssertNotNil(outcomes["ok"])
     }
 }
-

@@ -1,5 +1,6 @@
-@testable import Imaging
 import XCTest
+
+@testable import Imaging
 
 /// The TurboJPEG encoder and thumbnails made from the fixture images.
 final class ThumbnailTests: XCTestCase {

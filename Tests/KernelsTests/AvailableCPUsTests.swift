@@ -1,6 +1,7 @@
 import Foundation
-@testable import Kernels
 import XCTest
+
+@testable import Kernels
 
 /// The CPU count behind every default thread count: cgroup files parsed from fixture strings, and
 /// the live reading checked against what the kernel says.

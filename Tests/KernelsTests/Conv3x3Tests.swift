@@ -1,5 +1,6 @@
-@testable import Kernels
 import XCTest
+
+@testable import Kernels
 
 final class Conv3x3Tests: XCTestCase {
     func testMatchesPlainLoopsForEveryStemWidthAndOddAndEvenSizes() {
@@ -13,7 +14,9 @@ final class Conv3x3Tests: XCTestCase {
                 for clamp in [Clamp.relu6, .linear] {
                     var out = [Float](repeating: .nan, count: g.outHeight * g.outWidth * n)
                     out.withUnsafeMutableBufferPointer { o in
-                        conv3x3Channels3(x, weights: w, bias: b, o.baseAddress!, window: g, outChannels: n, clamp: clamp, rows: 0..<g.outHeight)
+                        conv3x3Channels3(
+                            x, weights: w, bias: b, o.baseAddress!, window: g, outChannels: n, clamp: clamp,
+                            rows: 0..<g.outHeight)
                     }
                     let expected = conv3x3Reference(x, weights: w, bias: b, window: g, outChannels: n, clamp: clamp)
                     let worst = zip(out, expected).map { abs($0 - $1) }.max() ?? .nan
@@ -26,14 +29,22 @@ final class Conv3x3Tests: XCTestCase {
     func testRowsInPiecesEqualOnePassBitForBit() {
         let g = Window.keras(height: 37, width: 37, stride: 2)
         let n = 32
-        let x = DepthwiseTests.values(37 * 37 * 3, seed: 11), w = DepthwiseTests.values(27 * n, seed: 12), b = DepthwiseTests.values(n, seed: 13)
+        let x = DepthwiseTests.values(37 * 37 * 3, seed: 11)
+        let w = DepthwiseTests.values(27 * n, seed: 12)
+        let b = DepthwiseTests.values(n, seed: 13)
         var whole = [Float](repeating: .nan, count: g.outHeight * g.outWidth * n)
-        whole.withUnsafeMutableBufferPointer { conv3x3Channels3(x, weights: w, bias: b, $0.baseAddress!, window: g, outChannels: n, clamp: .relu6, rows: 0..<g.outHeight) }
+        whole.withUnsafeMutableBufferPointer {
+            conv3x3Channels3(
+                x, weights: w, bias: b, $0.baseAddress!, window: g, outChannels: n, clamp: .relu6, rows: 0..<g.outHeight
+            )
+        }
         var pieces = [Float](repeating: .nan, count: whole.count)
         pieces.withUnsafeMutableBufferPointer { o in
             for r in stride(from: 0, to: g.outHeight, by: 5) {
                 let rows = r..<min(g.outHeight, r + 5)
-                conv3x3Channels3(x, weights: w, bias: b, o.baseAddress! + r * g.outWidth * n, window: g, outChannels: n, clamp: .relu6, rows: rows)
+                conv3x3Channels3(
+                    x, weights: w, bias: b, o.baseAddress! + r * g.outWidth * n, window: g, outChannels: n,
+                    clamp: .relu6, rows: rows)
             }
         }
         XCTAssertEqual(pieces, whole)

@@ -1,5 +1,6 @@
-@testable import Kernels
 import XCTest
+
+@testable import Kernels
 
 /// LAPACK's eigenpairs and the PCA built on them, against a plain cyclic Jacobi eigensolver.
 final class PCATests: XCTestCase {

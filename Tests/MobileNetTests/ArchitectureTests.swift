@@ -1,6 +1,7 @@
 import Foundation
-@testable import MobileNet
 import XCTest
+
+@testable import MobileNet
 
 /// The Swift layer table against the weight shapes Keras builds for every width it ships.
 final class ArchitectureTests: XCTestCase {

@@ -1,9 +1,12 @@
-@testable import MobileNet
 import XCTest
+
+@testable import MobileNet
 
 /// Swift embeddings against Keras's own (fixtures/make_fixtures.py) for every weights layout and both sizes.
 final class GoldenTests: XCTestCase {
-    static let layouts = ["tiny_a035_keras2.h5", "tiny_a035_keras3.h5", "tiny_a035_whole_model.h5", "tiny_a035_native.weights.h5"]
+    static let layouts = [
+        "tiny_a035_keras2.h5", "tiny_a035_keras3.h5", "tiny_a035_whole_model.h5", "tiny_a035_native.weights.h5",
+    ]
 
     func check(layout: String, size: Int) throws {
         let net = try MobileNetV2(weightsAt: fixtures.appendingPathComponent("weights/\(layout)").path, inputSize: size)
@@ -14,7 +17,9 @@ final class GoldenTests: XCTestCase {
         let count = inputs.count / (size * size * 3)
         XCTAssertEqual(expected.count, count * 1280)
         var out = [Float](repeating: .nan, count: count * net.dim)
-        inputs.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { net.embed(x.baseAddress!, count: count, into: $0.baseAddress!) } }
+        inputs.withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBufferPointer { net.embed(x.baseAddress!, count: count, into: $0.baseAddress!) }
+        }
         assertClose(out, expected, rtol: 1e-4, atol: 1e-5, "\(layout) at \(size)x\(size), \(count) images")
         print("golden \(layout) \(size)x\(size): max abs diff \(maxAbsDiff(out[...], expected[...]))")
     }
@@ -39,14 +44,19 @@ final class GoldenTests: XCTestCase {
             for stripFloats in [1, 2000] {
                 let net = MobileNetV2(weights: try KerasWeights(path: path), inputSize: size, stripFloats: stripFloats)
                 var out = [Float](repeating: .nan, count: count * net.dim)
-                inputs.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { net.embed(x.baseAddress!, count: count, into: $0.baseAddress!) } }
+                inputs.withUnsafeBufferPointer { x in
+                    out.withUnsafeMutableBufferPointer {
+                        net.embed(x.baseAddress!, count: count, into: $0.baseAddress!)
+                    }
+                }
                 assertClose(out, expected, rtol: 1e-4, atol: 1e-5, "strips of \(stripFloats) floats at \(size)x\(size)")
             }
         }
     }
 
     func testEmbeddingOfOneImageMatchesEmbed() throws {
-        let net = try MobileNetV2(weightsAt: fixtures.appendingPathComponent("weights/tiny_a035_keras3.h5").path, inputSize: 96)
+        let net = try MobileNetV2(
+            weightsAt: fixtures.appendingPathComponent("weights/tiny_a035_keras3.h5").path, inputSize: 96)
         let image = try readF32(fixtures.appendingPathComponent("golden/tiny_a035_96_inputs.f32"))
         let expected = try readF32(fixtures.appendingPathComponent("golden/tiny_a035_96_embeddings.f32"))
         assertClose(net.embedding(image), expected, "embedding(_:) at 96")

@@ -1,7 +1,8 @@
-@testable import Formats
 import Foundation
-@testable import MobileNet
 import XCTest
+
+@testable import Formats
+@testable import MobileNet
 
 /// block_16's maps (the input of Conv_1) that `extract --maps` caches: their shape, their independence
 /// from the batch and the thread count, and the backbone's own top turning them back into its embedding.

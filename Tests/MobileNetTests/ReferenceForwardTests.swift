@@ -1,5 +1,6 @@
-@testable import MobileNet
 import XCTest
+
+@testable import MobileNet
 
 /// The strip-tiled, BLAS-backed forward pass against the whole-map plain-loop `forwardReference`,
 /// and the reference itself against Keras's goldens: three ways to the same embedding.
@@ -16,11 +17,15 @@ final class ReferenceForwardTests: XCTestCase {
                 for i in 0..<(inputs.count / n) {
                     let image = Array(inputs[(i * n)..<((i + 1) * n)])
                     let reference = MobileNetV2.forwardReference(image, weights: weights, inputSize: size)
-                    XCTAssertEqual(reference.maps.count, ((size + 31) / 32) * ((size + 31) / 32) * net.architecture.blocks.last!.outChannels)
-                    assertClose(net.embedding(image), reference.embedding, rtol: 1e-4, atol: 1e-5,
-                                "image \(i) at \(size)x\(size), strips of \(stripFloats) floats vs the reference")
-                    assertClose(reference.embedding, Array(keras[(i * 1280)..<((i + 1) * 1280)]), rtol: 1e-4, atol: 1e-5,
-                                "reference vs Keras, image \(i) at \(size)x\(size)")
+                    XCTAssertEqual(
+                        reference.maps.count,
+                        ((size + 31) / 32) * ((size + 31) / 32) * net.architecture.blocks.last!.outChannels)
+                    assertClose(
+                        net.embedding(image), reference.embedding, rtol: 1e-4, atol: 1e-5,
+                        "image \(i) at \(size)x\(size), strips of \(stripFloats) floats vs the reference")
+                    assertClose(
+                        reference.embedding, Array(keras[(i * 1280)..<((i + 1) * 1280)]), rtol: 1e-4, atol: 1e-5,
+                        "reference vs Keras, image \(i) at \(size)x\(size)")
                 }
             }
         }

@@ -1,6 +1,7 @@
 import Foundation
-@testable import MobileNet
 import XCTest
+
+@testable import MobileNet
 
 /// Every bad weights file gives its own one-line WeightsError naming the file; nothing crashes.
 final class WeightsErrorTests: XCTestCase {
@@ -54,7 +55,9 @@ final class WeightsErrorTests: XCTestCase {
             let path = temp.appendingPathComponent("truncated-\(fraction).h5").path
             _ = FileManager.default.createFile(atPath: path, contents: good.prefix(Int(Double(good.count) * fraction)))
             guard let error = loadError(path) else { continue }
-            guard case .unreadable(_, let reason) = error else { return XCTFail("\(fraction): \(error) is not .unreadable") }
+            guard case .unreadable(_, let reason) = error else {
+                return XCTFail("\(fraction): \(error) is not .unreadable")
+            }
             XCTAssertTrue(reason.contains("truncated"), "\(fraction): \(error)")
         }
     }
@@ -66,7 +69,9 @@ final class WeightsErrorTests: XCTestCase {
 
     func testWrongShapeNamesLayerAndBothShapes() {
         let path = fixtures.appendingPathComponent("weights/broken_wrong_shape.h5").path
-        XCTAssertEqual(loadError(path), .shape(layer: "block_2_project", file: path, expected: [1, 1, 48, 8], found: [1, 1, 48, 9]))
+        XCTAssertEqual(
+            loadError(path),
+            .shape(layer: "block_2_project", file: path, expected: [1, 1, 48, 8], found: [1, 1, 48, 9]))
     }
 
     func testInputSizeOutside32To1024IsRejected() {

@@ -1,7 +1,7 @@
 import Foundation
-@testable import HDF5
 import XCTest
 
+@testable import HDF5
 @testable import ModelExport
 
 /// HDF5Writer's files read back by HDF5File (the same library's reader), and the atomic writes.

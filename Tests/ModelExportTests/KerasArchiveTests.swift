@@ -1,9 +1,9 @@
 import Foundation
-@testable import HDF5
-@testable import MobileNet
 import XCTest
 import ZIPFoundation
 
+@testable import HDF5
+@testable import MobileNet
 @testable import ModelExport
 
 /// The `.keras` archive read back: its three members, the config's layers, and every array in

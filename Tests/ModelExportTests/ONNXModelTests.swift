@@ -1,8 +1,8 @@
 import Foundation
-@testable import MobileNet
 import SwiftProtobuf
 import XCTest
 
+@testable import MobileNet
 @testable import ModelExport
 
 /// The exported ONNX graph, read back from its bytes, against tlearn's own forward pass (`ONNXReference`

@@ -1,8 +1,9 @@
 import Foundation
-@testable import MobileNet
-@testable import ModelExport
 import TestSupport
 import XCTest
+
+@testable import MobileNet
+@testable import ModelExport
 
 /// The repository root, found from this file's path so tests do not depend on the working directory.
 let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

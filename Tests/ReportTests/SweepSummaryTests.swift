@@ -46,7 +46,8 @@ final class SweepSummaryTests: XCTestCase {
         var r = runs { _ in 0.5 }
         r[6] = SweepRun(runID: 7, settings: r[6].settings, valAccuracy: 0.1, valLoss: 9, cv: (0.99, 0.1))
         let w = SweepContent(
-            id: 1, createdAt: "", axes: axes, runs: [r[6]] + r.prefix(6), rankedBy: "mean cross-validation loss, then accuracy",
+            id: 1, createdAt: "", axes: axes, runs: [r[6]] + r.prefix(6),
+            rankedBy: "mean cross-validation loss, then accuracy",
             chosen: 7, baselines: [])
         XCTAssertEqual(w.leaderboard.first?.runID, 7)
         XCTAssertEqual(w.leaderboard.first?.cvAccuracy, 0.99)
@@ -54,7 +55,8 @@ final class SweepSummaryTests: XCTestCase {
     }
 
     func testHeatmapIsTheBestRunPerLearningRateAndEpochs() throws {
-        let w = SweepContent(id: 1, createdAt: "", axes: axes, runs: runs { Double($0) / 10 }, rankedBy: "", chosen: 1, baselines: [])
+        let w = SweepContent(
+            id: 1, createdAt: "", axes: axes, runs: runs { Double($0) / 10 }, rankedBy: "", chosen: 1, baselines: [])
         guard case .shown(let h) = w.heatmap else { return XCTFail("no heatmap") }
         XCTAssertEqual(h.yName, "lr")
         XCTAssertEqual(h.xName, "epochs")
@@ -80,7 +82,8 @@ final class SweepSummaryTests: XCTestCase {
         let unscored = r.map {
             SweepRun(runID: $0.runID, settings: $0.settings, valAccuracy: nil, valLoss: nil, cv: nil)
         }
-        let none = SweepContent(id: 1, createdAt: "", axes: flat, runs: unscored, rankedBy: "", chosen: 1, baselines: [])
+        let none = SweepContent(
+            id: 1, createdAt: "", axes: flat, runs: unscored, rankedBy: "", chosen: 1, baselines: [])
         guard case .empty = none.heatmap else { return XCTFail("runs without val accuracy give no heatmap") }
     }
 }

@@ -1,8 +1,11 @@
 import XCTest
+
 @testable import Store
 
 final class DatabaseTests: XCTestCase {
-    func tempPath() -> String { FileManager.default.temporaryDirectory.appendingPathComponent("tlearn-\(UUID().uuidString).sqlite").path }
+    func tempPath() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("tlearn-\(UUID().uuidString).sqlite").path
+    }
 
     func testOpenAppliesSchemaAndVersion() throws {
         let path = tempPath()
@@ -10,8 +13,12 @@ final class DatabaseTests: XCTestCase {
         let db = try Database.open(path)
         XCTAssertEqual(try db.scalar("PRAGMA user_version")?.int, Database.version)
         XCTAssertEqual(try db.scalar("PRAGMA journal_mode")?.string, "wal")
-        let tables = try db.rows("SELECT name FROM sqlite_schema WHERE type IN ('table','view') ORDER BY name").compactMap { $0[0].string }
-        for t in ["backbones", "classes", "embeddings", "failures", "images", "labeled_embeddings", "runs", "run_epochs", "sweeps"] {
+        let tables = try db.rows("SELECT name FROM sqlite_schema WHERE type IN ('table','view') ORDER BY name")
+            .compactMap { $0[0].string }
+        for t in [
+            "backbones", "classes", "embeddings", "failures", "images", "labeled_embeddings", "runs", "run_epochs",
+            "sweeps",
+        ] {
             XCTAssertTrue(tables.contains(t), "missing \(t) in \(tables)")
         }
     }
@@ -29,7 +36,9 @@ final class DatabaseTests: XCTestCase {
         let path = tempPath()
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Connection(path: path).execute("CREATE TABLE t(x)")
-        XCTAssertThrowsError(try Database.open(path, readOnly: true)) { XCTAssertTrue("\($0)".contains("not a tlearn database"), "\($0)") }
+        XCTAssertThrowsError(try Database.open(path, readOnly: true)) {
+            XCTAssertTrue("\($0)".contains("not a tlearn database"), "\($0)")
+        }
     }
 
     func testWritableOpenRefusesForeignSQLiteFileAndLeavesItAlone() throws {
@@ -39,7 +48,9 @@ final class DatabaseTests: XCTestCase {
         XCTAssertThrowsError(try Database.open(path)) {
             XCTAssertEqual("\($0)", "\(path) is not a tlearn database (it holds other tables: t)")
         }
-        let tables = try Connection(path: path, readOnly: true).rows("SELECT name FROM sqlite_schema").compactMap { $0[0].string }
+        let tables = try Connection(path: path, readOnly: true).rows("SELECT name FROM sqlite_schema").compactMap {
+            $0[0].string
+        }
         XCTAssertEqual(tables, ["t"])
     }
 
@@ -66,7 +77,9 @@ final class DatabaseTests: XCTestCase {
         do {
             let db = try Database.open(path, readOnly: true)
             XCTAssertEqual(try db.scalar("SELECT name FROM classes")?.string, "daisy")
-            XCTAssertThrowsError(try db.run("DELETE FROM classes")) { XCTAssertTrue("\($0)".contains("readonly"), "\($0)") }
+            XCTAssertThrowsError(try db.run("DELETE FROM classes")) {
+                XCTAssertTrue("\($0)".contains("readonly"), "\($0)")
+            }
         }
         // A read-only connection that closed last used to leave empty -wal and -shm files beside the database.
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-wal"))
@@ -78,7 +91,9 @@ final class DatabaseTests: XCTestCase {
         try db.execute("CREATE TABLE t(x UNIQUE)")
         try db.run("INSERT INTO t VALUES (1)")
         XCTAssertThrowsError(try db.run("INSERT INTO t VALUES (1)")) {
-            XCTAssertEqual("\($0)", "SQLite error 2067: UNIQUE constraint failed: t.x - while executing `INSERT INTO t VALUES (1)`")
+            XCTAssertEqual(
+                "\($0)", "SQLite error 2067: UNIQUE constraint failed: t.x - while executing `INSERT INTO t VALUES (1)`"
+            )
         }
     }
 }

@@ -1,6 +1,6 @@
-@testable import Formats
 import XCTest
 
+@testable import Formats
 @testable import Store
 
 /// Schema version 2's maps tables: added to version-1 databases on a writable open, absent (and coped

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Store
 
 /// Every vector runs through both compressions: the SHA instructions (when this CPU has them) and
@@ -28,15 +29,19 @@ final class SHA256Tests: XCTestCase {
 
     func test448BitMessage() throws {
         try inBothCompressions {
-            XCTAssertEqual(SHA256.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
-                           "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+            XCTAssertEqual(
+                SHA256.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+                "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
         }
     }
 
     func test896BitMessage() throws {
         try inBothCompressions {
-            XCTAssertEqual(SHA256.hex("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu"),
-                           "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1")
+            XCTAssertEqual(
+                SHA256.hex(
+                    "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu"
+                ),
+                "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1")
         }
     }
 
@@ -52,9 +57,11 @@ final class SHA256Tests: XCTestCase {
                 left -= n
                 piece = piece % 127 + 1
             }
-            XCTAssertEqual(SHA256.hexString(h.finalize()), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
-            XCTAssertEqual(SHA256.hex([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)),
-                           "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+            XCTAssertEqual(
+                SHA256.hexString(h.finalize()), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+            XCTAssertEqual(
+                SHA256.hex([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)),
+                "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
         }
     }
 
@@ -79,7 +86,9 @@ final class SHA256Tests: XCTestCase {
             let bytes = [UInt8](repeating: 0x5A, count: (1 << 20) + 17) + Array("tail".utf8)
             XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
             XCTAssertEqual(try SHA256.hexOfFile(path), SHA256.hex(bytes))
-            XCTAssertThrowsError(try SHA256.hexOfFile(path + ".missing")) { XCTAssertTrue("\($0)".contains(".missing"), "\($0)") }
+            XCTAssertThrowsError(try SHA256.hexOfFile(path + ".missing")) {
+                XCTAssertTrue("\($0)".contains(".missing"), "\($0)")
+            }
         }
     }
 }

@@ -1,10 +1,13 @@
 import XCTest
+
 @testable import Store
 
 final class SplitTests: XCTestCase {
     func testPathHashMatchesThePythonOneLiner() {
         // int.from_bytes(sha256(p.encode()).digest()[:8], "big") % 10000, and bytes 8..16 % N + 1.
-        let cases: [(String, Int, Int)] = [("daisy/100080576_f52e8ee070_n.jpg", 6291, 2), ("tulips/a.jpg", 409, 3), ("x/é.png", 2290, 1)]
+        let cases: [(String, Int, Int)] = [
+            ("daisy/100080576_f52e8ee070_n.jpg", 6291, 2), ("tulips/a.jpg", 409, 3), ("x/é.png", 2290, 1),
+        ]
         for (path, key, shard) in cases {
             XCTAssertEqual(PathHash(path: path).splitKey, key, path)
             XCTAssertEqual(PathHash(path: path).shard(of: 3), shard, path)
@@ -16,7 +19,8 @@ final class SplitTests: XCTestCase {
     func testLargeClassComesOutNearEightyTenTen() {
         let members = (0..<20_000).map { ("c/\($0).jpg", PathHash(path: "c/\($0).jpg")) }
         let splits = SplitPolicy.standard.assign(members)
-        let val = splits.values.filter { $0 == .val }.count, test = splits.values.filter { $0 == .test }.count
+        let val = splits.values.filter { $0 == .val }.count
+        let test = splits.values.filter { $0 == .test }.count
         XCTAssertEqual(Double(val) / 20_000, 0.10, accuracy: 0.01)
         XCTAssertEqual(Double(test) / 20_000, 0.10, accuracy: 0.01)
     }
@@ -25,7 +29,8 @@ final class SplitTests: XCTestCase {
         for n in 1...12 {
             for seed in 0..<30 {
                 let members = (0..<n).map { ("k\(seed)/\($0).jpg", PathHash(path: "k\(seed)/\($0).jpg")) }
-                let counts = Dictionary(grouping: SplitPolicy.standard.assign(members).values, by: { $0 }).mapValues(\.count)
+                let counts = Dictionary(grouping: SplitPolicy.standard.assign(members).values, by: { $0 }).mapValues(
+                    \.count)
                 XCTAssertGreaterThanOrEqual(counts[.train] ?? 0, 1, "n \(n) seed \(seed): \(counts)")
                 if n >= 3 {
                     XCTAssertGreaterThanOrEqual(counts[.val] ?? 0, 1, "n \(n) seed \(seed): \(counts)")
@@ -49,7 +54,8 @@ final class SplitTests: XCTestCase {
             XCTAssertLessThanOrEqual(filled.count, 3, "after \(i + 1) images: \(filled)")
             for (path, old) in previous where now[path] != old {
                 let base = policy.baseSplit(PathHash(path: path))
-                XCTAssertTrue(old != base || now[path] != base, "\(path) moved \(old) -> \(now[path]!) though neither is a fill")
+                XCTAssertTrue(
+                    old != base || now[path] != base, "\(path) moved \(old) -> \(now[path]!) though neither is a fill")
             }
             previous = now
         }

@@ -26,12 +26,16 @@ final class EvaluateCommandTests: XCTestCase {
 
     func testUnknownRunIsOneLine() throws {
         let db = try makeHeadDatabase()
-        assertOneLineError(try runHeadTool(["evaluate", "3", "--db", db]), contains: "no run 3 in \(db): it has no runs yet")
+        assertOneLineError(
+            try runHeadTool(["evaluate", "3", "--db", db]), contains: "no run 3 in \(db): it has no runs yet")
     }
 
     func testBaselineRunIsRefused() throws {
         let db = try makeHeadDatabase()
-        XCTAssertEqual(try runHeadTool(["sweep", "--db", db, "--lr", "0.01", "--epochs", "1", "--dropout", "0", "--no-refit"]).status, 0)
-        assertOneLineError(try runHeadTool(["evaluate", "2", "--db", db]), contains: "run 2 is a nearest_centroid baseline of sweep 1")
+        XCTAssertEqual(
+            try runHeadTool(["sweep", "--db", db, "--lr", "0.01", "--epochs", "1", "--dropout", "0", "--no-refit"])
+                .status, 0)
+        assertOneLineError(
+            try runHeadTool(["evaluate", "2", "--db", db]), contains: "run 2 is a nearest_centroid baseline of sweep 1")
     }
 }

@@ -1,5 +1,5 @@
-import TestSupport
 import Foundation
+import TestSupport
 import XCTest
 
 /// The loadable extension in the stock sqlite3 shell (a C program linked to the system libsqlite3).
@@ -51,10 +51,15 @@ final class ExtensionTests: XCTestCase {
         let t = try runTool(["query", "--db", path, "--csv", sql])
         XCTAssertEqual(t.status, 0, t.stderr)
         XCTAssertEqual(s.stdout.split(whereSeparator: \.isNewline).count, 13)
-        XCTAssertEqual(s.stdout.replacingOccurrences(of: "\r\n", with: "\n"), t.stdout.replacingOccurrences(of: "\r\n", with: "\n"))
-        let centroids = "SELECT c.name, hex(vec_mean(e.vector)) FROM embeddings e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id GROUP BY c.name"
-        XCTAssertEqual(try shell(centroids).stdout.replacingOccurrences(of: "\r\n", with: "\n"),
-                       try runTool(["query", "--db", path, "--csv", centroids]).stdout.replacingOccurrences(of: "\r\n", with: "\n"))
+        XCTAssertEqual(
+            s.stdout.replacingOccurrences(of: "\r\n", with: "\n"), t.stdout.replacingOccurrences(of: "\r\n", with: "\n")
+        )
+        let centroids =
+            "SELECT c.name, hex(vec_mean(e.vector)) FROM embeddings e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id GROUP BY c.name"
+        XCTAssertEqual(
+            try shell(centroids).stdout.replacingOccurrences(of: "\r\n", with: "\n"),
+            try runTool(["query", "--db", path, "--csv", centroids]).stdout.replacingOccurrences(of: "\r\n", with: "\n")
+        )
     }
 
     func testShellReportsFunctionErrors() throws {
@@ -64,4 +69,3 @@ final class ExtensionTests: XCTestCase {
         XCTAssertTrue(h.stderr.contains("head_predict: no run with id 99"), h.stderr)
     }
 }
-

@@ -1,6 +1,7 @@
 import Foundation
-@testable import Formats
 import XCTest
+
+@testable import Formats
 @testable import Store
 
 /// `tlearn extract` run as a subprocess on trees built from fixtures/images with the tiny
@@ -43,18 +44,23 @@ final class ExtractCommandTests: XCTestCase {
         let db = try scratchFolder(self) + "/e.sqlite"
         XCTAssertEqual(try extractTool(root, db, ["--views", "orig,hflip", "--batch-size", "5"]).status, 0)
         let conn = try Database.open(db, readOnly: true)
-        for (file, view) in [("owls/rgb_192x128.jpg", "orig"), ("cats/rgb_64x48.jpg", "hflip"), ("owls/rgba_30x20.png", "orig")] {
+        for (file, view) in [
+            ("owls/rgb_192x128.jpg", "orig"), ("cats/rgb_64x48.jpg", "hflip"), ("owls/rgba_30x20.png", "orig"),
+        ] {
             var args = ["embed", root + "/" + file, "--weights", tinyWeights, "--input-size", "96", "--json"]
             if view == "hflip" { args.append("--hflip") }
             let run = try runTlearn(args)
             XCTAssertEqual(run.status, 0, run.stderr)
             let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as! [String: Any]
             let numbers = (object["embedding"] as! [Any]).map { Float("\($0)")! }
-            let stored = try conn.prepare("SELECT vector FROM labeled_embeddings WHERE path = ?1 AND view = ?2", [.text(file), .text(view)])
+            let stored = try conn.prepare(
+                "SELECT vector FROM labeled_embeddings WHERE path = ?1 AND view = ?2", [.text(file), .text(view)])
             XCTAssertTrue(try stored.step(), file)
             let vector = VectorBlob.floats(stored.blob(0))
             XCTAssertEqual(vector.count, numbers.count)
-            XCTAssertEqual(vector.map(\.bitPattern), numbers.map(\.bitPattern), "\(file) \(view): stored and embedded vectors differ")
+            XCTAssertEqual(
+                vector.map(\.bitPattern), numbers.map(\.bitPattern),
+                "\(file) \(view): stored and embedded vectors differ")
         }
     }
 
@@ -65,31 +71,41 @@ final class ExtractCommandTests: XCTestCase {
         let fast = try extractTool(root, db, ["--input-size", "32"])
         XCTAssertTrue(fast.stdout.hasPrefix("extracted 11, cached 0, "), fast.stdout)
         let conn = try Database.open(db, readOnly: true)
-        let keys = try conn.rows("SELECT preprocessing, input_size FROM backbones ORDER BY id").map { "\($0[0].string!) \($0[1].int!)" }
+        let keys = try conn.rows("SELECT preprocessing, input_size FROM backbones ORDER BY id").map {
+            "\($0[0].string!) \($0[1].int!)"
+        }
         XCTAssertEqual(keys, ["pillow-bilinear;x/127.5-1 96", "pillow-bilinear;x/127.5-1;dct-scale-min32 32"])
         // rgb_192x128 decodes at 1/2 scale for a 32-pixel input: the vector must still equal embed's.
-        let run = try runTlearn(["embed", root + "/owls/rgb_192x128.jpg", "--weights", tinyWeights, "--input-size", "32", "--json"])
+        let run = try runTlearn([
+            "embed", root + "/owls/rgb_192x128.jpg", "--weights", tinyWeights, "--input-size", "32", "--json",
+        ])
         let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as! [String: Any]
         let numbers = (object["embedding"] as! [Any]).map { Float("\($0)")! }
-        let stored = try conn.prepare("SELECT vector FROM labeled_embeddings WHERE path = 'owls/rgb_192x128.jpg' AND backbone = 2")
+        let stored = try conn.prepare(
+            "SELECT vector FROM labeled_embeddings WHERE path = 'owls/rgb_192x128.jpg' AND backbone = 2")
         XCTAssertTrue(try stored.step())
         XCTAssertEqual(VectorBlob.floats(stored.blob(0)).map(\.bitPattern), numbers.map(\.bitPattern))
     }
 
     func testBadFilesBecomeFailureRowsAndTheRunCompletesWithStatus3() throws {
         let root = try goodFixtureTree(self)
-        let bad: [(String, String)] = [("empty.jpg", "empty"), ("truncated.jpg", "truncated"), ("text.jpg", "not_image"),
-                                       ("corrupt_data.jpg", "corrupt"), ("huge_65000x65000.jpg", "unsupported")]
+        let bad: [(String, String)] = [
+            ("empty.jpg", "empty"), ("truncated.jpg", "truncated"), ("text.jpg", "not_image"),
+            ("corrupt_data.jpg", "corrupt"), ("huge_65000x65000.jpg", "unsupported"),
+        ]
         for (name, _) in bad { try copyFixture(name, to: root, as: "cats/\(name)") }
         try Data("just some notes\n".utf8).write(to: URL(fileURLWithPath: root + "/dogs/notes.txt"))
-        try FileManager.default.createSymbolicLink(atPath: root + "/owls/gone.jpg", withDestinationPath: root + "/nowhere.jpg")
+        try FileManager.default.createSymbolicLink(
+            atPath: root + "/owls/gone.jpg", withDestinationPath: root + "/nowhere.jpg")
         var expected = bad.map { "cats/\($0.0) \($0.1)" } + ["dogs/notes.txt not_image", "owls/gone.jpg unreadable"]
         // chmod 000 only makes a file unreadable when not root (root reads it anyway).
         let locked = root + "/owls/locked.jpg"
         try copyFixture("rgb_64x48.jpg", to: root, as: "owls/locked.jpg")
         try FileManager.default.setAttributes([.posixPermissions: 0], ofItemAtPath: locked)
         if FileManager.default.isReadableFile(atPath: locked) {
-            print("note: running as root, chmod 000 does not make a file unreadable; the dangling symlink covers `unreadable`")
+            print(
+                "note: running as root, chmod 000 does not make a file unreadable; the dangling symlink covers `unreadable`"
+            )
             try FileManager.default.removeItem(atPath: locked)
         } else {
             expected.append("owls/locked.jpg unreadable")
@@ -98,9 +114,12 @@ final class ExtractCommandTests: XCTestCase {
         let run = try extractTool(root, db)
         XCTAssertEqual(run.status, 3, run.stderr)
         XCTAssertTrue(run.stdout.hasPrefix("extracted 11, cached 0, failed \(expected.count) ("), run.stdout)
-        XCTAssertTrue(run.stderr.contains("warning: cannot decode \(root)/cats/text.jpg: not a JPEG or PNG file"), run.stderr)
+        XCTAssertTrue(
+            run.stderr.contains("warning: cannot decode \(root)/cats/text.jpg: not a JPEG or PNG file"), run.stderr)
         let conn = try Database.open(db, readOnly: true)
-        let failures = try conn.rows("SELECT path || ' ' || reason FROM failures ORDER BY path").compactMap { $0[0].string }
+        let failures = try conn.rows("SELECT path || ' ' || reason FROM failures ORDER BY path").compactMap {
+            $0[0].string
+        }
         XCTAssertEqual(failures, expected.sorted())
         XCTAssertEqual(try conn.scalar("SELECT count(*) FROM images")?.int, 11)
 
@@ -111,7 +130,9 @@ final class ExtractCommandTests: XCTestCase {
         XCTAssertEqual(again.status, 3)
         XCTAssertTrue(again.stdout.hasPrefix("extracted 1, cached 11, failed \(expected.count - 1) ("), again.stdout)
         XCTAssertTrue(again.stdout.contains("recovered 1"), again.stdout)
-        XCTAssertEqual(try Database.open(db, readOnly: true).scalar("SELECT count(*) FROM failures WHERE path = 'cats/truncated.jpg'")?.int, 0)
+        XCTAssertEqual(
+            try Database.open(db, readOnly: true).scalar(
+                "SELECT count(*) FROM failures WHERE path = 'cats/truncated.jpg'")?.int, 0)
     }
 
     func testSecondWriterIsRefusedWithThePID() throws {
@@ -121,7 +142,9 @@ final class ExtractCommandTests: XCTestCase {
         let run = try extractTool(root, db)
         withExtendedLifetime(lock) {}
         XCTAssertEqual(run.status, 75)
-        XCTAssertEqual(run.stderr, "error: another tlearn process is writing \(db) (pid \(getpid())); wait for it to finish or stop it\n")
+        XCTAssertEqual(
+            run.stderr,
+            "error: another tlearn process is writing \(db) (pid \(getpid())); wait for it to finish or stop it\n")
     }
 
     func testKilledRunsResumeToTheRowsOfAnUninterruptedRun() throws {
@@ -139,8 +162,10 @@ final class ExtractCommandTests: XCTestCase {
         let db = try scratchFolder(self) + "/killed.sqlite"
         var killedAt: [Int] = []
         for target in [0, 40, 200] {
-            let (process, _, _) = try startTlearn(["extract", "--images", root, "--db", db, "--weights", tinyWeights,
-                                                   "--input-size", "96", "--quiet", "--batch-size", "4", "--threads", "1"])
+            let (process, _, _) = try startTlearn([
+                "extract", "--images", root, "--db", db, "--weights", tinyWeights,
+                "--input-size", "96", "--quiet", "--batch-size", "4", "--threads", "1",
+            ])
             // Kill once at least `target` vectors are committed (0: as soon as it starts).
             let deadline = Date().addingTimeInterval(60)
             while process.isRunning && Date() < deadline {
@@ -150,7 +175,8 @@ final class ExtractCommandTests: XCTestCase {
             }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
-            XCTAssertEqual(process.terminationReason, .uncaughtSignal, "the run finished before the kill at \(target) vectors")
+            XCTAssertEqual(
+                process.terminationReason, .uncaughtSignal, "the run finished before the kill at \(target) vectors")
             guard FileManager.default.fileExists(atPath: db) else {
                 killedAt.append(0)  // killed before it created the database
                 continue
@@ -173,8 +199,10 @@ final class ExtractCommandTests: XCTestCase {
             try copyFixture(name, to: root, as: "c\(i % 3)/\(i)-\(name)")
         }
         let db = try scratchFolder(self) + "/int.sqlite"
-        let (process, out, err) = try startTlearn(["extract", "--images", root, "--db", db, "--weights", tinyWeights,
-                                                   "--input-size", "96", "--quiet", "--batch-size", "4", "--threads", "1"])
+        let (process, out, err) = try startTlearn([
+            "extract", "--images", root, "--db", db, "--weights", tinyWeights,
+            "--input-size", "96", "--quiet", "--batch-size", "4", "--threads", "1",
+        ])
         let deadline = Date().addingTimeInterval(60)
         while process.isRunning && Date() < deadline {
             let n = (try? Database.open(db, readOnly: true).scalar("SELECT count(*) FROM embeddings")?.int) ?? 0
@@ -202,17 +230,22 @@ final class ExtractCommandTests: XCTestCase {
         try copyFixture("rgb_1x40.jpg", to: root, as: ".hidden.jpg")
         let run = try extractTool(root, try scratchFolder(self) + "/e.sqlite")
         XCTAssertEqual(run.status, 0, run.stderr)
-        XCTAssertEqual(run.stderr, "warning: 1 file directly in \(root) skipped (stray.jpg): images go in class folders, \(root)/<label>/\n")
+        XCTAssertEqual(
+            run.stderr,
+            "warning: 1 file directly in \(root) skipped (stray.jpg): images go in class folders, \(root)/<label>/\n")
         XCTAssertTrue(run.stdout.hasPrefix("extracted 11, "), run.stdout)
     }
 
     func testBadOptionsFailBeforeAnyWork() throws {
         let root = try goodFixtureTree(self)
         let db = try scratchFolder(self) + "/e.sqlite"
-        for (args, message) in [(["--shard", "0/3"], "--shard must be K/N"), (["--views", "orig,vflip"], "unknown view 'vflip'"),
-                                (["--batch-size", "0"], "--batch-size must be"), (["--val-percent", "60", "--test-percent", "50"], "below 100"),
-                                // The network takes up to 1024 px; 2048 used to pass here and fail after opening the database.
-                                (["--input-size", "2048"], "--input-size must be between 32 and 1024, got 2048")] {
+        for (args, message) in [
+            (["--shard", "0/3"], "--shard must be K/N"), (["--views", "orig,vflip"], "unknown view 'vflip'"),
+            (["--batch-size", "0"], "--batch-size must be"),
+            (["--val-percent", "60", "--test-percent", "50"], "below 100"),
+            // The network takes up to 1024 px; 2048 used to pass here and fail after opening the database.
+            (["--input-size", "2048"], "--input-size must be between 32 and 1024, got 2048"),
+        ] {
             let run = try extractTool(root, db, args)
             XCTAssertEqual(run.status, 64, "\(args)")
             XCTAssertTrue(run.stderr.contains(message), run.stderr)

@@ -1,9 +1,11 @@
 import Foundation
 import XCTest
+
 @testable import Store
 
 /// The repository root, from this file's path (tests must not depend on the working directory).
-let extractRepoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+let extractRepoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
 
 /// What a run of the built `tlearn` binary did.
 struct ToolRun {
@@ -18,7 +20,8 @@ struct ToolRun {
 func tlearnBinary() throws -> String {
     let candidates = [
         Bundle.main.bundleURL.appendingPathComponent("tlearn").path,
-        Bundle(for: ExtractBinaryLocator.self).bundleURL.deletingLastPathComponent().appendingPathComponent("tlearn").path,
+        Bundle(for: ExtractBinaryLocator.self).bundleURL.deletingLastPathComponent().appendingPathComponent("tlearn")
+            .path,
         extractRepoRoot + "/.build/debug/tlearn",
     ]
     for c in candidates where FileManager.default.isExecutableFile(atPath: c) { return c }
@@ -32,7 +35,8 @@ func startTlearn(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: try tlearnBinary())
     process.arguments = arguments
-    let out = Pipe(), err = Pipe()
+    let out = Pipe()
+    let err = Pipe()
     process.standardOutput = out
     process.standardError = err
     try process.run()
@@ -46,8 +50,9 @@ func runTlearn(_ arguments: [String]) throws -> ToolRun {
     let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
     let stderrData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return ToolRun(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
-                   stderr: String(decoding: stderrData, as: UTF8.self), signaled: process.terminationReason == .uncaughtSignal)
+    return ToolRun(
+        status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+        stderr: String(decoding: stderrData, as: UTF8.self), signaled: process.terminationReason == .uncaughtSignal)
 }
 
 /// A scratch folder removed at the end of the test.
@@ -69,8 +74,10 @@ func copyFixture(_ name: String, to folder: String, as relative: String) throws 
 let tinyWeights = extractRepoRoot + "/fixtures/weights/tiny_a035_keras3.h5"
 
 /// Fixture images that decode.
-let goodFixtures = ["rgb_64x48.jpg", "rgb_37x23.jpg", "rgb_192x128.jpg", "progressive_96x72.jpg", "gray_50x30.jpg",
-                    "cmyk_44x28.jpg", "exif6_40x24.jpg", "rgb_33x21.png", "rgba_30x20.png", "palette_26x18.png", "png_named.jpg"]
+let goodFixtures = [
+    "rgb_64x48.jpg", "rgb_37x23.jpg", "rgb_192x128.jpg", "progressive_96x72.jpg", "gray_50x30.jpg",
+    "cmyk_44x28.jpg", "exif6_40x24.jpg", "rgb_33x21.png", "rgba_30x20.png", "palette_26x18.png", "png_named.jpg",
+]
 
 /// A dataset of three classes (cats, dogs, owls) made of the 11 good fixtures.
 func goodFixtureTree(_ test: XCTestCase) throws -> String {
@@ -83,15 +90,18 @@ func goodFixtureTree(_ test: XCTestCase) throws -> String {
 
 /// `tlearn extract` with the tiny weights at input size 96, quiet.
 func extractTool(_ root: String, _ db: String, _ extra: [String] = []) throws -> ToolRun {
-    try runTlearn(["extract", "--images", root, "--db", db, "--weights", tinyWeights, "--input-size", "96", "--quiet"] + extra)
+    try runTlearn(
+        ["extract", "--images", root, "--db", db, "--weights", tinyWeights, "--input-size", "96", "--quiet"] + extra)
 }
 
 /// Rows that must be equal between two databases holding the same extraction (no ids, no times).
 func extractRows(_ db: String) throws -> [String] {
     let c = try Database.open(db, readOnly: true)
-    return try c.rows("""
+    return try c.rows(
+        """
         SELECT i.path || ' ' || c.name || ' ' || i.sha256 || ' ' || i.split || ' ' || coalesce(e.view, '-') || ' ' || coalesce(hex(e.vector), '-')
         FROM images i JOIN classes c ON c.id = i.class_id LEFT JOIN embeddings e ON e.image_id = i.id ORDER BY i.path, e.view
-        """).compactMap { $0[0].string }
+        """
+    ).compactMap { $0[0].string }
         + c.rows("SELECT path || ' ' || reason FROM failures ORDER BY path").compactMap { $0[0].string }
 }

@@ -1,6 +1,7 @@
 import Foundation
-@testable import Store
 import XCTest
+
+@testable import Store
 
 /// The finetune kind end to end on the fixture images with the tiny weights (3x3x112 maps): evaluate
 /// agrees with SQL on the stored maps, sweeps cover both kinds where maps are stored, and the
@@ -25,8 +26,10 @@ final class FinetuneCommandTests: XCTestCase {
         let e = try runTlearn(["evaluate", "1", "--db", db, "--json"])
         XCTAssertEqual(e.status, 0, e.stderr)
         let accuracy = try XCTUnwrap(try headJSONObject(e.stdout)["accuracy"] as? Double)
-        let q = try runTlearn(["query", "--db", db, "--csv",
-                               "SELECT avg(head_predict(1, map) = label) FROM labeled_maps WHERE split = 'test' AND view = 'orig'"])
+        let q = try runTlearn([
+            "query", "--db", db, "--csv",
+            "SELECT avg(head_predict(1, map) = label) FROM labeled_maps WHERE split = 'test' AND view = 'orig'",
+        ])
         XCTAssertEqual(q.status, 0, q.stderr)
         XCTAssertEqual(try XCTUnwrap(Double(q.stdout.split(separator: "\r\n")[1])), accuracy, accuracy: 1e-12)
         let out = try scratchFolder(self) + "/head.json"
@@ -44,11 +47,16 @@ final class FinetuneCommandTests: XCTestCase {
         let db = try database(maps: true)
         XCTAssertEqual(try runTlearn(["train-head", "--db", db, "--model", "finetune", "--epochs", "1"]).status, 0)
         // SQL: a 1280-float vector, or a BLOB of the wrong size, where the run reads maps.
-        for (blob, says) in [("(SELECT vector FROM embeddings LIMIT 1)", "(a 1280-float vector: a finetune run needs the image's maps)"),
-                             ("zeroblob(2015)", "not a BLOB of 2015 bytes")] {
+        for (blob, says) in [
+            ("(SELECT vector FROM embeddings LIMIT 1)", "(a 1280-float vector: a finetune run needs the image's maps)"),
+            ("zeroblob(2015)", "not a BLOB of 2015 bytes"),
+        ] {
             let q = try runTlearn(["query", "--db", db, "SELECT head_predict(1, \(blob))"])
             XCTAssertEqual(q.status, 1)
-            XCTAssertTrue(q.stderr.contains("head_predict: run 1 is a finetune model: it reads block_16 maps of 3x3x112 float16 values (2016 bytes, maps.map)"), q.stderr)
+            XCTAssertTrue(
+                q.stderr.contains(
+                    "head_predict: run 1 is a finetune model: it reads block_16 maps of 3x3x112 float16 values (2016 bytes, maps.map)"
+                ), q.stderr)
             XCTAssertTrue(q.stderr.contains(says), q.stderr)
             XCTAssertEqual(q.stderr.split(separator: "\n").count, 1, q.stderr)
         }
@@ -56,26 +64,32 @@ final class FinetuneCommandTests: XCTestCase {
         let plain = try database(maps: false)
         let r = try runTlearn(["train-head", "--db", plain, "--model", "finetune"])
         XCTAssertEqual(r.status, 1)
-        XCTAssertEqual(r.stderr, "error: \(plain) has no maps of backbone 1: extract them with `tlearn extract --maps`\n")
+        XCTAssertEqual(
+            r.stderr, "error: \(plain) has no maps of backbone 1: extract them with `tlearn extract --maps`\n")
         let s = try runTlearn(["sweep", "--db", plain, "--model", "finetune", "--epochs", "1"])
         XCTAssertEqual(s.status, 1)
-        XCTAssertTrue(s.stderr.hasSuffix("has no maps of backbone 1: extract them with `tlearn extract --maps`\n"), s.stderr)
+        XCTAssertTrue(
+            s.stderr.hasSuffix("has no maps of backbone 1: extract them with `tlearn extract --maps`\n"), s.stderr)
     }
 
     func testSweepCoversBothKindsWhereMapsAreStored() throws {
         let db = try database(maps: true)
-        let r = try runTlearn(["sweep", "--db", db, "--json", "--lr", "1e-3", "--epochs", "1,2", "--jobs", "2", "--no-baselines"])
+        let r = try runTlearn([
+            "sweep", "--db", db, "--json", "--lr", "1e-3", "--epochs", "1,2", "--jobs", "2", "--no-baselines",
+        ])
         XCTAssertEqual(r.status, 0, r.stderr)
         let board = try XCTUnwrap(try headJSONObject(r.stdout)["leaderboard"] as? [[String: Any]])
         let kinds = board.compactMap { ($0["config"] as? [String: Any])?["model"] as? String }
         // The softmax grid's default dropout axis is 0, 0.2; finetune's is 0.2.
         XCTAssertEqual(kinds.sorted(), ["finetune", "finetune", "softmax", "softmax", "softmax", "softmax"])
-        let grid = try Database.open(db, readOnly: true).scalar("SELECT json_extract(grid, '$.grids[1].model[0]') FROM sweeps")?.string
+        let grid = try Database.open(db, readOnly: true).scalar(
+            "SELECT json_extract(grid, '$.grids[1].model[0]') FROM sweeps")?.string
         XCTAssertEqual(grid, "finetune", "one grid per kind in sweeps.grid")
         let plain = try database(maps: false)
         let p = try runTlearn(["sweep", "--db", plain, "--json", "--lr", "1e-3", "--epochs", "1", "--no-baselines"])
         XCTAssertEqual(p.status, 0, p.stderr)
         let only = try XCTUnwrap(try headJSONObject(p.stdout)["leaderboard"] as? [[String: Any]])
-        XCTAssertEqual(only.compactMap { ($0["config"] as? [String: Any])?["model"] as? String }, ["softmax", "softmax"])
+        XCTAssertEqual(
+            only.compactMap { ($0["config"] as? [String: Any])?["model"] as? String }, ["softmax", "softmax"])
     }
 }

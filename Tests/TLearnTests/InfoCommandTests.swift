@@ -9,7 +9,11 @@ final class InfoCommandTests: XCTestCase {
         try copyFixture("rgb_33x21.png", to: root, as: "tulips/a.png")
         try copyFixture("empty.jpg", to: root, as: "tulips/empty.jpg")
         let db = try scratchFolder(self) + "/i.sqlite"
-        XCTAssertEqual(try runTlearn(["extract", "--images", root, "--db", db, "--weights", tinyWeights, "--input-size", "64", "--quiet", "--views", "orig,hflip"]).status, 3)
+        XCTAssertEqual(
+            try runTlearn([
+                "extract", "--images", root, "--db", db, "--weights", tinyWeights, "--input-size", "64", "--quiet",
+                "--views", "orig,hflip",
+            ]).status, 3)
         let run = try runTlearn(["info", "--db", db, "--failures"])
         XCTAssertEqual(run.status, 0, run.stderr)
         let out = run.stdout
@@ -22,7 +26,9 @@ final class InfoCommandTests: XCTestCase {
         XCTAssertTrue(out.contains("failures  1  (empty 1)"), out)
         XCTAssertTrue(out.contains("  tulips/empty.jpg  empty  "), out)
         // roses has 5 images: at least one in each split.
-        let roses = out.split(separator: "\n").first { $0.hasPrefix("  roses") }!.split(separator: " ").compactMap { Int($0) }
+        let roses = out.split(separator: "\n").first { $0.hasPrefix("  roses") }!.split(separator: " ").compactMap {
+            Int($0)
+        }
         XCTAssertEqual(roses.count, 4)
         XCTAssertTrue(roses[0] >= 1 && roses[1] >= 1 && roses[2] >= 1 && roses[3] == 5, "\(roses)")
     }

@@ -1,6 +1,7 @@
 import Foundation
-@testable import Store
 import XCTest
+
+@testable import Store
 
 /// `tlearn extract --maps` as a subprocess on the fixture images with the tiny weights (alpha 0.35 at
 /// 96 px: 3x3x112 maps, 2016 bytes each), and what `info` and `merge` make of the maps.
@@ -177,10 +178,12 @@ extension MapsCommandTests {
         XCTAssertEqual(train.status, 0, train.stderr)
         let files = ["cats/rgb_64x48.jpg", "dogs/rgb_37x23.jpg", "owls/rgba_30x20.png"]
         for tta in [false, true] {
-            let run = try runTlearn(["predict", "latest", "--db", db, "--weights", tinyWeights, "--json", "--top", "3"]
-                + (tta ? ["--tta"] : []) + files.map { root + "/" + $0 })
+            let run = try runTlearn(
+                ["predict", "latest", "--db", db, "--weights", tinyWeights, "--json", "--top", "3"]
+                    + (tta ? ["--tta"] : []) + files.map { root + "/" + $0 })
             XCTAssertEqual(run.status, 0, run.stderr)
-            let results = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]])
+            let results = try XCTUnwrap(
+                try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]])
             XCTAssertEqual(results.count, files.count)
             for (file, result) in zip(files, results) {
                 let predictions = try XCTUnwrap(result["predictions"] as? [[String: Any]])
@@ -188,12 +191,14 @@ extension MapsCommandTests {
                 for p in predictions {
                     let name = try XCTUnwrap(p["class"] as? String)
                     let q = try runTlearn([
-                        "query", "--db", db, "--csv", "--param", file, "--param", name, "--param", tta ? "hflip" : "orig",
+                        "query", "--db", db, "--csv", "--param", file, "--param", name, "--param",
+                        tta ? "hflip" : "orig",
                         "SELECT avg(head_proba(1, map, ?2)) FROM labeled_maps WHERE path = ?1 AND view IN ('orig', ?3)",
                     ])
                     XCTAssertEqual(q.status, 0, q.stderr)
                     let sql = try XCTUnwrap(Double(q.stdout.split(separator: "\r\n")[1]))
-                    XCTAssertEqual(sql, try XCTUnwrap(p["probability"] as? Double), accuracy: 1e-12, "\(file) \(name) tta \(tta)")
+                    XCTAssertEqual(
+                        sql, try XCTUnwrap(p["probability"] as? Double), accuracy: 1e-12, "\(file) \(name) tta \(tta)")
                 }
             }
         }

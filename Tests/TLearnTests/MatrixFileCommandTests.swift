@@ -1,7 +1,8 @@
 import Foundation
-@testable import Store
 import TestSupport
 import XCTest
+
+@testable import Store
 
 /// The memory-mapped matrix file beside the database: similar, duplicates and export give the same
 /// answers through it as through a plain load, and any change to the vectors, made by tlearn or with

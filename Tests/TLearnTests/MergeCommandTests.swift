@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Store
 
 final class MergeCommandTests: XCTestCase {
@@ -16,7 +17,9 @@ final class MergeCommandTests: XCTestCase {
             parts.append(part)
             let run = try extractTool(root, part, ["--shard", "\(k)/3"])
             XCTAssertTrue([0, 3].contains(run.status), run.stderr)
-            files += Int(try Database.open(part, readOnly: true).scalar("SELECT (SELECT count(*) FROM images) + (SELECT count(*) FROM failures)")?.int ?? 0)
+            files += Int(
+                try Database.open(part, readOnly: true).scalar(
+                    "SELECT (SELECT count(*) FROM images) + (SELECT count(*) FROM failures)")?.int ?? 0)
         }
         XCTAssertEqual(files, 12, "the shards must partition the 12 files")
         let merged = dir + "/merged.sqlite"
@@ -32,20 +35,30 @@ final class MergeCommandTests: XCTestCase {
         XCTAssertEqual(try extractTool(root, dir + "/p1.sqlite", ["--shard", "1/2"]).status, 0)
         let run = try runTlearn(["merge", dir + "/m.sqlite", dir + "/p1.sqlite"])
         XCTAssertEqual(run.status, 0, run.stderr)
-        XCTAssertEqual(run.stderr, "warning: shard 2 of 2 not among the inputs: the merged database lacks their images\n")
+        XCTAssertEqual(
+            run.stderr, "warning: shard 2 of 2 not among the inputs: the merged database lacks their images\n")
     }
 
     func testMismatchedBackbonesAndExistingOutputAreRefused() throws {
         let root = try goodFixtureTree(self)
         let dir = try scratchFolder(self)
-        let a = dir + "/a.sqlite", b = dir + "/b.sqlite"
+        let a = dir + "/a.sqlite"
+        let b = dir + "/b.sqlite"
         XCTAssertEqual(try extractTool(root, a).status, 0)
-        XCTAssertEqual(try runTlearn(["extract", "--images", root, "--db", b, "--weights", tinyWeights, "--input-size", "128", "--quiet"]).status, 0)
+        XCTAssertEqual(
+            try runTlearn([
+                "extract", "--images", root, "--db", b, "--weights", tinyWeights, "--input-size", "128", "--quiet",
+            ]).status, 0)
         let mismatch = try runTlearn(["merge", dir + "/bad.sqlite", a, b])
         XCTAssertEqual(mismatch.status, 1)
-        XCTAssertTrue(mismatch.stderr.hasPrefix("error: cannot merge: \(b) was extracted with a different backbone"), mismatch.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad.sqlite"), "a failed merge must not leave its output behind")
-        XCTAssertTrue(mismatch.stderr.contains("alpha 0.35, input"), "alpha prints as the float32 it is: \(mismatch.stderr)")
+        XCTAssertTrue(
+            mismatch.stderr.hasPrefix("error: cannot merge: \(b) was extracted with a different backbone"),
+            mismatch.stderr)
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: dir + "/bad.sqlite"),
+            "a failed merge must not leave its output behind")
+        XCTAssertTrue(
+            mismatch.stderr.contains("alpha 0.35, input"), "alpha prints as the float32 it is: \(mismatch.stderr)")
 
         // An empty tlearn database has no backbone: say so instead of printing [].
         let empty = dir + "/empty.sqlite"
@@ -64,14 +77,17 @@ final class MergeCommandTests: XCTestCase {
 
     func testConflictingLabelsAreRefused() throws {
         let dir = try scratchFolder(self)
-        let r1 = dir + "/one", r2 = dir + "/two"
+        let r1 = dir + "/one"
+        let r2 = dir + "/two"
         try copyFixture("rgb_64x48.jpg", to: r1, as: "cats/x.jpg")
         try copyFixture("rgb_64x48.jpg", to: r2, as: "x.jpg")
         try "x.jpg,cats\n".write(toFile: r1 + "/m.csv", atomically: true, encoding: .utf8)
         try "x.jpg,dogs\n".write(toFile: r2 + "/m.csv", atomically: true, encoding: .utf8)
         for (csv, db) in [(r1 + "/m.csv", dir + "/a.sqlite"), (r2 + "/m.csv", dir + "/b.sqlite")] {
-            let run = try runTlearn(["extract", "--manifest", csv, "--images", csv == r1 + "/m.csv" ? r1 + "/cats" : r2,
-                                     "--db", db, "--weights", tinyWeights, "--input-size", "96", "--quiet"])
+            let run = try runTlearn([
+                "extract", "--manifest", csv, "--images", csv == r1 + "/m.csv" ? r1 + "/cats" : r2,
+                "--db", db, "--weights", tinyWeights, "--input-size", "96", "--quiet",
+            ])
             XCTAssertEqual(run.status, 0, run.stderr)
         }
         let run = try runTlearn(["merge", dir + "/m.sqlite", dir + "/a.sqlite", dir + "/b.sqlite"])

@@ -1,6 +1,7 @@
 import Foundation
-@testable import Store
 import XCTest
+
+@testable import Store
 
 /// `tlearn report` on real databases: the 11 good fixture images extracted with the tiny weights,
 /// one class labelled with HTML, one file name full of markup characters, and a small sweep.
@@ -30,7 +31,8 @@ final class ReportCommandTests: XCTestCase {
         XCTAssertEqual(extract.status, 0, extract.stderr)
         if sweep {
             let s = try runTlearn([
-                "sweep", "--db", db, "--lr", "1e-3,1e-2", "--epochs", "1,3", "--batch-size", "2,4", "--dropout", "0", "--jobs", "1",
+                "sweep", "--db", db, "--lr", "1e-3,1e-2", "--epochs", "1,3", "--batch-size", "2,4", "--dropout", "0",
+                "--jobs", "1",
             ])
             XCTAssertEqual(s.status, 0, s.stderr)
         }
@@ -128,7 +130,9 @@ final class ReportCommandTests: XCTestCase {
         XCTAssertEqual(bars, perClass.flatMap { c in ["precision", "recall", "f1"].map { c[$0] as! Double } })
 
         // Sweep: the heatmap's cells are the best val accuracy per (lr, epochs), the leaderboard its order.
-        let sweepRuns = all.filter { $0["sweep_id"] as? Int == sweepID && $0["model"] as? String == "softmax" && $0["refit_of"] == nil }
+        let sweepRuns = all.filter {
+            $0["sweep_id"] as? Int == sweepID && $0["model"] as? String == "softmax" && $0["refit_of"] == nil
+        }
         let refitOf = try XCTUnwrap(entry["refit_of"] as? Int, "the sweep's final run is its refit")
         XCTAssertEqual(sweepRuns.count, 8)
         var best: [String: Double] = [:]

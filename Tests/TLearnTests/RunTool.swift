@@ -24,7 +24,10 @@ func repositoryRoot(file: StaticString = #filePath) -> URL {
 
 /// Runs `executable` with `arguments` and returns its status and output; output goes through
 /// temporary files so a large stdout cannot deadlock a pipe.
-func runProcess(_ executable: String, _ arguments: [String], stdin: String? = nil, cwd: URL? = nil, environment: [String: String] = [:]) throws -> ToolResult {
+func runProcess(
+    _ executable: String, _ arguments: [String], stdin: String? = nil, cwd: URL? = nil,
+    environment: [String: String] = [:]
+) throws -> ToolResult {
     let tmp = FileManager.default.temporaryDirectory
     let outURL = tmp.appendingPathComponent("runtool-\(UUID().uuidString).out")
     let errURL = tmp.appendingPathComponent("runtool-\(UUID().uuidString).err")
@@ -39,7 +42,8 @@ func runProcess(_ executable: String, _ arguments: [String], stdin: String? = ni
     process.arguments = arguments
     if let cwd { process.currentDirectoryURL = cwd }
     if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-    let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+    let out = try FileHandle(forWritingTo: outURL)
+    let err = try FileHandle(forWritingTo: errURL)
     process.standardOutput = out
     process.standardError = err
     let input = Pipe()
@@ -57,7 +61,10 @@ func runProcess(_ executable: String, _ arguments: [String], stdin: String? = ni
 }
 
 /// Runs the built `tlearn` with `arguments`.
-func runTool(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], file: StaticString = #filePath, line: UInt = #line) throws -> ToolResult {
+func runTool(
+    _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], file: StaticString = #filePath,
+    line: UInt = #line
+) throws -> ToolResult {
     let tool = productsDirectory().appendingPathComponent("tlearn").path
     guard FileManager.default.isExecutableFile(atPath: tool) else {
         XCTFail("no tlearn binary at \(tool): run `swift build` first", file: file, line: line)

@@ -1,6 +1,7 @@
 import Foundation
-@testable import Store
 import XCTest
+
+@testable import Store
 
 final class RunsCommandTests: XCTestCase {
     func testListsRunsAsTableAndJSON() throws {
@@ -11,7 +12,12 @@ final class RunsCommandTests: XCTestCase {
         XCTAssertEqual(try runHeadTool(["train-head", "--db", db, "--l2", "1e-4", "--epochs", "2"]).status, 0)
         let table = try runHeadTool(["runs", "--db", db])
         let lines = table.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
-        XCTAssertEqual(lines.first, ["id", "created", "sweep", "model", "lr", "epochs", "batch", "l2", "smoothing", "val", "acc", "val", "loss", "test", "acc"])
+        XCTAssertEqual(
+            lines.first,
+            [
+                "id", "created", "sweep", "model", "lr", "epochs", "batch", "l2", "smoothing", "val", "acc", "val",
+                "loss", "test", "acc",
+            ])
         XCTAssertEqual(lines.count, 2, table.stdout)
         XCTAssertEqual(Array(lines[1][3...9]), ["-", "adam", "1e-3", "2", "32", "1e-4", "0"], table.stdout)
         let json = try runHeadTool(["runs", "--db", db, "--json"])
@@ -29,7 +35,8 @@ final class RunsCommandTests: XCTestCase {
         XCTAssertEqual(table.status, 0, table.stderr)
         XCTAssertEqual(table.stdout.split(separator: "\n").count, 2, table.stdout)  // header + run 2
         XCTAssertEqual(table.stdout.split(separator: "\n").last?.split(separator: " ").first, "2", table.stdout)
-        XCTAssertTrue(table.stderr.contains("warning: ") && table.stderr.contains("run 1 has an unreadable config"), table.stderr)
+        XCTAssertTrue(
+            table.stderr.contains("warning: ") && table.stderr.contains("run 1 has an unreadable config"), table.stderr)
         let json = try runHeadTool(["runs", "--db", db, "--json"])
         let runs = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
         XCTAssertEqual(runs.map { $0["id"] as? Int }, [2])

@@ -1,7 +1,8 @@
-import TestSupport
 import Foundation
-@testable import Store
+import TestSupport
 import XCTest
+
+@testable import Store
 
 /// Runs every ```sql example of docs/sql.md exactly as written and checks its result.
 final class SQLDocsTests: XCTestCase {
@@ -15,8 +16,12 @@ final class SQLDocsTests: XCTestCase {
         self.run = run
         // A tulip the head takes for a rose, and one it gets right but barely.
         let backbone = try XCTUnwrap(s.db.scalar("SELECT id FROM backbones")?.int)
-        try s.addImage(path: "tulips/wrong.jpg", className: "tulips", split: "test", vector: [0, 5, 0, 0, 0, 0, 0, 0], backbone: backbone)
-        try s.addImage(path: "tulips/hflip-only.jpg", className: "tulips", split: "test", vector: [0, 9, 0, 0, 0, 0, 0, 0], backbone: backbone, view: "hflip")
+        try s.addImage(
+            path: "tulips/wrong.jpg", className: "tulips", split: "test", vector: [0, 5, 0, 0, 0, 0, 0, 0],
+            backbone: backbone)
+        try s.addImage(
+            path: "tulips/hflip-only.jpg", className: "tulips", split: "test", vector: [0, 9, 0, 0, 0, 0, 0, 0],
+            backbone: backbone, view: "hflip")
     }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
@@ -29,7 +34,9 @@ final class SQLDocsTests: XCTestCase {
     func query(_ sql: String, _ params: [String] = []) throws -> [[String]] {
         let r = try runTool(["query", "--db", path, "--csv"] + params.flatMap { ["--param", $0] } + [sql])
         XCTAssertEqual(r.status, 0, "\(sql)\n\(r.stderr)")
-        return r.stdout.split(separator: "\r\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        return r.stdout.split(separator: "\r\n").map {
+            $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        }
     }
 
     func testEveryExampleRunsAndGivesTheExpectedRows() throws {
@@ -50,17 +57,27 @@ final class SQLDocsTests: XCTestCase {
         XCTAssertEqual(centroids.count, 1 + 3)
         let db = try Database.open(path, readOnly: true)
         func mean(_ label: String) throws -> [Double] {
-            let rows = try db.rows("SELECT vector FROM labeled_embeddings WHERE label = ?1 AND split = 'train' AND view = 'orig'", [.text(label)])
+            let rows = try db.rows(
+                "SELECT vector FROM labeled_embeddings WHERE label = ?1 AND split = 'train' AND view = 'orig'",
+                [.text(label)])
             var sum = [Double](repeating: 0, count: 8)
             for r in rows {
-                guard case let .blob(b) = r[0] else { continue }
-                for j in 0..<8 { sum[j] += Double(Float(bitPattern: UInt32(b[4 * j]) | UInt32(b[4 * j + 1]) << 8 | UInt32(b[4 * j + 2]) << 16 | UInt32(b[4 * j + 3]) << 24)) }
+                guard case .blob(let b) = r[0] else { continue }
+                for j in 0..<8 {
+                    sum[j] += Double(
+                        Float(
+                            bitPattern: UInt32(b[4 * j]) | UInt32(b[4 * j + 1]) << 8 | UInt32(b[4 * j + 2]) << 16
+                                | UInt32(b[4 * j + 3]) << 24))
+                }
             }
             return sum.map { Double(Float($0 / Double(rows.count))) }
         }
         for row in centroids.dropFirst() {
-            let a = try mean(row[0]), b = try mean(row[1])
-            let cos = zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } / (a.reduce(0) { $0 + $1 * $1 } * b.reduce(0) { $0 + $1 * $1 }).squareRoot()
+            let a = try mean(row[0])
+            let b = try mean(row[1])
+            let cos =
+                zip(a, b).reduce(0) { $0 + $1.0 * $1.1 }
+                / (a.reduce(0) { $0 + $1 * $1 } * b.reduce(0) { $0 + $1 * $1 }).squareRoot()
             XCTAssertEqual(Double(row[2])!, (cos * 10000).rounded() / 10000, accuracy: 1e-12, "\(row)")
         }
 
@@ -68,7 +85,9 @@ final class SQLDocsTests: XCTestCase {
         let neighbours = try query(sql[2], [":id=2"])
         XCTAssertEqual(neighbours.count, 1 + 5)
         let similar = try runTool(["similar", "--db", path, "--id", "2", "-k", "5", "--csv"])
-        let expected = similar.stdout.split(separator: "\r\n").dropFirst().map { $0.split(separator: ",").map(String.init) }
+        let expected = similar.stdout.split(separator: "\r\n").dropFirst().map {
+            $0.split(separator: ",").map(String.init)
+        }
         XCTAssertEqual(neighbours.dropFirst().map { [$0[0], $0[4]] }, expected.map { [$0[2], $0[1]] })
 
         // 4. Misclassified test images: exactly the planted one, predicted as roses.

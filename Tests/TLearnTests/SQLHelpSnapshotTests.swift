@@ -19,7 +19,9 @@ final class SQLHelpSnapshotTests: XCTestCase {
                 XCTFail("no snapshot \(file.path): run RECORD_SNAPSHOTS=1 swift test --filter SQLHelpSnapshotTests")
                 continue
             }
-            XCTAssertEqual(r.stdout, snapshot, "tlearn \(command) --help changed; if intended, record again with RECORD_SNAPSHOTS=1")
+            XCTAssertEqual(
+                r.stdout, snapshot,
+                "tlearn \(command) --help changed; if intended, record again with RECORD_SNAPSHOTS=1")
         }
     }
 }

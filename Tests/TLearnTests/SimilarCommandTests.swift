@@ -1,7 +1,8 @@
-import TestSupport
 import Foundation
-@testable import Store
+import TestSupport
 import XCTest
+
+@testable import Store
 
 final class SimilarCommandTests: XCTestCase {
     var dir: URL!
@@ -21,7 +22,9 @@ final class SimilarCommandTests: XCTestCase {
                 var v = rng.vector(24)
                 if i == 50 { v = vectors[10] }  // a tie for the query 10's neighbours
                 vectors.append(v)
-                try synthetic.addImage(path: "c\(i % 3)/\(i).jpg", className: ["a", "b", "c"][i % 3], split: ["train", "val", "test"][i % 3], vector: v, backbone: backbone)
+                try synthetic.addImage(
+                    path: "c\(i % 3)/\(i).jpg", className: ["a", "b", "c"][i % 3],
+                    split: ["train", "val", "test"][i % 3], vector: v, backbone: backbone)
             }
         }
     }
@@ -29,7 +32,9 @@ final class SimilarCommandTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
     func csvRows(_ text: String) -> [[String]] {
-        text.split(separator: "\r\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        text.split(separator: "\r\n").dropFirst().map {
+            $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        }
     }
 
     func testSimilarEqualsBruteForceSQL() throws {
@@ -43,7 +48,8 @@ final class SimilarCommandTests: XCTestCase {
                 """
             let q = try runTool(["query", "--db", path, "--csv", "--param", "\(id)", "--param", "\(k)", sql])
             XCTAssertEqual(q.status, 0, q.stderr)
-            let got = csvRows(r.stdout), want = csvRows(q.stdout)
+            let got = csvRows(r.stdout)
+            let want = csvRows(q.stdout)
             XCTAssertEqual(got.count, k)
             XCTAssertEqual(got.map { $0[0] }, (1...k).map(String.init), "ranks")
             XCTAssertEqual(got.map { $0[2] }, want.map { $0[0] }, "ids for query \(id)")
@@ -51,9 +57,11 @@ final class SimilarCommandTests: XCTestCase {
             XCTAssertEqual(got.map { $0[3] }, want.map { $0[2] }, "paths")
             // And against a cosine computed here in Double.
             for row in got {
-                let j = Int(row[2])! - 1, q = vectors[id - 1]
+                let j = Int(row[2])! - 1
+                let q = vectors[id - 1]
                 let ab = zip(q, vectors[j]).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-                let aa = q.reduce(0.0) { $0 + Double($1) * Double($1) }, bb = vectors[j].reduce(0.0) { $0 + Double($1) * Double($1) }
+                let aa = q.reduce(0.0) { $0 + Double($1) * Double($1) }
+                let bb = vectors[j].reduce(0.0) { $0 + Double($1) * Double($1) }
                 XCTAssertEqual(Double(row[1])!, ab / (aa * bb).squareRoot(), accuracy: 1e-12)
             }
         }
@@ -68,11 +76,14 @@ final class SimilarCommandTests: XCTestCase {
         let r = try runTool(["similar", "--db", path, "--id", "11", "-k", "2"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let lines = r.stdout.split(separator: "\n")
-        XCTAssertEqual(lines.first?.split(separator: " ").map(String.init), ["rank", "cosine", "id", "path", "label", "split"])
+        XCTAssertEqual(
+            lines.first?.split(separator: " ").map(String.init), ["rank", "cosine", "id", "path", "label", "split"])
         XCTAssertEqual(lines.count, 4)
-        XCTAssertTrue(try runTool(["similar", "--db", path, "--id", "999"]).stderr.contains("has no image with id 999"))
+        XCTAssertTrue(
+            try runTool(["similar", "--db", path, "--id", "999"]).stderr.contains("has no image with id 999"))
         XCTAssertTrue(try runTool(["similar", "--db", path]).stderr.contains("give either an IMAGE or --id N"))
-        XCTAssertTrue(try runTool(["similar", "--db", path, "--id", "1", "-k", "0"]).stderr.contains("-k must be at least 1"))
+        XCTAssertTrue(
+            try runTool(["similar", "--db", path, "--id", "1", "-k", "0"]).stderr.contains("-k must be at least 1"))
         let imagePath = dir.appendingPathComponent("x.jpg").path
         _ = FileManager.default.createFile(atPath: imagePath, contents: Data([0xFF, 0xD8]))
         XCTAssertTrue(try runTool(["similar", "--db", path, imagePath]).stderr.contains("IMAGE needs --weights FILE"))
@@ -80,8 +91,9 @@ final class SimilarCommandTests: XCTestCase {
 
     func testSeveralBackbonesNeedAChoice() throws {
         let second = try synthetic.addBackbone(dim: 4, sha: "other")
-        try synthetic.db.run("INSERT INTO embeddings(image_id, backbone_id, vector) VALUES (1, ?1, ?2), (2, ?1, ?3)",
-                             [.integer(second), blob([1, 0, 0, 0]), blob([1, 1, 0, 0])])
+        try synthetic.db.run(
+            "INSERT INTO embeddings(image_id, backbone_id, vector) VALUES (1, ?1, ?2), (2, ?1, ?3)",
+            [.integer(second), blob([1, 0, 0, 0]), blob([1, 1, 0, 0])])
         let r = try runTool(["similar", "--db", path, "--id", "1"])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("holds vectors of 2 backbones"), r.stderr)
@@ -90,7 +102,8 @@ final class SimilarCommandTests: XCTestCase {
         XCTAssertEqual(chosen.status, 0, chosen.stderr)
         XCTAssertEqual(csvRows(chosen.stdout).map { $0[2] }, ["2"])
         XCTAssertEqual(Double(csvRows(chosen.stdout)[0][1])!, 1 / 2.0.squareRoot(), accuracy: 1e-15)
-        XCTAssertTrue(try runTool(["similar", "--db", path, "--id", "1", "--backbone", "9"]).stderr.contains("has no backbone 9"))
+        XCTAssertTrue(
+            try runTool(["similar", "--db", path, "--id", "1", "--backbone", "9"]).stderr.contains("has no backbone 9"))
     }
 }
 
@@ -111,9 +124,14 @@ final class SimilarImageTests: XCTestCase {
         XCTAssertEqual(extracted.status, 0, extracted.stderr)
         for name in ["dogs/rgb_37x23.jpg", "cats/rgb_64x48.jpg", "owls/rgba_30x20.png"] {
             for view in ["orig", "hflip"] {
-                let r = try runTool(["similar", "--db", path, root + "/" + name, "--weights", weights, "--view", view, "-k", "2", "--csv"])
+                let r = try runTool([
+                    "similar", "--db", path, root + "/" + name, "--weights", weights, "--view", view, "-k", "2",
+                    "--csv",
+                ])
                 XCTAssertEqual(r.status, 0, r.stderr)
-                let rows = r.stdout.split(separator: "\r\n").dropFirst().map { $0.split(separator: ",").map(String.init) }
+                let rows = r.stdout.split(separator: "\r\n").dropFirst().map {
+                    $0.split(separator: ",").map(String.init)
+                }
                 XCTAssertEqual(rows.first?[3], name, "\(name) \(view)")
                 XCTAssertEqual(rows.first?[1], "1.0", "\(name) \(view)")
                 XCTAssertNotEqual(rows.last?[1], "1.0")
@@ -142,21 +160,30 @@ final class SimilarImageTests: XCTestCase {
         XCTAssertTrue(cosines.allSatisfy { $0 >= 0 }, "average-pooled ReLU6 outputs are non-negative")
         XCTAssertEqual(cosines.reduce(0) { $0 + $1 * $1 }, 1, accuracy: 1e-9, "the components of a unit vector")
         XCTAssertGreaterThan(cosines[0], cosines[1279])
-        XCTAssertEqual(try runTool(["similar", "--db", path, image, "--weights", weights, "-k", "1280", "--csv"]).stdout, r.stdout, "deterministic")
+        XCTAssertEqual(
+            try runTool(["similar", "--db", path, image, "--weights", weights, "-k", "1280", "--csv"]).stdout, r.stdout,
+            "deterministic")
     }
 
     func testWeightsThatDidNotMakeTheVectorsAreRefused() throws {
         let s = try SyntheticDatabase(at: path)
         try s.addClasses(["a"])
         let backbone = try s.addBackbone(dim: 1280, sha: "0123456789abcdef", input: 96)
-        try s.addImage(path: "a.jpg", className: "a", split: "train", vector: [Float](repeating: 1, count: 1280), backbone: backbone)
+        try s.addImage(
+            path: "a.jpg", className: "a", split: "train", vector: [Float](repeating: 1, count: 1280),
+            backbone: backbone)
         let r = try runTool(["similar", "--db", path, image, "--weights", weights])
         XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.stderr.contains("is not the weights file of backbone 1 (mobilenet.h5, SHA-256 0123456789ab…)"), r.stderr)
+        XCTAssertTrue(
+            r.stderr.contains("is not the weights file of backbone 1 (mobilenet.h5, SHA-256 0123456789ab…)"), r.stderr)
         try s.db.run("UPDATE backbones SET weights_sha256 = ?1, dim = 16", [.text(try SHA256.hexOfFile(weights))])
         try s.db.run("UPDATE embeddings SET vector = ?1", [blob([Float](repeating: 1, count: 16))])
-        XCTAssertTrue(try runTool(["similar", "--db", path, image, "--weights", weights]).stderr.contains("gives 1280-float embeddings; backbone 1 has 16"))
+        XCTAssertTrue(
+            try runTool(["similar", "--db", path, image, "--weights", weights]).stderr.contains(
+                "gives 1280-float embeddings; backbone 1 has 16"))
         try s.db.run("UPDATE backbones SET preprocessing = 'opencv-area;x/255'")
-        XCTAssertTrue(try runTool(["similar", "--db", path, image, "--weights", weights]).stderr.contains("was made with preprocessing 'opencv-area;x/255'"))
+        XCTAssertTrue(
+            try runTool(["similar", "--db", path, image, "--weights", weights]).stderr.contains(
+                "was made with preprocessing 'opencv-area;x/255'"))
     }
 }

@@ -1,26 +1,35 @@
 import Foundation
-@testable import Store
 import XCTest
+
+@testable import Store
 
 final class SweepCommandTests: XCTestCase {
     func testGridPointEqualsSeparateTrainHeadBitForBit() throws {
         let db = try makeHeadDatabase(spread: 3)
-        let r = try runHeadTool(["sweep", "--db", db, "--json", "--lr", "0.003,0.03", "--epochs", "2,6", "--batch-size", "8,32", "--dropout", "0", "--jobs", "2",
-                                 "--no-refit"])
+        let r = try runHeadTool([
+            "sweep", "--db", db, "--json", "--lr", "0.003,0.03", "--epochs", "2,6", "--batch-size", "8,32", "--dropout",
+            "0", "--jobs", "2",
+            "--no-refit",
+        ])
         XCTAssertEqual(r.status, 0, r.stderr)
         let j = try headJSONObject(r.stdout)
         XCTAssertEqual((j["leaderboard"] as? [Any])?.count, 8)
         let best = try XCTUnwrap(j["best"] as? [String: Any])
         XCTAssertNotNil(best["test_accuracy"] as? Double)
         let conn = try Database.open(db)
-        XCTAssertEqual(try conn.scalar("SELECT count(*) FROM runs WHERE sweep_id = 1")?.int, 10, "8 grid points + 2 baselines")
-        XCTAssertEqual(try conn.scalar("SELECT best_run_id FROM sweeps WHERE id = 1")?.int, Int64(best["run_id"] as! Int))
+        XCTAssertEqual(
+            try conn.scalar("SELECT count(*) FROM runs WHERE sweep_id = 1")?.int, 10, "8 grid points + 2 baselines")
+        XCTAssertEqual(
+            try conn.scalar("SELECT best_run_id FROM sweeps WHERE id = 1")?.int, Int64(best["run_id"] as! Int))
 
         // The (lr 0.03, epochs 2, batch 8) point, trained alone.
-        let alone = try runHeadTool(["train-head", "--db", db, "--lr", "0.03", "--epochs", "2", "--batch-size", "8", "--json"])
+        let alone = try runHeadTool([
+            "train-head", "--db", db, "--lr", "0.03", "--epochs", "2", "--batch-size", "8", "--json",
+        ])
         XCTAssertEqual(alone.status, 0, alone.stderr)
         let id = try headJSONObject(alone.stdout)["run_id"] as! Int
-        let same = try conn.scalar("""
+        let same = try conn.scalar(
+            """
             SELECT count(*) FROM runs a JOIN runs b ON a.head = b.head AND a.metrics = b.metrics
             WHERE a.id = ?1 AND b.sweep_id = 1
             """, [.integer(Int64(id))])?.int
@@ -31,26 +40,44 @@ final class SweepCommandTests: XCTestCase {
     /// (`best`), the only one with test metrics, for as many epochs as the chosen weights had.
     func testRefitTrainsTheChosenConfigOnTrainAndValAndOnlyItSeesTest() throws {
         let db = try makeHeadDatabase(spread: 3)
-        let r = try runHeadTool(["sweep", "--db", db, "--json", "--lr", "0.003,0.03", "--epochs", "2,6", "--dropout", "0", "--early-stopping", "1"])
+        let r = try runHeadTool([
+            "sweep", "--db", db, "--json", "--lr", "0.003,0.03", "--epochs", "2,6", "--dropout", "0",
+            "--early-stopping", "1",
+        ])
         XCTAssertEqual(r.status, 0, r.stderr)
         let j = try headJSONObject(r.stdout)
         let best = try XCTUnwrap(j["best"] as? [String: Any])
         let chosen = try XCTUnwrap(j["chosen_run_id"] as? Int)
         let conn = try Database.open(db)
-        XCTAssertEqual(try conn.scalar("SELECT count(*) FROM runs WHERE sweep_id = 1")?.int, 7, "4 grid points + 2 baselines + the refit")
+        XCTAssertEqual(
+            try conn.scalar("SELECT count(*) FROM runs WHERE sweep_id = 1")?.int, 7,
+            "4 grid points + 2 baselines + the refit")
         let finalID = Int64(best["run_id"] as! Int)
         XCTAssertEqual(try conn.scalar("SELECT best_run_id FROM sweeps WHERE id = 1")?.int, finalID)
         XCTAssertNotEqual(finalID, Int64(chosen))
-        XCTAssertEqual(try conn.scalar("SELECT json_extract(metrics, '$.refit_of') FROM runs WHERE id = ?1", [.integer(finalID)])?.int, Int64(chosen))
-        XCTAssertNil(try conn.scalar("SELECT val_accuracy FROM runs WHERE id = ?1", [.integer(finalID)])?.double, "train+val leaves no val split")
+        XCTAssertEqual(
+            try conn.scalar("SELECT json_extract(metrics, '$.refit_of') FROM runs WHERE id = ?1", [.integer(finalID)])?
+                .int, Int64(chosen))
+        XCTAssertNil(
+            try conn.scalar("SELECT val_accuracy FROM runs WHERE id = ?1", [.integer(finalID)])?.double,
+            "train+val leaves no val split")
         XCTAssertNotNil(try conn.scalar("SELECT test_accuracy FROM runs WHERE id = ?1", [.integer(finalID)])?.double)
-        XCTAssertEqual(try conn.scalar("SELECT count(*) FROM runs WHERE sweep_id = 1 AND test_accuracy IS NOT NULL")?.int, 3,
-                       "test is computed for the refit (and the baselines) only")
-        let keptEpoch = try XCTUnwrap(try conn.scalar("SELECT json_extract(metrics, '$.weights_epoch') FROM runs WHERE id = ?1", [.integer(Int64(chosen))])?.int)
-        XCTAssertEqual(try conn.scalar("SELECT json_extract(config, '$.epochs') FROM runs WHERE id = ?1", [.integer(finalID)])?.int, keptEpoch)
-        XCTAssertNil(try conn.scalar("SELECT json_extract(config, '$.early_stopping') FROM runs WHERE id = ?1", [.integer(finalID)])?.int)
+        XCTAssertEqual(
+            try conn.scalar("SELECT count(*) FROM runs WHERE sweep_id = 1 AND test_accuracy IS NOT NULL")?.int, 3,
+            "test is computed for the refit (and the baselines) only")
+        let keptEpoch = try XCTUnwrap(
+            try conn.scalar(
+                "SELECT json_extract(metrics, '$.weights_epoch') FROM runs WHERE id = ?1", [.integer(Int64(chosen))])?
+                .int)
+        XCTAssertEqual(
+            try conn.scalar("SELECT json_extract(config, '$.epochs') FROM runs WHERE id = ?1", [.integer(finalID)])?
+                .int, keptEpoch)
+        XCTAssertNil(
+            try conn.scalar(
+                "SELECT json_extract(config, '$.early_stopping') FROM runs WHERE id = ?1", [.integer(finalID)])?.int)
         let rows = try conn.scalar("SELECT count(*) FROM images WHERE split IN ('train', 'val')")?.int
-        let trained = try conn.scalar("SELECT json_extract(metrics, '$.test.count') FROM runs WHERE id = ?1", [.integer(finalID)])?.int
+        let trained = try conn.scalar(
+            "SELECT json_extract(metrics, '$.test.count') FROM runs WHERE id = ?1", [.integer(finalID)])?.int
         XCTAssertEqual(trained, try conn.scalar("SELECT count(*) FROM images WHERE split = 'test'")?.int)
         XCTAssertGreaterThan(rows ?? 0, 0)
         let table = try runHeadTool(["sweep", "--db", db, "--lr", "0.01", "--epochs", "3"])
@@ -59,7 +86,9 @@ final class SweepCommandTests: XCTestCase {
 
     func testTableShowsLeaderboardBaselinesAndBest() throws {
         let db = try makeHeadDatabase()
-        let r = try runHeadTool(["sweep", "--db", db, "--lr", "0.01", "--epochs", "3", "--optimizer", "adam,sgd", "--dropout", "0"])
+        let r = try runHeadTool([
+            "sweep", "--db", db, "--lr", "0.01", "--epochs", "3", "--optimizer", "adam,sgd", "--dropout", "0",
+        ])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("top 2 of 2 by val loss, then accuracy:"), r.stdout)
         XCTAssertTrue(r.stdout.contains("nearest centroid (cosine)"))
@@ -92,15 +121,18 @@ final class SweepCommandTests: XCTestCase {
             XCTAssertEqual(values, ascending ? values.sorted() : values.sorted(by: >), select)
             XCTAssertEqual(j["chosen_run_id"] as? Int, board.first?["run_id"] as? Int)
         }
-        let plans = try Database.open(db, readOnly: true).rows("SELECT json_extract(grid, '$.settings.select') FROM sweeps ORDER BY id")
+        let plans = try Database.open(db, readOnly: true).rows(
+            "SELECT json_extract(grid, '$.settings.select') FROM sweeps ORDER BY id")
         XCTAssertEqual(plans.map { $0[0].string }, ["loss", "accuracy"])
         assertOneLineError(try runHeadTool(["sweep", "--db", db, "--select", "f1"]), contains: "--select")
     }
 
     func testEmptyGridIsOneLine() throws {
         let db = try makeHeadDatabase()
-        assertOneLineError(try runHeadTool(["sweep", "--db", db, "--lr", ""]), contains: "--lr is empty: give a comma list of values")
-        assertOneLineError(try runHeadTool(["sweep", "--db", db, "--epochs", "5,x"]), contains: "--epochs: 'x' is not a valid value")
+        assertOneLineError(
+            try runHeadTool(["sweep", "--db", db, "--lr", ""]), contains: "--lr is empty: give a comma list of values")
+        assertOneLineError(
+            try runHeadTool(["sweep", "--db", db, "--epochs", "5,x"]), contains: "--epochs: 'x' is not a valid value")
     }
 
     func testJobsHelpDoesNotPrintThisMachinesCoreCount() throws {
@@ -116,7 +148,10 @@ final class SweepCommandTests: XCTestCase {
 final class SweepResumeCommandTests: XCTestCase {
     func testKilledSweepKeepsItsPointsAndTheSameCommandFinishesIt() throws {
         let db = try makeHeadDatabase(perClass: [60, 60, 60])
-        let args = ["sweep", "--db", db, "--lr", "0.001,0.002,0.003,0.004,0.005,0.006", "--epochs", "1000", "--batch-size", "4", "--dropout", "0", "--jobs", "1"]
+        let args = [
+            "sweep", "--db", db, "--lr", "0.001,0.002,0.003,0.004,0.005,0.006", "--epochs", "1000", "--batch-size", "4",
+            "--dropout", "0", "--jobs", "1",
+        ]
         let process = Process()
         process.executableURL = productsDirectory().appendingPathComponent("tlearn")
         process.arguments = args
@@ -136,15 +171,22 @@ final class SweepResumeCommandTests: XCTestCase {
         let kept = try conn.scalar("SELECT count(*) FROM runs WHERE sweep_id = 1")?.int ?? 0
         XCTAssertGreaterThanOrEqual(kept, 1, "a point saved before the kill")
         XCTAssertLessThan(kept, 6, "killed before the last point (each training runs 1000 epochs of batch 4)")
-        XCTAssertNil(try conn.scalar("SELECT best_run_id FROM sweeps WHERE id = 1")?.int, "an unfinished sweep has no best run")
+        XCTAssertNil(
+            try conn.scalar("SELECT best_run_id FROM sweeps WHERE id = 1")?.int, "an unfinished sweep has no best run")
 
         let again = try runHeadTool(args)
         XCTAssertEqual(again.status, 0, again.stderr)
-        XCTAssertTrue(again.stderr.contains("sweep 1 was interrupted with \(kept) of 6 runs saved: finishing it"), again.stderr)
+        XCTAssertTrue(
+            again.stderr.contains("sweep 1 was interrupted with \(kept) of 6 runs saved: finishing it"), again.stderr)
         XCTAssertEqual(try conn.scalar("SELECT count(*) FROM sweeps")?.int, 1, "the same sweep, not a new one")
-        XCTAssertEqual(try conn.scalar("SELECT count(*) FROM runs WHERE sweep_id = 1 AND json_extract(config, '$.model') = 'softmax'")?.int,
-                       7, "six points and the refit, none twice")
-        XCTAssertEqual(try conn.scalar("SELECT count(DISTINCT config) FROM runs WHERE sweep_id = 1 AND json_extract(metrics, '$.refit_of') IS NULL AND json_extract(config, '$.model') = 'softmax'")?.int, 6)
+        XCTAssertEqual(
+            try conn.scalar(
+                "SELECT count(*) FROM runs WHERE sweep_id = 1 AND json_extract(config, '$.model') = 'softmax'")?.int,
+            7, "six points and the refit, none twice")
+        XCTAssertEqual(
+            try conn.scalar(
+                "SELECT count(DISTINCT config) FROM runs WHERE sweep_id = 1 AND json_extract(metrics, '$.refit_of') IS NULL AND json_extract(config, '$.model') = 'softmax'"
+            )?.int, 6)
         XCTAssertNotNil(try conn.scalar("SELECT best_run_id FROM sweeps WHERE id = 1")?.int)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
-@testable import Store
 import TestSupport
+
+@testable import Store
 
 /// A temporary directory removed by the caller.
 func makeTempDirectory() throws -> URL {
@@ -24,7 +25,8 @@ extension SyntheticDatabase {
                     var v = rng.vector(dim).map { abs($0) }
                     v[c] += 3
                     let split = ["train", "train", "val", "test"][i]
-                    try s.addImage(path: "\(name)/\(i).jpg", className: name, split: split, vector: v, backbone: backbone)
+                    try s.addImage(
+                        path: "\(name)/\(i).jpg", className: name, split: split, vector: v, backbone: backbone)
                 }
             }
         }

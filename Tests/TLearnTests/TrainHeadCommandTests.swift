@@ -1,6 +1,7 @@
 import Foundation
-@testable import Store
 import XCTest
+
+@testable import Store
 
 final class TrainHeadCommandTests: XCTestCase {
     func testJSONHasRunIDAndAccuraciesAndTheRunIsSaved() throws {
@@ -21,8 +22,11 @@ final class TrainHeadCommandTests: XCTestCase {
 
     func testSameSeedTwiceGivesTheSameHeadBitForBit() throws {
         let db = try makeHeadDatabase()
-        let args = ["train-head", "--db", db, "--json", "--optimizer", "sgd", "--momentum", "0.9", "--nesterov", "--batch-size", "7",
-                    "--l2", "1e-3", "--label-smoothing", "0.1", "--class-weight", "balanced", "--seed", "5"]
+        let args = [
+            "train-head", "--db", db, "--json", "--optimizer", "sgd", "--momentum", "0.9", "--nesterov", "--batch-size",
+            "7",
+            "--l2", "1e-3", "--label-smoothing", "0.1", "--class-weight", "balanced", "--seed", "5",
+        ]
         for _ in 0..<2 { XCTAssertEqual(try runHeadTool(args).status, 0) }
         let conn = try Database.open(db)
         XCTAssertEqual(try conn.scalar("SELECT count(DISTINCT head) FROM runs")?.int, 1)
@@ -43,22 +47,31 @@ final class TrainHeadCommandTests: XCTestCase {
 
     func testNegativeLearningRateIsOneLine() throws {
         let db = try makeHeadDatabase()
-        assertOneLineError(try runHeadTool(["train-head", "--db", db, "--lr=-0.1"]), contains: "learning rate must be a positive number, got -0.1")
+        assertOneLineError(
+            try runHeadTool(["train-head", "--db", db, "--lr=-0.1"]),
+            contains: "learning rate must be a positive number, got -0.1")
     }
 
     func testMissingDatabaseIsOneLine() throws {
-        assertOneLineError(try runHeadTool(["train-head", "--db", "/nonexistent/x.sqlite"]), contains: "no database at /nonexistent/x.sqlite")
+        assertOneLineError(
+            try runHeadTool(["train-head", "--db", "/nonexistent/x.sqlite"]),
+            contains: "no database at /nonexistent/x.sqlite")
     }
 
     func testDatabaseWithoutVectorsIsOneLine() throws {
         let path = try headTemporaryDirectory("tlearn-empty").appendingPathComponent("empty.sqlite").path
         _ = try Database.open(path)
-        assertOneLineError(try runHeadTool(["train-head", "--db", path]), contains: "\(path) has no embeddings: run `tlearn extract")
+        assertOneLineError(
+            try runHeadTool(["train-head", "--db", path]), contains: "\(path) has no embeddings: run `tlearn extract")
     }
 
     func testClassWithoutTrainingRowsIsOneLine() throws {
-        let db = try makeHeadDatabase(perClass: [20, 20], classNames: ["a", "b"]) { k, i in k == 1 ? (i < 10 ? "val" : "test") : (i % 5 == 0 ? "val" : "train") }
-        assertOneLineError(try runHeadTool(["train-head", "--db", db]), contains: "class 'b' has no training images (0 train, 10 val, 10 test)")
+        let db = try makeHeadDatabase(perClass: [20, 20], classNames: ["a", "b"]) { k, i in
+            k == 1 ? (i < 10 ? "val" : "test") : (i % 5 == 0 ? "val" : "train")
+        }
+        assertOneLineError(
+            try runHeadTool(["train-head", "--db", db]),
+            contains: "class 'b' has no training images (0 train, 10 val, 10 test)")
     }
 
     func testEmptyValidationWarnsAndRefusesEarlyStopping() throws {
@@ -67,11 +80,15 @@ final class TrainHeadCommandTests: XCTestCase {
         XCTAssertEqual(ok.status, 0, ok.stderr)
         XCTAssertTrue(ok.stderr.contains("warning: the val split of \(db) is empty: no validation metrics"), ok.stderr)
         XCTAssertTrue(try headJSONObject(ok.stdout)["val_accuracy"] is NSNull)
-        assertOneLineError(try runHeadTool(["train-head", "--db", db, "--early-stopping", "2"]), contains: "--early-stopping needs validation rows")
+        assertOneLineError(
+            try runHeadTool(["train-head", "--db", db, "--early-stopping", "2"]),
+            contains: "--early-stopping needs validation rows")
     }
 
     func testAdamWithMomentumIsRefused() throws {
         let db = try makeHeadDatabase()
-        assertOneLineError(try runHeadTool(["train-head", "--db", db, "--momentum", "0.9"]), contains: "--momentum applies to sgd only")
+        assertOneLineError(
+            try runHeadTool(["train-head", "--db", db, "--momentum", "0.9"]), contains: "--momentum applies to sgd only"
+        )
     }
 }

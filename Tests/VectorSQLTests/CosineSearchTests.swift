@@ -1,12 +1,13 @@
 import TestSupport
 import XCTest
+
 @testable import Store
 @testable import VectorSQL
 
 final class CosineSearchTests: XCTestCase {
     /// A matrix of `n` random vectors with planted exact duplicates, scaled copies and a zero row.
     func makeDatabase(n: Int, dim: Int, seed: UInt64) throws -> (SyntheticDatabase, [[Float]], Int64) {
-        let s = try SyntheticDB()
+        let s = try syntheticDB()
         try s.addClasses(["a", "b"])
         let backbone = try s.addBackbone(dim: dim)
         var rng = SplitMix(seed: seed)
@@ -14,11 +15,13 @@ final class CosineSearchTests: XCTestCase {
         try s.db.transaction {
             for i in 0..<n {
                 var v = rng.vector(dim)
-                if i == 5 { v = vectors[2] }                    // exact duplicate: a tie
-                if i == 9 { v = vectors[3].map { $0 * 3 } }     // same direction
+                if i == 5 { v = vectors[2] }  // exact duplicate: a tie
+                if i == 9 { v = vectors[3].map { $0 * 3 } }  // same direction
                 if i == 11 { v = [Float](repeating: 0, count: dim) }
                 vectors.append(v)
-                try s.addImage(path: "img\(i).jpg", className: i % 2 == 0 ? "a" : "b", split: ["train", "val", "test"][i % 3], vector: v, backbone: backbone)
+                try s.addImage(
+                    path: "img\(i).jpg", className: i % 2 == 0 ? "a" : "b", split: ["train", "val", "test"][i % 3],
+                    vector: v, backbone: backbone)
             }
         }
         return (s, vectors, backbone)
@@ -28,7 +31,8 @@ final class CosineSearchTests: XCTestCase {
     func bruteForce(_ vectors: [[Float]], query: [Float], k: Int, excluding: Int?) -> [(Int, Double)] {
         func cos(_ a: [Float], _ b: [Float]) -> Double {
             let ab = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-            let aa = a.reduce(0.0) { $0 + Double($1) * Double($1) }, bb = b.reduce(0.0) { $0 + Double($1) * Double($1) }
+            let aa = a.reduce(0.0) { $0 + Double($1) * Double($1) }
+            let bb = b.reduce(0.0) { $0 + Double($1) * Double($1) }
             return aa == 0 || bb == 0 ? 0 : min(1, max(-1, ab / (aa.squareRoot() * bb.squareRoot())))
         }
         let all = vectors.indices.filter { $0 != excluding }.map { ($0, cos(query, vectors[$0])) }
@@ -47,7 +51,8 @@ final class CosineSearchTests: XCTestCase {
         }
         XCTAssertEqual(search.nearest(to: vectors[0], k: 2000).count, 700, "k larger than n lists everything")
         // SQL agrees to the last digit (same VectorMath, same order).
-        let sql = try s.db.rows("""
+        let sql = try s.db.rows(
+            """
             SELECT e.image_id, vec_cosine(e.vector, (SELECT vector FROM embeddings WHERE image_id = 4)) AS c
             FROM embeddings e WHERE e.image_id != 4 ORDER BY c DESC, e.image_id LIMIT 10
             """)
@@ -59,7 +64,7 @@ final class CosineSearchTests: XCTestCase {
     func testNearTiesBelowFloat32ResolutionAreOrderedExactly() throws {
         // 300 vectors within 1e-5 of one direction: their cosines with it differ by less than
         // float32 can resolve, so the order comes from the Double re-scoring alone.
-        let s = try SyntheticDB()
+        let s = try syntheticDB()
         defer { removeDatabase(s.path) }
         try s.addClasses(["a"])
         let backbone = try s.addBackbone(dim: 1280)
@@ -79,7 +84,8 @@ final class CosineSearchTests: XCTestCase {
             let want = bruteForce(vectors, query: base, k: k, excluding: nil)
             // Summation order differs from the reference in the last bits, so rows whose cosines
             // are within ~1e-15 may swap (float32 would misorder by 1e-7); the cosine at each rank must hold.
-            let reference = Dictionary(uniqueKeysWithValues: bruteForce(vectors, query: base, k: 300, excluding: nil).map { ($0.0, $0.1) })
+            let reference = Dictionary(
+                uniqueKeysWithValues: bruteForce(vectors, query: base, k: 300, excluding: nil).map { ($0.0, $0.1) })
             XCTAssertEqual(got.count, k)
             for (rank, (g, w)) in zip(got, want).enumerated() {
                 XCTAssertEqual(reference[g.row]!, w.1, accuracy: 1e-14, "k \(k) rank \(rank)")
@@ -94,10 +100,17 @@ final class CosineSearchTests: XCTestCase {
         let search = CosineSearch(try VectorMatrix.load(s.db, backbone: backbone))
         for threshold in [0.999, 0.6, 0.3] {
             var want: [(Int, Int)] = []
-            for i in vectors.indices { for j in (i + 1)..<vectors.count where bruteForce([vectors[j]], query: vectors[i], k: 1, excluding: nil)[0].1 >= threshold { want.append((i, j)) } }
+            for i in vectors.indices {
+                for j in (i + 1)..<vectors.count
+                where bruteForce([vectors[j]], query: vectors[i], k: 1, excluding: nil)[0].1 >= threshold {
+                    want.append((i, j))
+                }
+            }
             for block in [7, 16, 64, 512] {
                 let got = try search.pairs(atLeast: threshold, blockRows: block).map { ($0.0, $0.1) }
-                XCTAssertEqual(got.sorted { $0 < $1 }.map { "\($0)-\($1)" }, want.map { "\($0)-\($1)" }, "threshold \(threshold) block \(block)")
+                XCTAssertEqual(
+                    got.sorted { $0 < $1 }.map { "\($0)-\($1)" }, want.map { "\($0)-\($1)" },
+                    "threshold \(threshold) block \(block)")
             }
         }
         let dupes = try search.pairs(atLeast: 0.999999)
@@ -112,15 +125,21 @@ final class CosineSearchTests: XCTestCase {
 
 final class VectorMatrixTests: XCTestCase {
     func testRowsAreInImageIDOrderWhateverTheInsertOrder() throws {
-        let s = try SyntheticDB()
+        let s = try syntheticDB()
         defer { removeDatabase(s.path) }
         try s.addClasses(["a"])
         let backbone = try s.addBackbone(dim: 2)
-        for i in 0..<5 { try s.addImage(path: "\(i).jpg", className: "a", split: "train", vector: nil, backbone: backbone) }
-        for id in [4, 2, 5, 1, 3] {  // embeddings rowids in a different order than image ids
-            try s.db.run("INSERT INTO embeddings(image_id, backbone_id, vector) VALUES (?1, ?2, ?3)", [.integer(Int64(id)), .integer(backbone), blob([Float(id), -Float(id)])])
+        for i in 0..<5 {
+            try s.addImage(path: "\(i).jpg", className: "a", split: "train", vector: nil, backbone: backbone)
         }
-        try s.db.run("INSERT INTO embeddings(image_id, backbone_id, view, vector) VALUES (1, ?1, 'hflip', ?2)", [.integer(backbone), blob([9, 9])])
+        for id in [4, 2, 5, 1, 3] {  // embeddings rowids in a different order than image ids
+            try s.db.run(
+                "INSERT INTO embeddings(image_id, backbone_id, vector) VALUES (?1, ?2, ?3)",
+                [.integer(Int64(id)), .integer(backbone), blob([Float(id), -Float(id)])])
+        }
+        try s.db.run(
+            "INSERT INTO embeddings(image_id, backbone_id, view, vector) VALUES (1, ?1, 'hflip', ?2)",
+            [.integer(backbone), blob([9, 9])])
         let m = try VectorMatrix.load(s.db, backbone: backbone)
         XCTAssertEqual(m.imageIDs, [1, 2, 3, 4, 5])
         XCTAssertEqual(m.values, [1, -1, 2, -2, 3, -3, 4, -4, 5, -5])
@@ -131,15 +150,19 @@ final class VectorMatrixTests: XCTestCase {
     }
 
     func testAVectorOfTheWrongSizeNamesTheImage() throws {
-        let s = try SyntheticDB()
+        let s = try syntheticDB()
         defer { removeDatabase(s.path) }
         try s.addClasses(["a"])
         let backbone = try s.addBackbone(dim: 3)
         try s.addImage(path: "ok.jpg", className: "a", split: "train", vector: [1, 2, 3], backbone: backbone)
         try s.addImage(path: "short.jpg", className: "a", split: "val", vector: [1, 2], backbone: backbone)
         XCTAssertThrowsError(try VectorMatrix.load(s.db, backbone: backbone)) {
-            XCTAssertTrue("\($0)".contains("the orig vector of image 2 (short.jpg) is 8 bytes; backbone 1 has dim 3, so 12 bytes"), "\($0)")
+            XCTAssertTrue(
+                "\($0)".contains(
+                    "the orig vector of image 2 (short.jpg) is 8 bytes; backbone 1 has dim 3, so 12 bytes"), "\($0)")
         }
-        XCTAssertThrowsError(try BackboneInfo.choose(s.db, requested: 7)) { XCTAssertTrue("\($0)".contains("has no backbone 7 (backbones: 1)"), "\($0)") }
+        XCTAssertThrowsError(try BackboneInfo.choose(s.db, requested: 7)) {
+            XCTAssertTrue("\($0)".contains("has no backbone 7 (backbones: 1)"), "\($0)")
+        }
     }
 }
