@@ -1,4 +1,4 @@
-# make test | demo (fetch once, extract -> train-head -> predict) | bench (release, ratios vs ONNX Runtime) | fixtures | format
+# make test | demo (fetch once, then the README recipe) | install | bench (release, ratios vs peers) | lint | format | fixtures
 SHELL := /bin/bash
 CACHE ?= $(HOME)/.cache/tlearn
 SHARED ?= $(abspath ../shared)
@@ -12,10 +12,11 @@ WEIGHTS_SHA256 ?=
 # tensorflow_datasets/url_checksums/tf_flowers.txt
 FLOWERS_URL := https://storage.googleapis.com/download.tensorflow.org/example_images/flower_photos.tgz
 FLOWERS_SHA256 := 4c54ace7911aaffe13a365c34f650e71dd5bf1be0a58b464e5a7183e3e595d9c
-DEBS := libturbojpeg0-dev libpng-dev libopenblas-dev libsqlite3-dev libhdf5-dev sqlite3 pkg-config
+DEBS := libturbojpeg0-dev libpng-dev libopenblas-dev libsqlite3-dev libhdf5-dev zlib1g-dev sqlite3 pkg-config
 DEMO_DB ?= demo.sqlite
+PREFIX ?= /usr/local
 
-.PHONY: deps demo-deps build test demo bench fixtures extension format
+.PHONY: deps demo-deps build test demo install bench fixtures extension lint format
 
 # Installs the Debian packages that are missing; does nothing when all are there.
 deps:
@@ -40,6 +41,7 @@ extension: deps
 
 # Serial XCTest ends on its own "Executed N tests, with K skipped and F failures" line; skips say why.
 test: deps
+	python3 scripts/check_links.py
 	swift build --build-tests
 	swift test --skip-build --disable-swift-testing
 
@@ -64,19 +66,33 @@ $(CACHE)/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5:
 	[ -z "$(WEIGHTS_SHA256)" ] || echo "$(WEIGHTS_SHA256)  $@.part" | sha256sum -c --quiet - || { rm -f $@.part; echo "error: $(WEIGHTS_URL): checksum mismatch" >&2; exit 1; }
 	mv $@.part $@
 
-# Extract (resumable: run it again and it does no backbone work), train the head, use it.
+# The README recipe: extract (resumable: run it again and it does no backbone work), sweep both model
+# kinds, evaluate and use the best, draw the report, export it as ONNX.
 demo: deps demo-deps $(IMAGES) $(WEIGHTS)
 	swift build -c release --product tlearn
-	.build/release/tlearn extract --images $(IMAGES) --weights $(WEIGHTS) --db $(DEMO_DB)
+	.build/release/tlearn extract --images $(IMAGES) --weights $(WEIGHTS) --db $(DEMO_DB) --views orig,hflip --maps
 	.build/release/tlearn info --db $(DEMO_DB)
-	.build/release/tlearn train-head --db $(DEMO_DB)
-	.build/release/tlearn predict latest --db $(DEMO_DB) --weights $(WEIGHTS) $$(find $(IMAGES) -type f | sort | head -3)
-	.build/release/tlearn query --db $(DEMO_DB) "SELECT label, split, count(*) AS n FROM labeled_embeddings WHERE view = 'orig' GROUP BY label, split ORDER BY label, split"
+	.build/release/tlearn sweep --db $(DEMO_DB)
+	.build/release/tlearn evaluate best --db $(DEMO_DB) --tta
+	.build/release/tlearn predict best --db $(DEMO_DB) --weights $(WEIGHTS) --tta $$(find $(IMAGES) -type f | sort | head -3)
+	.build/release/tlearn report --db $(DEMO_DB) --out demo-report.html
+	.build/release/tlearn export best --db $(DEMO_DB) --weights $(WEIGHTS) --format onnx --out demo.onnx
+
+# The tool alone, for a user: the binary and the loadable SQLite extension under $(PREFIX).
+install: deps
+	swift build -c release --product tlearn
+	$(MAKE) extension
+	install -Dm755 .build/release/tlearn $(DESTDIR)$(PREFIX)/bin/tlearn
+	install -Dm644 libtlearn_sqlite.so $(DESTDIR)$(PREFIX)/lib/libtlearn_sqlite.so
 
 bench: deps
 	swift build -c release --product tlearn
 	swift build -c release --product tlearn-bench
 	.build/release/tlearn-bench --shared $(SHARED)
 
+# The format check CI runs: swift-format with the repository's .swift-format, warnings are errors.
+lint:
+	swift format lint --strict --recursive Package.swift Sources Tests
+
 format:
-	swift format --in-place --recursive Sources Tests
+	swift format --in-place --recursive Package.swift Sources Tests

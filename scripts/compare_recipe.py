@@ -7,6 +7,7 @@ is then the test split of a copy of that database, the other images being train 
 each class, by a fixed shuffle), and on every copy:
   recipe          tlearn sweep (default grid), then tlearn evaluate best --tta
   softmax only    tlearn sweep --model softmax, then evaluate best --tta
+  finetune only   tlearn sweep --model finetune, then evaluate best --tta
   sklearn C=1     LogisticRegression() on train+val vectors (orig+hflip rows), test probabilities
                   averaged over the two views (as --tta does)
   sklearn CV      LogisticRegressionCV(Cs=10, cv=5) on the same rows, its C chosen by its own CV
@@ -15,7 +16,7 @@ Prints each pipeline's mean and standard deviation of the K test accuracies, and
     pip install numpy scikit-learn
     python3 scripts/compare_recipe.py --images DIR --weights FILE [--folds 5] [--work DIR] [--tlearn .build/release/tlearn]
 """
-import argparse, json, os, shutil, sqlite3, subprocess, sys, time
+import argparse, json, os, shutil, sqlite3, subprocess, sys, time, warnings
 
 import numpy as np
 
@@ -61,6 +62,7 @@ def vectors(db):
 
 def sklearn_scores(db):
     from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+    warnings.filterwarnings("ignore", category=FutureWarning)  # scikit-learn's notices of future defaults
     rows = vectors(db)
     classes = sorted({r[1] for r in rows})
     index = {n: k for k, n in enumerate(classes)}
@@ -105,7 +107,7 @@ def main():
     run([a.tlearn, "extract", "--images", a.images, "--weights", a.weights, "--db", base, "--views", "orig,hflip", "--maps", "--quiet"])
     sqlite3.connect(base).execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
     print(f"extracted {a.images} into {base} ({time.time() - t0:.0f} s)", flush=True)
-    names = ["recipe", "softmax only", "sklearn C=1", "sklearn CV"]
+    names = ["recipe", "softmax only", "finetune only", "sklearn C=1", "sklearn CV"]
     scores = {n: [] for n in names}
     for k in range(a.folds):
         db = os.path.join(a.work, f"fold{k + 1}.sqlite")
@@ -118,6 +120,7 @@ def main():
         scores["recipe"].append(tlearn_score(a.tlearn, db, a.sweep.split()))
         recipe_s = time.time() - t0
         scores["softmax only"].append(tlearn_score(a.tlearn, db, ["--model", "softmax"] + a.sweep.split()))
+        scores["finetune only"].append(tlearn_score(a.tlearn, db, ["--model", "finetune"] + a.sweep.split()))
         for n, v in sklearn_scores(db).items():
             scores[n].append(v)
         print(f"fold {k + 1}: " + ", ".join(f"{n} {scores[n][-1]:.4f}" for n in names) + f"  (recipe {recipe_s:.0f} s)", flush=True)

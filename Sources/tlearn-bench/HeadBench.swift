@@ -91,18 +91,9 @@ func runHeadBench(shared: String, tlearn: String?, peer: Bool = true, say: (Stri
     if let tlearn, FileManager.default.isExecutableFile(atPath: tlearn) {
         var walls: [Double] = []
         for _ in 0..<7 {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: tlearn)
-            p.arguments = ["train-head", "--db", path, "--epochs", "5", "--json"]
-            p.standardOutput = FileHandle.nullDevice
-            walls.append(
-                try seconds {
-                    try p.run()
-                    p.waitUntilExit()
-                })
-            guard p.terminationStatus == 0 else {
-                throw HeadError.invalid("tlearn train-head exited with status \(p.terminationStatus)")
-            }
+            var status: Int32 = 0
+            walls.append(try seconds { (status, _) = try runChild(tlearn, ["train-head", "--db", path, "--epochs", "5", "--json"]) })
+            guard status == 0 else { throw HeadError.invalid("tlearn train-head exited with status \(status)") }
         }
         say("whole process `tlearn train-head --epochs 5`, median of 7: \(ms(median(walls)))  (target < 200 ms)")
         result.fields.append(("head_process_ms", median(walls) * 1000))

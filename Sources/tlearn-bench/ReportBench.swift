@@ -38,7 +38,8 @@ struct ReportBench: BenchSection {
             tlearn,
             [
                 "sweep", "--db", path, "--lr", "1e-4,3e-4,1e-3,3e-3", "--epochs", "5,10,20,50",
-                "--batch-size", "16,32,64", "--l2", "0,1e-4", "--jobs", "\(c.threads)",
+                "--batch-size", "16,32,64", "--l2", "0,1e-4", "--dropout", "0", "--model", "softmax",
+                "--jobs", "\(c.threads)", "--json",
             ])
         guard status == 0 else { throw HeadError.invalid("tlearn sweep exited with status \(status)") }
         let finalRun = try RunStore.resolve("best", in: db)
