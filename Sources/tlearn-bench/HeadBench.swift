@@ -92,7 +92,10 @@ func runHeadBench(shared: String, tlearn: String?, peer: Bool = true, say: (Stri
         var walls: [Double] = []
         for _ in 0..<7 {
             var status: Int32 = 0
-            walls.append(try seconds { (status, _) = try runChild(tlearn, ["train-head", "--db", path, "--epochs", "5", "--json"]) })
+            walls.append(
+                try seconds {
+                    (status, _) = try runChild(tlearn, ["train-head", "--db", path, "--epochs", "5", "--json"])
+                })
             guard status == 0 else { throw HeadError.invalid("tlearn train-head exited with status \(status)") }
         }
         say("whole process `tlearn train-head --epochs 5`, median of 7: \(ms(median(walls)))  (target < 200 ms)")
