@@ -149,14 +149,97 @@ public struct StoredModel: Sendable, Equatable {
         }
     }
 
+    /// Rows `denseLogits(rows:)` takes at once.
+    static let rowBlock = 8
+
+    /// `logits` of up to `rowBlock` inputs, `inputs[r]` into `z + r * classCount`: the same bits as one
+    /// call per input. W (dim x classes in Double) is larger than a core's L2, so reading each row of
+    /// it once for several inputs instead of once per input is what makes many-row logits fast.
+    public func logits(
+        rows inputs: UnsafeBufferPointer<UnsafePointer<Float>>, into z: UnsafeMutablePointer<Double>,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
+        guard map == nil, inputs.count > 1 else {
+            for (r, x) in inputs.enumerated() { logits(x, into: z + r * classCount, scratch: scratch) }
+            return
+        }
+        var start = 0
+        while start < inputs.count {
+            let end = min(start + Self.rowBlock, inputs.count)
+            denseLogits(rows: UnsafeBufferPointer(rebasing: inputs[start..<end]), into: z + start * classCount)
+            start = end
+        }
+    }
+
+    /// `denseLogits` of each of `xs` (at most `rowBlock`), each row's sums in the same order as alone:
+    /// z_j = b_j, then z_j += x_i W_ij for each nonzero x_i in input order. Sixteen classes of one row
+    /// are summed in registers over that row's nonzero inputs, and a block of W's columns is read for
+    /// all the rows before the next.
+    private func denseLogits(rows xs: UnsafeBufferPointer<UnsafePointer<Float>>, into z: UnsafeMutablePointer<Double>) {
+        let c = classCount
+        let d = dim
+        // Each row's nonzero inputs, widened, and where they are: the skipped zeros are what the
+        // one-row path skips, so the sums are the same.
+        var values = [Double](repeating: 0, count: xs.count * d)
+        var indices = [Int](repeating: 0, count: xs.count * d)
+        var counts = [Int](repeating: 0, count: xs.count)
+        for r in 0..<xs.count {
+            var n = 0
+            for i in 0..<d where xs[r][i] != 0 {
+                values[r * d + n] = Double(xs[r][i])
+                indices[r * d + n] = i * c
+                n += 1
+            }
+            counts[r] = n
+        }
+        denseWide.withUnsafeBufferPointer { w in
+            let w = w.baseAddress!
+            let bias = w + d * c
+            values.withUnsafeBufferPointer { values in
+                indices.withUnsafeBufferPointer { indices in
+                    var j = 0
+                    while j + 16 <= c {
+                        for r in 0..<xs.count {
+                            let v = values.baseAddress! + r * d
+                            let at = indices.baseAddress! + r * d
+                            var lo = UnsafeRawPointer(bias + j).loadUnaligned(as: SIMD8<Double>.self)
+                            var hi = UnsafeRawPointer(bias + j + 8).loadUnaligned(as: SIMD8<Double>.self)
+                            for k in 0..<counts[r] {
+                                let row = w + at[k] + j
+                                let xi = SIMD8<Double>(repeating: v[k])
+                                lo += xi * UnsafeRawPointer(row).loadUnaligned(as: SIMD8<Double>.self)
+                                hi += xi * UnsafeRawPointer(row + 8).loadUnaligned(as: SIMD8<Double>.self)
+                            }
+                            UnsafeMutableRawPointer(z + r * c + j).storeBytes(of: lo, as: SIMD8<Double>.self)
+                            UnsafeMutableRawPointer(z + r * c + j + 8).storeBytes(of: hi, as: SIMD8<Double>.self)
+                        }
+                        j += 16
+                    }
+                    guard j < c else { return }
+                    for r in 0..<xs.count {
+                        let v = values.baseAddress! + r * d
+                        let at = indices.baseAddress! + r * d
+                        let zr = z + r * c
+                        for jj in j..<c { zr[jj] = bias[jj] }
+                        for k in 0..<counts[r] {
+                            let row = w + at[k]
+                            for jj in j..<c { zr[jj] += v[k] * row[jj] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Logits of `count` inputs (count x inputCount floats, row-major): count x classCount values.
     public func logits(_ inputs: UnsafePointer<Float>, count: Int) -> [Double] {
         let c = classCount
         let n = inputCount
         var scratch = [Float](repeating: 0, count: max(scratchCount, 1))
+        let rows = (0..<count).map { inputs + $0 * n }
         return [Double](unsafeUninitializedCapacity: count * c) { out, initialized in
             scratch.withUnsafeMutableBufferPointer { s in
-                for r in 0..<count { logits(inputs + r * n, into: out.baseAddress! + r * c, scratch: s.baseAddress!) }
+                rows.withUnsafeBufferPointer { logits(rows: $0, into: out.baseAddress!, scratch: s.baseAddress!) }
             }
             initialized = count * c
         }

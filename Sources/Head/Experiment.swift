@@ -80,7 +80,8 @@ public func trainAndEvaluate(
         let flippedTest = tta ? data.testFlipped : nil
         return RunResult(
             config: c, checkpoint: cp,
-            val: data.val.rows > 0 ? cp.model.evaluate(data.val, flipped: flippedVal, threads: threads) : nil,
+            val: data.val.rows > 0
+                ? (tta ? nil : cp.val) ?? cp.model.evaluate(data.val, flipped: flippedVal, threads: threads) : nil,
             test: evaluateTest && data.test.rows > 0
                 ? cp.model.evaluate(data.test, flipped: flippedTest, threads: threads) : nil,
             tta: tta)

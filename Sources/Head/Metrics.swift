@@ -153,8 +153,17 @@ extension StoredModel {
             withoutActuallyEscaping(row) { row in
                 let work: @Sendable (Range<Int>) -> Void = { range in
                     var scratch = [Float](repeating: 0, count: max(scratchCount, 1))
+                    var block: [UnsafePointer<Float>] = []
+                    block.reserveCapacity(256)
                     scratch.withUnsafeMutableBufferPointer { s in
-                        for r in range { logits(row(r), into: dst.pointer + r * c, scratch: s.baseAddress!) }
+                        for start in stride(from: range.lowerBound, to: range.upperBound, by: 256) {
+                            let end = min(start + 256, range.upperBound)
+                            block.removeAll(keepingCapacity: true)
+                            for r in start..<end { block.append(row(r)) }
+                            block.withUnsafeBufferPointer {
+                                logits(rows: $0, into: dst.pointer + start * c, scratch: s.baseAddress!)
+                            }
+                        }
                     }
                 }
                 if workers <= 1 { return work(0..<rows) }

@@ -34,6 +34,9 @@ public struct Checkpoint: Sendable {
     public let stoppedEpoch: Int?
     /// Wall time from the start of training to this checkpoint.
     public let seconds: Double
+    /// `model`'s val metrics without flips, measured after its epoch (nil without val rows), so
+    /// they need not be computed again.
+    public let val: SplitMetrics?
 }
 
 /// Trains a model of `config.model`'s kind on `data.train` with `config`, once, to the largest of
@@ -128,18 +131,20 @@ private func run<T: ModelTrainer>(
     var logits = [Float](repeating: 0, count: b * c)
 
     var history: [EpochStats] = []
-    var best: (loss: Double, epoch: Int, parameters: [Float])? = nil
+    var best: (loss: Double, epoch: Int, parameters: [Float], val: SplitMetrics)? = nil
+    var lastVal: SplitMetrics? = nil
     var wait = 0
     var checkpoints: [Checkpoint] = []
     var pending = counts[...]
 
     func checkpoint(_ epochs: Int, stopped: Int?) {
-        let kept = best.map { ($0.parameters, $0.epoch) } ?? (parameters, history.count)
+        let kept =
+            best.map { ($0.parameters, $0.epoch, $0.val as SplitMetrics?) } ?? (parameters, history.count, lastVal)
         checkpoints.append(
             Checkpoint(
                 epochs: epochs, model: trainer.model(kept.0, classes: data.classes),
                 history: history, weightsEpoch: kept.1, stoppedEpoch: stopped,
-                seconds: Double((ContinuousClock.now - start) / .seconds(1))))
+                seconds: Double((ContinuousClock.now - start) / .seconds(1)), val: kept.2))
     }
 
     for epoch in 1...last {
@@ -198,6 +203,7 @@ private func run<T: ModelTrainer>(
         var valAccuracy: Double? = nil
         if hasVal {
             let v = trainer.model(parameters, classes: data.classes).evaluate(data.val, threads: threads)
+            lastVal = v
             valLoss = v.loss
             valAccuracy = v.accuracy
         }
@@ -210,7 +216,7 @@ private func run<T: ModelTrainer>(
         var stop = false
         if let patience = config.earlyStopping, let valLoss {
             if best == nil || valLoss < best!.loss {
-                best = (valLoss, epoch, parameters)
+                best = (valLoss, epoch, parameters, lastVal!)
                 wait = 0
             } else {
                 wait += 1

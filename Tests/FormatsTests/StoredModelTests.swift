@@ -42,6 +42,29 @@ final class StoredModelTests: XCTestCase {
         }
     }
 
+    func testManyRowLogitsEqualOneRowAtATimeBitForBit() throws {
+        var rng = Numbers(state: 7)
+        // Class counts below, at and around the 16 classes summed together, and rows around the block of 8.
+        for c in [2, 5, 16, 17, 37] {
+            let dim = 45
+            let w = rng.floats(dim * c)
+            let b = rng.floats(c)
+            let model = try StoredModel(
+                kind: .softmax, classes: (0..<c).map { "c\($0)" }, dim: dim, parameters: w + b)
+            for rows in [1, 7, 8, 9, 20] {
+                // ReLU6-like inputs: about half exact zeros, which both paths skip.
+                let x = rng.floats(rows * dim).map { max(0, $0) * 6 }
+                let many = x.withUnsafeBufferPointer { model.logits($0.baseAddress!, count: rows) }
+                for r in 0..<rows {
+                    let one = model.logits(Array(x[(r * dim)..<((r + 1) * dim)]))
+                    XCTAssertEqual(
+                        Array(many[(r * c)..<((r + 1) * c)]).map(\.bitPattern), one.map(\.bitPattern),
+                        "\(c) classes, row \(r) of \(rows)")
+                }
+            }
+        }
+    }
+
     func testTiesGoToTheFirstClass() throws {
         // Two identical columns: equal logits, and the prediction is the lower index (numpy.argmax).
         let model = try StoredModel(

@@ -1,4 +1,4 @@
-@testable import Store
+import Store
 
 /// A tlearn database filled with plain INSERTs that follow schema.sql, independently of the code
 /// under test.
