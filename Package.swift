@@ -2,7 +2,7 @@
 import PackageDescription
 
 // AVX2+FMA: without a target-CPU flag the build is SSE2 only and SIMD FMA becomes a libm call
-// per lane (../shared/PLATFORM.md). x86-64-v3 runs on every x86 CPU since 2015 (Haswell, Zen 1).
+// per lane. x86-64-v3 runs on every x86 CPU since 2015 (Haswell, Zen 1).
 let simd: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3", "-Ounchecked"])]
 
 let package = Package(
