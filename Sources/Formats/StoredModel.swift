@@ -22,8 +22,11 @@ public struct StoredModel: Sendable, Equatable {
     public let map: MapShape?
     /// Every parameter, in the BLOB's order.
     public let parameters: [Float]
-    /// W then b widened once, so logits are sums of exact products.
+    /// W widened once (so logits are sums of exact products), each row padded with zeros to
+    /// `denseStride` values, then b padded the same way: whole SIMD blocks of classes, no tail loop.
     private let denseWide: [Double]
+    /// Values per row of `denseWide`: the class count rounded up to a multiple of 8.
+    private let denseStride: Int
 
     /// Number of classes.
     public var classCount: Int { classes.count }
@@ -54,7 +57,14 @@ public struct StoredModel: Sendable, Equatable {
         self.map = map
         self.parameters = parameters
         let offset = map.map { $0.channels * dim + dim } ?? 0
-        denseWide = parameters[offset...].map(Double.init)
+        let c = classes.count
+        let stride = (c + 7) / 8 * 8
+        var wide = [Double](repeating: 0, count: (dim + 1) * stride)
+        for i in 0...dim {
+            for j in 0..<c { wide[i * stride + j] = Double(parameters[offset + i * c + j]) }
+        }
+        denseWide = wide
+        denseStride = stride
     }
 
     /// Reads a `runs.head` BLOB.
@@ -134,27 +144,17 @@ public struct StoredModel: Sendable, Equatable {
     /// Floats of scratch space `logits` needs.
     public var scratchCount: Int { map.map { $0.pixels * dim + dim } ?? 0 }
 
-    /// z = b + sum_i x_i W_i, each product exact in Double.
+    /// z = b + sum_i x_i W_i, each product exact in Double: the many-row kernel with one row.
     private func denseLogits(_ x: UnsafePointer<Float>, into z: UnsafeMutablePointer<Double>) {
-        let c = classCount
-        denseWide.withUnsafeBufferPointer { w in
-            let bias = w.baseAddress! + dim * c
-            for j in 0..<c { z[j] = bias[j] }
-            for i in 0..<dim {
-                let xi = Double(x[i])
-                if xi == 0 { continue }  // adds nothing; pooled ReLU6 features have many zeros
-                let row = w.baseAddress! + i * c
-                for j in 0..<c { z[j] += xi * row[j] }
-            }
-        }
+        withUnsafePointer(to: x) { denseLogits(rows: UnsafeBufferPointer(start: $0, count: 1), into: z) }
     }
 
     /// Rows `denseLogits(rows:)` takes at once.
     static let rowBlock = 8
 
     /// `logits` of up to `rowBlock` inputs, `inputs[r]` into `z + r * classCount`: the same bits as one
-    /// call per input. W (dim x classes in Double) is larger than a core's L2, so reading each row of
-    /// it once for several inputs instead of once per input is what makes many-row logits fast.
+    /// call per input. W in Double outgrows a core's L2 with many classes (1280 x 100: 1 MB), so
+    /// reading each of its rows once for several inputs instead of once per input keeps it fast.
     public func logits(
         rows inputs: UnsafeBufferPointer<UnsafePointer<Float>>, into z: UnsafeMutablePointer<Double>,
         scratch: UnsafeMutablePointer<Float>
@@ -171,63 +171,72 @@ public struct StoredModel: Sendable, Equatable {
         }
     }
 
-    /// `denseLogits` of each of `xs` (at most `rowBlock`), each row's sums in the same order as alone:
-    /// z_j = b_j, then z_j += x_i W_ij for each nonzero x_i in input order. Sixteen classes of one row
-    /// are summed in registers over that row's nonzero inputs, and a block of W's columns is read for
-    /// all the rows before the next.
+    /// Logits of each of `xs` (at most `rowBlock`), into `z + r * classCount`: z_j = b_j, then
+    /// z_j += x_i W_ij for each nonzero x_i in input order, every lane the same IEEE multiply and add
+    /// (no fused multiply-add), so a row's logits do not depend on the rows beside it. Up to sixteen
+    /// classes of one row are summed in registers over that row's nonzero inputs, and each block of
+    /// W's columns is read for all the rows before the next.
     private func denseLogits(rows xs: UnsafeBufferPointer<UnsafePointer<Float>>, into z: UnsafeMutablePointer<Double>) {
         let c = classCount
         let d = dim
-        // Each row's nonzero inputs, widened, and where they are: the skipped zeros are what the
-        // one-row path skips, so the sums are the same.
+        let s = denseStride
+        // Each row's nonzero inputs, widened, and the offsets of their rows of W.
         var values = [Double](repeating: 0, count: xs.count * d)
-        var indices = [Int](repeating: 0, count: xs.count * d)
+        var offsets = [Int](repeating: 0, count: xs.count * d)
         var counts = [Int](repeating: 0, count: xs.count)
         for r in 0..<xs.count {
             var n = 0
             for i in 0..<d where xs[r][i] != 0 {
                 values[r * d + n] = Double(xs[r][i])
-                indices[r * d + n] = i * c
+                offsets[r * d + n] = i * s
                 n += 1
             }
             counts[r] = n
         }
         denseWide.withUnsafeBufferPointer { w in
             let w = w.baseAddress!
-            let bias = w + d * c
+            let bias = w + d * s
             values.withUnsafeBufferPointer { values in
-                indices.withUnsafeBufferPointer { indices in
+                offsets.withUnsafeBufferPointer { offsets in
                     var j = 0
-                    while j + 16 <= c {
+                    while j < s {
+                        let wide = j + 16 <= s
                         for r in 0..<xs.count {
                             let v = values.baseAddress! + r * d
-                            let at = indices.baseAddress! + r * d
+                            let at = offsets.baseAddress! + r * d
                             var lo = UnsafeRawPointer(bias + j).loadUnaligned(as: SIMD8<Double>.self)
-                            var hi = UnsafeRawPointer(bias + j + 8).loadUnaligned(as: SIMD8<Double>.self)
-                            for k in 0..<counts[r] {
-                                let row = w + at[k] + j
-                                let xi = SIMD8<Double>(repeating: v[k])
-                                lo += xi * UnsafeRawPointer(row).loadUnaligned(as: SIMD8<Double>.self)
-                                hi += xi * UnsafeRawPointer(row + 8).loadUnaligned(as: SIMD8<Double>.self)
+                            if wide {
+                                var hi = UnsafeRawPointer(bias + j + 8).loadUnaligned(as: SIMD8<Double>.self)
+                                for k in 0..<counts[r] {
+                                    let row = w + at[k] + j
+                                    let xi = SIMD8<Double>(repeating: v[k])
+                                    lo += xi * UnsafeRawPointer(row).loadUnaligned(as: SIMD8<Double>.self)
+                                    hi += xi * UnsafeRawPointer(row + 8).loadUnaligned(as: SIMD8<Double>.self)
+                                }
+                                Self.store(hi, lanes: min(8, c - j - 8), to: z + r * c + j + 8)
+                            } else {
+                                for k in 0..<counts[r] {
+                                    let row = w + at[k] + j
+                                    lo +=
+                                        SIMD8<Double>(repeating: v[k])
+                                        * UnsafeRawPointer(row).loadUnaligned(as: SIMD8<Double>.self)
+                                }
                             }
-                            UnsafeMutableRawPointer(z + r * c + j).storeBytes(of: lo, as: SIMD8<Double>.self)
-                            UnsafeMutableRawPointer(z + r * c + j + 8).storeBytes(of: hi, as: SIMD8<Double>.self)
+                            Self.store(lo, lanes: min(8, c - j), to: z + r * c + j)
                         }
-                        j += 16
-                    }
-                    guard j < c else { return }
-                    for r in 0..<xs.count {
-                        let v = values.baseAddress! + r * d
-                        let at = indices.baseAddress! + r * d
-                        let zr = z + r * c
-                        for jj in j..<c { zr[jj] = bias[jj] }
-                        for k in 0..<counts[r] {
-                            let row = w + at[k]
-                            for jj in j..<c { zr[jj] += v[k] * row[jj] }
-                        }
+                        j += wide ? 16 : 8
                     }
                 }
             }
+        }
+    }
+
+    /// Stores the first `lanes` values of `v` (the rest are padding classes).
+    private static func store(_ v: SIMD8<Double>, lanes: Int, to p: UnsafeMutablePointer<Double>) {
+        if lanes == 8 {
+            UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Double>.self)
+        } else {
+            for l in 0..<max(lanes, 0) { p[l] = v[l] }
         }
     }
 

@@ -35,7 +35,8 @@ final class StoredModelTests: XCTestCase {
             let x = rng.floats(dim).map { max(0, $0) * 6 }
             let z = model.logits(x)
             let ref = referenceLogits(x, w: w, b: b)
-            for j in 0..<c { XCTAssertEqual(z[j], ref[j], accuracy: 1e-12 * max(1, abs(ref[j]))) }
+            // The same exact products summed in the same order: the same Double, not just close.
+            for j in 0..<c { XCTAssertEqual(z[j], ref[j]) }
             let p = model.probabilities(x)
             XCTAssertEqual(p.reduce(0, +), 1, accuracy: 1e-15)
             XCTAssertEqual(model.predictions(z), [Int32(ref.indices.max { ref[$0] < ref[$1] }!)])
