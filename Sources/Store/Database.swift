@@ -47,6 +47,10 @@ public enum Database {
                 }
             }
             try db.execute("PRAGMA journal_mode = WAL")
+            // A killed process loses nothing committed with NORMAL in WAL mode; only a power cut
+            // can drop the last commits, and the database stays consistent either way. FULL would
+            // wait for the disk at every commit (runs, sweep points, extraction batches).
+            try db.execute("PRAGMA synchronous = NORMAL")
             if found < version { try db.transaction { try db.execute(schema) } }
         } else if found == 0 {
             let tables = try db.scalar("SELECT count(*) FROM sqlite_schema")?.int ?? 0

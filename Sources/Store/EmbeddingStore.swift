@@ -124,9 +124,6 @@ public final class EmbeddingStore {
     public init(path: String, policy: SplitPolicy? = nil) throws {
         self.path = path
         db = try Self.open(path)
-        // A killed process loses nothing committed with NORMAL in WAL mode; only a power cut
-        // can drop the last commits, and the database stays consistent either way.
-        try db.execute("PRAGMA synchronous = NORMAL")
         let v = try db.scalar("SELECT value FROM meta WHERE key = 'val_percent'")?.string.flatMap(Double.init)
         let t = try db.scalar("SELECT value FROM meta WHERE key = 'test_percent'")?.string.flatMap(Double.init)
         let stored = try (v != nil || t != nil) ? SplitPolicy(valPercent: v ?? 10, testPercent: t ?? 10) : nil
