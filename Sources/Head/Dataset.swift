@@ -133,13 +133,7 @@ public struct EmbeddingSet: Sendable {
             FROM \(table) e JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = i.class_id
             WHERE +e.backbone_id = ?1 ORDER BY e.image_id, e.backbone_id, e.view
             """, [.integer(backbone.id)])
-        var classIndex: [String: Int32] = [:]
-        var names: [String] = []
-        var rowClass: [Int32] = []
-        var imageIDs: [Int64] = []
-        var partitions: [Split] = []
-        var views: [View] = []
-        var paths: [String] = []
+        var facts = RowFacts()
         var failure: HeadError? = nil
         let vectors = try FeatureMatrix(count: capacity, width: width) { buffer in
             var rows = 0
@@ -168,19 +162,9 @@ public struct EmbeddingSet: Sendable {
                     VectorBlob.copy(blob, into: buffer + rows * width)
                 }
                 rows += 1
-                imageIDs.append(statement.int(0))
-                partitions.append(partition)
-                // One string per class, not per row: a million rows share a hundred names.
-                let name = statement.text(2) ?? ""
-                if let k = classIndex[name] {
-                    rowClass.append(k)
-                } else {
-                    classIndex[name] = Int32(names.count)
-                    rowClass.append(Int32(names.count))
-                    names.append(name)
-                }
-                views.append(view)
-                paths.append(path)
+                facts.append(
+                    image: statement.int(0), partition: partition, className: statement.text(2) ?? "", view: view,
+                    path: path)
             }
             return rows
         }
@@ -189,13 +173,11 @@ public struct EmbeddingSet: Sendable {
             throw HeadError.invalid(
                 "\(db.path) has no maps of backbone \(backbone.id): extract them with `tlearn extract --maps`")
         }
-        let classes = names.sorted()
-        let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
-        let relabel = names.map { index[$0]! }
+        let (classes, labels) = facts.labels()
         return EmbeddingSet(
             path: db.path, backbone: backbone, map: map, top: top, classes: classes, vectors: vectors,
-            labels: rowClass.map { relabel[Int($0)] }, imageIDs: imageIDs, partitions: partitions,
-            views: views, paths: paths)
+            labels: labels, imageIDs: facts.imageIDs, partitions: facts.partitions, views: facts.views,
+            paths: facts.paths)
     }
 }
 
@@ -228,13 +210,7 @@ extension EmbeddingSet {
             """, [.integer(backbone.id)])
         var cursor: [View: Int] = [:]
         var rows: [UnsafePointer<Float>] = []
-        var classIndex: [String: Int32] = [:]
-        var names: [String] = []
-        var rowClass: [Int32] = []
-        var imageIDs: [Int64] = []
-        var partitions: [Split] = []
-        var views: [View] = []
-        var paths: [String] = []
+        var facts = RowFacts()
         rows.reserveCapacity(backbone.vectors)
         while try statement.step() {
             let image = statement.int(0)
@@ -251,27 +227,14 @@ extension EmbeddingSet {
             }
             cursor[view] = r + 1
             rows.append(m.values + r * m.dim)
-            imageIDs.append(image)
-            partitions.append(partition)
-            let name = statement.text(3) ?? ""
-            if let k = classIndex[name] {
-                rowClass.append(k)
-            } else {
-                classIndex[name] = Int32(names.count)
-                rowClass.append(Int32(names.count))
-                names.append(name)
-            }
-            views.append(view)
-            paths.append(path)
+            facts.append(image: image, partition: partition, className: statement.text(3) ?? "", view: view, path: path)
         }
-        let classes = names.sorted()
-        let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
-        let relabel = names.map { index[$0]! }
+        let (classes, labels) = facts.labels()
         return EmbeddingSet(
             path: db.path, backbone: backbone, classes: classes,
             vectors: FeatureMatrix(width: backbone.dim, rows: rows, mapped: Array(files.values)),
-            labels: rowClass.map { relabel[Int($0)] }, imageIDs: imageIDs, partitions: partitions,
-            views: views, paths: paths)
+            labels: labels, imageIDs: facts.imageIDs, partitions: facts.partitions, views: facts.views,
+            paths: facts.paths)
     }
 }
 
@@ -456,5 +419,39 @@ extension EmbeddingSet {
             throw HeadError.invalid(
                 "\(path): class '\(classes[empty])' has no training images (\(detail)); a head cannot learn it")
         }
+    }
+}
+
+/// Each loaded row's image, split, class, view and path, in load order. Class names are kept once
+/// each as they come (a million rows share a hundred names) and numbered in sorted order at the end.
+private struct RowFacts {
+    var imageIDs: [Int64] = []
+    var partitions: [Split] = []
+    var views: [View] = []
+    var paths: [String] = []
+    private var rowClass: [Int32] = []
+    private var names: [String] = []
+    private var classIndex: [String: Int32] = [:]
+
+    mutating func append(image: Int64, partition: Split, className name: String, view: View, path: String) {
+        imageIDs.append(image)
+        partitions.append(partition)
+        views.append(view)
+        paths.append(path)
+        if let k = classIndex[name] {
+            rowClass.append(k)
+        } else {
+            classIndex[name] = Int32(names.count)
+            rowClass.append(Int32(names.count))
+            names.append(name)
+        }
+    }
+
+    /// The class names, sorted, and each row's index among them.
+    func labels() -> (classes: [String], labels: [Int32]) {
+        let classes = names.sorted()
+        let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
+        let relabel = names.map { index[$0]! }
+        return (classes, rowClass.map { relabel[Int($0)] })
     }
 }
