@@ -8,6 +8,7 @@ import VectorSQL
 /// `tlearn duplicates`: near-identical images by embedding, and the ones that leak across splits.
 struct Duplicates: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "duplicates",
         abstract: "List pairs of images whose embeddings are nearly identical (cosine >= threshold).",
         discussion: """
             A pair whose two images are in different splits (train/val/test) is a leak: the model is evaluated on an image it has as good as seen. Such pairs have leak = 1, and a summary goes to stderr.

@@ -9,6 +9,7 @@ import VectorSQL
 /// `tlearn embed`: embeddings of single images, computed exactly as `tlearn extract` stores them.
 struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "embed",
         abstract: "Print the embedding of each image (a summary, or every number with --json).",
         discussion: """
             The vectors are bit for bit those `tlearn extract` stores for the same file and weights. A file that \

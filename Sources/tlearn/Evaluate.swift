@@ -8,6 +8,7 @@ import Store
 /// `tlearn evaluate RUN`: a saved head on the database's test split.
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "evaluate",
         abstract: "Evaluate a saved run on the test split of the database.",
         discussion: "Accuracy, per-class precision/recall/F1 and the confusion matrix, as train-head prints them.")
 

@@ -7,6 +7,7 @@ import VectorSQL
 /// `tlearn export`: vectors for numpy/pandas, or a trained head as JSON.
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "Export embeddings (npy or csv), the head of a training run (JSON) or its whole model (ONNX, Keras).",
         discussion: """
             Vectors: tlearn export --db FILE --format npy|csv --out DIR

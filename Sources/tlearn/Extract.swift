@@ -11,6 +11,7 @@ import Store
 /// `tlearn extract`: the one-time, resumable embedding cache.
 struct Extract: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "extract",
         abstract: "Compute and store the embedding of every image in a dataset; reruns only do what changed.",
         discussion: """
             Labels come from the first folder level under --images (IMAGES/<label>/.../<file>) or from a \

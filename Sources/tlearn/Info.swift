@@ -4,6 +4,7 @@ import Store
 /// `tlearn info`: what a database holds.
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "info",
         abstract: "Show classes with counts per split, backbones, views, maps, failures and file size of a database.")
 
     @OptionGroup var store: DatabaseOptions

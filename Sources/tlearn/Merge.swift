@@ -8,6 +8,7 @@ import Store
 /// `tlearn merge`: one database from the shard databases of `tlearn extract --shard`.
 struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "merge",
         abstract: "Combine databases built with `tlearn extract --shard K/N` into one.",
         discussion: """
             All inputs must come from the same backbone (weights, input size, preprocessing), views and split \

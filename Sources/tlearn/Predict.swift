@@ -7,6 +7,7 @@ import Kernels
 /// `tlearn predict RUN IMAGE|DIR...`: classify images with a saved head.
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "predict",
         abstract: "Classify images with a saved run: the top classes with their probabilities.",
         discussion: """
             Each image is embedded as `tlearn extract` does (orig view) by the backbone the run was trained \

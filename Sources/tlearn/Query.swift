@@ -6,6 +6,7 @@ import VectorSQL
 /// `tlearn query`: SQL over the database, with the vec_* and head_* functions.
 struct Query: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "query",
         abstract: "Run SQL on a tlearn database, with vector functions.",
         discussion: """
             Functions (vectors are BLOBs of little-endian float32; NULL in gives NULL out):

@@ -5,6 +5,7 @@ import Head
 /// `tlearn runs`: the saved runs of a database.
 struct Runs: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "runs",
         abstract: "List the runs saved in a database (train-head, sweep, baselines).")
 
     @OptionGroup var store: DatabaseOptions

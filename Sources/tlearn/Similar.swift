@@ -9,6 +9,7 @@ import VectorSQL
 /// `tlearn similar`: nearest neighbours of an image by cosine similarity of embeddings.
 struct Similar: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "similar",
         abstract: "List the images whose embeddings are most similar (cosine) to one image.",
         discussion: """
             With --id N the stored vector of image N is the query, and image N itself is left out. With IMAGE the file is embedded first, as `tlearn extract` does, with --weights: the weights file the database's vectors came from (checked by SHA-256).

@@ -11,6 +11,7 @@ extension SweepSelection: ExpressibleByArgument {}
 /// train+val, all saved.
 struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "sweep",
         abstract:
             "Train a grid of models in parallel, rank them on validation, refit the best on train+val, save every run.",
         discussion: """

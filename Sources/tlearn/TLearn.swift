@@ -7,6 +7,9 @@ import Kernels
 #endif
 
 /// The `tlearn` command line.
+///
+/// Every command states its `commandName`, so renaming a type never renames a command users script
+/// against, and ArgumentParser does not derive the names from type descriptions at every start.
 @main
 struct TLearn: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -7,6 +7,7 @@ import Store
 /// `tlearn train-head`: one model on the cached vectors (or maps), saved as a run.
 struct TrainHead: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "train-head",
         abstract: "Train a model on the cached vectors or maps and save it as a run.",
         discussion: """
             --model softmax (the default): a Keras Dense head, logits = x W + b on the pooled vectors. \
