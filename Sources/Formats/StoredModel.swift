@@ -180,10 +180,15 @@ public struct StoredModel: Sendable, Equatable {
         let c = classCount
         let d = dim
         let s = denseStride
-        // Each row's nonzero inputs, widened, and the offsets of their rows of W.
-        var values = [Double](repeating: 0, count: xs.count * d)
-        var offsets = [Int](repeating: 0, count: xs.count * d)
-        var counts = [Int](repeating: 0, count: xs.count)
+        // Each row's nonzero inputs, widened, the offsets of their rows of W, and how many there are.
+        // Uninitialized: SQL's head_predict comes here once per row, and only what is written is read.
+        let values = UnsafeMutablePointer<Double>.allocate(capacity: xs.count * d)
+        let offsets = UnsafeMutablePointer<Int>.allocate(capacity: xs.count * d + xs.count)
+        let counts = offsets + xs.count * d
+        defer {
+            values.deallocate()
+            offsets.deallocate()
+        }
         for r in 0..<xs.count {
             var n = 0
             for i in 0..<d where xs[r][i] != 0 {
@@ -196,37 +201,33 @@ public struct StoredModel: Sendable, Equatable {
         denseWide.withUnsafeBufferPointer { w in
             let w = w.baseAddress!
             let bias = w + d * s
-            values.withUnsafeBufferPointer { values in
-                offsets.withUnsafeBufferPointer { offsets in
-                    var j = 0
-                    while j < s {
-                        let wide = j + 16 <= s
-                        for r in 0..<xs.count {
-                            let v = values.baseAddress! + r * d
-                            let at = offsets.baseAddress! + r * d
-                            var lo = UnsafeRawPointer(bias + j).loadUnaligned(as: SIMD8<Double>.self)
-                            if wide {
-                                var hi = UnsafeRawPointer(bias + j + 8).loadUnaligned(as: SIMD8<Double>.self)
-                                for k in 0..<counts[r] {
-                                    let row = w + at[k] + j
-                                    let xi = SIMD8<Double>(repeating: v[k])
-                                    lo += xi * UnsafeRawPointer(row).loadUnaligned(as: SIMD8<Double>.self)
-                                    hi += xi * UnsafeRawPointer(row + 8).loadUnaligned(as: SIMD8<Double>.self)
-                                }
-                                Self.store(hi, lanes: min(8, c - j - 8), to: z + r * c + j + 8)
-                            } else {
-                                for k in 0..<counts[r] {
-                                    let row = w + at[k] + j
-                                    lo +=
-                                        SIMD8<Double>(repeating: v[k])
-                                        * UnsafeRawPointer(row).loadUnaligned(as: SIMD8<Double>.self)
-                                }
-                            }
-                            Self.store(lo, lanes: min(8, c - j), to: z + r * c + j)
+            var j = 0
+            while j < s {
+                let wide = j + 16 <= s
+                for r in 0..<xs.count {
+                    let v = values + r * d
+                    let at = offsets + r * d
+                    var lo = UnsafeRawPointer(bias + j).loadUnaligned(as: SIMD8<Double>.self)
+                    if wide {
+                        var hi = UnsafeRawPointer(bias + j + 8).loadUnaligned(as: SIMD8<Double>.self)
+                        for k in 0..<counts[r] {
+                            let row = w + at[k] + j
+                            let xi = SIMD8<Double>(repeating: v[k])
+                            lo += xi * UnsafeRawPointer(row).loadUnaligned(as: SIMD8<Double>.self)
+                            hi += xi * UnsafeRawPointer(row + 8).loadUnaligned(as: SIMD8<Double>.self)
                         }
-                        j += wide ? 16 : 8
+                        Self.store(hi, lanes: min(8, c - j - 8), to: z + r * c + j + 8)
+                    } else {
+                        for k in 0..<counts[r] {
+                            let row = w + at[k] + j
+                            lo +=
+                                SIMD8<Double>(repeating: v[k])
+                                * UnsafeRawPointer(row).loadUnaligned(as: SIMD8<Double>.self)
+                        }
                     }
+                    Self.store(lo, lanes: min(8, c - j), to: z + r * c + j)
                 }
+                j += wide ? 16 : 8
             }
         }
     }
