@@ -207,29 +207,7 @@ public struct CosineSearch {
         // A min-heap of the k largest seen so far: O(n log k), no copy of all n scores sorted.
         var heap: [Float] = []
         heap.reserveCapacity(k)
-        for v in values where v > -.infinity {
-            if heap.count < k {
-                heap.append(v)
-                var i = heap.count - 1
-                while i > 0, heap[(i - 1) / 2] > heap[i] {
-                    heap.swapAt(i, (i - 1) / 2)
-                    i = (i - 1) / 2
-                }
-            } else if v > heap[0] {
-                heap[0] = v
-                var i = 0
-                while true {
-                    let l = 2 * i + 1
-                    let r = l + 1
-                    var s = i
-                    if l < k, heap[l] < heap[s] { s = l }
-                    if r < k, heap[r] < heap[s] { s = r }
-                    if s == i { break }
-                    heap.swapAt(i, s)
-                    i = s
-                }
-            }
-        }
+        for v in values where v > -.infinity { Self.push(v, into: &heap, capacity: k) }
         return heap.count < k ? -.infinity : heap[0]
     }
 
