@@ -52,7 +52,7 @@ let package = Package(
         .target(
             name: "ModelExport",
             dependencies: [
-                "MobileNet", "HDF5",
+                "MobileNet", "HDF5", "Formats",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]),

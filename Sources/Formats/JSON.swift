@@ -1,5 +1,5 @@
-/// The small amount of JSON tlearn's SQL functions read and write, without Foundation (the
-/// loadable extension must not drag libFoundation into a C host process).
+/// The small amount of JSON tlearn reads and writes outside Foundation (SQL functions, `.keras`
+/// configs): the loadable extension must not drag libFoundation into a C host process.
 public enum JSON {
     /// `[1.5,-0.25,...]`: each float32 in its shortest form that reads back to the same float32.
     /// Non-finite values have no JSON form: throws with the index.

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// A JSON value whose objects keep their keys in the order written, so exported configs are stable
@@ -26,26 +27,10 @@ indirect enum JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral
         case .bool(let b): b ? "true" : "false"
         case .int(let i): String(i)
         case .double(let d): d == d.rounded() && abs(d) < 1e15 ? String(format: "%.1f", d) : "\(d)"
-        case .string(let s): JSONValue.quoted(s)
+        case .string(let s): JSON.string(s)
         case .array(let items): "[" + items.map(\.text).joined(separator: ",") + "]"
         case .object(let pairs):
-            "{" + pairs.map { JSONValue.quoted($0.0) + ":" + $0.1.text }.joined(separator: ",") + "}"
+            "{" + pairs.map { JSON.string($0.0) + ":" + $0.1.text }.joined(separator: ",") + "}"
         }
-    }
-
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }

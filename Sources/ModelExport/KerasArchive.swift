@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 import HDF5
 import MobileNet
@@ -90,9 +91,9 @@ public enum KerasArchive {
         let tlearn =
             "{"
             + properties.map { key, value in
-                JSONValue.quoted(key) + ": " + (json.contains(key) ? value : JSONValue.quoted(value))
+                JSON.string(key) + ": " + (json.contains(key) ? value : JSON.string(value))
             }.joined(separator: ", ") + "}"
-        let saved = JSONValue.quoted(formatter.string(from: date))
-        return "{\"keras_version\": \(JSONValue.quoted(kerasVersion)), \"date_saved\": \(saved), \"tlearn\": \(tlearn)}"
+        let saved = JSON.string(formatter.string(from: date))
+        return "{\"keras_version\": \(JSON.string(kerasVersion)), \"date_saved\": \(saved), \"tlearn\": \(tlearn)}"
     }
 }

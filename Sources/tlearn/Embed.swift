@@ -1,5 +1,6 @@
 import ArgumentParser
 import Extraction
+import Formats
 import Foundation
 import Kernels
 import MobileNet
