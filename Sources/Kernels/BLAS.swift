@@ -29,6 +29,16 @@ public func gemv(
 
 /// OpenBLAS's thread count: 1 when the caller parallelises across images itself.
 public enum BLASThreads {
-    public static func set(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+    /// Sets the count; a no-op when it is already `n`, since setting it restarts a stopped pool.
+    public static func set(_ n: Int) { if n != current { openblas_set_num_threads(Int32(n)) } }
     public static var current: Int { Int(openblas_get_num_threads()) }
+
+    /// One thread, and no worker threads until a command sets more. OpenBLAS starts its workers when
+    /// it loads, and an idle worker polls (`sched_yield`) for a while before it sleeps: in a short
+    /// command that never hands them work, that polling takes a CPU, or the other half of a core, from
+    /// the command itself. The next `set` above 1 starts them again.
+    public static func stopWorkers() {
+        set(1)
+        _ = blas_thread_shutdown_()
+    }
 }

@@ -36,10 +36,9 @@ struct TLearn: ParsableCommand {
     /// ArgumentParser's own `main`, but every error a command throws is reported here, once: one
     /// `error: ...` line (the usual Unix form) and the status `exitStatus(for:)` gives it.
     static func main() {
-        // OpenBLAS sizes its pool by the affinity mask alone; where a command lets BLAS run threaded
-        // (similar, duplicates), a cgroup quota should bound it too.
-        let cpus = AvailableCPUs.current.count
-        if BLASThreads.current > cpus { BLASThreads.set(cpus) }
+        // Commands parallelise across images or rows themselves; the two that let BLAS run threaded
+        // (similar, duplicates) set the count from AvailableCPUs, which a cgroup quota bounds too.
+        BLASThreads.stopWorkers()
         do {
             var command = try parseAsRoot()
             try command.run()
