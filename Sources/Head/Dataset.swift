@@ -1,4 +1,5 @@
 import Formats
+import Kernels
 import Store
 
 /// A backbone that has vectors in a database, for choosing one and for messages.
@@ -120,8 +121,6 @@ public struct EmbeddingSet: Sendable {
         let width = map?.count ?? dim
         let bytes = map.map(MapBlob.byteCount) ?? VectorBlob.stride * dim
         let what = maps ? "map" : "vector"
-        // Reading through a memory map saves a pread per page of a file that is mostly vectors.
-        try db.execute("PRAGMA mmap_size = 4294967296")
         // `+e.backbone_id` keeps SQLite from picking the backbone index and then sorting every row
         // (BLOBs included) in a temporary file; scanning the UNIQUE (image_id, backbone_id, view)
         // index instead yields the rows already in this order. The ORDER BY fixes the row order
@@ -251,10 +250,10 @@ public final class FeatureMatrix: @unchecked Sendable {
     /// Uninitialised room for `count` rows; `fill` writes them and returns how many it wrote.
     init(count: Int, width: Int, fill: (UnsafeMutablePointer<Float>) throws -> Int) rethrows {
         self.width = width
-        let base = UnsafeMutablePointer<Float>.allocate(capacity: max(count * width, 1))
+        let base = allocateFloats(count * width)
         let written: Int
         do { written = try fill(base) } catch {
-            base.deallocate()
+            UnsafeMutableRawPointer(base).deallocate()
             throw error
         }
         precondition(written <= count, "FeatureMatrix: \(written) rows written into room for \(count)")
@@ -283,7 +282,7 @@ public final class FeatureMatrix: @unchecked Sendable {
         }
     }
 
-    deinit { owned?.deallocate() }
+    deinit { owned.map { UnsafeMutableRawPointer($0).deallocate() } }
 
     /// Whether the rows are the database's mapped matrix files (not a copy in memory).
     var isMapped: Bool { !mapped.isEmpty }
