@@ -147,7 +147,10 @@ extension StoredModel {
     func logits(rows: Int, threads: Int, row: @Sendable (Int) -> UnsafePointer<Float>) -> [Double] {
         let c = classCount
         var out = [Double](repeating: 0, count: rows * c)
-        let workers = min(max(1, threads), rows / 16)
+        // A thread is worth waking only for a few million multiply-adds: a softmax head scores a val
+        // split of a few hundred rows faster alone than it takes another thread to start.
+        let perRow = (map.map { $0.pixels * $0.channels * dim } ?? 0) + dim * c
+        let workers = min(max(1, threads), rows / 16, max(1, rows * perRow / (1 << 22)))
         out.withUnsafeMutableBufferPointer { o in
             let dst = UncheckedDoubles(o.baseAddress!)
             withoutActuallyEscaping(row) { row in
