@@ -144,9 +144,41 @@ public struct StoredModel: Sendable, Equatable {
     /// Floats of scratch space `logits` needs.
     public var scratchCount: Int { map.map { $0.pixels * dim + dim } ?? 0 }
 
-    /// z = b + sum_i x_i W_i, each product exact in Double: the many-row kernel with one row.
+    /// z = b + sum_i x_i W_i over the nonzero x_i in input order, each product exact in Double: the
+    /// same bits as the many-row kernel. One row's sum is one chain of dependent adds, so it is kept
+    /// as short as the row's nonzero inputs (often half of a ReLU6 embedding) rather than run beside
+    /// copies of itself.
     private func denseLogits(_ x: UnsafePointer<Float>, into z: UnsafeMutablePointer<Double>) {
-        withUnsafePointer(to: x) { denseLogits(rows: UnsafeBufferPointer(start: $0, count: 1), into: z) }
+        let c = classCount
+        let d = dim
+        let s = denseStride
+        // Uninitialized: SQL's head_predict comes here once per row, and only what is written is read.
+        let values = UnsafeMutablePointer<Double>.allocate(capacity: d)
+        let offsets = UnsafeMutablePointer<Int>.allocate(capacity: d)
+        defer {
+            values.deallocate()
+            offsets.deallocate()
+        }
+        var n = 0
+        for i in 0..<d where x[i] != 0 {
+            values[n] = Double(x[i])
+            offsets[n] = i * s
+            n += 1
+        }
+        denseWide.withUnsafeBufferPointer { w in
+            let w = w.baseAddress!
+            let bias = w + d * s
+            var j = 0
+            while j < s {
+                var sum = UnsafeRawPointer(bias + j).loadUnaligned(as: SIMD8<Double>.self)
+                for k in 0..<n {
+                    let row = UnsafeRawPointer(w + offsets[k] + j).loadUnaligned(as: SIMD8<Double>.self)
+                    sum += SIMD8(repeating: values[k]) * row
+                }
+                Self.store(sum, lanes: min(8, c - j), to: z + j)
+                j += 8
+            }
+        }
     }
 
     /// Rows `denseLogits(rows:)` takes at once.
@@ -173,63 +205,76 @@ public struct StoredModel: Sendable, Equatable {
 
     /// Logits of each of `xs` (at most `rowBlock`), into `z + r * classCount`: z_j = b_j, then
     /// z_j += x_i W_ij for each nonzero x_i in input order, every lane the same IEEE multiply and add
-    /// (no fused multiply-add), so a row's logits do not depend on the rows beside it. Up to sixteen
-    /// classes of one row are summed in registers over that row's nonzero inputs, and each block of
-    /// W's columns is read for all the rows before the next.
+    /// (no fused multiply-add), so a row's logits do not depend on the rows beside it. Each block of
+    /// W's columns is read for all the rows before the next, four rows summed side by side (one
+    /// row's sum is a chain of dependent adds; four chains keep the adder busy), a zero input skipped
+    /// by a select rather than a branch.
     private func denseLogits(rows xs: UnsafeBufferPointer<UnsafePointer<Float>>, into z: UnsafeMutablePointer<Double>) {
         let c = classCount
-        let d = dim
-        let s = denseStride
-        // Each row's nonzero inputs, widened, the offsets of their rows of W, and how many there are.
-        // Uninitialized: SQL's head_predict comes here once per row, and only what is written is read.
-        let values = UnsafeMutablePointer<Double>.allocate(capacity: xs.count * d)
-        let offsets = UnsafeMutablePointer<Int>.allocate(capacity: xs.count * d + xs.count)
-        let counts = offsets + xs.count * d
-        defer {
-            values.deallocate()
-            offsets.deallocate()
-        }
-        for r in 0..<xs.count {
-            var n = 0
-            for i in 0..<d where xs[r][i] != 0 {
-                values[r * d + n] = Double(xs[r][i])
-                offsets[r * d + n] = i * s
-                n += 1
-            }
-            counts[r] = n
-        }
         denseWide.withUnsafeBufferPointer { w in
-            let w = w.baseAddress!
-            let bias = w + d * s
             var j = 0
-            while j < s {
-                let wide = j + 16 <= s
-                for r in 0..<xs.count {
-                    let v = values + r * d
-                    let at = offsets + r * d
-                    var lo = UnsafeRawPointer(bias + j).loadUnaligned(as: SIMD8<Double>.self)
-                    if wide {
-                        var hi = UnsafeRawPointer(bias + j + 8).loadUnaligned(as: SIMD8<Double>.self)
-                        for k in 0..<counts[r] {
-                            let row = w + at[k] + j
-                            let xi = SIMD8<Double>(repeating: v[k])
-                            lo += xi * UnsafeRawPointer(row).loadUnaligned(as: SIMD8<Double>.self)
-                            hi += xi * UnsafeRawPointer(row + 8).loadUnaligned(as: SIMD8<Double>.self)
-                        }
-                        Self.store(hi, lanes: min(8, c - j - 8), to: z + r * c + j + 8)
-                    } else {
-                        for k in 0..<counts[r] {
-                            let row = w + at[k] + j
-                            lo +=
-                                SIMD8<Double>(repeating: v[k])
-                                * UnsafeRawPointer(row).loadUnaligned(as: SIMD8<Double>.self)
-                        }
+            while j < denseStride {
+                let wide = j + 16 <= denseStride
+                var first = 0
+                while first < xs.count {
+                    let n = min(4, xs.count - first)
+                    if n == 1 {
+                        if j == 0 { denseLogits(xs[first], into: z + first * c) }
+                        first += 1
+                        continue
                     }
-                    Self.store(lo, lanes: min(8, c - j), to: z + r * c + j)
+                    // Two or three rows: the first one fills the empty places, and only n are stored.
+                    let x = (xs[first], xs[first + min(1, n - 1)], xs[first + min(2, n - 1)], xs[first + min(3, n - 1)])
+                    if wide {
+                        denseBlock(x, w.baseAddress!, column: j, wide: true, rows: n, into: z + first * c)
+                    } else {
+                        denseBlock(x, w.baseAddress!, column: j, wide: false, rows: n, into: z + first * c)
+                    }
+                    first += n
                 }
                 j += wide ? 16 : 8
             }
         }
+    }
+
+    /// Logits j..<j+8 (j+16 when `wide`) of four rows, the first `rows` of them stored from `z` on.
+    @inline(__always)
+    private func denseBlock(
+        _ x: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>),
+        _ w: UnsafePointer<Double>, column j: Int, wide: Bool, rows: Int, into z: UnsafeMutablePointer<Double>
+    ) {
+        let c = classCount
+        let s = denseStride
+        let bias = w + dim * s + j
+        let b0 = UnsafeRawPointer(bias).loadUnaligned(as: SIMD8<Double>.self)
+        let b1 = wide ? UnsafeRawPointer(bias + 8).loadUnaligned(as: SIMD8<Double>.self) : .zero
+        var (a0, a1, a2, a3) = (b0, b0, b0, b0)
+        var (h0, h1, h2, h3) = (b1, b1, b1, b1)
+        for i in 0..<dim {
+            let row = w + i * s + j
+            let lo = UnsafeRawPointer(row).loadUnaligned(as: SIMD8<Double>.self)
+            let (v0, v1, v2, v3) = (x.0[i], x.1[i], x.2[i], x.3[i])
+            a0.replace(with: a0 + SIMD8(repeating: Double(v0)) * lo, where: .init(repeating: v0 != 0))
+            a1.replace(with: a1 + SIMD8(repeating: Double(v1)) * lo, where: .init(repeating: v1 != 0))
+            a2.replace(with: a2 + SIMD8(repeating: Double(v2)) * lo, where: .init(repeating: v2 != 0))
+            a3.replace(with: a3 + SIMD8(repeating: Double(v3)) * lo, where: .init(repeating: v3 != 0))
+            if wide {
+                let hi = UnsafeRawPointer(row + 8).loadUnaligned(as: SIMD8<Double>.self)
+                h0.replace(with: h0 + SIMD8(repeating: Double(v0)) * hi, where: .init(repeating: v0 != 0))
+                h1.replace(with: h1 + SIMD8(repeating: Double(v1)) * hi, where: .init(repeating: v1 != 0))
+                h2.replace(with: h2 + SIMD8(repeating: Double(v2)) * hi, where: .init(repeating: v2 != 0))
+                h3.replace(with: h3 + SIMD8(repeating: Double(v3)) * hi, where: .init(repeating: v3 != 0))
+            }
+        }
+        func put(_ r: Int, _ lo: SIMD8<Double>, _ hi: SIMD8<Double>) {
+            guard r < rows else { return }
+            Self.store(lo, lanes: min(8, c - j), to: z + r * c + j)
+            if wide { Self.store(hi, lanes: min(8, c - j - 8), to: z + r * c + j + 8) }
+        }
+        put(0, a0, h0)
+        put(1, a1, h1)
+        put(2, a2, h2)
+        put(3, a3, h3)
     }
 
     /// Stores the first `lanes` values of `v` (the rest are padding classes).

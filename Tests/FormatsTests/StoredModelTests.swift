@@ -45,14 +45,15 @@ final class StoredModelTests: XCTestCase {
 
     func testManyRowLogitsEqualOneRowAtATimeBitForBit() throws {
         var rng = Numbers(state: 7)
-        // Class counts below, at and around the 16 classes summed together, and rows around the block of 8.
+        // Class counts below, at and around the 16 classes summed together; rows around the block of 8 and
+        // its groups of 4 (one, two and three left over).
         for c in [2, 5, 16, 17, 37] {
             let dim = 45
             let w = rng.floats(dim * c)
             let b = rng.floats(c)
             let model = try StoredModel(
                 kind: .softmax, classes: (0..<c).map { "c\($0)" }, dim: dim, parameters: w + b)
-            for rows in [1, 7, 8, 9, 20] {
+            for rows in [1, 2, 3, 6, 7, 8, 9, 10, 20] {
                 // ReLU6-like inputs: about half exact zeros, which both paths skip.
                 let x = rng.floats(rows * dim).map { max(0, $0) * 6 }
                 let many = x.withUnsafeBufferPointer { model.logits($0.baseAddress!, count: rows) }
