@@ -23,7 +23,6 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CSQLite3", providers: [.apt(["libsqlite3-dev"])]),
-        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
 
         // SHA-256 compression with the x86 SHA instructions, chosen at run time (Store falls back to Swift).
         .target(name: "CSHA256", cSettings: [.unsafeFlags(["-O2"])]),
@@ -31,6 +30,8 @@ let package = Package(
         .target(name: "CSIMD", cSettings: [.unsafeFlags(["-O2", "-march=x86-64-v3"])]),
         // sched_getaffinity and CPU_COUNT_S, glibc macros behind _GNU_SOURCE (Kernels' AvailableCPUs).
         .target(name: "CSystem", cSettings: [.unsafeFlags(["-O2"])]),
+        // libhdf5 (libhdf5-dev's headers), opened with dlopen when a command first reads an .h5 file.
+        .target(name: "CHDF5", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "Imaging", dependencies: ["CTurboJPEG", "CPNG"], swiftSettings: simd),
         .target(name: "Kernels", dependencies: ["COpenBLAS", "CSIMD", "CSystem"], swiftSettings: simd),
         // The only H5* caller: reads Keras weights files (and writes the weights of exported models).
