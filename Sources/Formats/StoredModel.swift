@@ -129,7 +129,7 @@ public struct StoredModel: Sendable, Equatable {
         if let map {
             let pooled = scratch + map.pixels * dim
             parameters.withUnsafeBufferPointer { p in
-                if BLASThreads.current != 1 { BLASThreads.set(1) }
+                BLASThreads.set(1)
                 pointwise(
                     input, weights: p.baseAddress!, bias: p.baseAddress! + map.channels * dim, scratch,
                     pixels: map.pixels, inChannels: map.channels, outChannels: dim, clamp: .relu6)

@@ -104,7 +104,7 @@ private func run<T: ModelTrainer>(
     if config.earlyStopping != nil && !hasVal {
         throw HeadError.invalid("--early-stopping needs validation rows, and the val split is empty")
     }
-    if BLASThreads.current != 1 { BLASThreads.set(1) }
+    BLASThreads.set(1)
     let start = ContinuousClock.now
 
     var rng = SplitMix64(seed: UInt64(config.seed))
