@@ -93,8 +93,11 @@ func runPeer(_ arguments: [String]) -> [String: Any]? {
     return object
 }
 
-/// Runs a child process; returns its exit status and its own peak RSS (KB), from wait4, so that
-/// earlier children (the ONNX Runtime peer) do not count.
+/// Runs a child process; returns its exit status and its own peak RSS (KB). wait4's ru_maxrss will
+/// not do: a spawned child starts from its parent's high-water mark (Linux carries the old memory's
+/// peak across exec), so it reported this benchmark's own size whenever that was larger. The child's
+/// VmHWM, which counts only the memory it exec'd into, is read from /proc while it runs; it only
+/// grows, so the last reading is the peak up to a few milliseconds before the end.
 func runChild(_ path: String, _ arguments: [String]) throws -> (Int32, Int) {
     var pid: pid_t = 0
     var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
@@ -105,9 +108,53 @@ func runChild(_ path: String, _ arguments: [String]) throws -> (Int32, Int) {
     defer { for p in argv { free(p) } }
     let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
     guard rc == 0 else { throw StoreError.invalid("cannot run \(path): \(String(cString: strerror(rc)))") }
+    // A thread reads the peak while this one waits, so the exit is seen at once (runs are timed).
+    let watcher = PeakWatcher(pid)
+    let thread = Thread { watcher.watch() }
+    thread.start()
     var status: Int32 = 0
     var usage = rusage()
-    guard wait4(pid, &status, 0, &usage) == pid else { throw StoreError.invalid("wait4 failed for \(path)") }
+    let waited = wait4(pid, &status, 0, &usage)
+    let peak = watcher.stop()
+    guard waited == pid else { throw StoreError.invalid("wait4 failed for \(path)") }
     let exited = status & 0x7f == 0
-    return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), usage.ru_maxrss)
+    return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), peak > 0 ? peak : usage.ru_maxrss)
+}
+
+/// Polls a child's VmHWM every few milliseconds until stopped.
+final class PeakWatcher: @unchecked Sendable {
+    private let pid: pid_t
+    private let lock = NSLock()
+    private var peak = 0
+    private var stopped = false
+
+    init(_ pid: pid_t) { self.pid = pid }
+
+    func watch() {
+        while true {
+            let kb = highWaterKB(pid) ?? 0
+            let done = lock.withLock {
+                peak = max(peak, kb)
+                return stopped
+            }
+            if done { return }
+            usleep(3000)
+        }
+    }
+
+    /// Stops watching; the largest reading, 0 when there was none.
+    func stop() -> Int {
+        lock.withLock {
+            stopped = true
+            return peak
+        }
+    }
+}
+
+/// VmHWM of a running process, in KB; nil once it is gone.
+func highWaterKB(_ pid: pid_t) -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+        let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+    else { return nil }
+    return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
 }
