@@ -108,6 +108,13 @@ func runChild(_ path: String, _ arguments: [String]) throws -> (Int32, Int) {
     defer { for p in argv { free(p) } }
     let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
     guard rc == 0 else { throw StoreError.invalid("cannot run \(path): \(String(cString: strerror(rc)))") }
+    let (status, peak) = try waitWithPeak(pid, path)
+    let exited = status & 0x7f == 0
+    return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), peak)
+}
+
+/// Waits for the spawned child `pid`; its raw wait status and its peak RSS in KB (see `runChild`).
+func waitWithPeak(_ pid: pid_t, _ path: String) throws -> (status: Int32, peakKB: Int) {
     // A thread reads the peak while this one waits, so the exit is seen at once (runs are timed).
     let watcher = PeakWatcher(pid)
     let thread = Thread { watcher.watch() }
@@ -117,8 +124,7 @@ func runChild(_ path: String, _ arguments: [String]) throws -> (Int32, Int) {
     let waited = wait4(pid, &status, 0, &usage)
     let peak = watcher.stop()
     guard waited == pid else { throw StoreError.invalid("wait4 failed for \(path)") }
-    let exited = status & 0x7f == 0
-    return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), peak > 0 ? peak : usage.ru_maxrss)
+    return (status, peak > 0 ? peak : usage.ru_maxrss)
 }
 
 /// Polls a child's VmHWM every few milliseconds until stopped.

@@ -185,8 +185,8 @@ enum ScaleBench: BenchSection {
         var stderr: String
     }
 
-    /// Runs `path arguments` with stdout to the file `stdout` and stderr captured; waits with
-    /// wait4 for its own rusage.
+    /// Runs `path arguments` with stdout to the file `stdout` and stderr captured; waits for it and
+    /// its own peak RSS (`waitWithPeak`).
     static func spawn(_ path: String, _ arguments: [String], stdout: String, environment: [String: String] = [:]) throws
         -> Child
     {
@@ -210,14 +210,12 @@ enum ScaleBench: BenchSection {
         let t0 = now()
         let rc = posix_spawn(&pid, path, &actions, nil, argv, env)
         guard rc == 0 else { throw StoreError.invalid("cannot run \(path): \(String(cString: strerror(rc)))") }
-        var status: Int32 = 0
-        var usage = rusage()
-        guard wait4(pid, &status, 0, &usage) == pid else { throw StoreError.invalid("wait4 failed for \(path)") }
+        let (status, peak) = try waitWithPeak(pid, path)
         let seconds = now() - t0
         let signal = status & 0x7f
         let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         return Child(
-            status: signal == 0 ? (status >> 8) & 0xff : 128 + signal, signal: signal, maxRSSKB: usage.ru_maxrss,
+            status: signal == 0 ? (status >> 8) & 0xff : 128 + signal, signal: signal, maxRSSKB: peak,
             seconds: seconds, stderr: err)
     }
 }
