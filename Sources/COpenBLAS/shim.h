@@ -10,7 +10,3 @@ void dsyevr_(const char *jobz, const char *range, const char *uplo, const blasin
              blasint *m, double *w, double *z, const blasint *ldz, blasint *isuppz, double *work,
              const blasint *lwork, blasint *iwork, const blasint *liwork, blasint *info,
              size_t jobz_len, size_t range_len, size_t uplo_len);
-
-/* OpenBLAS's own pre-fork hook (blas_server.c): joins the worker threads; the next threaded call starts
-   them again (exec_blas_async calls blas_thread_init when no server is up). */
-int blas_thread_shutdown_(void);

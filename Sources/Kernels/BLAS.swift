@@ -1,5 +1,9 @@
 import COpenBLAS
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Row-major single-precision GEMM, the only `cblas_*` caller:
 /// c (m x n) = alpha * a (m x k) · b (k x n) + beta * c, with optional transposes.
 @inline(__always)
@@ -39,6 +43,10 @@ public enum BLASThreads {
     /// the command itself. The next `set` above 1 starts them again.
     public static func stopWorkers() {
         set(1)
-        _ = blas_thread_shutdown_()
+        // Looked up, not linked: only OpenBLAS's pthreads build has it (its pre-fork hook, which joins
+        // the workers; the next threaded call starts them again).
+        if let shutdown = dlsym(nil, "blas_thread_shutdown_") {
+            _ = unsafeBitCast(shutdown, to: (@convention(c) () -> Int32).self)()
+        }
     }
 }
