@@ -225,6 +225,7 @@ public struct StoredModel: Sendable, Equatable {
                     }
                     // Two or three rows: the first one fills the empty places, and only n are stored.
                     let x = (xs[first], xs[first + min(1, n - 1)], xs[first + min(2, n - 1)], xs[first + min(3, n - 1)])
+                    // `wide` as a literal in each call, so each inlined copy keeps only its own loop body.
                     if wide {
                         denseBlock(x, w.baseAddress!, column: j, wide: true, rows: n, into: z + first * c)
                     } else {

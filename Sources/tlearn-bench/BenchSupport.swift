@@ -108,13 +108,13 @@ func runChild(_ path: String, _ arguments: [String]) throws -> (Int32, Int) {
     defer { for p in argv { free(p) } }
     let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
     guard rc == 0 else { throw StoreError.invalid("cannot run \(path): \(String(cString: strerror(rc)))") }
-    let (status, peak) = try waitWithPeak(pid, path)
-    let exited = status & 0x7f == 0
-    return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), peak)
+    let child = try waitWithPeak(pid, path)
+    return (child.status, child.peakKB)
 }
 
-/// Waits for the spawned child `pid`; its raw wait status and its peak RSS in KB (see `runChild`).
-func waitWithPeak(_ pid: pid_t, _ path: String) throws -> (status: Int32, peakKB: Int) {
+/// Waits for the spawned child `pid`: its exit status (128 + the signal when a signal ended it), the
+/// signal (0 when it exited), and its peak RSS in KB (see `runChild`).
+func waitWithPeak(_ pid: pid_t, _ path: String) throws -> (status: Int32, signal: Int32, peakKB: Int) {
     // A thread reads the peak while this one waits, so the exit is seen at once (runs are timed).
     let watcher = PeakWatcher(pid)
     let thread = Thread { watcher.watch() }
@@ -124,7 +124,8 @@ func waitWithPeak(_ pid: pid_t, _ path: String) throws -> (status: Int32, peakKB
     let waited = wait4(pid, &status, 0, &usage)
     let peak = watcher.stop()
     guard waited == pid else { throw StoreError.invalid("wait4 failed for \(path)") }
-    return (status, peak > 0 ? peak : usage.ru_maxrss)
+    let signal = status & 0x7f
+    return (signal == 0 ? (status >> 8) & 0xff : 128 + signal, signal, peak > 0 ? peak : usage.ru_maxrss)
 }
 
 /// Polls a child's VmHWM every few milliseconds until stopped.

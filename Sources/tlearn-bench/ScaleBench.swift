@@ -210,12 +210,10 @@ enum ScaleBench: BenchSection {
         let t0 = now()
         let rc = posix_spawn(&pid, path, &actions, nil, argv, env)
         guard rc == 0 else { throw StoreError.invalid("cannot run \(path): \(String(cString: strerror(rc)))") }
-        let (status, peak) = try waitWithPeak(pid, path)
+        let child = try waitWithPeak(pid, path)
         let seconds = now() - t0
-        let signal = status & 0x7f
         let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         return Child(
-            status: signal == 0 ? (status >> 8) & 0xff : 128 + signal, signal: signal, maxRSSKB: peak,
-            seconds: seconds, stderr: err)
+            status: child.status, signal: child.signal, maxRSSKB: child.peakKB, seconds: seconds, stderr: err)
     }
 }
